@@ -1,0 +1,407 @@
+//! Decoding documents into entities and relations, collecting every problem with its place.
+
+use crate::diagnostic::Diagnostic;
+use crate::tree::{Node, Value};
+use doppel_model::suggest::closest;
+use doppel_model::{Entity, Key, KeyError, Kind, Labels, RelKind, RelSpec, Relation, Spec};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Where an entity or relation was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Index of the file in the list given to [`crate::parse`].
+    pub file: u32,
+    /// Index of the YAML document in the file.
+    pub doc: u32,
+    /// Path of the item in the document (`entities.3`, `entities.3.calls.1`).
+    pub path: String,
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1.
+    pub col: u32,
+}
+
+pub(crate) struct Decoder<'a> {
+    pub file_name: &'a str,
+    pub file: u32,
+    pub doc: u32,
+    pub diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+const COMMON_FIELDS: [&str; 3] = ["kind", "name", "labels"];
+
+/// Field names each kind's attributes accept, read from the generated JSON Schema.
+pub fn spec_fields(kind: Kind) -> &'static [String] {
+    static FIELDS: OnceLock<HashMap<Kind, Vec<String>>> = OnceLock::new();
+    FIELDS
+        .get_or_init(|| {
+            let mut generator = schemars::SchemaGenerator::default();
+            let mut map = HashMap::new();
+            for &kind in Kind::ALL {
+                let schema = Spec::schema_for(kind, &mut generator);
+                map.insert(kind, property_names(&schema, &generator));
+            }
+            map
+        })
+        .get(&kind)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// Attribute names each relation type accepts.
+pub fn relation_fields(kind: RelKind) -> &'static [String] {
+    static FIELDS: OnceLock<HashMap<RelKind, Vec<String>>> = OnceLock::new();
+    FIELDS
+        .get_or_init(|| {
+            let mut generator = schemars::SchemaGenerator::default();
+            RelKind::ALL
+                .iter()
+                .map(|&kind| {
+                    let schema = RelSpec::schema_for(kind, &mut generator);
+                    (kind, property_names(&schema, &generator))
+                })
+                .collect()
+        })
+        .get(&kind)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+pub(crate) fn resolve<'s>(schema: &'s serde_json::Value, generator: &'s schemars::SchemaGenerator) -> Option<&'s serde_json::Value> {
+    match schema.get("$ref").and_then(|r| r.as_str()) {
+        Some(reference) => {
+            let name = reference.rsplit('/').next()?;
+            generator.definitions().get(name)
+        }
+        None => Some(schema),
+    }
+}
+
+fn property_names(schema: &schemars::Schema, generator: &schemars::SchemaGenerator) -> Vec<String> {
+    resolve(schema.as_value(), generator)
+        .and_then(|s| s.get("properties"))
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+impl Decoder<'_> {
+    fn error(&mut self, node: &Node, path: &str, message: impl Into<String>, suggestion: Option<String>) {
+        self.diagnostics.push(Diagnostic {
+            file: self.file_name.to_string(),
+            line: node.line,
+            col: node.col,
+            path: path.to_string(),
+            message: message.into(),
+            suggestion,
+        });
+    }
+
+    fn origin(&self, node: &Node, path: &str) -> Origin {
+        Origin { file: self.file, doc: self.doc, path: path.to_string(), line: node.line, col: node.col }
+    }
+
+    /// Decodes one document; pushes what it finds into `entities` and `relations`.
+    pub fn document(&mut self, doc: &Node, entities: &mut Vec<(Entity, Origin)>, relations: &mut Vec<(Relation, Origin)>) {
+        let Some(map) = doc.as_map() else {
+            self.error(doc, "", format!("expected a map with `entities:` and `relations:` lists, found {}", doc.value.describe()), None);
+            return;
+        };
+        if doc.key_of("apiVersion").is_some() && doc.key_of("kind").is_some() {
+            self.error(
+                doc,
+                "",
+                "this is a Kubernetes manifest, not an estate file: estate files hold `entities:` and `relations:` lists",
+                None,
+            );
+            return;
+        }
+        for (key, value) in map {
+            let field = key.scalar_text().unwrap_or_default();
+            match field.as_str() {
+                "entities" => match &value.value {
+                    Value::Seq(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            self.entity(item, &format!("entities.{i}"), entities, relations);
+                        }
+                    }
+                    Value::Null => {}
+                    other => self.error(value, "entities", format!("expected a list of entities, found {}", other.describe()), None),
+                },
+                "relations" => match &value.value {
+                    Value::Seq(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            let path = format!("relations.{i}");
+                            if let Some(relation) = self.relation(item, &path) {
+                                relations.push((relation, self.origin(item, &path)));
+                            }
+                        }
+                    }
+                    Value::Null => {}
+                    other => self.error(value, "relations", format!("expected a list of relations, found {}", other.describe()), None),
+                },
+                _ => {
+                    let suggestion = closest(&field, ["entities", "relations"]).map(str::to_string);
+                    self.error(key, &field, format!("unknown top-level field `{field}`: expected `entities` or `relations`"), suggestion);
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, node: &Node, path: &str, what: &str) -> Option<Key> {
+        let Some(text) = node.as_str() else {
+            self.error(node, path, format!("expected {what} as KIND/NAME (such as service/checkout), found {}", node.value.describe()), None);
+            return None;
+        };
+        match text.parse::<Key>() {
+            Ok(key) => Some(key),
+            Err(error) => {
+                let suggestion = match &error {
+                    KeyError::UnknownKind { suggestion: Some(kind), .. } => {
+                        text.split_once('/').map(|(_, name)| format!("{kind}/{name}"))
+                    }
+                    _ => None,
+                };
+                let message = match error {
+                    KeyError::UnknownKind { prefix, .. } => format!("`{prefix}` is not a kind of entity"),
+                    other => other.to_string(),
+                };
+                self.error(node, path, message, suggestion);
+                None
+            }
+        }
+    }
+
+    fn entity(&mut self, node: &Node, path: &str, entities: &mut Vec<(Entity, Origin)>, relations: &mut Vec<(Relation, Origin)>) {
+        let Some(map) = node.as_map() else {
+            self.error(node, path, format!("expected an entity (a map with kind, name and attributes), found {}", node.value.describe()), None);
+            return;
+        };
+        let kind_node = node.locate("kind");
+        let kind = match (node.key_of("kind"), kind_node.as_str()) {
+            (None, _) => {
+                self.error(node, path, "an entity needs `kind:` (service, zone, pod, ...)", None);
+                None
+            }
+            (Some(_), Some(text)) => match Kind::from_prefix(text) {
+                Some(kind) => Some(kind),
+                None => {
+                    let suggestion = closest(text, Kind::ALL.iter().map(|k| k.prefix())).map(str::to_string);
+                    self.error(kind_node, &format!("{path}.kind"), format!("`{text}` is not a kind of entity"), suggestion);
+                    None
+                }
+            },
+            (Some(_), None) => {
+                self.error(kind_node, &format!("{path}.kind"), format!("expected a kind name, found {}", kind_node.value.describe()), None);
+                None
+            }
+        };
+        let name_node = node.locate("name");
+        let name = match (node.key_of("name"), name_node.scalar_text()) {
+            (None, _) => {
+                self.error(node, path, "an entity needs `name:`", None);
+                None
+            }
+            (Some(_), Some(text)) if matches!(name_node.value, Value::Str(_) | Value::Int(_)) => Some(text),
+            (Some(_), _) => {
+                self.error(name_node, &format!("{path}.name"), format!("expected a name, found {}", name_node.value.describe()), None);
+                None
+            }
+        };
+        let key = match (kind, name) {
+            (Some(kind), Some(name)) => match Key::new(kind, &name) {
+                Ok(key) => Some(key),
+                Err(error) => {
+                    self.error(name_node, &format!("{path}.name"), error.to_string(), None);
+                    None
+                }
+            },
+            _ => None,
+        };
+        let mut labels = Labels::default();
+        let mut fields = serde_json::Map::new();
+        let mut shorthands: Vec<(RelKind, &Node, &Node)> = Vec::new();
+        for (field_node, value) in map {
+            let field = field_node.scalar_text().unwrap_or_default();
+            let field_path = format!("{path}.{field}");
+            if COMMON_FIELDS.contains(&field.as_str()) {
+                if field == "labels" {
+                    labels = self.labels(value, &field_path);
+                }
+                continue;
+            }
+            if let Some(rel_kind) = RelKind::from_name(&field) {
+                shorthands.push((rel_kind, field_node, value));
+                continue;
+            }
+            let Some(kind) = kind else { continue };
+            if spec_fields(kind).iter().any(|f| *f == field) {
+                fields.insert(field, value.to_json());
+            } else {
+                let candidates = spec_fields(kind)
+                    .iter()
+                    .map(String::as_str)
+                    .chain(RelKind::ALL.iter().map(|r| r.name()))
+                    .chain(COMMON_FIELDS);
+                let suggestion = closest(&field, candidates).map(str::to_string);
+                self.error(field_node, &field_path, format!("a {kind} has no field `{field}`"), suggestion);
+            }
+        }
+        let (Some(kind), Some(key)) = (kind, key) else { return };
+        let fields = serde_json::Value::Object(fields);
+        let mut track = serde_path_to_error::Track::new();
+        let spec = match Spec::from_fields(kind, serde_path_to_error::Deserializer::new(&fields, &mut track)) {
+            Ok(spec) => spec,
+            Err(error) => {
+                self.serde_error(node, path, &track.path().to_string(), error);
+                return;
+            }
+        };
+        for (rel_kind, field_node, value) in shorthands {
+            let field_path = format!("{path}.{}", rel_kind.name());
+            let items: Vec<(&Node, String)> = match &value.value {
+                Value::Seq(items) => items.iter().enumerate().map(|(i, item)| (item, format!("{field_path}.{i}"))).collect(),
+                _ => vec![(value, field_path.clone())],
+            };
+            let _ = field_node;
+            for (item, item_path) in items {
+                let (to_node, attrs): (&Node, serde_json::Map<String, serde_json::Value>) = match &item.value {
+                    Value::Map(entries) => {
+                        let Some((_, to)) = entries.iter().find(|(k, _)| k.as_str() == Some("to")) else {
+                            self.error(item, &item_path, format!("a {rel_kind} entry needs `to:` naming the target entity"), None);
+                            continue;
+                        };
+                        let mut attrs = serde_json::Map::new();
+                        for (k, v) in entries {
+                            let name = k.scalar_text().unwrap_or_default();
+                            if name != "to" {
+                                attrs.insert(name, v.to_json());
+                            }
+                        }
+                        (to, attrs)
+                    }
+                    _ => (item, serde_json::Map::new()),
+                };
+                let Some(to) = self.key(to_node, &item_path, "the target entity") else { continue };
+                let Some(spec) = self.relation_attrs(rel_kind, attrs, item, &item_path) else { continue };
+                relations.push((Relation { from: key.clone(), to, spec }, self.origin(item, &item_path)));
+            }
+        }
+        entities.push((Entity { key, labels, spec }, self.origin(node, path)));
+    }
+
+    fn labels(&mut self, node: &Node, path: &str) -> Labels {
+        match &node.value {
+            Value::Map(entries) => {
+                let mut pairs = Vec::new();
+                for (k, v) in entries {
+                    match (k.scalar_text(), v.scalar_text()) {
+                        (Some(k), Some(v)) => pairs.push((k, v)),
+                        (Some(k), None) => {
+                            self.error(v, &format!("{path}.{k}"), format!("a label value is text, found {}", v.value.describe()), None)
+                        }
+                        _ => {}
+                    }
+                }
+                Labels::from_pairs(pairs)
+            }
+            Value::Null => Labels::default(),
+            other => {
+                self.error(node, path, format!("expected labels as a map of strings, found {}", other.describe()), None);
+                Labels::default()
+            }
+        }
+    }
+
+    fn relation_attrs(&mut self, kind: RelKind, attrs: serde_json::Map<String, serde_json::Value>, node: &Node, path: &str) -> Option<RelSpec> {
+        let mut ok = true;
+        for field in attrs.keys() {
+            if !relation_fields(kind).iter().any(|f| f == field) {
+                let suggestion = closest(field, relation_fields(kind).iter().map(String::as_str)).map(str::to_string);
+                let at = node.key_of(field).unwrap_or(node);
+                let accepted = if relation_fields(kind).is_empty() {
+                    "it takes no attributes".to_string()
+                } else {
+                    format!("it takes {}", relation_fields(kind).join(", "))
+                };
+                self.error(at, &format!("{path}.{field}"), format!("a {kind} relation has no attribute `{field}`: {accepted}"), suggestion);
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let attrs = serde_json::Value::Object(attrs);
+        let mut track = serde_path_to_error::Track::new();
+        match RelSpec::from_fields(kind, serde_path_to_error::Deserializer::new(&attrs, &mut track)) {
+            Ok(spec) => Some(spec),
+            Err(error) => {
+                self.serde_error(node, path, &track.path().to_string(), error);
+                None
+            }
+        }
+    }
+
+    fn relation(&mut self, node: &Node, path: &str) -> Option<Relation> {
+        let Some(map) = node.as_map() else {
+            self.error(node, path, format!("expected a relation (a map with type, from and to), found {}", node.value.describe()), None);
+            return None;
+        };
+        let mut missing = false;
+        for field in ["type", "from", "to"] {
+            if node.key_of(field).is_none() {
+                self.error(node, path, format!("a relation needs `{field}:`"), None);
+                missing = true;
+            }
+        }
+        if missing {
+            return None;
+        }
+        let type_node = node.locate("type");
+        let kind = match type_node.as_str().and_then(RelKind::from_name) {
+            Some(kind) => Some(kind),
+            None => {
+                let text = type_node.scalar_text().unwrap_or_default();
+                let suggestion = closest(&text, RelKind::ALL.iter().map(|r| r.name())).map(str::to_string);
+                let names = RelKind::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
+                self.error(type_node, &format!("{path}.type"), format!("`{text}` is not a relation type: expected one of {names}"), suggestion);
+                None
+            }
+        };
+        let from = self.key(node.locate("from"), &format!("{path}.from"), "the source entity");
+        let to = self.key(node.locate("to"), &format!("{path}.to"), "the target entity");
+        let kind = kind?;
+        let mut attrs = serde_json::Map::new();
+        for (k, v) in map {
+            let name = k.scalar_text().unwrap_or_default();
+            if !["type", "from", "to"].contains(&name.as_str()) {
+                attrs.insert(name, v.to_json());
+            }
+        }
+        let spec = self.relation_attrs(kind, attrs, node, path)?;
+        Some(Relation { from: from?, to: to?, spec })
+    }
+
+    fn serde_error(&mut self, node: &Node, path: &str, field: &str, error: serde_json::Error) {
+        let field = if field == "." { String::new() } else { field.to_string() };
+        let at = node.locate(&field);
+        let message = error.to_string();
+        // serde names unknown fields and the accepted ones between backticks.
+        let (message, suggestion) = if let Some(rest) = message.strip_prefix("unknown field `") {
+            let quoted: Vec<&str> = rest.split('`').step_by(2).collect();
+            let unknown = quoted.first().copied().unwrap_or_default();
+            let suggestion = closest(unknown, quoted.iter().skip(1).copied()).map(str::to_string);
+            let accepted = quoted[1..].join(", ");
+            let at = node.locate(&field).key_of(unknown).unwrap_or(at);
+            let full = if field.is_empty() { format!("{path}.{unknown}") } else { format!("{path}.{field}.{unknown}") };
+            self.error(at, &full, format!("no field `{unknown}` here: expected one of {accepted}"), suggestion);
+            return;
+        } else {
+            (message, None)
+        };
+        let full = if field.is_empty() { path.to_string() } else { format!("{path}.{field}") };
+        self.error(at, &full, message, suggestion);
+    }
+}
+

@@ -1,0 +1,83 @@
+//! The JSON Schema of estate files, generated from the model's types, for editor
+//! completion and validation (`doppel schema`).
+
+use doppel_model::{Kind, RelKind, RelSpec, Spec};
+use serde_json::{Map, Value, json};
+
+/// The JSON Schema (draft 2020-12) of an estate file.
+pub fn estate_schema() -> Value {
+    let mut generator = schemars::SchemaGenerator::default();
+    let key = json!({"type": "string", "pattern": "^[a-z0-9-]+/\\S+$", "description": "An entity key: KIND/NAME, such as service/checkout"});
+    let mut entity_variants = Vec::new();
+    for &kind in Kind::ALL {
+        let schema = Spec::schema_for(kind, &mut generator);
+        let body = crate::decode::resolve(schema.as_value(), &generator).cloned().unwrap_or_default();
+        let mut properties: Map<String, Value> = body.get("properties").and_then(|p| p.as_object()).cloned().unwrap_or_default();
+        properties.insert("kind".into(), json!({"const": kind.prefix()}));
+        properties.insert("name".into(), json!({"type": "string", "minLength": 1, "maxLength": 253}));
+        properties.insert("labels".into(), json!({"type": "object", "additionalProperties": {"type": "string"}}));
+        for &rel in RelKind::ALL {
+            if rel.describe_endpoints().is_empty() {
+                continue;
+            }
+            let attrs = RelSpec::schema_for(rel, &mut generator);
+            let mut attr_props: Map<String, Value> = crate::decode::resolve(attrs.as_value(), &generator)
+                .and_then(|a| a.get("properties"))
+                .and_then(|p| p.as_object())
+                .cloned()
+                .unwrap_or_default();
+            attr_props.insert("to".into(), key.clone());
+            let entry = json!({"anyOf": [key, {"type": "object", "properties": attr_props, "required": ["to"], "additionalProperties": false}]});
+            properties.insert(rel.name().into(), json!({"description": rel_description(rel), "anyOf": [entry.clone(), {"type": "array", "items": entry}]}));
+        }
+        entity_variants.push(json!({
+            "title": kind.prefix(),
+            "type": "object",
+            "properties": properties,
+            "required": ["kind", "name"],
+            "additionalProperties": false,
+            "if": {"properties": {"kind": {"const": kind.prefix()}}},
+        }));
+    }
+    let mut relation_variants = Vec::new();
+    for &rel in RelKind::ALL {
+        let attrs = RelSpec::schema_for(rel, &mut generator);
+        let mut properties: Map<String, Value> = crate::decode::resolve(attrs.as_value(), &generator)
+            .and_then(|a| a.get("properties"))
+            .and_then(|p| p.as_object())
+            .cloned()
+            .unwrap_or_default();
+        properties.insert("type".into(), json!({"const": rel.name()}));
+        properties.insert("from".into(), key.clone());
+        properties.insert("to".into(), key.clone());
+        relation_variants.push(json!({
+            "title": rel.name(),
+            "description": rel_description(rel),
+            "type": "object",
+            "properties": properties,
+            "required": ["type", "from", "to"],
+            "additionalProperties": false,
+        }));
+    }
+    let definitions: Map<String, Value> = generator.definitions().clone().into_iter().collect();
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Doppel estate file",
+        "description": "Entities and relations of an estate. See docs/estate-format.md.",
+        "type": "object",
+        "properties": {
+            "entities": {"type": "array", "items": {"oneOf": entity_variants.iter().map(|v| {
+                let mut v = v.clone();
+                if let Some(obj) = v.as_object_mut() { obj.remove("if"); }
+                v
+            }).collect::<Vec<_>>()}},
+            "relations": {"type": "array", "items": {"oneOf": relation_variants}},
+        },
+        "additionalProperties": false,
+        "$defs": definitions,
+    })
+}
+
+fn rel_description(rel: RelKind) -> String {
+    format!("{} relation: {}", rel.name(), rel.describe_endpoints())
+}
