@@ -244,8 +244,7 @@ fn check_numbers(path: &str, value: &serde_json::Value, problems: &mut Vec<Field
             }
         }
         serde_json::Value::Object(fields) => {
-            // Conditions of policy statements are free-form, not quantities.
-            for (name, item) in fields.iter().filter(|(name, _)| name.as_str() != "conditions") {
+            for (name, item) in fields {
                 check_numbers(&join(path, name), item, problems);
             }
         }

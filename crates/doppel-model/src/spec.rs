@@ -864,6 +864,18 @@ spec_struct!(
 );
 
 spec_struct!(
+    /// A condition of a policy statement (`StringEquals aws:SourceVpc vpc-1`).
+    Condition {
+        /// Operator (StringEquals, IpAddress, Bool).
+        operator: String,
+        /// Context key (aws:SourceVpc).
+        key: String,
+        /// Values, any of which satisfies the condition.
+        values: Vec<String>,
+    }
+);
+
+spec_struct!(
     /// A policy statement.
     Statement {
         /// Allow or deny.
@@ -872,8 +884,8 @@ spec_struct!(
         actions: Vec<String>,
         /// Resources (ARNs or patterns).
         resources: Vec<String>,
-        /// Conditions, kept as written.
-        conditions: Option<serde_json::Value>,
+        /// Conditions, all of which must hold.
+        conditions: Vec<Condition>,
     }
 );
 
