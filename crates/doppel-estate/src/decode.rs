@@ -68,7 +68,10 @@ pub fn relation_fields(kind: RelKind) -> &'static [String] {
         .unwrap_or(&[])
 }
 
-pub(crate) fn resolve<'s>(schema: &'s serde_json::Value, generator: &'s schemars::SchemaGenerator) -> Option<&'s serde_json::Value> {
+pub(crate) fn resolve<'s>(
+    schema: &'s serde_json::Value,
+    generator: &'s schemars::SchemaGenerator,
+) -> Option<&'s serde_json::Value> {
     match schema.get("$ref").and_then(|r| r.as_str()) {
         Some(reference) => {
             let name = reference.rsplit('/').next()?;
@@ -103,9 +106,19 @@ impl Decoder<'_> {
     }
 
     /// Decodes one document; pushes what it finds into `entities` and `relations`.
-    pub fn document(&mut self, doc: &Node, entities: &mut Vec<(Entity, Origin)>, relations: &mut Vec<(Relation, Origin)>) {
+    pub fn document(
+        &mut self,
+        doc: &Node,
+        entities: &mut Vec<(Entity, Origin)>,
+        relations: &mut Vec<(Relation, Origin)>,
+    ) {
         let Some(map) = doc.as_map() else {
-            self.error(doc, "", format!("expected a map with `entities:` and `relations:` lists, found {}", doc.value.describe()), None);
+            self.error(
+                doc,
+                "",
+                format!("expected a map with `entities:` and `relations:` lists, found {}", doc.value.describe()),
+                None,
+            );
             return;
         };
         if doc.key_of("apiVersion").is_some() && doc.key_of("kind").is_some() {
@@ -127,7 +140,12 @@ impl Decoder<'_> {
                         }
                     }
                     Value::Null => {}
-                    other => self.error(value, "entities", format!("expected a list of entities, found {}", other.describe()), None),
+                    other => self.error(
+                        value,
+                        "entities",
+                        format!("expected a list of entities, found {}", other.describe()),
+                        None,
+                    ),
                 },
                 "relations" => match &value.value {
                     Value::Seq(items) => {
@@ -139,11 +157,21 @@ impl Decoder<'_> {
                         }
                     }
                     Value::Null => {}
-                    other => self.error(value, "relations", format!("expected a list of relations, found {}", other.describe()), None),
+                    other => self.error(
+                        value,
+                        "relations",
+                        format!("expected a list of relations, found {}", other.describe()),
+                        None,
+                    ),
                 },
                 _ => {
                     let suggestion = closest(&field, ["entities", "relations"]).map(str::to_string);
-                    self.error(key, &field, format!("unknown top-level field `{field}`: expected `entities` or `relations`"), suggestion);
+                    self.error(
+                        key,
+                        &field,
+                        format!("unknown top-level field `{field}`: expected `entities` or `relations`"),
+                        suggestion,
+                    );
                 }
             }
         }
@@ -151,7 +179,12 @@ impl Decoder<'_> {
 
     fn key(&mut self, node: &Node, path: &str, what: &str) -> Option<Key> {
         let Some(text) = node.as_str() else {
-            self.error(node, path, format!("expected {what} as KIND/NAME (such as service/checkout), found {}", node.value.describe()), None);
+            self.error(
+                node,
+                path,
+                format!("expected {what} as KIND/NAME (such as service/checkout), found {}", node.value.describe()),
+                None,
+            );
             return None;
         };
         match text.parse::<Key>() {
@@ -164,7 +197,9 @@ impl Decoder<'_> {
                     _ => None,
                 };
                 let message = match error {
-                    KeyError::UnknownKind { prefix, .. } => format!("`{prefix}` is not a kind of entity"),
+                    KeyError::UnknownKind { prefix, .. } => {
+                        format!("`{prefix}` is not a kind of entity")
+                    }
                     other => other.to_string(),
                 };
                 self.error(node, path, message, suggestion);
@@ -173,9 +208,20 @@ impl Decoder<'_> {
         }
     }
 
-    fn entity(&mut self, node: &Node, path: &str, entities: &mut Vec<(Entity, Origin)>, relations: &mut Vec<(Relation, Origin)>) {
+    fn entity(
+        &mut self,
+        node: &Node,
+        path: &str,
+        entities: &mut Vec<(Entity, Origin)>,
+        relations: &mut Vec<(Relation, Origin)>,
+    ) {
         let Some(map) = node.as_map() else {
-            self.error(node, path, format!("expected an entity (a map with kind, name and attributes), found {}", node.value.describe()), None);
+            self.error(
+                node,
+                path,
+                format!("expected an entity (a map with kind, name and attributes), found {}", node.value.describe()),
+                None,
+            );
             return;
         };
         let kind_node = node.locate("kind");
@@ -188,12 +234,22 @@ impl Decoder<'_> {
                 Some(kind) => Some(kind),
                 None => {
                     let suggestion = closest(text, Kind::ALL.iter().map(|k| k.prefix())).map(str::to_string);
-                    self.error(kind_node, &format!("{path}.kind"), format!("`{text}` is not a kind of entity"), suggestion);
+                    self.error(
+                        kind_node,
+                        &format!("{path}.kind"),
+                        format!("`{text}` is not a kind of entity"),
+                        suggestion,
+                    );
                     None
                 }
             },
             (Some(_), None) => {
-                self.error(kind_node, &format!("{path}.kind"), format!("expected a kind name, found {}", kind_node.value.describe()), None);
+                self.error(
+                    kind_node,
+                    &format!("{path}.kind"),
+                    format!("expected a kind name, found {}", kind_node.value.describe()),
+                    None,
+                );
                 None
             }
         };
@@ -205,7 +261,12 @@ impl Decoder<'_> {
             }
             (Some(_), Some(text)) if matches!(name_node.value, Value::Str(_) | Value::Int(_)) => Some(text),
             (Some(_), _) => {
-                self.error(name_node, &format!("{path}.name"), format!("expected a name, found {}", name_node.value.describe()), None);
+                self.error(
+                    name_node,
+                    &format!("{path}.name"),
+                    format!("expected a name, found {}", name_node.value.describe()),
+                    None,
+                );
                 None
             }
         };
@@ -236,7 +297,7 @@ impl Decoder<'_> {
                 continue;
             }
             let Some(kind) = kind else { continue };
-            if spec_fields(kind).iter().any(|f| *f == field) {
+            if spec_fields(kind).contains(&field) {
                 fields.insert(field, value.to_json());
             } else {
                 let candidates = spec_fields(kind)
@@ -248,7 +309,9 @@ impl Decoder<'_> {
                 self.error(field_node, &field_path, format!("a {kind} has no field `{field}`"), suggestion);
             }
         }
-        let (Some(kind), Some(key)) = (kind, key) else { return };
+        let (Some(kind), Some(key)) = (kind, key) else {
+            return;
+        };
         let fields = serde_json::Value::Object(fields);
         let mut track = serde_path_to_error::Track::new();
         let spec = match Spec::from_fields(kind, serde_path_to_error::Deserializer::new(&fields, &mut track)) {
@@ -261,7 +324,9 @@ impl Decoder<'_> {
         for (rel_kind, field_node, value) in shorthands {
             let field_path = format!("{path}.{}", rel_kind.name());
             let items: Vec<(&Node, String)> = match &value.value {
-                Value::Seq(items) => items.iter().enumerate().map(|(i, item)| (item, format!("{field_path}.{i}"))).collect(),
+                Value::Seq(items) => {
+                    items.iter().enumerate().map(|(i, item)| (item, format!("{field_path}.{i}"))).collect()
+                }
                 _ => vec![(value, field_path.clone())],
             };
             let _ = field_node;
@@ -269,7 +334,12 @@ impl Decoder<'_> {
                 let (to_node, attrs): (&Node, serde_json::Map<String, serde_json::Value>) = match &item.value {
                     Value::Map(entries) => {
                         let Some((_, to)) = entries.iter().find(|(k, _)| k.as_str() == Some("to")) else {
-                            self.error(item, &item_path, format!("a {rel_kind} entry needs `to:` naming the target entity"), None);
+                            self.error(
+                                item,
+                                &item_path,
+                                format!("a {rel_kind} entry needs `to:` naming the target entity"),
+                                None,
+                            );
                             continue;
                         };
                         let mut attrs = serde_json::Map::new();
@@ -283,8 +353,12 @@ impl Decoder<'_> {
                     }
                     _ => (item, serde_json::Map::new()),
                 };
-                let Some(to) = self.key(to_node, &item_path, "the target entity") else { continue };
-                let Some(spec) = self.relation_attrs(rel_kind, attrs, item, &item_path) else { continue };
+                let Some(to) = self.key(to_node, &item_path, "the target entity") else {
+                    continue;
+                };
+                let Some(spec) = self.relation_attrs(rel_kind, attrs, item, &item_path) else {
+                    continue;
+                };
                 relations.push((Relation { from: key.clone(), to, spec }, self.origin(item, &item_path)));
             }
         }
@@ -298,9 +372,12 @@ impl Decoder<'_> {
                 for (k, v) in entries {
                     match (k.scalar_text(), v.scalar_text()) {
                         (Some(k), Some(v)) => pairs.push((k, v)),
-                        (Some(k), None) => {
-                            self.error(v, &format!("{path}.{k}"), format!("a label value is text, found {}", v.value.describe()), None)
-                        }
+                        (Some(k), None) => self.error(
+                            v,
+                            &format!("{path}.{k}"),
+                            format!("a label value is text, found {}", v.value.describe()),
+                            None,
+                        ),
                         _ => {}
                     }
                 }
@@ -308,13 +385,24 @@ impl Decoder<'_> {
             }
             Value::Null => Labels::default(),
             other => {
-                self.error(node, path, format!("expected labels as a map of strings, found {}", other.describe()), None);
+                self.error(
+                    node,
+                    path,
+                    format!("expected labels as a map of strings, found {}", other.describe()),
+                    None,
+                );
                 Labels::default()
             }
         }
     }
 
-    fn relation_attrs(&mut self, kind: RelKind, attrs: serde_json::Map<String, serde_json::Value>, node: &Node, path: &str) -> Option<RelSpec> {
+    fn relation_attrs(
+        &mut self,
+        kind: RelKind,
+        attrs: serde_json::Map<String, serde_json::Value>,
+        node: &Node,
+        path: &str,
+    ) -> Option<RelSpec> {
         let mut ok = true;
         for field in attrs.keys() {
             if !relation_fields(kind).iter().any(|f| f == field) {
@@ -325,7 +413,12 @@ impl Decoder<'_> {
                 } else {
                     format!("it takes {}", relation_fields(kind).join(", "))
                 };
-                self.error(at, &format!("{path}.{field}"), format!("a {kind} relation has no attribute `{field}`: {accepted}"), suggestion);
+                self.error(
+                    at,
+                    &format!("{path}.{field}"),
+                    format!("a {kind} relation has no attribute `{field}`: {accepted}"),
+                    suggestion,
+                );
                 ok = false;
             }
         }
@@ -345,7 +438,12 @@ impl Decoder<'_> {
 
     fn relation(&mut self, node: &Node, path: &str) -> Option<Relation> {
         let Some(map) = node.as_map() else {
-            self.error(node, path, format!("expected a relation (a map with type, from and to), found {}", node.value.describe()), None);
+            self.error(
+                node,
+                path,
+                format!("expected a relation (a map with type, from and to), found {}", node.value.describe()),
+                None,
+            );
             return None;
         };
         let mut missing = false;
@@ -365,7 +463,12 @@ impl Decoder<'_> {
                 let text = type_node.scalar_text().unwrap_or_default();
                 let suggestion = closest(&text, RelKind::ALL.iter().map(|r| r.name())).map(str::to_string);
                 let names = RelKind::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
-                self.error(type_node, &format!("{path}.type"), format!("`{text}` is not a relation type: expected one of {names}"), suggestion);
+                self.error(
+                    type_node,
+                    &format!("{path}.type"),
+                    format!("`{text}` is not a relation type: expected one of {names}"),
+                    suggestion,
+                );
                 None
             }
         };
@@ -404,4 +507,3 @@ impl Decoder<'_> {
         self.error(at, &full, message, suggestion);
     }
 }
-

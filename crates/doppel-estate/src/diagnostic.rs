@@ -29,7 +29,11 @@ impl Diagnostic {
             && source_line.len() <= 300
         {
             let number = self.line.to_string();
-            out.push_str(&format!("\n {number} | {source_line}\n {} | {}^", " ".repeat(number.len()), " ".repeat(self.col.saturating_sub(1) as usize)));
+            out.push_str(&format!(
+                "\n {number} | {source_line}\n {} | {}^",
+                " ".repeat(number.len()),
+                " ".repeat(self.col.saturating_sub(1) as usize)
+            ));
         }
         out
     }

@@ -33,13 +33,9 @@ pub fn relation(relation: &RelationRef<'_>) -> Value {
 /// Drops nulls, empty lists and empty maps, which are the defaults of every field.
 fn prune(value: Value) -> Value {
     match value {
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k, prune(v)))
-                .filter(|(_, v)| !is_empty(v))
-                .collect(),
-        ),
+        Value::Object(fields) => {
+            Value::Object(fields.into_iter().map(|(k, v)| (k, prune(v))).filter(|(_, v)| !is_empty(v)).collect())
+        }
         Value::Array(items) => Value::Array(items.into_iter().map(prune).collect()),
         other => other,
     }
@@ -52,4 +48,123 @@ fn is_empty(value: &Value) -> bool {
         Value::Object(fields) => fields.is_empty(),
         _ => false,
     }
+}
+
+/// Writes a whole estate file (YAML, or JSON when `json`), streaming; `progress` is told
+/// how many items were written since its last call.
+pub fn write_estate(
+    sink: &mut dyn std::io::Write,
+    entities: &[Entity],
+    relations: &[doppel_model::Relation],
+    json: bool,
+    progress: &dyn Fn(u64),
+) -> std::io::Result<()> {
+    let rel_value = |r: &doppel_model::Relation| relation(&RelationRef { from: &r.from, to: &r.to, spec: &r.spec });
+    if json {
+        sink.write_all(b"{\"entities\": [\n")?;
+        for (i, e) in entities.iter().enumerate() {
+            let sep = if i + 1 < entities.len() { ",\n" } else { "\n" };
+            write!(sink, "  {}{sep}", entity(e))?;
+            if i % 10_000 == 9_999 {
+                progress(10_000);
+            }
+        }
+        sink.write_all(b"],\n\"relations\": [\n")?;
+        for (i, r) in relations.iter().enumerate() {
+            let sep = if i + 1 < relations.len() { ",\n" } else { "\n" };
+            write!(sink, "  {}{sep}", rel_value(r))?;
+            if i % 10_000 == 9_999 {
+                progress(10_000);
+            }
+        }
+        sink.write_all(b"]}\n")?;
+        return Ok(());
+    }
+    sink.write_all(b"# A Doppel estate file. See docs/estate-format.md.\nentities:\n")?;
+    let mut text = String::new();
+    for (i, e) in entities.iter().enumerate() {
+        text.clear();
+        yaml_item(&mut text, &entity(e), 2);
+        sink.write_all(text.as_bytes())?;
+        if i % 10_000 == 9_999 {
+            progress(10_000);
+        }
+    }
+    sink.write_all(b"relations:\n")?;
+    for (i, r) in relations.iter().enumerate() {
+        text.clear();
+        yaml_flow_item(&mut text, &rel_value(r), 2);
+        sink.write_all(text.as_bytes())?;
+        if i % 10_000 == 9_999 {
+            progress(10_000);
+        }
+    }
+    Ok(())
+}
+
+use std::fmt::Write as _;
+
+/// A list item holding a map, in block style: `- key: value` lines.
+fn yaml_item(out: &mut String, value: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            let mut first = true;
+            for (k, v) in map {
+                let lead = if first { format!("{pad}- ") } else { format!("{pad}  ") };
+                first = false;
+                yaml_entry(out, &lead, k, v, indent + 2);
+            }
+        }
+        other => {
+            let _ = writeln!(out, "{pad}- {}", yaml_flow(other));
+        }
+    }
+}
+
+/// A list item on one line, in flow style: `- {type: calls, from: a, to: b}`.
+fn yaml_flow_item(out: &mut String, value: &Value, indent: usize) {
+    let _ = writeln!(out, "{}- {}", " ".repeat(indent), yaml_flow(value));
+}
+
+fn yaml_entry(out: &mut String, lead: &str, key: &str, value: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) if !map.is_empty() && map.values().any(|v| v.is_object() || v.is_array()) => {
+            let _ = writeln!(out, "{lead}{}:", yaml_scalar(key));
+            for (k, v) in map {
+                yaml_entry(out, &format!("{pad}  "), k, v, indent + 2);
+            }
+        }
+        Value::Array(items) if items.iter().any(|v| v.is_object()) => {
+            let _ = writeln!(out, "{lead}{}:", yaml_scalar(key));
+            for item in items {
+                yaml_item(out, item, indent + 2);
+            }
+        }
+        other => {
+            let _ = writeln!(out, "{lead}{}: {}", yaml_scalar(key), yaml_flow(other));
+        }
+    }
+}
+
+fn yaml_flow(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let parts: Vec<String> = map.iter().map(|(k, v)| format!("{}: {}", yaml_scalar(k), yaml_flow(v))).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(yaml_flow).collect::<Vec<_>>().join(", ")),
+        Value::String(s) => yaml_scalar(s),
+        other => other.to_string(),
+    }
+}
+
+/// A string as a plain YAML scalar when that reads back as the same string, else quoted.
+fn yaml_scalar(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '/')
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "_./@-".contains(c))
+        && matches!(crate::tree::resolve_plain(text), crate::tree::Value::Str(_));
+    if plain { text.to_string() } else { Value::String(text.to_string()).to_string() }
 }

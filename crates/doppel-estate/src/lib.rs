@@ -153,8 +153,11 @@ impl Estate {
                 .filter(|r| keys.contains(r.from) && keys.contains(r.to) && !rels.contains(&r.key()))
                 .map(|r| Change::RemoveRelation(r.key()))
                 .collect();
-            let mut gone: Vec<Change> =
-                current.entities().filter(|e| !keys.contains(&e.key)).map(|e| Change::RemoveEntity(e.key.clone())).collect();
+            let mut gone: Vec<Change> = current
+                .entities()
+                .filter(|e| !keys.contains(&e.key))
+                .map(|e| Change::RemoveEntity(e.key.clone()))
+                .collect();
             removals.sort_by_key(Change::subject);
             gone.sort_by_key(Change::subject);
             for change in removals.into_iter().chain(gone) {
@@ -185,7 +188,8 @@ impl Plan {
                     };
                 };
                 let file = &files[origin.file as usize];
-                let documents = parsed.entry(origin.file).or_insert_with(|| tree::parse_documents(&file.text).unwrap_or_default());
+                let documents =
+                    parsed.entry(origin.file).or_insert_with(|| tree::parse_documents(&file.text).unwrap_or_default());
                 let (line, col) = match documents.get(origin.doc as usize) {
                     Some(doc) => {
                         let item = doc.locate(&origin.path);
@@ -200,7 +204,11 @@ impl Plan {
                     }
                     None => (origin.line, origin.col),
                 };
-                let path = if error.field.is_empty() { origin.path.clone() } else { format!("{}.{}", origin.path, error.field) };
+                let path = if error.field.is_empty() {
+                    origin.path.clone()
+                } else {
+                    format!("{}.{}", origin.path, error.field)
+                };
                 Diagnostic {
                     file: file.path.clone(),
                     line,

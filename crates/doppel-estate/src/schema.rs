@@ -12,7 +12,8 @@ pub fn estate_schema() -> Value {
     for &kind in Kind::ALL {
         let schema = Spec::schema_for(kind, &mut generator);
         let body = crate::decode::resolve(schema.as_value(), &generator).cloned().unwrap_or_default();
-        let mut properties: Map<String, Value> = body.get("properties").and_then(|p| p.as_object()).cloned().unwrap_or_default();
+        let mut properties: Map<String, Value> =
+            body.get("properties").and_then(|p| p.as_object()).cloned().unwrap_or_default();
         properties.insert("kind".into(), json!({"const": kind.prefix()}));
         properties.insert("name".into(), json!({"type": "string", "minLength": 1, "maxLength": 253}));
         properties.insert("labels".into(), json!({"type": "object", "additionalProperties": {"type": "string"}}));

@@ -157,7 +157,11 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
         let finished: Option<(Node, usize)> = match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let explicit_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
-                let value = if style == ScalarStyle::Plain && !explicit_str { resolve_plain(&text) } else { Value::Str(text.into_owned()) };
+                let value = if style == ScalarStyle::Plain && !explicit_str {
+                    resolve_plain(&text)
+                } else {
+                    Value::Str(text.into_owned())
+                };
                 Some((Node { value, line, col }, anchor))
             }
             Event::SequenceStart(anchor, _) => {
@@ -175,12 +179,20 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { anchor, items, line, col }) => Some((Node { value: Value::Seq(items), line, col }, anchor)),
-                _ => return Err(SyntaxError { line, col, message: "unbalanced sequence end".into() }),
+                Some(Frame::Seq { anchor, items, line, col }) => {
+                    Some((Node { value: Value::Seq(items), line, col }, anchor))
+                }
+                _ => {
+                    return Err(SyntaxError { line, col, message: "unbalanced sequence end".into() });
+                }
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map { anchor, entries, line, col, .. }) => Some((Node { value: Value::Map(entries), line, col }, anchor)),
-                _ => return Err(SyntaxError { line, col, message: "unbalanced mapping end".into() }),
+                Some(Frame::Map { anchor, entries, line, col, .. }) => {
+                    Some((Node { value: Value::Map(entries), line, col }, anchor))
+                }
+                _ => {
+                    return Err(SyntaxError { line, col, message: "unbalanced mapping end".into() });
+                }
             },
             Event::Alias(id) => {
                 let Some(target) = anchors.get(&id) else {
@@ -221,7 +233,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
                 Some(Frame::Seq { items, .. }) => items.push(node),
                 Some(Frame::Map { entries, pending_key, .. }) => match pending_key.take() {
                     None => {
-                        if !matches!(node.value, Value::Str(_) | Value::Int(_) | Value::Bool(_) | Value::Float(_) | Value::Null) {
+                        if !matches!(
+                            node.value,
+                            Value::Str(_) | Value::Int(_) | Value::Bool(_) | Value::Float(_) | Value::Null
+                        ) {
                             return Err(SyntaxError {
                                 line: node.line,
                                 col: node.col,
@@ -229,7 +244,9 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
                             });
                         }
                         let name = node.scalar_text().unwrap_or_default();
-                        if let Some((first, _)) = entries.iter().find(|(k, _)| k.scalar_text().as_deref() == Some(name.as_str())) {
+                        if let Some((first, _)) =
+                            entries.iter().find(|(k, _)| k.scalar_text().as_deref() == Some(name.as_str()))
+                        {
                             return Err(SyntaxError {
                                 line: node.line,
                                 col: node.col,
@@ -258,12 +275,14 @@ fn count_nodes(node: &Node) -> usize {
 }
 
 /// Resolves a plain scalar with the YAML 1.2 core schema.
-fn resolve_plain(text: &str) -> Value {
+pub(crate) fn resolve_plain(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}

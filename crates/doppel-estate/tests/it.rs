@@ -61,7 +61,10 @@ fn a_valid_estate_loads_with_shorthand_relations() {
 #[test]
 fn several_files_merge_and_relations_can_cross_files() {
     let a = file("a.yaml", "entities:\n  - {kind: service, name: a}\n");
-    let b = file("b.json", r#"{"entities": [{"kind": "service", "name": "b"}], "relations": [{"type": "calls", "from": "service/a", "to": "service/b"}]}"#);
+    let b = file(
+        "b.json",
+        r#"{"entities": [{"kind": "service", "name": "b"}], "relations": [{"type": "calls", "from": "service/a", "to": "service/b"}]}"#,
+    );
     let twin = load(&[a, b]).unwrap();
     assert_eq!(twin.entity_count(), 2);
     assert_eq!(twin.relation_count(), 1);

@@ -98,10 +98,8 @@ impl Entity {
             }
             Spec::Pdb(p) => {
                 if p.min_available.is_some() && p.max_unavailable.is_some() {
-                    problems.push(FieldProblem::new(
-                        "max_unavailable",
-                        "set min_available or max_unavailable, not both",
-                    ));
+                    problems
+                        .push(FieldProblem::new("max_unavailable", "set min_available or max_unavailable, not both"));
                 }
                 for (field, value) in [("min_available", p.min_available), ("max_unavailable", p.max_unavailable)] {
                     check_percent(field, value, &mut problems);
@@ -160,13 +158,11 @@ impl Entity {
                 }
             }
             Spec::Node(n) => {
-                if !n.capacity.is_empty() {
-                    if n.allocatable.cpu.0 > n.capacity.cpu.0 && n.capacity.cpu.0 > 0.0 {
-                        problems.push(FieldProblem::new("allocatable.cpu", "allocatable CPU exceeds capacity"));
-                    }
-                    if n.allocatable.memory.0 > n.capacity.memory.0 && n.capacity.memory.0 > 0 {
-                        problems.push(FieldProblem::new("allocatable.memory", "allocatable memory exceeds capacity"));
-                    }
+                if n.capacity.cpu.0 > 0.0 && n.allocatable.cpu.0 > n.capacity.cpu.0 {
+                    problems.push(FieldProblem::new("allocatable.cpu", "allocatable CPU exceeds capacity"));
+                }
+                if n.capacity.memory.0 > 0 && n.allocatable.memory.0 > n.capacity.memory.0 {
+                    problems.push(FieldProblem::new("allocatable.memory", "allocatable memory exceeds capacity"));
                 }
             }
             _ => {}
@@ -219,7 +215,8 @@ pub fn check_relation(relation: &Relation) -> Vec<FieldProblem> {
     check_numbers("", &relation.spec.to_fields(), &mut problems);
     if let RelSpec::Calls(call) = &relation.spec {
         if call.fan_out.is_some_and(|f| f <= 0.0) {
-            problems.push(FieldProblem::new("fan_out", "a call is made at least some of the time: use a value above 0"));
+            problems
+                .push(FieldProblem::new("fan_out", "a call is made at least some of the time: use a value above 0"));
         }
         if call.timeout_ms.is_some_and(|t| t <= 0.0) {
             problems.push(FieldProblem::new("timeout_ms", "a timeout must be above 0 ms"));
@@ -233,10 +230,8 @@ pub fn check_relation(relation: &Relation) -> Vec<FieldProblem> {
 
 fn check_numbers(path: &str, value: &serde_json::Value, problems: &mut Vec<FieldProblem>) {
     match value {
-        serde_json::Value::Number(n) => {
-            if n.as_f64().is_some_and(|v| v < 0.0) {
-                problems.push(FieldProblem::new(path, format!("{n} is negative: expected 0 or more")));
-            }
+        serde_json::Value::Number(n) if n.as_f64().is_some_and(|v| v < 0.0) => {
+            problems.push(FieldProblem::new(path, format!("{n} is negative: expected 0 or more")));
         }
         serde_json::Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
@@ -287,7 +282,10 @@ fn check_slo(at: &str, slo: &Slo, problems: &mut Vec<FieldProblem>) {
     if let Some(a) = slo.availability_pct
         && !(a > 0.0 && a <= 100.0)
     {
-        problems.push(FieldProblem::new(format!("{at}.availability_pct"), format!("{a} is not a percentage above 0 and at most 100")));
+        problems.push(FieldProblem::new(
+            format!("{at}.availability_pct"),
+            format!("{a} is not a percentage above 0 and at most 100"),
+        ));
     }
     for (field, value) in [("latency_p50_ms", slo.latency_p50_ms), ("latency_p99_ms", slo.latency_p99_ms)] {
         if value.is_some_and(|v| v <= 0.0) {

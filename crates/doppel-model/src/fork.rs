@@ -198,8 +198,12 @@ impl<'a, B: TwinView + ?Sized> Fork<'a, B> {
                         fail("", ProblemKind::NotFound, "does not exist, so it cannot be removed".into(), suggestion);
                         continue;
                     };
-                    let mut attached: Vec<Relation> =
-                        self.out_relations(key).iter().chain(self.in_relations(key).iter()).map(|r| r.to_owned()).collect();
+                    let mut attached: Vec<Relation> = self
+                        .out_relations(key)
+                        .iter()
+                        .chain(self.in_relations(key).iter())
+                        .map(|r| r.to_owned())
+                        .collect();
                     attached.sort_by_key(Relation::key);
                     attached.dedup_by_key(|r| r.key());
                     for relation in attached {
@@ -214,7 +218,12 @@ impl<'a, B: TwinView + ?Sized> Fork<'a, B> {
                     let key = relation.key();
                     let mut ok = self.check_endpoints(relation, &mut fail);
                     if ok && self.relation(&key).is_some() {
-                        fail("", ProblemKind::Duplicate, format!("a {} relation already joins these two", key.kind), None);
+                        fail(
+                            "",
+                            ProblemKind::Duplicate,
+                            format!("a {} relation already joins these two", key.kind),
+                            None,
+                        );
                         ok = false;
                     }
                     for p in check_relation(relation) {
@@ -236,7 +245,11 @@ impl<'a, B: TwinView + ?Sized> Fork<'a, B> {
                     for p in check_relation(relation) {
                         fail(&p.field, ProblemKind::Invalid, p.message, None);
                     }
-                    reverse.push(Change::UpdateRelation(Relation { from: key.from.clone(), to: key.to.clone(), spec: old }));
+                    reverse.push(Change::UpdateRelation(Relation {
+                        from: key.from.clone(),
+                        to: key.to.clone(),
+                        spec: old,
+                    }));
                     self.set_relation(key, Some(relation.spec.clone()));
                 }
                 Change::RemoveRelation(key) => {
@@ -244,7 +257,11 @@ impl<'a, B: TwinView + ?Sized> Fork<'a, B> {
                         fail("", ProblemKind::NotFound, "no such relation, so it cannot be removed".into(), None);
                         continue;
                     };
-                    reverse.push(Change::AddRelation(Relation { from: key.from.clone(), to: key.to.clone(), spec: old }));
+                    reverse.push(Change::AddRelation(Relation {
+                        from: key.from.clone(),
+                        to: key.to.clone(),
+                        spec: old,
+                    }));
                     self.set_relation(key.clone(), None);
                 }
             }
@@ -297,7 +314,9 @@ impl<'a, B: TwinView + ?Sized> Fork<'a, B> {
             if !seen.insert(key) {
                 continue;
             }
-            let Some(entity) = self.entity(key) else { continue };
+            let Some(entity) = self.entity(key) else {
+                continue;
+            };
             let subject = changes.changes[*index].subject();
             for (field, reference) in entity.references() {
                 if self.entity(reference).is_none() {
@@ -331,13 +350,17 @@ impl<'a, B: TwinView + ?Sized> Fork<'a, B> {
     }
 
     fn check_subnet(&self, index: usize, subject: &str, subnet: &Key, errors: &mut Vec<ApplyError>) {
-        let Some(Entity { spec: crate::Spec::Subnet(spec), .. }) = self.entity(subnet) else { return };
+        let Some(Entity { spec: crate::Spec::Subnet(spec), .. }) = self.entity(subnet) else {
+            return;
+        };
         let Some(cidr) = spec.cidr else { return };
         for rel in self.out_relations(subnet) {
             if rel.kind() != RelKind::LocatedIn || rel.to.kind() != Kind::Network {
                 continue;
             }
-            let Some(Entity { spec: crate::Spec::Network(network), .. }) = self.entity(rel.to) else { continue };
+            let Some(Entity { spec: crate::Spec::Network(network), .. }) = self.entity(rel.to) else {
+                continue;
+            };
             let blocks: Vec<_> = network.cidr.iter().chain(network.secondary_cidrs.iter()).collect();
             if !blocks.is_empty() && !blocks.iter().any(|block| block.contains(&cidr)) {
                 let listed = blocks.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ");

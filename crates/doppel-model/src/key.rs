@@ -30,7 +30,9 @@ pub enum KeyError {
         suggestion: Option<String>,
     },
     /// The name is empty, too long, or holds whitespace or control characters.
-    #[error("`{0}` is not a valid name: names are 1 to 253 characters, without spaces or control characters, and do not start or end with `/`")]
+    #[error(
+        "`{0}` is not a valid name: names are 1 to 253 characters, without spaces or control characters, and do not start or end with `/`"
+    )]
     BadName(String),
 }
 
@@ -74,8 +76,7 @@ impl FromStr for Key {
             return Err(KeyError::NoSlash(text.to_string()));
         };
         let Some(kind) = Kind::from_prefix(prefix) else {
-            let suggestion =
-                crate::suggest::closest(prefix, Kind::ALL.iter().map(|k| k.prefix())).map(str::to_string);
+            let suggestion = crate::suggest::closest(prefix, Kind::ALL.iter().map(|k| k.prefix())).map(str::to_string);
             return Err(KeyError::UnknownKind { prefix: prefix.to_string(), suggestion });
         };
         Key::new(kind, name)

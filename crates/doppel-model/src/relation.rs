@@ -214,7 +214,7 @@ impl Side {
     fn describe(&self) -> String {
         match self {
             Side::Kinds(kinds) => kinds.iter().map(|k| k.prefix()).collect::<Vec<_>>().join(", "),
-            Side::AnyExcept(families) if families.is_empty() => "any kind".to_string(),
+            Side::AnyExcept([]) => "any kind".to_string(),
             Side::AnyExcept(_) => "any kind but prices".to_string(),
         }
     }
@@ -235,16 +235,7 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
         ],
         RelKind::LocatedIn => &[Endpoints {
             from: NOT_PRICES,
-            to: Kinds(&[
-                K::Provider,
-                K::Account,
-                K::Region,
-                K::Zone,
-                K::Cluster,
-                K::Namespace,
-                K::Network,
-                K::Subnet,
-            ]),
+            to: Kinds(&[K::Provider, K::Account, K::Region, K::Zone, K::Cluster, K::Namespace, K::Network, K::Subnet]),
         }],
         RelKind::MemberOf => &[
             Endpoints { from: Kinds(&[K::Pod]), to: Kinds(WORKLOADS) },
@@ -252,10 +243,7 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
             Endpoints { from: Kinds(&[K::User, K::Role, K::ServiceAccount]), to: Kinds(&[K::Group]) },
             Endpoints { from: Kinds(&[K::Datastore]), to: Kinds(&[K::Datastore]) },
         ],
-        RelKind::Calls => &[Endpoints {
-            from: Kinds(&[K::Service, K::External, K::Queue]),
-            to: Kinds(APP_TARGETS),
-        }],
+        RelKind::Calls => &[Endpoints { from: Kinds(&[K::Service, K::External, K::Queue]), to: Kinds(APP_TARGETS) }],
         RelKind::DependsOn => &[Endpoints { from: NOT_PRICES, to: NOT_PRICES }],
         RelKind::Exposes => &[Endpoints {
             from: Kinds(&[K::LoadBalancer, K::Ingress, K::Gateway, K::K8sService]),
@@ -292,18 +280,16 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
             ]),
             to: NOT_PRICES,
         }],
-        RelKind::Grants => &[Endpoints {
-            from: Kinds(&[K::Policy, K::Role, K::K8sRole, K::K8sRoleBinding]),
-            to: Kinds(PRINCIPALS),
-        }],
+        RelKind::Grants => {
+            &[Endpoints { from: Kinds(&[K::Policy, K::Role, K::K8sRole, K::K8sRoleBinding]), to: Kinds(PRINCIPALS) }]
+        }
         RelKind::CanAssume => &[Endpoints {
             from: Kinds(&[K::User, K::Group, K::Role, K::ServiceAccount, K::Service, K::Pod, K::Host]),
             to: Kinds(&[K::Role]),
         }],
-        RelKind::ReplicatesTo => &[Endpoints {
-            from: Kinds(&[K::Datastore, K::Queue]),
-            to: Kinds(&[K::Datastore, K::Queue]),
-        }],
+        RelKind::ReplicatesTo => {
+            &[Endpoints { from: Kinds(&[K::Datastore, K::Queue]), to: Kinds(&[K::Datastore, K::Queue]) }]
+        }
         RelKind::Backs => &[
             Endpoints {
                 from: Kinds(&[K::Deployment, K::StatefulSet, K::DaemonSet, K::Pod, K::Host]),

@@ -139,7 +139,9 @@ impl Selector {
             .terms
             .iter()
             .map(|term| match term {
-                Term::Walk { root, direction, depth } => Some(reachable(view, root, *direction, *depth).into_iter().collect()),
+                Term::Walk { root, direction, depth } => {
+                    Some(reachable(view, root, *direction, *depth).into_iter().collect())
+                }
                 _ => None,
             })
             .collect();
@@ -322,7 +324,9 @@ fn located_in(view: &(impl TwinView + ?Sized), kind: Kind, name: &str) -> HashSe
     let mut frontier = roots.clone();
     if kind == Kind::Namespace {
         for entity in view.entities() {
-            if entity.key.namespace().is_some_and(|ns| roots.iter().any(|r| r.name() == ns)) && seen.insert(entity.key.clone()) {
+            if entity.key.namespace().is_some_and(|ns| roots.iter().any(|r| r.name() == ns))
+                && seen.insert(entity.key.clone())
+            {
                 frontier.push(entity.key.clone());
             }
         }

@@ -5,8 +5,8 @@
 
 use crate::key::Key;
 use crate::kind::Kind;
-use crate::units::{Bytes, Cores, IntOrPercent, Labels};
 use crate::units::Cidr;
+use crate::units::{Bytes, Cores, IntOrPercent, Labels};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -83,9 +83,8 @@ impl Twin {
     pub fn reserve(&mut self, entities: usize, relations: usize) {
         self.slots.reserve(entities);
         let slots = &self.slots;
-        self.index.reserve(entities, |&id| {
-            hash_key(&slots[id as usize].as_ref().expect("indexed slot is live").entity.key)
-        });
+        self.index
+            .reserve(entities, |&id| hash_key(&slots[id as usize].as_ref().expect("indexed slot is live").entity.key));
         self.rels.reserve(relations);
     }
 
@@ -114,9 +113,7 @@ impl Twin {
 
     fn id_of(&self, key: &Key) -> Option<Id> {
         let hash = hash_key(key);
-        self.index
-            .find(hash, |&id| self.slots[id as usize].as_ref().is_some_and(|s| &s.entity.key == key))
-            .copied()
+        self.index.find(hash, |&id| self.slots[id as usize].as_ref().is_some_and(|s| &s.entity.key == key)).copied()
     }
 
     fn slot(&self, id: Id) -> &Slot {
@@ -229,7 +226,9 @@ impl Twin {
     }
 
     fn remove_rel(&mut self, id: Id) {
-        let Some(rel) = self.rels[id as usize].take() else { return };
+        let Some(rel) = self.rels[id as usize].take() else {
+            return;
+        };
         remove_sorted(&mut self.slots[rel.from as usize].as_mut().expect("live entity id").out, id);
         remove_sorted(&mut self.slots[rel.to as usize].as_mut().expect("live entity id").inc, id);
         self.free_rels.push(id);

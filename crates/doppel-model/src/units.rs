@@ -73,11 +73,7 @@ impl fmt::Display for Bytes {
 
 impl fmt::Display for Cores {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 < 1.0 && self.0 > 0.0 {
-            write!(f, "{}m", (self.0 * 1000.0).round())
-        } else {
-            write!(f, "{}", self.0)
-        }
+        if self.0 < 1.0 && self.0 > 0.0 { write!(f, "{}m", (self.0 * 1000.0).round()) } else { write!(f, "{}", self.0) }
     }
 }
 
@@ -223,10 +219,7 @@ impl Labels {
 
     /// The value of a label.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok().map(|i| self.0[i].1.as_str())
     }
 
     /// Iterates over `(key, value)` pairs in key order.

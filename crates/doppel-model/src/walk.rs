@@ -31,21 +31,21 @@ pub struct WalkStep {
 pub fn neighbours(view: &(impl TwinView + ?Sized), key: &Key, direction: Direction) -> Vec<(Key, RelKind)> {
     let mut next = Vec::new();
     for rel in view.out_relations(key) {
-        let follows = match (rel.kind().dependency(), direction) {
-            (DependencyDirection::Forward, Direction::Dependencies) => true,
-            (DependencyDirection::Reverse, Direction::Dependents) => true,
-            _ => false,
-        };
+        let follows = matches!(
+            (rel.kind().dependency(), direction),
+            (DependencyDirection::Forward, Direction::Dependencies)
+                | (DependencyDirection::Reverse, Direction::Dependents)
+        );
         if follows {
             next.push((rel.to.clone(), rel.kind()));
         }
     }
     for rel in view.in_relations(key) {
-        let follows = match (rel.kind().dependency(), direction) {
-            (DependencyDirection::Reverse, Direction::Dependencies) => true,
-            (DependencyDirection::Forward, Direction::Dependents) => true,
-            _ => false,
-        };
+        let follows = matches!(
+            (rel.kind().dependency(), direction),
+            (DependencyDirection::Reverse, Direction::Dependencies)
+                | (DependencyDirection::Forward, Direction::Dependents)
+        );
         if follows {
             next.push((rel.from.clone(), rel.kind()));
         }
@@ -57,7 +57,12 @@ pub fn neighbours(view: &(impl TwinView + ?Sized), key: &Key, direction: Directi
 
 /// Walks from `root` depth-first up to `max_depth` steps (unbounded when `None`).
 /// Each entity's subtree appears once; later meetings are marked `repeated`.
-pub fn walk(view: &(impl TwinView + ?Sized), root: &Key, direction: Direction, max_depth: Option<usize>) -> Vec<WalkStep> {
+pub fn walk(
+    view: &(impl TwinView + ?Sized),
+    root: &Key,
+    direction: Direction,
+    max_depth: Option<usize>,
+) -> Vec<WalkStep> {
     let mut steps = vec![WalkStep { key: root.clone(), depth: 0, via: None, repeated: false }];
     let mut seen: HashSet<Key> = HashSet::from([root.clone()]);
     // Explicit stack of (key, depth) children lists, to survive deep graphs without recursion.
@@ -81,7 +86,12 @@ pub fn walk(view: &(impl TwinView + ?Sized), root: &Key, direction: Direction, m
 }
 
 /// The set of entities reachable from `root` (itself excluded), breadth-first.
-pub fn reachable(view: &(impl TwinView + ?Sized), root: &Key, direction: Direction, max_depth: Option<usize>) -> Vec<Key> {
+pub fn reachable(
+    view: &(impl TwinView + ?Sized),
+    root: &Key,
+    direction: Direction,
+    max_depth: Option<usize>,
+) -> Vec<Key> {
     let mut seen: HashSet<Key> = HashSet::from([root.clone()]);
     let mut frontier = vec![root.clone()];
     let mut out = Vec::new();

@@ -48,7 +48,9 @@ pub enum Error {
     #[error("{0}")]
     NoSuchVersion(String),
     /// The store moved on since the caller read it.
-    #[error("the store is at version {head}, but this change was prepared against version {expected}; reload and retry")]
+    #[error(
+        "the store is at version {head}, but this change was prepared against version {expected}; reload and retry"
+    )]
     Conflict {
         /// Version the caller expected.
         expected: u64,
@@ -81,15 +83,13 @@ impl Error {
 
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self.kind(), ErrorKind::Conflict | ErrorKind::Unavailable) && !matches!(self, Error::Missing { .. } | Error::NewerFormat { .. })
+        matches!(self.kind(), ErrorKind::Conflict | ErrorKind::Unavailable)
+            && !matches!(self, Error::Missing { .. } | Error::NewerFormat { .. })
     }
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {
-    matches!(
-        error.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
+    matches!(error.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 /// Result with a store [`Error`].

@@ -91,9 +91,8 @@ impl SqliteStore {
         let not_a_store = |reason: String| Error::NotAStore { path: shown.clone(), reason };
         let conn = Connection::open(path).map_err(|e| not_a_store(e.to_string()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let app_id: i64 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| not_a_store(e.to_string()))?;
+        let app_id: i64 =
+            conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| not_a_store(e.to_string()))?;
         let n_tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
         if app_id != APPLICATION_ID && (app_id != 0 || n_tables > 0) {
             return Err(not_a_store("it is a SQLite database of another application".into()));
@@ -103,7 +102,10 @@ impl SqliteStore {
         if n_tables == 0 {
             conn.execute_batch(SCHEMA)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?1)", params![FORMAT.to_string()])?;
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?1)",
+                params![FORMAT.to_string()],
+            )?;
         }
         let format: i64 = conn
             .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get::<_, String>(0))
@@ -129,12 +131,14 @@ impl SqliteStore {
             At::Version(v) => Err(Error::NoSuchVersion(format!("version {v} does not exist: the newest is {head}"))),
             At::Time(ms) => {
                 let version: Option<i64> =
-                    self.conn.query_row("SELECT max(version) FROM changesets WHERE time_ms <= ?1", [ms], |r| r.get(0))?;
+                    self.conn
+                        .query_row("SELECT max(version) FROM changesets WHERE time_ms <= ?1", [ms], |r| r.get(0))?;
                 match version {
                     Some(v) => Ok(v as u64),
                     None if head == 0 => Err(Error::NoSuchVersion("the store is empty".into())),
                     None => {
-                        let first: i64 = self.conn.query_row("SELECT min(time_ms) FROM changesets", [], |r| r.get(0))?;
+                        let first: i64 =
+                            self.conn.query_row("SELECT min(time_ms) FROM changesets", [], |r| r.get(0))?;
                         Err(Error::NoSuchVersion(format!(
                             "nothing was committed at or before that time; the history starts at {}",
                             format_ms(first)
@@ -156,12 +160,16 @@ impl SqliteStore {
             let body = row.get_ref(1)?.as_blob().map_err(|e| Error::Corrupt(e.to_string()))?;
             match part.as_str() {
                 "entities" => entities.extend(
-                    postcard::from_bytes::<Vec<Entity>>(body).map_err(|e| Error::Corrupt(format!("snapshot {version}: {e}")))?,
+                    postcard::from_bytes::<Vec<Entity>>(body)
+                        .map_err(|e| Error::Corrupt(format!("snapshot {version}: {e}")))?,
                 ),
                 "relations" => relations.extend(
-                    postcard::from_bytes::<Vec<Relation>>(body).map_err(|e| Error::Corrupt(format!("snapshot {version}: {e}")))?,
+                    postcard::from_bytes::<Vec<Relation>>(body)
+                        .map_err(|e| Error::Corrupt(format!("snapshot {version}: {e}")))?,
                 ),
-                other => return Err(Error::Corrupt(format!("snapshot {version} has an unknown part {other}"))),
+                other => {
+                    return Err(Error::Corrupt(format!("snapshot {version} has an unknown part {other}")));
+                }
             }
         }
         let (twin, dropped) = Twin::from_trusted_parts(version, entities, relations);
@@ -174,7 +182,8 @@ impl SqliteStore {
     fn write_snapshot(tx: &rusqlite::Transaction<'_>, twin: &Twin) -> Result<()> {
         let version = twin.version() as i64;
         let mut chunk = 0i64;
-        let mut insert = tx.prepare("INSERT INTO snapshot_chunks (version, chunk, part, body) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut insert =
+            tx.prepare("INSERT INTO snapshot_chunks (version, chunk, part, body) VALUES (?1, ?2, ?3, ?4)")?;
         let entities: Vec<&Entity> = twin.entities().collect();
         for part in entities.chunks(ITEMS_PER_CHUNK) {
             let body = postcard::to_stdvec(part).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -201,8 +210,8 @@ impl SqliteStore {
             source: row.get(2)?,
             author: row.get(3)?,
             summary: row.get(4)?,
-            entities: Counts { added: row.get::<_, i64>(5)? as usize, updated: row.get::<_, i64>(6)? as usize, removed: row.get::<_, i64>(7)? as usize },
-            relations: Counts { added: row.get::<_, i64>(8)? as usize, updated: row.get::<_, i64>(9)? as usize, removed: row.get::<_, i64>(10)? as usize },
+            entities: Counts { added: count(row, 6)?, updated: count(row, 7)?, removed: count(row, 8)? },
+            relations: Counts { added: count(row, 9)?, updated: count(row, 10)?, removed: count(row, 11)? },
         })
     }
 
@@ -257,7 +266,7 @@ impl SqliteStore {
         if pending >= SNAPSHOT_AFTER_CHANGES || (version - last_snapshot) as u64 >= SNAPSHOT_AFTER_VERSIONS {
             Self::write_snapshot(&tx, &twin)?;
         }
-        let commit = tx.query_row("SELECT * FROM changesets WHERE version = ?1", [version], Self::commit_row)?;
+        let commit = tx.query_row("SELECT version, time_ms, source, author, summary, n_changes, entities_added, entities_updated, entities_removed, relations_added, relations_updated, relations_removed FROM changesets WHERE version = ?1", [version], Self::commit_row)?;
         tx.commit()?;
         Ok((commit, twin))
     }
@@ -267,7 +276,11 @@ impl SqliteStore {
         let twin = self.twin_at(At::Head, None)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: bool = tx
-            .query_row("SELECT 1 FROM snapshots WHERE version = ?1 AND format = ?2", params![twin.version() as i64, SNAPSHOT_FORMAT], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM snapshots WHERE version = ?1 AND format = ?2",
+                params![twin.version() as i64, SNAPSHOT_FORMAT],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some();
         if !exists {
@@ -282,6 +295,10 @@ impl SqliteStore {
         let result: String = self.conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if result == "ok" { Ok(()) } else { Err(Error::Corrupt(result)) }
     }
+}
+
+fn count(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<usize> {
+    Ok(row.get::<_, i64>(column)? as usize)
 }
 
 /// Formats milliseconds since the epoch as an RFC 3339 time in UTC.
@@ -329,7 +346,7 @@ impl Store for SqliteStore {
     }
 
     fn history(&self, limit: usize) -> Result<Vec<Commit>> {
-        let mut statement = self.conn.prepare("SELECT * FROM changesets ORDER BY version DESC LIMIT ?1")?;
+        let mut statement = self.conn.prepare("SELECT version, time_ms, source, author, summary, n_changes, entities_added, entities_updated, entities_removed, relations_added, relations_updated, relations_removed FROM changesets ORDER BY version DESC LIMIT ?1")?;
         let rows = statement.query_map([limit as i64], Self::commit_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -359,7 +376,8 @@ impl Store for SqliteStore {
         {
             let mut find = tx.prepare_cached("SELECT id FROM series WHERE entity = ?1 AND attribute = ?2")?;
             let mut create = tx.prepare_cached("INSERT INTO series (entity, attribute) VALUES (?1, ?2)")?;
-            let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO samples (series, ts_ms, value) VALUES (?1, ?2, ?3)")?;
+            let mut insert =
+                tx.prepare_cached("INSERT OR REPLACE INTO samples (series, ts_ms, value) VALUES (?1, ?2, ?3)")?;
             let mut last: Option<(String, String, i64)> = None;
             for sample in samples {
                 if !sample.value.is_finite() {
@@ -395,7 +413,8 @@ impl Store for SqliteStore {
             "SELECT s.ts_ms, s.value FROM samples s JOIN series r ON r.id = s.series
              WHERE r.entity = ?1 AND r.attribute = ?2 AND s.ts_ms BETWEEN ?3 AND ?4 ORDER BY s.ts_ms",
         )?;
-        let rows = statement.query_map(params![entity.to_string(), attribute, from_ms, to_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = statement
+            .query_map(params![entity.to_string(), attribute, from_ms, to_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

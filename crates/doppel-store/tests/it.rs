@@ -5,16 +5,19 @@ use doppel_store::{At, Error, ErrorKind, Sample, SqliteStore, Store};
 use doppel_testkit::{changeset, scripts};
 use proptest::prelude::*;
 
+/// Opens (or reopens) the store under test.
+type Opener = Box<dyn Fn() -> Box<dyn Store>>;
+
 /// A fresh store of the backend under test, and what keeps it alive (a temp dir).
 trait Backend {
     type Guard;
-    fn fresh() -> (Self::Guard, Box<dyn Fn() -> Box<dyn Store>>);
+    fn fresh() -> (Self::Guard, Opener);
 }
 
 struct Sqlite;
 impl Backend for Sqlite {
     type Guard = tempfile::TempDir;
-    fn fresh() -> (tempfile::TempDir, Box<dyn Fn() -> Box<dyn Store>>) {
+    fn fresh() -> (tempfile::TempDir, Opener) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("twin.db");
         (dir, Box::new(move || Box::new(SqliteStore::open(&path).unwrap()) as Box<dyn Store>))
@@ -49,7 +52,8 @@ macro_rules! store_suite {
                 let (_guard, open) = <super::$backend as Backend>::fresh();
                 let mut store = open();
                 let provenance = Provenance { source: "test".into(), author: "ada".into(), summary: "two zones".into() };
-                let changes = ChangeSet::of(vec![add(doppel_model::Kind::Zone, "a"), add(doppel_model::Kind::Zone, "b")]).with_provenance(provenance);
+                let relation = doppel_model::Relation::new("zone/a".parse().unwrap(), doppel_model::RelKind::DependsOn, "zone/b".parse().unwrap());
+                let changes = ChangeSet::of(vec![add(doppel_model::Kind::Zone, "a"), add(doppel_model::Kind::Zone, "b"), Change::AddRelation(relation)]).with_provenance(provenance);
                 let twin = commit(store.as_mut(), changes.clone());
                 drop(store);
                 let store = open();
@@ -57,6 +61,7 @@ macro_rules! store_suite {
                 assert!(same_content(&store.twin_at(At::Head, None).unwrap(), &twin));
                 let log = store.history(10).unwrap();
                 assert_eq!((log[0].author.as_str(), log[0].summary.as_str(), log[0].entities.added), ("ada", "two zones", 2));
+                assert_eq!((log[0].entities.updated, log[0].relations.added, log[0].relations.updated), (0, 1, 0));
                 assert_eq!(store.changeset(1).unwrap(), changes);
             }
 

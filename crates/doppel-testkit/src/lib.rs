@@ -90,7 +90,9 @@ pub fn entity(kind: Kind, name: &str, variant: u8) -> Entity {
             node.allocatable.cpu = Cores(f64::from(variant % 16) + 1.0);
             Spec::Node(Box::new(node))
         }
-        Kind::Deployment => Spec::Deployment(Box::new(DeploymentSpec { replicas: u32::from(variant % 7), ..Default::default() })),
+        Kind::Deployment => {
+            Spec::Deployment(Box::new(DeploymentSpec { replicas: u32::from(variant % 7), ..Default::default() }))
+        }
         Kind::Datastore => Spec::Datastore(Box::new(doppel_model::spec::DatastoreSpec {
             engine: ["postgresql", "redis"][variant as usize % 2].to_string(),
             ..Default::default()
@@ -103,7 +105,11 @@ pub fn entity(kind: Kind, name: &str, variant: u8) -> Entity {
 
 fn relation_spec(kind: RelKind, variant: u8) -> RelSpec {
     match kind {
-        RelKind::Calls => RelSpec::Calls(Box::new(CallAttrs { rate_rps: Some(f64::from(variant)), retries: u32::from(variant % 3), ..Default::default() })),
+        RelKind::Calls => RelSpec::Calls(Box::new(CallAttrs {
+            rate_rps: Some(f64::from(variant)),
+            retries: u32::from(variant % 3),
+            ..Default::default()
+        })),
         other => RelSpec::default_for(other),
     }
 }
@@ -120,7 +126,11 @@ pub fn changeset(view: &(impl TwinView + ?Sized), ops: &[Op]) -> ChangeSet {
         match *op {
             Op::Add { kind, name, variant } => {
                 let kind = KINDS[kind as usize % KINDS.len()];
-                let name = format!("{}{}", ["a", "b", "c", "d", "e", "f"][name as usize % 6], if kind == Kind::Pod { "/p" } else { "" });
+                let name = format!(
+                    "{}{}",
+                    ["a", "b", "c", "d", "e", "f"][name as usize % 6],
+                    if kind == Kind::Pod { "/p" } else { "" }
+                );
                 changes.push(Change::AddEntity(entity(kind, &name, variant)));
             }
             Op::Update { pick: n, variant } => {
@@ -143,13 +153,20 @@ pub fn changeset(view: &(impl TwinView + ?Sized), ops: &[Op]) -> ChangeSet {
                         .map(|i| RELS[(rel as usize + i) % RELS.len()])
                         .find(|k| k.allows(keys[f].kind(), keys[t].kind()))
                         .unwrap_or(RELS[rel as usize % RELS.len()]);
-                    changes.push(Change::AddRelation(Relation { from: keys[f].clone(), to: keys[t].clone(), spec: relation_spec(kind, variant) }));
+                    changes.push(Change::AddRelation(Relation {
+                        from: keys[f].clone(),
+                        to: keys[t].clone(),
+                        spec: relation_spec(kind, variant),
+                    }));
                 }
             }
             Op::UpdateRelation { pick: n, variant } => {
                 if let Some(i) = pick(n, rels.len()) {
                     let rel = &rels[i];
-                    changes.push(Change::UpdateRelation(Relation { spec: relation_spec(rel.kind(), variant), ..rel.clone() }));
+                    changes.push(Change::UpdateRelation(Relation {
+                        spec: relation_spec(rel.kind(), variant),
+                        ..rel.clone()
+                    }));
                 }
             }
             Op::Unrelate { pick: n } => {

@@ -1,0 +1,148 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Doppel: a digital twin of your infrastructure. Load an estate, query it, read its history.
+#[derive(Debug, Parser)]
+#[command(name = "doppel", version, disable_version_flag = true, propagate_version = false)]
+#[command(
+    after_help = "Start with `doppel demo`. Exit codes: 0 ok, 1 unexpected, 2 usage, 3 invalid input, 4 not found, 5 conflict, 6 unavailable."
+)]
+pub struct Cli {
+    /// The store file (SQLite).
+    #[arg(long, global = true, env = "DOPPEL_STORE", default_value = "doppel.db")]
+    pub store: PathBuf,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to use colour.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print only results and errors (no progress, no hints).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Print the version of doppel.
+    #[arg(short = 'V', long = "version", action = clap::ArgAction::Version)]
+    pub print_version: Option<bool>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal only.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Which version of the twin to read.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AtArgs {
+    /// Read this version of the twin (see `doppel history`).
+    #[arg(long = "version", value_name = "N", conflicts_with = "at")]
+    pub version: Option<u64>,
+    /// Read the twin as it was at this time (2026-11-20T10:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load the bundled example estate into a fresh store and show what is in it.
+    Demo {
+        /// Store file for the demo (recreated).
+        #[arg(long = "demo-store", default_value = "doppel-demo.db")]
+        demo_store: PathBuf,
+    },
+    /// Apply estate files (YAML or JSON; directories are read whole) as one ChangeSet.
+    Load {
+        /// Files or directories.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also remove what the files do not mention (a full sync).
+        #[arg(long)]
+        prune: bool,
+        /// Check and show what would change, but store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Who is responsible for the change (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+        /// One line saying why (recorded in the history).
+        #[arg(long, short)]
+        message: Option<String>,
+    },
+    /// Check estate files without storing anything (against the store's head, if any).
+    Validate {
+        /// Files or directories.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List entities matching a selector, or one entity in detail; no selector: a summary.
+    Show {
+        /// Selector: KIND/NAME (globs allowed), kind:KIND, zone=NAME, label:K=V, deps(KEY), dependents(KEY).
+        selector: Vec<String>,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+        #[command(flatten)]
+        at: AtArgs,
+    },
+    /// What an entity depends on, as a tree.
+    Deps {
+        /// Entity key (service/checkout).
+        key: String,
+        /// Deepest level to show.
+        #[arg(long)]
+        depth: Option<usize>,
+        #[command(flatten)]
+        at: AtArgs,
+    },
+    /// What depends on an entity (its blast radius), as a tree.
+    Dependents {
+        /// Entity key (zone/us-east-1a).
+        key: String,
+        /// Deepest level to show.
+        #[arg(long)]
+        depth: Option<usize>,
+        #[command(flatten)]
+        at: AtArgs,
+    },
+    /// The change log, newest first.
+    History {
+        /// Most entries to print.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// What changed between two versions or times (`head` is the newest).
+    Diff {
+        /// From: a version number, `head`, or a time.
+        from: String,
+        /// To: a version number, `head`, or a time.
+        #[arg(default_value = "head")]
+        to: String,
+        /// Most changes to list.
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+    },
+    /// Print the JSON Schema of estate files (for editor completion).
+    Schema,
+    /// Write a synthetic estate of realistic shape (about 13 entities per service).
+    Gen {
+        /// Number of services.
+        #[arg(long, default_value_t = 100)]
+        services: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file (.yaml or .json); standard output when absent.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,233 @@
+//! `doppel demo`: the bundled example estate in a fresh store, and a tour of it.
+
+use crate::describe;
+use crate::output::{BOLD, DIM, Output};
+use anyhow::{Context, Result};
+use doppel_estate::SourceFile;
+use doppel_model::{Direction, Key, Kind, Provenance, RelKind, Selector, Spec, Twin, TwinView, walk};
+use doppel_store::{SqliteStore, Store};
+use std::path::Path;
+
+/// Runs the demo.
+pub fn run(store_path: &Path, out: &Output) -> Result<()> {
+    let files: Vec<SourceFile> = crate::bundled::FILES
+        .iter()
+        .map(|(path, text)| SourceFile { path: path.to_string(), text: text.to_string() })
+        .collect();
+    fresh_store(store_path)?;
+    let spinner = out.spinner("loading the bundled estate");
+    let estate = doppel_estate::parse(&files).map_err(|d| super::report_diagnostics(&d, &files, out))?;
+    let mut store = SqliteStore::open(store_path)?;
+    let plan = estate.plan(&Twin::new(), false);
+    let changes = plan.changeset.clone().with_provenance(Provenance {
+        source: "bundled-example".into(),
+        author: "doppel demo".into(),
+        summary: "the bundled example estate: an online shop on AWS".into(),
+    });
+    let (commit, twin) = match store.commit(Twin::new(), &changes) {
+        Ok(done) => done,
+        Err(doppel_store::Error::Refused(errors)) => {
+            return Err(super::report_diagnostics(&plan.explain(&errors, &files), &files, out));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    spinner.finish_and_clear();
+    let store_arg = format!("--store {}", store_path.display());
+    if out.json {
+        return out.print_json(&serde_json::json!({
+            "store": store_path.display().to_string(),
+            "version": commit.version,
+            "entities": twin.entity_count(),
+            "relations": twin.relation_count(),
+            "files": files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
+        }));
+    }
+    anstream::println!(
+        "{BOLD}Doppel demo{BOLD:#}: a digital twin of an online shop, stored in {}",
+        store_path.display()
+    );
+    out.success(&format!(
+        "loaded {} entities and {} relations from {} bundled files as version {}",
+        twin.entity_count(),
+        twin.relation_count(),
+        files.len(),
+        commit.version
+    ));
+
+    out.heading("1. What is in the estate");
+    let mut counts: std::collections::BTreeMap<Kind, usize> = Default::default();
+    for entity in twin.entities() {
+        *counts.entry(entity.key.kind()).or_default() += 1;
+    }
+    let count = |k: Kind| counts.get(&k).copied().unwrap_or(0);
+    let regions: Vec<String> = twin
+        .entities_of(Kind::Region)
+        .map(|r| {
+            format!(
+                "{}{}",
+                r.key.name(),
+                if matches!(&r.spec, Spec::Region(s) if s.standby) { " (standby)" } else { "" }
+            )
+        })
+        .collect();
+    out.line(&format!(
+        "  {} regions ({}), {} zones; {} Kubernetes nodes running {} pods of {} workloads",
+        count(Kind::Region),
+        regions.join(", "),
+        count(Kind::Zone),
+        count(Kind::Node),
+        count(Kind::Pod),
+        count(Kind::Deployment) + count(Kind::StatefulSet) + count(Kind::DaemonSet)
+    ));
+    out.line(&format!(
+        "  {} services, {} datastores, {} queues, {} external dependencies; {} subnets, {} security groups, {} network policies",
+        count(Kind::Service),
+        count(Kind::Datastore),
+        count(Kind::Queue),
+        count(Kind::External),
+        count(Kind::Subnet),
+        count(Kind::SecurityGroup),
+        count(Kind::NetworkPolicy)
+    ));
+
+    out.heading("2. Entry points and their objectives");
+    let mut table = out.table(&["service", "endpoint", "rate at daily mean", "daily peak", "SLO"]);
+    for service in twin.entities_of(Kind::Service) {
+        let Spec::Service(spec) = &service.spec else {
+            continue;
+        };
+        for endpoint in spec.endpoints.iter().filter(|e| e.entry) {
+            let rate = endpoint.rate_rps.unwrap_or(0.0);
+            let peak = endpoint.daily_profile.iter().cloned().fold(f64::NAN, f64::max);
+            let slo = endpoint.slo.as_ref().or(spec.slo.as_ref());
+            let objective = slo
+                .map(|s| {
+                    let mut parts = Vec::new();
+                    if let Some(a) = s.availability_pct {
+                        parts.push(format!("{a}% available"));
+                    }
+                    if let Some(p) = s.latency_p99_ms {
+                        parts.push(format!("p99 < {p} ms"));
+                    }
+                    parts.join(", ")
+                })
+                .unwrap_or_default();
+            let peak_text = if peak.is_nan() { "-".to_string() } else { format!("{} rps", rate_text(rate * peak)) };
+            table.add_row(vec![
+                service.key.to_string(),
+                endpoint.name.clone(),
+                format!("{} rps", rate_text(rate)),
+                peak_text,
+                objective,
+            ]);
+        }
+    }
+    out.print_table(&table);
+
+    out.heading("3. Nodes per zone");
+    let mut table = out.table(&["zone", "nodes", "allocatable cpu", "allocatable memory", "pods placed"]);
+    for zone in twin.entities_of(Kind::Zone).map(|z| z.key.clone()).collect::<std::collections::BTreeSet<Key>>() {
+        let selector = Selector::parse(&format!("zone={} kind:node", zone.name()))?;
+        let nodes = selector.select(&twin);
+        if nodes.is_empty() {
+            continue;
+        }
+        let (mut cpu, mut memory, mut pods) = (0.0, 0u64, 0usize);
+        for node in &nodes {
+            if let Spec::Node(n) = &node.spec {
+                cpu += n.allocatable.cpu.0;
+                memory += n.allocatable.memory.0;
+            }
+            pods += twin
+                .in_relations(&node.key)
+                .iter()
+                .filter(|r| r.kind() == RelKind::RunsOn && r.from.kind() == Kind::Pod)
+                .count();
+        }
+        table.add_row(vec![
+            zone.to_string(),
+            nodes.len().to_string(),
+            format!("{cpu:.2} cores"),
+            doppel_model::Bytes(memory).to_string(),
+            pods.to_string(),
+        ]);
+    }
+    out.print_table(&table);
+
+    if let Some(checkout) = pick(&twin, &["service/checkout", "service/frontend"]) {
+        out.heading(&format!("4. What {checkout} calls (its direct dependencies)"));
+        let steps = walk(&twin, &checkout, Direction::Dependencies, Some(1));
+        for step in steps.iter().skip(1) {
+            let entity = twin.entity(&step.key).context("walked to an existing entity")?;
+            anstream::println!(
+                "  {DIM}{}{DIM:#} {}  {DIM}{}{DIM:#}",
+                step.via.map(|v| v.to_string()).unwrap_or_default(),
+                step.key,
+                describe::summary(entity)
+            );
+        }
+    }
+    if let Some(zone) = twin.entities_of(Kind::Zone).map(|z| z.key.clone()).min() {
+        out.heading(&format!("5. The blast radius of {zone}"));
+        let located = Selector::parse(&format!("zone={}", zone.name()))?.select(&twin);
+        let dependents = doppel_model::walk::reachable(&twin, &zone, Direction::Dependents, None);
+        let services: Vec<String> =
+            dependents.iter().filter(|k| k.kind() == Kind::Service).map(|k| k.name().to_string()).collect();
+        out.line(&format!("  {} entities are located in {zone} (nodes, pods, subnets, ...)", located.len()));
+        out.line(&format!(
+            "  {} entities depend on it transitively, including {} services: {}",
+            dependents.len(),
+            services.len(),
+            services.join(", ")
+        ));
+        out.hint("  (whether they survive the zone's loss, given replicas elsewhere, is the resilience analysis: coming next)");
+    }
+
+    out.heading("Try next");
+    for (command, what) in [
+        (format!("doppel {store_arg} show"), "a summary of the twin"),
+        (format!("doppel {store_arg} show kind:service"), "every service with its SLOs"),
+        (format!("doppel {store_arg} show service/checkout"), "one entity in detail, with its relations"),
+        (format!("doppel {store_arg} deps service/frontend --depth 2"), "what the storefront depends on"),
+        (format!("doppel {store_arg} dependents zone/us-east-1a"), "everything a zone outage would touch"),
+        (format!("doppel {store_arg} show 'zone=us-east-1b kind:pod'"), "selectors combine"),
+        (format!("doppel {store_arg} history"), "the change log"),
+        ("doppel schema > estate.schema.json".to_string(), "editor completion for estate files"),
+    ] {
+        anstream::println!("  {BOLD}{command}{BOLD:#}\n    {DIM}{what}{DIM:#}");
+    }
+    Ok(())
+}
+
+/// A rate with as many decimals as its size needs (120, 2.5, 0.04).
+fn rate_text(rate: f64) -> String {
+    if rate >= 10.0 {
+        format!("{rate:.0}")
+    } else if rate >= 1.0 {
+        format!("{rate:.1}")
+    } else {
+        format!("{rate:.2}")
+    }
+}
+
+fn pick(twin: &Twin, keys: &[&str]) -> Option<Key> {
+    keys.iter().filter_map(|k| k.parse::<Key>().ok()).find(|k| twin.contains(k))
+}
+
+/// Removes an earlier demo store (only if it is a Doppel store), so the demo starts fresh.
+fn fresh_store(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    // Opening checks the file is a Doppel store; anything else is left alone.
+    drop(SqliteStore::open_existing(path).with_context(|| {
+        format!("{} exists and is not a Doppel store; choose another --demo-store", path.display())
+    })?);
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        if Path::new(&file).exists() {
+            std::fs::remove_file(&file).with_context(|| format!("cannot remove the old demo store {file}"))?;
+        }
+    }
+    Ok(())
+}
