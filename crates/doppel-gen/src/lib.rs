@@ -199,6 +199,7 @@ pub fn generate(config: GenConfig) -> Generated {
 
     // Kubernetes: one cluster per region, namespaces per team, workloads and pods.
     let mut clusters = Vec::new();
+    let region_keys: Vec<Key> = regions.iter().map(|r| key(Kind::Region, r)).collect();
     for (r, region_name) in regions.iter().enumerate() {
         let cluster = b.entity(
             Kind::Cluster,
@@ -210,7 +211,7 @@ pub fn generate(config: GenConfig) -> Generated {
                 multi_zone_control_plane: true,
             })),
         );
-        b.relate(&cluster, RelKind::LocatedIn, &zones[r * 3].0.clone());
+        b.relate(&cluster, RelKind::LocatedIn, &region_keys[r]);
         clusters.push(cluster);
     }
     let mut node_pool: Vec<Vec<(Key, f64)>> = vec![Vec::new(); zones.len()];

@@ -4,6 +4,7 @@
 //! Architecture invariant: this crate does no I/O and knows nothing of sources, storage,
 //! HTTP or UI. Every other crate may depend on it; it depends on no other crate of Doppel.
 
+mod apply;
 pub mod changeset;
 pub mod diff;
 pub mod entity;

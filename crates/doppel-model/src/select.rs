@@ -107,34 +107,12 @@ impl Selector {
     }
 
     /// The matching entities, sorted by key.
+    ///
+    /// Cheap terms (kind, key glob, label) filter first; location terms then walk up from
+    /// each remaining candidate (a pod to its node to its zone: a few hops), unless no
+    /// cheap term narrows the scan, in which case the location's contents are collected
+    /// by one walk down from it.
     pub fn select<'v>(&self, view: &'v (impl TwinView + ?Sized)) -> Vec<&'v Entity> {
-        // Start from the narrowest set a term gives directly, then filter by every term.
-        let mut seeded: Option<Vec<&'v Entity>> = None;
-        let mut location_sets: Vec<HashSet<Key>> = Vec::new();
-        for term in &self.terms {
-            match term {
-                Term::KeyGlob { kind: Some(kind), name } if !has_wildcard(name) => {
-                    if let Ok(key) = Key::new(*kind, name) {
-                        seeded = Some(view.entity(&key).into_iter().collect());
-                    } else {
-                        seeded = Some(Vec::new());
-                    }
-                }
-                Term::Walk { root, direction, depth } if seeded.is_none() => {
-                    let keys = reachable(view, root, *direction, *depth);
-                    seeded = Some(keys.iter().filter_map(|k| view.entity(k)).collect());
-                }
-                Term::Location { kind, name } => location_sets.push(located_in(view, *kind, name)),
-                _ => {}
-            }
-        }
-        let candidates: Vec<&'v Entity> = match seeded {
-            Some(list) => list,
-            None => match location_sets.first() {
-                Some(set) => set.iter().filter_map(|k| view.entity(k)).collect(),
-                None => view.entities().collect(),
-            },
-        };
         let walk_sets: Vec<Option<HashSet<Key>>> = self
             .terms
             .iter()
@@ -145,18 +123,37 @@ impl Selector {
                 _ => None,
             })
             .collect();
+        let exact: Option<Vec<&'v Entity>> = self.terms.iter().find_map(|term| match term {
+            Term::KeyGlob { kind: Some(kind), name } if !has_wildcard(name) => {
+                Some(Key::new(*kind, name).ok().and_then(|key| view.entity(&key)).into_iter().collect())
+            }
+            _ => None,
+        });
+        let narrowing =
+            self.terms.iter().any(|t| matches!(t, Term::Kind(_) | Term::KeyGlob { .. } | Term::Label { .. }));
+        // The location term whose contents were collected up front needs no check per entity.
+        let mut collected_location: Option<usize> = None;
+        let candidates: Vec<&'v Entity> = if let Some(list) = exact {
+            list
+        } else if let Some(set) = walk_sets.iter().flatten().next() {
+            set.iter().filter_map(|k| view.entity(k)).collect()
+        } else if let (false, Some((index, Term::Location { kind, name }))) =
+            (narrowing, self.terms.iter().enumerate().find(|(_, t)| matches!(t, Term::Location { .. })))
+        {
+            collected_location = Some(index);
+            located_in(view, *kind, name).iter().filter_map(|k| view.entity(k)).collect()
+        } else {
+            view.entities().collect()
+        };
         let mut out: Vec<&'v Entity> = candidates
             .into_iter()
+            .filter(|entity| self.terms.iter().all(|term| matches_simple(term, entity)))
             .filter(|entity| {
-                let mut location_index = 0;
-                self.terms.iter().zip(&walk_sets).all(|(term, walk_set)| match term {
-                    Term::Location { .. } => {
-                        let hit = location_sets[location_index].contains(&entity.key);
-                        location_index += 1;
-                        hit
-                    }
+                self.terms.iter().zip(&walk_sets).enumerate().all(|(index, (term, walk_set))| match term {
+                    Term::Location { .. } if collected_location == Some(index) => true,
+                    Term::Location { kind, name } => is_located_in(view, &entity.key, *kind, name),
                     Term::Walk { .. } => walk_set.as_ref().is_some_and(|set| set.contains(&entity.key)),
-                    other => matches_simple(other, entity),
+                    _ => true,
                 })
             })
             .collect();
@@ -314,6 +311,49 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// Relation types along which something is inside something else.
+fn places(rel: &crate::view::RelationRef<'_>) -> bool {
+    match rel.kind() {
+        RelKind::LocatedIn | RelKind::RunsOn => true,
+        RelKind::MemberOf => matches!(rel.from.kind(), Kind::Node | Kind::Host),
+        _ => false,
+    }
+}
+
+/// Longest chain of placements followed upwards (pod, node, subnet, network, region, ...).
+const MAX_PLACEMENT_DEPTH: usize = 8;
+
+/// Whether `key` lies, transitively, in an entity of `kind` whose name matches `name`.
+fn is_located_in(view: &(impl TwinView + ?Sized), key: &Key, kind: Kind, name: &str) -> bool {
+    if kind == Kind::Namespace && key.namespace().is_some_and(|ns| glob_match(name, ns)) {
+        return true;
+    }
+    let mut frontier = vec![key.clone()];
+    let mut seen: Vec<Key> = Vec::new();
+    for _ in 0..MAX_PLACEMENT_DEPTH {
+        let mut next = Vec::new();
+        for current in &frontier {
+            for rel in view.out_relations(current) {
+                if !places(&rel) {
+                    continue;
+                }
+                if rel.to.kind() == kind && glob_match(name, rel.to.name()) {
+                    return true;
+                }
+                if !seen.contains(rel.to) {
+                    seen.push(rel.to.clone());
+                    next.push(rel.to.clone());
+                }
+            }
+        }
+        if next.is_empty() {
+            return false;
+        }
+        frontier = next;
+    }
+    false
+}
+
 /// Everything located, transitively, in the entities of `kind` named by `name` (a glob).
 fn located_in(view: &(impl TwinView + ?Sized), kind: Kind, name: &str) -> HashSet<Key> {
     let roots: Vec<Key> = match Key::new(kind, name) {
@@ -333,12 +373,7 @@ fn located_in(view: &(impl TwinView + ?Sized), kind: Kind, name: &str) -> HashSe
     }
     while let Some(key) = frontier.pop() {
         for rel in view.in_relations(&key) {
-            let inside = match rel.kind() {
-                RelKind::LocatedIn | RelKind::RunsOn => true,
-                RelKind::MemberOf => matches!(rel.from.kind(), Kind::Node | Kind::Host),
-                _ => false,
-            };
-            if inside && seen.insert(rel.from.clone()) {
+            if places(&rel) && seen.insert(rel.from.clone()) {
                 frontier.push(rel.from.clone());
             }
         }

@@ -5,10 +5,11 @@
 //! keys to entity ids without storing the key twice. Each entity keeps the sorted ids of
 //! the relations leaving and entering it.
 
+use crate::apply::Stage;
 use crate::changeset::ChangeSet;
 use crate::entity::Entity;
 use crate::error::ApplyErrors;
-use crate::fork::{Fork, OverlayParts};
+use crate::fork::Fork;
 use crate::key::Key;
 use crate::relation::{RelKey, RelSpec};
 use crate::view::{RelationRef, TwinView};
@@ -17,11 +18,14 @@ use std::hash::BuildHasher;
 
 type Id = u32;
 
+/// Relation ids of one side of an entity, sorted. Most entities have a few, held inline.
+type Adjacency = smallvec::SmallVec<[Id; 4]>;
+
 #[derive(Clone)]
 struct Slot {
     entity: Entity,
-    out: Vec<Id>,
-    inc: Vec<Id>,
+    out: Adjacency,
+    inc: Adjacency,
 }
 
 #[derive(Clone)]
@@ -91,12 +95,7 @@ impl Twin {
     /// Applies a ChangeSet atomically: all of it, or nothing with every problem listed.
     /// Returns the reverse ChangeSet, which undoes it. The version goes up by one.
     pub fn apply(&mut self, changes: &ChangeSet) -> Result<ChangeSet, ApplyErrors> {
-        let (parts, reverse) = {
-            let mut fork = Fork::new(&*self);
-            let reverse = fork.apply_unchecked_atomicity(changes)?;
-            (fork.into_parts(), reverse)
-        };
-        self.merge(parts);
+        let reverse = crate::apply::apply(self, changes)?;
         self.version += 1;
         Ok(reverse)
     }
@@ -135,42 +134,13 @@ impl Twin {
         })
     }
 
-    /// Merges an overlay's changes into the twin. The overlay was validated against it.
-    pub(crate) fn merge(&mut self, parts: OverlayParts) {
-        let OverlayParts { entities, relations } = parts;
-        // Relations first: removals, so removed entities have no relations left.
-        let mut additions = Vec::new();
-        for (key, spec) in relations {
-            match spec {
-                None => {
-                    if let Some(id) = self.find_rel(&key) {
-                        self.remove_rel(id);
-                    }
-                }
-                Some(spec) => additions.push((key, spec)),
-            }
-        }
-        for (key, entity) in entities {
-            match entity {
-                None => self.remove_entity(&key),
-                Some(entity) => self.upsert_entity(entity),
-            }
-        }
-        for (key, spec) in additions {
-            match self.find_rel(&key) {
-                Some(id) => self.rels[id as usize].as_mut().expect("live relation id").spec = spec,
-                None => self.insert_rel(&key, spec),
-            }
-        }
-    }
-
     fn upsert_entity(&mut self, entity: Entity) {
         if let Some(id) = self.id_of(&entity.key) {
             self.slots[id as usize].as_mut().expect("live entity id").entity = entity;
             return;
         }
         let hash = hash_key(&entity.key);
-        let slot = Slot { entity, out: Vec::new(), inc: Vec::new() };
+        let slot = Slot { entity, out: Adjacency::new(), inc: Adjacency::new() };
         let id = match self.free_slots.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(slot);
@@ -235,30 +205,61 @@ impl Twin {
         self.n_relations -= 1;
     }
 
-    /// Builds a twin from entities and relations already known to be valid (a snapshot),
-    /// skipping validation. Relations whose endpoints are missing are dropped and counted.
-    pub fn from_trusted_parts(version: u64, entities: Vec<Entity>, relations: Vec<crate::Relation>) -> (Twin, usize) {
-        let mut twin = Twin::new();
-        twin.slots.reserve_exact(entities.len());
-        twin.rels.reserve_exact(relations.len());
-        for entity in entities {
-            twin.upsert_entity(entity);
-        }
-        let mut dropped = 0;
-        for relation in relations {
-            let key = relation.key();
-            if twin.id_of(&key.from).is_some() && twin.id_of(&key.to).is_some() && twin.find_rel(&key).is_none() {
-                twin.insert_rel(&key, relation.spec);
-            } else {
-                dropped += 1;
+    /// The twin as a compact list: entities in slot order, and relations as positions in
+    /// that list (what snapshots store; no keys to hash when reading back).
+    pub fn export_indexed(&self) -> (Vec<&Entity>, Vec<(u32, u32, &RelSpec)>) {
+        let mut position = vec![u32::MAX; self.slots.len()];
+        let mut entities = Vec::with_capacity(self.n_entities);
+        for (id, slot) in self.slots.iter().enumerate() {
+            if let Some(slot) = slot {
+                position[id] = entities.len() as u32;
+                entities.push(&slot.entity);
             }
         }
+        let relations = self
+            .rels
+            .iter()
+            .flatten()
+            .map(|rel| (position[rel.from as usize], position[rel.to as usize], &rel.spec))
+            .collect();
+        (entities, relations)
+    }
+
+    /// Rebuilds a twin from [`Twin::export_indexed`]'s form without validating it again.
+    /// Fails if a position is out of range or a key repeats (the data is damaged).
+    pub fn from_indexed(
+        version: u64,
+        entities: Vec<Entity>,
+        relations: Vec<(u32, u32, RelSpec)>,
+    ) -> Result<Twin, String> {
+        let mut twin = Twin::new();
+        twin.slots.reserve_exact(entities.len());
+        twin.index.reserve(entities.len(), |_| 0);
+        for entity in entities {
+            if twin.id_of(&entity.key).is_some() {
+                return Err(format!("{} appears twice", entity.key));
+            }
+            twin.upsert_entity(entity);
+        }
+        twin.rels.reserve_exact(relations.len());
+        let n = twin.slots.len() as u32;
+        for (from, to, spec) in relations {
+            if from >= n || to >= n {
+                return Err(format!("a relation joins positions {from} and {to} of {n} entities"));
+            }
+            let id = twin.rels.len() as Id;
+            twin.rels.push(Some(RelSlot { from, to, spec }));
+            // Ids grow, so pushing keeps each adjacency list sorted.
+            twin.slots[from as usize].as_mut().expect("fresh slots are live").out.push(id);
+            twin.slots[to as usize].as_mut().expect("fresh slots are live").inc.push(id);
+            twin.n_relations += 1;
+        }
         twin.version = version;
-        (twin, dropped)
+        Ok(twin)
     }
 }
 
-fn insert_sorted(list: &mut Vec<Id>, id: Id) {
+fn insert_sorted(list: &mut Adjacency, id: Id) {
     match list.last() {
         Some(&last) if last > id => {
             let at = list.partition_point(|&x| x < id);
@@ -268,12 +269,30 @@ fn insert_sorted(list: &mut Vec<Id>, id: Id) {
     }
 }
 
-fn remove_sorted(list: &mut Vec<Id>, id: Id) {
+fn remove_sorted(list: &mut Adjacency, id: Id) {
     if let Ok(at) = list.binary_search(&id) {
         list.remove(at);
     }
-    if list.is_empty() {
-        *list = Vec::new();
+    if list.is_empty() && list.spilled() {
+        *list = Adjacency::new();
+    }
+}
+
+impl Stage for Twin {
+    fn stage_entity(&mut self, key: &Key, entity: Option<Entity>) {
+        match entity {
+            Some(entity) => self.upsert_entity(entity),
+            None => self.remove_entity(key),
+        }
+    }
+
+    fn stage_relation(&mut self, key: &RelKey, spec: Option<RelSpec>) {
+        match (self.find_rel(key), spec) {
+            (Some(id), Some(spec)) => self.rels[id as usize].as_mut().expect("live relation id").spec = spec,
+            (None, Some(spec)) => self.insert_rel(key, spec),
+            (Some(id), None) => self.remove_rel(id),
+            (None, None) => {}
+        }
     }
 }
 

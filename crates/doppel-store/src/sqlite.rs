@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::{At, Commit, Progress, Sample, SeriesInfo, Store};
-use doppel_model::{ChangeSet, Counts, Entity, Key, Provenance, Relation, Twin, TwinView};
+use doppel_model::{ChangeSet, Counts, Entity, Key, Provenance, RelSpec, Twin, TwinView};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 
@@ -18,7 +18,7 @@ const APPLICATION_ID: i64 = 0x444F_5050;
 /// Version of the table layout.
 const FORMAT: i64 = 1;
 /// Version of the snapshot encoding; snapshots of another format are ignored.
-const SNAPSHOT_FORMAT: i64 = 1;
+const SNAPSHOT_FORMAT: i64 = 2;
 /// Changes per log chunk.
 const CHANGES_PER_CHUNK: usize = 10_000;
 /// Entities or relations per snapshot chunk.
@@ -150,33 +150,47 @@ impl SqliteStore {
     }
 
     fn load_snapshot(&self, version: u64) -> Result<Twin> {
-        let mut entities: Vec<Entity> = Vec::new();
-        let mut relations: Vec<Relation> = Vec::new();
+        let (n_entities, n_relations): (i64, i64) = self.conn.query_row(
+            "SELECT n_entities, n_relations FROM snapshots WHERE version = ?1",
+            [version as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let corrupt = |e: String| Error::Corrupt(format!("snapshot {version}: {e}"));
+        let mut entities: Vec<Entity> = Vec::with_capacity(n_entities.max(0) as usize);
+        let mut relations: Vec<(u32, u32, RelSpec)> = Vec::with_capacity(n_relations.max(0) as usize);
         let mut statement =
             self.conn.prepare("SELECT part, body FROM snapshot_chunks WHERE version = ?1 ORDER BY chunk")?;
         let mut rows = statement.query([version as i64])?;
-        while let Some(row) = rows.next()? {
-            let part: String = row.get(0)?;
-            let body = row.get_ref(1)?.as_blob().map_err(|e| Error::Corrupt(e.to_string()))?;
-            match part.as_str() {
-                "entities" => entities.extend(
-                    postcard::from_bytes::<Vec<Entity>>(body)
-                        .map_err(|e| Error::Corrupt(format!("snapshot {version}: {e}")))?,
-                ),
-                "relations" => relations.extend(
-                    postcard::from_bytes::<Vec<Relation>>(body)
-                        .map_err(|e| Error::Corrupt(format!("snapshot {version}: {e}")))?,
-                ),
-                other => {
-                    return Err(Error::Corrupt(format!("snapshot {version} has an unknown part {other}")));
+        // Decoding is most of the work: decode a batch of chunks on all cores, keep their
+        // order, and append; only one batch of encoded and decoded chunks is held at a time.
+        let batch_size = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) * 2;
+        loop {
+            let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch_size);
+            while batch.len() < batch_size {
+                match rows.next()? {
+                    Some(row) => batch.push((row.get(0)?, row.get(1)?)),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let decoded = decode_parallel(&batch, |(part, body)| match part.as_str() {
+                "entities" => postcard::from_bytes::<Vec<Entity>>(body).map(Part::Entities).map_err(|e| e.to_string()),
+                "relations" => postcard::from_bytes::<Vec<(u32, u32, RelSpec)>>(body)
+                    .map(Part::Relations)
+                    .map_err(|e| e.to_string()),
+                other => Err(format!("unknown part {other}")),
+            });
+            drop(batch);
+            for part in decoded {
+                match part.map_err(corrupt)? {
+                    Part::Entities(list) => entities.extend(list),
+                    Part::Relations(list) => relations.extend(list),
                 }
             }
         }
-        let (twin, dropped) = Twin::from_trusted_parts(version, entities, relations);
-        if dropped > 0 {
-            return Err(Error::Corrupt(format!("snapshot {version} has {dropped} relations with missing endpoints")));
-        }
-        Ok(twin)
+        Twin::from_indexed(version, entities, relations).map_err(corrupt)
     }
 
     fn write_snapshot(tx: &rusqlite::Transaction<'_>, twin: &Twin) -> Result<()> {
@@ -184,14 +198,13 @@ impl SqliteStore {
         let mut chunk = 0i64;
         let mut insert =
             tx.prepare("INSERT INTO snapshot_chunks (version, chunk, part, body) VALUES (?1, ?2, ?3, ?4)")?;
-        let entities: Vec<&Entity> = twin.entities().collect();
+        let (entities, relations) = twin.export_indexed();
         for part in entities.chunks(ITEMS_PER_CHUNK) {
             let body = postcard::to_stdvec(part).map_err(|e| Error::Corrupt(e.to_string()))?;
             insert.execute(params![version, chunk, "entities", body])?;
             chunk += 1;
         }
-        let relations: Vec<Relation> = twin.relations().map(|r| r.to_owned()).collect();
-        for part in relations.chunks(ITEMS_PER_CHUNK) {
+        for part in relations.chunks(ITEMS_PER_CHUNK * 2) {
             let body = postcard::to_stdvec(part).map_err(|e| Error::Corrupt(e.to_string()))?;
             insert.execute(params![version, chunk, "relations", body])?;
             chunk += 1;
@@ -295,6 +308,26 @@ impl SqliteStore {
         let result: String = self.conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if result == "ok" { Ok(()) } else { Err(Error::Corrupt(result)) }
     }
+}
+
+/// A decoded snapshot chunk.
+enum Part {
+    Entities(Vec<Entity>),
+    Relations(Vec<(u32, u32, RelSpec)>),
+}
+
+/// Maps `decode` over `items` on all cores, keeping the order of the results.
+fn decode_parallel<T: Sync, R: Send>(items: &[T], decode: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(items.len().max(1));
+    if threads <= 1 {
+        return items.iter().map(decode).collect();
+    }
+    let per_thread = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            items.chunks(per_thread).map(|part| scope.spawn(|| part.iter().map(&decode).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("decoding does not panic")).collect()
+    })
 }
 
 fn count(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<usize> {

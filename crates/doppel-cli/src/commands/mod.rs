@@ -120,7 +120,7 @@ pub fn read_files(paths: &[PathBuf], out: &Output) -> Result<Vec<SourceFile>> {
             let offset = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
             exit::invalid(format!(
-                "{shown}:{line}: not UTF-8 text (invalid byte at offset {offset}); estate files are YAML or JSON"
+                "{shown}:{line}: not UTF-8 text (invalid byte at offset {offset}); estate files are YAML or JSON; nothing was stored"
             ))
         })?;
         files.push(SourceFile { path: shown, text });

@@ -1,0 +1,330 @@
+//! The `doppel` binary end to end: real files, a real SQLite store, real processes.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop")
+}
+
+/// A scratch directory with a store path inside.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("twin.db")
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `doppel --store <scratch store> ARGS`, run in the scratch directory.
+    fn doppel(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        Command::cargo_bin("doppel")
+            .unwrap()
+            .current_dir(self.dir.path())
+            .arg("--store")
+            .arg(self.store())
+            .args(args)
+            .assert()
+    }
+
+    /// Everything a reader sees of the store: its history and its whole content.
+    fn fingerprint(&self) -> (String, String) {
+        let history = self.doppel(&["history", "--json"]).success().get_output().stdout.clone();
+        let content = self.doppel(&["show", "*", "--json", "--limit", "100000"]).success().get_output().stdout.clone();
+        (String::from_utf8(history).unwrap(), String::from_utf8(content).unwrap())
+    }
+}
+
+fn stdout(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
+fn stderr(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
+
+fn json(assert: &assert_cmd::assert::Assert) -> serde_json::Value {
+    serde_json::from_slice(&assert.get_output().stdout).expect("stdout is JSON")
+}
+
+#[test]
+fn the_demo_loads_the_bundled_estate_and_tours_it() {
+    let scratch = Scratch::new();
+    let run = Command::cargo_bin("doppel").unwrap().current_dir(scratch.dir.path()).arg("demo").assert().success();
+    let text = stdout(&run);
+    assert!(text.contains("loaded") && text.contains("entities"), "{text}");
+    assert!(text.contains("service/frontend"), "entry points are listed: {text}");
+    assert!(text.contains("blast radius"), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour codes when piped");
+    // The demo store is a normal store; running the demo again starts it afresh.
+    let store = scratch.dir.path().join("doppel-demo.db");
+    assert!(store.exists());
+    Command::cargo_bin("doppel").unwrap().current_dir(scratch.dir.path()).arg("demo").assert().success();
+    let history =
+        Command::cargo_bin("doppel").unwrap().arg("--store").arg(&store).args(["history", "--json"]).assert().success();
+    assert_eq!(json(&history).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_demo_refuses_to_replace_a_file_that_is_not_a_store() {
+    let scratch = Scratch::new();
+    let precious = scratch.file("doppel-demo.db", "my notes, not a database");
+    let run = Command::cargo_bin("doppel").unwrap().current_dir(scratch.dir.path()).arg("demo").assert().failure();
+    assert!(stderr(&run).contains("not a Doppel store"), "{}", stderr(&run));
+    assert_eq!(std::fs::read_to_string(precious).unwrap(), "my notes, not a database");
+}
+
+#[test]
+fn load_show_deps_and_reload() {
+    let scratch = Scratch::new();
+    let load = scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    assert!(stdout(&load).contains("stored as version 1"), "{}", stdout(&load));
+    let again = scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    assert!(stdout(&again).contains("nothing to change"), "{}", stdout(&again));
+
+    let summary = json(&scratch.doppel(&["show", "--json"]).success());
+    assert_eq!(summary["version"], 1);
+    assert!(summary["by_kind"]["pod"].as_u64().unwrap() >= 30);
+
+    let services = json(&scratch.doppel(&["show", "kind:service", "--json"]).success());
+    assert!(services.as_array().unwrap().iter().any(|s| s["name"] == "checkout"));
+
+    let checkout = json(&scratch.doppel(&["show", "service/checkout", "--json"]).success());
+    assert!(checkout["out"].as_array().unwrap().iter().any(|r| r["type"] == "calls" && r["to"] == "service/payment"));
+
+    let deps = stdout(&scratch.doppel(&["deps", "service/checkout", "--depth", "1"]).success());
+    assert!(deps.contains("calls service/payment"), "{deps}");
+    let blast = json(&scratch.doppel(&["dependents", "zone/us-east-1a", "--json"]).success());
+    assert!(blast.as_array().unwrap().iter().any(|s| s["key"] == "service/checkout"));
+
+    let missing = scratch.doppel(&["show", "service/chekout"]).code(4);
+    assert!(stderr(&missing).contains("did you mean `service/checkout`"), "{}", stderr(&missing));
+    let bad_selector = scratch.doppel(&["show", "servce/x*"]).code(3);
+    assert!(stderr(&bad_selector).contains("did you mean `service`"), "{}", stderr(&bad_selector));
+}
+
+#[test]
+fn every_version_and_time_can_be_read_and_compared() {
+    let scratch = Scratch::new();
+    let v1 = scratch.file("v1.yaml", "entities:\n  - {kind: service, name: a}\n  - {kind: service, name: b}\n");
+    scratch.doppel(&["load", v1.to_str().unwrap()]).success();
+    let v2 =
+        scratch.file("v2.yaml", "entities:\n  - {kind: service, name: a, team: core}\n  - {kind: service, name: c}\n");
+    scratch.doppel(&["load", "--prune", v2.to_str().unwrap(), "-m", "rename b to c"]).success();
+
+    let at_1 = json(&scratch.doppel(&["show", "kind:service", "--json", "--version", "1"]).success());
+    let names: Vec<_> = at_1.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let now = json(&scratch.doppel(&["show", "kind:service", "--json"]).success());
+    assert_eq!(now.as_array().unwrap().len(), 2);
+    assert_eq!(now[0]["team"], "core");
+
+    let diff = json(&scratch.doppel(&["diff", "1", "head", "--json"]).success());
+    assert_eq!(diff["summary"]["entities"]["service"]["added"], 1);
+    assert_eq!(diff["summary"]["entities"]["service"]["updated"], 1);
+    assert_eq!(diff["summary"]["entities"]["service"]["removed"], 1);
+
+    let history = json(&scratch.doppel(&["history", "--json"]).success());
+    assert_eq!(history[0]["summary"], "rename b to c");
+    let far_future = scratch.doppel(&["show", "--json", "--at", "2999-01-01T00:00Z"]).success();
+    assert_eq!(json(&far_future)["version"], 2);
+    let before = scratch.doppel(&["show", "--at", "2001-01-01T00:00Z"]).code(4);
+    assert!(stderr(&before).contains("history starts at"), "{}", stderr(&before));
+    scratch.doppel(&["show", "--version", "7"]).code(4);
+    scratch.doppel(&["show", "--at", "last tuesday"]).code(3);
+}
+
+#[test]
+fn reading_a_missing_store_says_how_to_make_one() {
+    let scratch = Scratch::new();
+    let run = scratch.doppel(&["show"]).code(4);
+    assert!(stderr(&run).contains("doppel load"), "{}", stderr(&run));
+    assert!(!scratch.store().exists(), "reading must not create a store");
+}
+
+/// Loads a good estate, then checks that `bad` is refused with exit 3, the message
+/// contains each of `expected`, and the store is exactly as it was.
+fn refused_and_unchanged(files: &[(&str, &[u8])], expected: &[&str]) {
+    let scratch = Scratch::new();
+    scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    let before = scratch.fingerprint();
+    let mut paths = Vec::new();
+    for (name, bytes) in files {
+        let path = scratch.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        paths.push(path.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["load".to_string()];
+    args.extend(paths);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = scratch.doppel(&args).code(3);
+    let message = stderr(&run);
+    for text in expected {
+        assert!(message.contains(text), "expected {text:?} in:\n{message}");
+    }
+    assert!(message.contains("nothing was stored"), "{message}");
+    assert_eq!(scratch.fingerprint(), before, "the store changed");
+}
+
+#[test]
+fn a_typo_in_a_reference_is_located_and_corrected() {
+    let text = "entities:\n  - kind: pod\n    name: shop/extra-1\n    runs_on: node/ip-10-0-1-1O\n";
+    // The node list of the bundled estate decides the suggestion; ask for a near miss of a real one.
+    let nodes = std::fs::read_to_string(examples().join("cluster.yaml")).unwrap();
+    let real =
+        nodes.lines().find_map(|l| l.trim().strip_prefix("name: ip-")).map(|n| format!("ip-{n}")).expect("a node");
+    let typo = format!("{}X", &real[..real.len() - 1]);
+    let text = text.replace("ip-10-0-1-1O", &typo);
+    refused_and_unchanged(
+        &[("typo.yaml", text.as_bytes())],
+        &["typo.yaml:4:14", &format!("did you mean `node/{real}`")],
+    );
+}
+
+#[test]
+fn malformed_yaml_is_refused() {
+    refused_and_unchanged(
+        &[("bad.yaml", b"entities:\n  - kind: zone\n   name: broken indentation\n")],
+        &["bad.yaml:", "not valid YAML"],
+    );
+}
+
+#[test]
+fn a_truncated_file_is_refused() {
+    let whole = std::fs::read(examples().join("services.yaml")).unwrap();
+    // Cut inside a flow collection or mid-entity; either way it must be refused.
+    let cut = whole.iter().position(|&b| b == b'{').map(|i| i + 3).unwrap_or(whole.len() / 2);
+    refused_and_unchanged(&[("cut.yaml", &whole[..cut])], &["cut.yaml:"]);
+}
+
+#[test]
+fn fifty_megabytes_of_garbage_are_refused_quickly() {
+    // Random bytes (not text) and random printable text (not an estate).
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let bytes: Vec<u8> = (0..50 << 20).map(|_| next() as u8).collect();
+    refused_and_unchanged(&[("garbage.bin", &bytes)], &["garbage.bin", "not UTF-8"]);
+    let alphabet = b" abcdefghij:-{}[]#&*!|>'\"%@`\n";
+    let text: Vec<u8> = (0..50 << 20).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+    let started = std::time::Instant::now();
+    refused_and_unchanged(&[("garbage.yaml", &text)], &["garbage.yaml:"]);
+    assert!(started.elapsed().as_secs() < 120, "took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_duplicate_key_is_refused_with_both_places() {
+    refused_and_unchanged(
+        &[
+            ("a.yaml", b"entities:\n  - {kind: service, name: extra}\n"),
+            ("b.yaml", b"entities:\n  - {kind: service, name: extra}\n"),
+        ],
+        &["b.yaml:2:5", "service/extra is defined twice", "a.yaml:2:5"],
+    );
+    refused_and_unchanged(
+        &[("dup.yaml", b"entities:\n  - kind: service\n    name: x\n    kind: zone\n")],
+        &["dup.yaml:4:5", "duplicate key `kind`"],
+    );
+}
+
+#[test]
+fn a_relation_between_the_wrong_kinds_is_refused() {
+    refused_and_unchanged(
+        &[("wrong.yaml", b"relations:\n  - {type: runs_on, from: service/checkout, to: zone/us-east-1a}\n")],
+        &["wrong.yaml:2:12", "cannot go from a service to a zone"],
+    );
+}
+
+#[test]
+fn validate_checks_without_storing() {
+    let scratch = Scratch::new();
+    let good = scratch.doppel(&["validate", examples().to_str().unwrap()]).success();
+    assert!(stdout(&good).contains("are valid"), "{}", stdout(&good));
+    assert!(!scratch.store().exists());
+    let bad = scratch.file("bad.yaml", "entities:\n  - {kind: deploymnet, name: x}\n");
+    let run = scratch.doppel(&["validate", bad.to_str().unwrap(), "--json"]).code(3);
+    let report = json(&run);
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["problems"][0]["suggestion"], "deployment");
+}
+
+#[test]
+fn schema_and_gen_produce_loadable_output() {
+    let scratch = Scratch::new();
+    let schema = json(&scratch.doppel(&["schema"]).success());
+    assert!(schema["$schema"].as_str().unwrap().contains("json-schema.org"));
+    let a = scratch.doppel(&["gen", "--services", "40", "--seed", "9"]).success().get_output().stdout.clone();
+    let b = scratch.doppel(&["gen", "--services", "40", "--seed", "9"]).success().get_output().stdout.clone();
+    assert_eq!(a, b, "the same seed gives the same estate");
+    let path = scratch.file("gen.yaml", std::str::from_utf8(&a).unwrap());
+    scratch.doppel(&["gen", "--services", "40", "--seed", "9", "-o", "gen.json"]).success();
+    scratch.doppel(&["load", path.to_str().unwrap()]).success();
+    let from_json = scratch.doppel(&["load", scratch.dir.path().join("gen.json").to_str().unwrap()]).success();
+    assert!(stdout(&from_json).contains("nothing to change"), "YAML and JSON give the same estate");
+}
+
+#[test]
+fn a_process_killed_mid_write_loses_no_committed_version() {
+    // The reference: the same load, not interrupted.
+    let reference = Scratch::new();
+    reference.doppel(&["gen", "--services", "1800", "--seed", "1", "-o", "big.yaml"]).success();
+    let big = reference.dir.path().join("big.yaml");
+    reference.doppel(&["load", examples().to_str().unwrap()]).success();
+    let version_1 = reference.fingerprint();
+    let started = std::time::Instant::now();
+    reference.doppel(&["load", big.to_str().unwrap()]).success();
+    let whole_ms = started.elapsed().as_millis() as f64;
+    let version_2 = reference.fingerprint();
+    assert_ne!(version_1.1, version_2.1);
+
+    let binary = assert_cmd::cargo::cargo_bin("doppel");
+    let mut outcomes = Vec::new();
+    // Kill at growing fractions of an uninterrupted load: early kills land while parsing,
+    // late ones inside the SQLite write (the last part of a load), the last after it.
+    for fraction in [0.1, 0.6, 0.8, 0.88, 0.94, 0.98, 1.5] {
+        let delay_ms = (whole_ms * fraction) as u64;
+        let scratch = Scratch::new();
+        scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+        let mut child = std::process::Command::new(&binary)
+            .arg("--store")
+            .arg(scratch.store())
+            .args(["--quiet", "load"])
+            .arg(&big)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no destructor, no rollback code runs.
+        let finished = child.wait().unwrap().success();
+        // Whatever happened, the store opens and holds version 1 or version 2, whole.
+        let now = scratch.fingerprint();
+        let head = json(&scratch.doppel(&["history", "--json"]).success())[0]["version"].as_u64().unwrap();
+        match head {
+            1 => assert_eq!(now.1, version_1.1, "killed after {delay_ms} ms: version 1 changed"),
+            2 => assert_eq!(now.1, version_2.1, "killed after {delay_ms} ms: version 2 is not whole"),
+            other => panic!("killed after {delay_ms} ms: head is version {other}"),
+        }
+        assert!(finished || head == 1 || head == 2);
+        outcomes.push((delay_ms, head, finished));
+    }
+    eprintln!("load takes {whole_ms} ms; kills (delay ms, head, finished): {outcomes:?}");
+    // The test means something only if some kills interrupted the load and one did not.
+    assert!(outcomes.iter().any(|&(_, head, finished)| head == 1 && !finished), "{outcomes:?}");
+    assert!(outcomes.iter().any(|&(_, head, _)| head == 2), "{outcomes:?}");
+}
