@@ -3,11 +3,15 @@
 //!
 //! `cargo bench -p doppel-bench --bench twin`
 
-use doppel_bench::{scenario, twin_of};
+use doppel_bench::{node_failure, scenario, twin_of};
 use doppel_model::{Selector, Twin};
 use std::sync::OnceLock;
 
 fn main() {
+    for size in SIZES {
+        let (_, cascade) = node_failure(twin(size));
+        eprintln!("estate of {size}: failing a node removes it and {cascade} relations");
+    }
     divan::main();
 }
 
@@ -26,6 +30,17 @@ fn fork_and_apply_10_changes(bencher: divan::Bencher, size: usize) {
     bencher.bench(|| {
         let mut fork = twin.fork();
         fork.apply(divan::black_box(&changes)).expect("the scenario applies");
+        fork
+    });
+}
+
+#[divan::bench(args = SIZES, sample_count = 200)]
+fn fork_and_fail_a_node(bencher: divan::Bencher, size: usize) {
+    let twin = twin(size);
+    let (changes, _) = node_failure(twin);
+    bencher.bench(|| {
+        let mut fork = twin.fork();
+        fork.apply(divan::black_box(&changes)).expect("the failure applies");
         fork
     });
 }

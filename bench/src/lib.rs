@@ -2,7 +2,7 @@
 //! the 10-change scenario, and reading the process's resident memory.
 
 use doppel_gen::{GenConfig, generate};
-use doppel_model::{Change, ChangeSet, Key, Kind, Twin, TwinView};
+use doppel_model::{Change, ChangeSet, Key, Kind, RelKind, RelSpec, Relation, Spec, Twin, TwinView};
 
 /// Services needed for about `entities` entities (the generator makes ~11.4 per service).
 pub fn services_for(entities: usize) -> usize {
@@ -24,31 +24,43 @@ pub fn twin_of(entities: usize) -> Twin {
     twin
 }
 
-/// A what-if of 10 changes against a generated twin: scale five deployments, fail two
-/// nodes (remove them with their pods' placements), add a service with two calls, and
-/// relabel a service. Touches existing entities, so it exercises lookups in the base.
+/// A what-if of exactly 10 changes against a generated twin: scale five deployments,
+/// relabel a service, add a cache service and a call to it, retune one call's retries and
+/// drop another call. Every change touches existing entities, so lookups go to the base.
 pub fn scenario(twin: &Twin) -> ChangeSet {
     let mut changes = Vec::with_capacity(10);
-    let deployments: Vec<_> = twin.entities_of(Kind::Deployment).take(5).cloned().collect();
-    for mut deployment in deployments {
-        if let doppel_model::Spec::Deployment(spec) = &mut deployment.spec {
+    for deployment in twin.entities_of(Kind::Deployment).take(5) {
+        let mut deployment = deployment.clone();
+        if let Spec::Deployment(spec) = &mut deployment.spec {
             spec.replicas += 2;
         }
         changes.push(Change::UpdateEntity(deployment));
     }
-    for node in twin.entities_of(Kind::Node).take(2) {
-        changes.push(Change::RemoveEntity(node.key.clone()));
+    let mut services = twin.entities_of(Kind::Service);
+    let caller = services.next().expect("services exist").key.clone();
+    let mut relabelled = services.next().expect("two services").clone();
+    relabelled.labels = doppel_model::Labels::from_pairs([("what-if", "yes")]);
+    changes.push(Change::UpdateEntity(relabelled));
+    let cache: Key = "service/what-if-cache".parse().expect("valid key");
+    changes.push(Change::AddEntity(doppel_model::Entity::new(cache.clone())));
+    changes.push(Change::AddRelation(Relation::new(caller, RelKind::Calls, cache)));
+    let mut calls = twin.relations().filter(|r| r.kind() == RelKind::Calls);
+    let mut retuned = calls.next().expect("calls exist").to_owned();
+    if let RelSpec::Calls(attrs) = &mut retuned.spec {
+        attrs.retries += 1;
     }
-    let new_service: Key = "service/what-if-cache".parse().expect("valid key");
-    changes.push(Change::AddEntity(doppel_model::Entity::new(new_service.clone())));
-    let callee = twin.entities_of(Kind::Service).next().expect("services exist").key.clone();
-    changes.push(Change::AddRelation(doppel_model::Relation::new(new_service, doppel_model::RelKind::Calls, callee)));
-    if let Some(service) = twin.entities_of(Kind::Service).nth(1) {
-        let mut service = service.clone();
-        service.labels = doppel_model::Labels::from_pairs([("what-if", "yes")]);
-        changes.push(Change::UpdateEntity(service));
-    }
+    changes.push(Change::UpdateRelation(retuned));
+    changes.push(Change::RemoveRelation(calls.next().expect("two calls").key()));
+    assert_eq!(changes.len(), 10);
     ChangeSet::of(changes)
+}
+
+/// Failing one node: removing it and, with it, every relation that touches it (its pods'
+/// placements, its zone, subnet and cluster). Returns the ChangeSet and how many relations go.
+pub fn node_failure(twin: &Twin) -> (ChangeSet, usize) {
+    let node = twin.entities_of(Kind::Node).next().expect("nodes exist").key.clone();
+    let cascade = twin.out_relations(&node).len() + twin.in_relations(&node).len();
+    (ChangeSet::of(vec![Change::RemoveEntity(node)]), cascade)
 }
 
 /// Resident memory of this process in bytes (Linux `/proc/self/status` VmRSS).

@@ -62,21 +62,9 @@ pub fn write_estate(
     let rel_value = |r: &doppel_model::Relation| relation(&RelationRef { from: &r.from, to: &r.to, spec: &r.spec });
     if json {
         sink.write_all(b"{\"entities\": [\n")?;
-        for (i, e) in entities.iter().enumerate() {
-            let sep = if i + 1 < entities.len() { ",\n" } else { "\n" };
-            write!(sink, "  {}{sep}", entity(e))?;
-            if i % 10_000 == 9_999 {
-                progress(10_000);
-            }
-        }
+        write_json_list(sink, entities, entity, progress)?;
         sink.write_all(b"],\n\"relations\": [\n")?;
-        for (i, r) in relations.iter().enumerate() {
-            let sep = if i + 1 < relations.len() { ",\n" } else { "\n" };
-            write!(sink, "  {}{sep}", rel_value(r))?;
-            if i % 10_000 == 9_999 {
-                progress(10_000);
-            }
-        }
+        write_json_list(sink, relations, rel_value, progress)?;
         sink.write_all(b"]}\n")?;
         return Ok(());
     }
@@ -95,6 +83,23 @@ pub fn write_estate(
         text.clear();
         yaml_flow_item(&mut text, &rel_value(r), 2);
         sink.write_all(text.as_bytes())?;
+        if i % 10_000 == 9_999 {
+            progress(10_000);
+        }
+    }
+    Ok(())
+}
+
+/// Writes items as the lines of a JSON list (without its brackets).
+fn write_json_list<T>(
+    sink: &mut dyn std::io::Write,
+    items: &[T],
+    to_json: impl Fn(&T) -> Value,
+    progress: &dyn Fn(u64),
+) -> std::io::Result<()> {
+    for (i, item) in items.iter().enumerate() {
+        let separator = if i + 1 < items.len() { ",\n" } else { "\n" };
+        write!(sink, "  {}{separator}", to_json(item))?;
         if i % 10_000 == 9_999 {
             progress(10_000);
         }

@@ -69,49 +69,47 @@ pub fn parse(files: &[SourceFile]) -> Result<Estate, Vec<Diagnostic>> {
         }
     }
     // Keys must be unique across all files.
-    let mut first_seen: HashMap<&Key, &Origin> = HashMap::with_capacity(entities.len());
-    for (entity, origin) in &entities {
-        if let Some(first) = first_seen.insert(&entity.key, origin) {
-            diagnostics.push(Diagnostic {
-                file: files[origin.file as usize].path.clone(),
-                line: origin.line,
-                col: origin.col,
-                path: origin.path.clone(),
-                message: format!(
-                    "{} is defined twice; it was first defined at {}:{}:{}",
-                    entity.key, files[first.file as usize].path, first.line, first.col
-                ),
-                suggestion: None,
-            });
-        }
-    }
-    let mut first_rel: HashMap<RelKey, &Origin> = HashMap::with_capacity(relations.len());
-    for (relation, origin) in &relations {
-        if let Some(first) = first_rel.insert(relation.key(), origin) {
-            diagnostics.push(Diagnostic {
-                file: files[origin.file as usize].path.clone(),
-                line: origin.line,
-                col: origin.col,
-                path: origin.path.clone(),
-                message: format!(
-                    "the relation {} is given twice; first at {}:{}:{}",
-                    relation.key(),
-                    files[first.file as usize].path,
-                    first.line,
-                    first.col
-                ),
-                suggestion: None,
-            });
-        }
-    }
-    drop(first_seen);
-    drop(first_rel);
+    report_repeats(
+        entities.iter().map(|(e, o)| (e.key.clone(), o)),
+        "is defined twice; it was first defined at",
+        files,
+        &mut diagnostics,
+    );
+    report_repeats(relations.iter().map(|(r, o)| (r.key(), o)), "is given twice; first at", files, &mut diagnostics);
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
     let (entities, entity_origins) = entities.into_iter().unzip();
     let (relations, relation_origins) = relations.into_iter().unzip();
     Ok(Estate { entities, relations, entity_origins, relation_origins })
+}
+
+/// Reports every item whose identity was already seen, naming where it was first given.
+fn report_repeats<'a, K: std::hash::Hash + Eq + std::fmt::Display>(
+    items: impl Iterator<Item = (K, &'a Origin)>,
+    what: &str,
+    files: &[SourceFile],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut first_seen: HashMap<K, &'a Origin> = HashMap::new();
+    for (identity, origin) in items {
+        let message = first_seen
+            .get(&identity)
+            .map(|first| format!("{identity} {what} {}:{}:{}", files[first.file as usize].path, first.line, first.col));
+        match message {
+            Some(message) => diagnostics.push(Diagnostic {
+                file: files[origin.file as usize].path.clone(),
+                line: origin.line,
+                col: origin.col,
+                path: origin.path.clone(),
+                message,
+                suggestion: None,
+            }),
+            None => {
+                first_seen.insert(identity, origin);
+            }
+        }
+    }
 }
 
 /// The ChangeSet that brings a twin in line with an estate, and where each change came from.

@@ -11,22 +11,16 @@ pub fn estate_schema() -> Value {
     let mut entity_variants = Vec::new();
     for &kind in Kind::ALL {
         let schema = Spec::schema_for(kind, &mut generator);
-        let body = crate::decode::resolve(schema.as_value(), &generator).cloned().unwrap_or_default();
-        let mut properties: Map<String, Value> =
-            body.get("properties").and_then(|p| p.as_object()).cloned().unwrap_or_default();
+        let mut properties = properties_of(&schema, &generator);
         properties.insert("kind".into(), json!({"const": kind.prefix()}));
         properties.insert("name".into(), json!({"type": "string", "minLength": 1, "maxLength": 253}));
         properties.insert("labels".into(), json!({"type": "object", "additionalProperties": {"type": "string"}}));
         for &rel in RelKind::ALL {
-            if rel.describe_endpoints().is_empty() {
+            if !rel.allows_from(kind) {
                 continue;
             }
             let attrs = RelSpec::schema_for(rel, &mut generator);
-            let mut attr_props: Map<String, Value> = crate::decode::resolve(attrs.as_value(), &generator)
-                .and_then(|a| a.get("properties"))
-                .and_then(|p| p.as_object())
-                .cloned()
-                .unwrap_or_default();
+            let mut attr_props = properties_of(&attrs, &generator);
             attr_props.insert("to".into(), key.clone());
             let entry = json!({"anyOf": [key, {"type": "object", "properties": attr_props, "required": ["to"], "additionalProperties": false}]});
             properties.insert(rel.name().into(), json!({"description": rel_description(rel), "anyOf": [entry.clone(), {"type": "array", "items": entry}]}));
@@ -37,17 +31,12 @@ pub fn estate_schema() -> Value {
             "properties": properties,
             "required": ["kind", "name"],
             "additionalProperties": false,
-            "if": {"properties": {"kind": {"const": kind.prefix()}}},
         }));
     }
     let mut relation_variants = Vec::new();
     for &rel in RelKind::ALL {
         let attrs = RelSpec::schema_for(rel, &mut generator);
-        let mut properties: Map<String, Value> = crate::decode::resolve(attrs.as_value(), &generator)
-            .and_then(|a| a.get("properties"))
-            .and_then(|p| p.as_object())
-            .cloned()
-            .unwrap_or_default();
+        let mut properties = properties_of(&attrs, &generator);
         properties.insert("type".into(), json!({"const": rel.name()}));
         properties.insert("from".into(), key.clone());
         properties.insert("to".into(), key.clone());
@@ -67,16 +56,21 @@ pub fn estate_schema() -> Value {
         "description": "Entities and relations of an estate. See docs/estate-format.md.",
         "type": "object",
         "properties": {
-            "entities": {"type": "array", "items": {"oneOf": entity_variants.iter().map(|v| {
-                let mut v = v.clone();
-                if let Some(obj) = v.as_object_mut() { obj.remove("if"); }
-                v
-            }).collect::<Vec<_>>()}},
+            "entities": {"type": "array", "items": {"oneOf": entity_variants}},
             "relations": {"type": "array", "items": {"oneOf": relation_variants}},
         },
         "additionalProperties": false,
         "$defs": definitions,
     })
+}
+
+/// The `properties` of a (possibly referenced) object schema.
+fn properties_of(schema: &schemars::Schema, generator: &schemars::SchemaGenerator) -> Map<String, Value> {
+    crate::decode::resolve(schema.as_value(), generator)
+        .and_then(|s| s.get("properties"))
+        .and_then(|p| p.as_object())
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn rel_description(rel: RelKind) -> String {

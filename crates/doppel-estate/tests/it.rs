@@ -193,7 +193,10 @@ fn the_schema_lists_every_kind_and_relation_type() {
     assert_eq!(kinds.len(), Kind::ALL.len());
     let deployment = kinds.iter().find(|k| k["title"] == "deployment").unwrap();
     assert!(deployment["properties"]["replicas"].is_object());
-    assert!(deployment["properties"]["runs_on"].is_object());
+    assert!(deployment["properties"]["located_in"].is_object());
+    assert!(deployment["properties"].get("runs_on").is_none(), "a deployment runs on nothing");
+    let pod = kinds.iter().find(|k| k["title"] == "pod").unwrap();
+    assert!(pod["properties"]["runs_on"].is_object());
     let relations = schema["properties"]["relations"]["items"]["oneOf"].as_array().unwrap();
     assert_eq!(relations.len(), doppel_model::RelKind::ALL.len());
 }

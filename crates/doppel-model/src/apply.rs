@@ -83,8 +83,8 @@ pub(crate) fn apply<S: Stage + ?Sized>(target: &mut S, changes: &ChangeSet) -> R
                     .chain(target.in_relations(key).iter())
                     .map(|r| r.to_owned())
                     .collect();
-                attached.sort_by_key(Relation::key);
-                attached.dedup_by_key(|r| r.key());
+                // A relation of an entity to itself is not allowed, so each appears once.
+                attached.sort_by(|a, b| (&a.from, a.kind(), &a.to).cmp(&(&b.from, b.kind(), &b.to)));
                 for relation in attached {
                     target.stage_relation(&relation.key(), None);
                     reverse.push(Change::AddRelation(relation));

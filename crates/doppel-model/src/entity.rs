@@ -61,7 +61,7 @@ impl Entity {
             ));
             return problems;
         }
-        check_numbers("", &self.spec.to_fields(), &mut problems);
+        check_numbers(&self.spec, &mut problems);
         match &self.spec {
             Spec::Deployment(d) => check_template(&d.template, &mut problems),
             Spec::StatefulSet(s) => {
@@ -212,7 +212,7 @@ impl Entity {
 /// Every problem found in the relation's own attributes.
 pub fn check_relation(relation: &Relation) -> Vec<FieldProblem> {
     let mut problems = Vec::new();
-    check_numbers("", &relation.spec.to_fields(), &mut problems);
+    check_numbers(&relation.spec, &mut problems);
     if let RelSpec::Calls(call) = &relation.spec {
         if call.fan_out.is_some_and(|f| f <= 0.0) {
             problems
@@ -228,27 +228,11 @@ pub fn check_relation(relation: &Relation) -> Vec<FieldProblem> {
     problems
 }
 
-fn check_numbers(path: &str, value: &serde_json::Value, problems: &mut Vec<FieldProblem>) {
-    match value {
-        serde_json::Value::Number(n) if n.as_f64().is_some_and(|v| v < 0.0) => {
-            problems.push(FieldProblem::new(path, format!("{n} is negative: expected 0 or more")));
-        }
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                check_numbers(&join(path, &i.to_string()), item, problems);
-            }
-        }
-        serde_json::Value::Object(fields) => {
-            for (name, item) in fields {
-                check_numbers(&join(path, name), item, problems);
-            }
-        }
-        _ => {}
+/// Every quantity in the model is zero or more; reports the fields that are negative.
+fn check_numbers(value: &impl Serialize, problems: &mut Vec<FieldProblem>) {
+    for (field, number) in crate::numbers::negative_fields(value) {
+        problems.push(FieldProblem::new(field, format!("{number} is negative: expected 0 or more")));
     }
-}
-
-fn join(path: &str, field: &str) -> String {
-    if path.is_empty() { field.to_string() } else { format!("{path}.{field}") }
 }
 
 fn check_template(template: &PodTemplate, problems: &mut Vec<FieldProblem>) {
@@ -304,5 +288,27 @@ fn check_ports(at: &str, ports: &PortRange, problems: &mut Vec<FieldProblem>) {
         && from > to
     {
         problems.push(FieldProblem::new(format!("{at}.to"), format!("port range {from}-{to} ends before it starts")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{DeploymentSpec, Endpoint, ServiceSpec};
+
+    #[test]
+    fn negative_quantities_are_reported_by_field() {
+        let mut deployment = DeploymentSpec::default();
+        deployment.template.limits.cpu = crate::Cores(-1.0);
+        let entity = Entity::with_spec("deployment/shop/a".parse().unwrap(), Spec::Deployment(Box::new(deployment)));
+        let problems = entity.check();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "template.limits.cpu");
+        let service = ServiceSpec {
+            endpoints: vec![Endpoint { name: "x".into(), rate_rps: Some(-3.0), ..Default::default() }],
+            ..Default::default()
+        };
+        let entity = Entity::with_spec("service/a".parse().unwrap(), Spec::Service(Box::new(service)));
+        assert_eq!(entity.check()[0].field, "endpoints.0.rate_rps");
     }
 }

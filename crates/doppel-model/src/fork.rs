@@ -81,10 +81,14 @@ impl<'a, B: TwinView + ?Sized> Fork<'a, B> {
 
 impl<B: TwinView + ?Sized> Stage for Fork<'_, B> {
     fn stage_entity(&mut self, key: &Key, entity: Option<Entity>) {
-        let before = self.entity(key).is_some();
+        let in_base = self.base.entity(key).is_some();
+        let before = match self.entities.get(key) {
+            Some(overridden) => overridden.is_some(),
+            None => in_base,
+        };
         let after = entity.is_some();
         self.entity_delta += isize::from(after) - isize::from(before);
-        if after || self.base.entity(key).is_some() {
+        if after || in_base {
             self.entities.insert(key.clone(), entity);
         } else {
             self.entities.remove(key);
@@ -92,10 +96,13 @@ impl<B: TwinView + ?Sized> Stage for Fork<'_, B> {
     }
 
     fn stage_relation(&mut self, key: &RelKey, spec: Option<RelSpec>) {
-        let before = self.relation(key).is_some();
+        let in_base = self.base.relation(key).is_some();
+        let before = match self.relations.get(key) {
+            Some(overridden) => overridden.is_some(),
+            None => in_base,
+        };
         let after = spec.is_some();
         self.relation_delta += isize::from(after) - isize::from(before);
-        let in_base = self.base.relation(key).is_some();
         if !in_base {
             if after && !before {
                 self.added_out.entry(key.from.clone()).or_default().push(key.clone());

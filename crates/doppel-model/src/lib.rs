@@ -12,6 +12,7 @@ pub mod error;
 pub mod fork;
 pub mod key;
 pub mod kind;
+mod numbers;
 pub mod relation;
 pub mod select;
 pub mod spec;

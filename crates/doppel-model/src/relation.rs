@@ -307,6 +307,11 @@ impl RelKind {
         allowed(self).iter().any(|e| e.from.allows(from) && e.to.allows(to))
     }
 
+    /// Whether an entity of kind `from` may be the source of a relation of this type.
+    pub fn allows_from(self, from: Kind) -> bool {
+        allowed(self).iter().any(|e| e.from.allows(from))
+    }
+
     /// A sentence saying which endpoints this type accepts, for error messages.
     pub fn describe_endpoints(self) -> String {
         allowed(self)

@@ -142,6 +142,16 @@ impl Selector {
         {
             collected_location = Some(index);
             located_in(view, *kind, name).iter().filter_map(|k| view.entity(k)).collect()
+        } else if let Some(list) = self.terms.iter().find_map(|t| match t {
+            Term::Label { key, value: Some(value), negated: false } => view.entities_labelled(key, value),
+            _ => None,
+        }) {
+            list
+        } else if let Some(kind) = self.terms.iter().find_map(|t| match t {
+            Term::Kind(kind) | Term::KeyGlob { kind: Some(kind), .. } => Some(*kind),
+            _ => None,
+        }) {
+            view.entities_of(kind).collect()
         } else {
             view.entities().collect()
         };
@@ -289,15 +299,24 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     if !has_wildcard(pattern) {
         return pattern == text;
     }
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob_units(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
+    glob_units(&p, &t, '*', '?')
+}
+
+/// Wildcard matching over any units (bytes for ASCII, chars otherwise), with backtracking
+/// to the last `*` only, so it runs in time proportional to pattern times text at worst.
+fn glob_units<U: PartialEq + Copy>(p: &[U], t: &[U], star: U, one: U) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut backtrack: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && p[pi] != star && (p[pi] == one || p[pi] == t[ti]) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == star {
             backtrack = Some((pi, ti));
             pi += 1;
         } else if let Some((star, matched)) = backtrack {
@@ -308,7 +327,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == star)
 }
 
 /// Relation types along which something is inside something else.
@@ -396,6 +415,25 @@ mod tests {
         assert!(!glob_match("cart-*", "checkout"));
         assert!(glob_match("*", ""));
         assert!(!glob_match("a*b", "ac"));
+    }
+
+    /// The obvious recursive definition, to check the fast matcher against.
+    fn reference(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| reference(rest, &t[i..])),
+            Some(('?', rest)) => !t.is_empty() && reference(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && reference(rest, &t[1..]),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_agrees_with_its_definition(pattern in "[ab*?é]{0,8}", text in "[abé*]{0,10}") {
+            let p: Vec<char> = pattern.chars().collect();
+            let t: Vec<char> = text.chars().collect();
+            proptest::prop_assert_eq!(glob_match(&pattern, &text), reference(&p, &t));
+        }
     }
 
     #[test]

@@ -11,12 +11,17 @@ use crate::entity::Entity;
 use crate::error::ApplyErrors;
 use crate::fork::Fork;
 use crate::key::Key;
+use crate::kind::Kind;
 use crate::relation::{RelKey, RelSpec};
 use crate::view::{RelationRef, TwinView};
+use compact_str::CompactString;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
 type Id = u32;
+
+type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+type LabelIndex = FastMap<CompactString, FastMap<CompactString, Vec<Id>>>;
 
 /// Relation ids of one side of an entity, sorted. Most entities have a few, held inline.
 type Adjacency = smallvec::SmallVec<[Id; 4]>;
@@ -40,8 +45,12 @@ struct RelSlot {
 pub struct Twin {
     version: u64,
     slots: Vec<Option<Slot>>,
+    /// The kind of each slot (`None` when free): scanning one kind reads a byte per entity.
+    kinds: Vec<Option<Kind>>,
     free_slots: Vec<Id>,
     index: HashTable<Id>,
+    /// Label key, then value, to the sorted ids of the entities carrying that pair.
+    labels: LabelIndex,
     rels: Vec<Option<RelSlot>>,
     free_rels: Vec<Id>,
     n_entities: usize,
@@ -74,8 +83,10 @@ impl Twin {
         Twin {
             version: 0,
             slots: Vec::new(),
+            kinds: Vec::new(),
             free_slots: Vec::new(),
             index: HashTable::new(),
+            labels: LabelIndex::default(),
             rels: Vec::new(),
             free_rels: Vec::new(),
             n_entities: 0,
@@ -136,18 +147,28 @@ impl Twin {
 
     fn upsert_entity(&mut self, entity: Entity) {
         if let Some(id) = self.id_of(&entity.key) {
+            let slot = self.slots[id as usize].as_mut().expect("live entity id");
+            if slot.entity.labels != entity.labels {
+                let old = std::mem::take(&mut slot.entity.labels);
+                unindex_labels(&mut self.labels, &old, id);
+                index_labels(&mut self.labels, &entity.labels, id);
+            }
             self.slots[id as usize].as_mut().expect("live entity id").entity = entity;
             return;
         }
         let hash = hash_key(&entity.key);
+        let kind = entity.key.kind();
+        let labels = entity.labels.clone();
         let slot = Slot { entity, out: Adjacency::new(), inc: Adjacency::new() };
         let id = match self.free_slots.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(slot);
+                self.kinds[id as usize] = Some(kind);
                 id
             }
             None => {
                 self.slots.push(Some(slot));
+                self.kinds.push(Some(kind));
                 Id::try_from(self.slots.len() - 1).expect("fewer than 4 billion entities")
             }
         };
@@ -155,6 +176,7 @@ impl Twin {
         self.index.insert_unique(hash, id, |&other| {
             hash_key(&slots[other as usize].as_ref().expect("indexed slot is live").entity.key)
         });
+        index_labels(&mut self.labels, &labels, id);
         self.n_entities += 1;
     }
 
@@ -171,7 +193,10 @@ impl Twin {
         if let Ok(entry) = self.index.find_entry(hash, |&other| other == id) {
             entry.remove();
         }
-        self.slots[id as usize] = None;
+        if let Some(slot) = self.slots[id as usize].take() {
+            unindex_labels(&mut self.labels, &slot.entity.labels, id);
+        }
+        self.kinds[id as usize] = None;
         self.free_slots.push(id);
         self.n_entities -= 1;
     }
@@ -234,6 +259,7 @@ impl Twin {
     ) -> Result<Twin, String> {
         let mut twin = Twin::new();
         twin.slots.reserve_exact(entities.len());
+        twin.kinds.reserve_exact(entities.len());
         twin.index.reserve(entities.len(), |_| 0);
         for entity in entities {
             if twin.id_of(&entity.key).is_some() {
@@ -256,6 +282,43 @@ impl Twin {
         }
         twin.version = version;
         Ok(twin)
+    }
+}
+
+fn index_labels(index: &mut LabelIndex, labels: &crate::Labels, id: Id) {
+    for (key, value) in labels.iter() {
+        let values = match index.get_mut(key) {
+            Some(values) => values,
+            None => index.entry(CompactString::new(key)).or_default(),
+        };
+        let ids = match values.get_mut(value) {
+            Some(ids) => ids,
+            None => values.entry(CompactString::new(value)).or_default(),
+        };
+        match ids.last() {
+            Some(&last) if last > id => {
+                let at = ids.partition_point(|&x| x < id);
+                ids.insert(at, id);
+            }
+            _ => ids.push(id),
+        }
+    }
+}
+
+fn unindex_labels(index: &mut LabelIndex, labels: &crate::Labels, id: Id) {
+    for (key, value) in labels.iter() {
+        let Some(values) = index.get_mut(key) else { continue };
+        if let Some(ids) = values.get_mut(value) {
+            if let Ok(at) = ids.binary_search(&id) {
+                ids.remove(at);
+            }
+            if ids.is_empty() {
+                values.remove(value);
+            }
+        }
+        if values.is_empty() {
+            index.remove(key);
+        }
     }
 }
 
@@ -307,6 +370,31 @@ impl TwinView for Twin {
 
     fn entity_count(&self) -> usize {
         self.n_entities
+    }
+
+    fn entities_labelled(&self, key: &str, value: &str) -> Option<Vec<&Entity>> {
+        let Some(values) = self.labels.get(key) else { return Some(Vec::new()) };
+        let mut ids: Vec<Id> = if value.contains(['*', '?']) {
+            values
+                .iter()
+                .filter(|(v, _)| crate::select::glob_match(value, v))
+                .flat_map(|(_, ids)| ids.iter().copied())
+                .collect()
+        } else {
+            values.get(value).cloned().unwrap_or_default()
+        };
+        ids.sort_unstable();
+        Some(ids.into_iter().map(|id| &self.slot(id).entity).collect())
+    }
+
+    fn entities_of(&self, kind: Kind) -> Box<dyn Iterator<Item = &Entity> + '_> {
+        Box::new(
+            self.kinds
+                .iter()
+                .enumerate()
+                .filter(move |(_, k)| **k == Some(kind))
+                .map(|(id, _)| &self.slot(id as Id).entity),
+        )
     }
 
     fn relation(&self, key: &RelKey) -> Option<&RelSpec> {

@@ -68,6 +68,13 @@ pub trait TwinView {
         self.entity(key).is_some()
     }
 
+    /// Entities carrying label `key` with a value matching `value` (a glob), if this view
+    /// keeps a label index; `None` means "no index: scan".
+    fn entities_labelled(&self, key: &str, value: &str) -> Option<Vec<&Entity>> {
+        let _ = (key, value);
+        None
+    }
+
     /// Entities of one kind.
     fn entities_of(&self, kind: Kind) -> Box<dyn Iterator<Item = &Entity> + '_> {
         Box::new(self.entities().filter(move |e| e.key.kind() == kind))

@@ -125,3 +125,21 @@ fn generated_twins_are_not_trivial() {
     assert!(relations > 20, "{relations} relations over 50 twins");
     assert!(applied > 40 && refused > 10, "{applied} applied, {refused} refused");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(150))]
+
+    /// The twin answers label selectors from its index; a fork of it (no index) scans.
+    /// After any history of applied and refused ChangeSets, both must agree.
+    #[test]
+    fn the_label_index_agrees_with_a_scan(script in scripts(8, 6)) {
+        let twin = build(&script);
+        let fork = twin.fork();
+        for selector in ["label:variant=0", "label:variant=1", "label:variant=2", "label:variant=*", "label:variant=? kind:service"] {
+            let selector = doppel_model::Selector::parse(selector).unwrap();
+            let indexed: Vec<_> = selector.select(&twin).into_iter().map(|e| e.key.clone()).collect();
+            let scanned: Vec<_> = selector.select(&fork).into_iter().map(|e| e.key.clone()).collect();
+            prop_assert_eq!(indexed, scanned);
+        }
+    }
+}

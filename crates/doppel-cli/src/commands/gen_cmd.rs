@@ -14,7 +14,11 @@ pub fn run(services: usize, seed: u64, output: Option<&Path>, out: &Output) -> R
     let spinner = out.spinner(&format!("generating {services} services"));
     let generated = generate(GenConfig { services, seed });
     spinner.finish_and_clear();
-    let json = output.is_some_and(|p| p.extension().is_some_and(|e| e == "json"));
+    // JSON for a .json file, or on standard output with --json; YAML otherwise.
+    let json = match output {
+        Some(path) => path.extension().is_some_and(|e| e == "json"),
+        None => out.json,
+    };
     let bar = out.progress((generated.entities.len() + generated.relations.len()) as u64, "writing");
     let mut sink: Box<dyn Write> = match output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -27,6 +31,14 @@ pub fn run(services: usize, seed: u64, output: Option<&Path>, out: &Output) -> R
     sink.flush()?;
     bar.finish_and_clear();
     if let Some(path) = output {
+        if out.json {
+            return out.print_json(&serde_json::json!({
+                "file": path.display().to_string(),
+                "entities": n_entities,
+                "relations": n_relations,
+                "seed": seed,
+            }));
+        }
         out.success(&format!(
             "wrote {n_entities} entities and {n_relations} relations to {} (seed {seed})",
             path.display()
