@@ -34,6 +34,7 @@ def main(folder):
     sizes = sorted({size for (_, size) in divan})
     big = max(sizes)
     fork = {size: divan[("fork_and_apply_10_changes", size)] for size in sizes}
+    fail = {size: divan[("fork_and_fail_a_node", size)] for size in sizes}
     select = divan[("select_pods_in_a_zone_by_label", big)]
     rows = [
         ("entities / relations", f"{n:,} / {scale['relations']:,}", f"{peer['entities']:,} / {peer['relations']:,}", ""),
@@ -59,8 +60,10 @@ def main(folder):
         print("| " + " | ".join(row) + " |")
     print()
     print("Fork + apply 10 changes by estate size: " + ", ".join(f"{size:,} entities: {fork[size] * 1e6:.2f} µs" for size in sizes))
-    print(f"Commit of the initial load to SQLite: {scale['commit_s']:.1f} s; store file {scale['store_file_bytes'] / 2**20:.0f} MiB; "
-          f"matches: Doppel selector hits vs peer {peer['select_hits']}.")
+    print("Fork + fail one node (the node and its ~24 relations) by estate size: "
+          + ", ".join(f"{size:,}: {fail[size] * 1e6:.2f} µs" for size in sizes))
+    print(f"Commit of the initial load to SQLite: {scale['commit_s']:.1f} s; store file {scale['store_file_bytes'] / 2**20:.0f} MiB. "
+          f"The peer's selector found {peer['select_hits']} pods.")
 
 
 if __name__ == "__main__":
