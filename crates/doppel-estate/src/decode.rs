@@ -7,6 +7,25 @@ use doppel_model::{Entity, Key, KeyError, Kind, Labels, RelKind, RelSpec, Relati
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+/// Which top-level list an item is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// `entities:`
+    Entities,
+    /// `relations:`
+    Relations,
+}
+
+impl Section {
+    /// The top-level key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Entities => "entities",
+            Section::Relations => "relations",
+        }
+    }
+}
+
 /// Where an entity or relation was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
@@ -14,12 +33,40 @@ pub struct Origin {
     pub file: u32,
     /// Index of the YAML document in the file.
     pub doc: u32,
-    /// Path of the item in the document (`entities.3`, `entities.3.calls.1`).
-    pub path: String,
+    /// The top-level list.
+    pub section: Section,
+    /// Position in that list.
+    pub index: u32,
+    /// For a relation written inside an entity: its type and, in a list, its position.
+    pub shorthand: Option<(RelKind, Option<u32>)>,
     /// Line, from 1.
     pub line: u32,
     /// Column, from 1.
     pub col: u32,
+}
+
+impl Origin {
+    /// The item's path in its document (`entities.3`, `entities.3.calls.1`).
+    pub fn path(&self) -> String {
+        let mut path = format!("{}.{}", self.section.name(), self.index);
+        if let Some((kind, position)) = self.shorthand {
+            path.push('.');
+            path.push_str(kind.name());
+            if let Some(position) = position {
+                path.push_str(&format!(".{position}"));
+            }
+        }
+        path
+    }
+
+    /// The path inside the item (`calls.1` for a shorthand, empty otherwise).
+    pub fn inner_path(&self) -> String {
+        match self.shorthand {
+            Some((kind, Some(position))) => format!("{}.{position}", kind.name()),
+            Some((kind, None)) => kind.name().to_string(),
+            None => String::new(),
+        }
+    }
 }
 
 pub(crate) struct Decoder<'a> {
@@ -101,17 +148,42 @@ impl Decoder<'_> {
         });
     }
 
-    fn origin(&self, node: &Node, path: &str) -> Origin {
-        Origin { file: self.file, doc: self.doc, path: path.to_string(), line: node.line, col: node.col }
+    fn origin(&self, node: &Node, section: Section, index: usize, shorthand: Option<(RelKind, Option<u32>)>) -> Origin {
+        Origin {
+            file: self.file,
+            doc: self.doc,
+            section,
+            index: index as u32,
+            shorthand,
+            line: node.line,
+            col: node.col,
+        }
     }
 
-    /// Decodes one document; pushes what it finds into `entities` and `relations`.
-    pub fn document(
+    /// Decodes one item of a top-level list (items of unknown lists are left to
+    /// [`Decoder::document`], which reports the unknown key).
+    pub fn item(
         &mut self,
-        doc: &Node,
+        section: &str,
+        index: usize,
+        node: &Node,
         entities: &mut Vec<(Entity, Origin)>,
         relations: &mut Vec<(Relation, Origin)>,
     ) {
+        match section {
+            "entities" => self.entity(node, index, entities, relations),
+            "relations" => {
+                let path = format!("relations.{index}");
+                if let Some(relation) = self.relation(node, &path) {
+                    relations.push((relation, self.origin(node, Section::Relations, index, None)));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Checks a document's top level (its lists' items come through [`Decoder::item`]).
+    pub fn document(&mut self, doc: &Node) {
         let Some(map) = doc.as_map() else {
             self.error(
                 doc,
@@ -133,34 +205,12 @@ impl Decoder<'_> {
         for (key, value) in map {
             let field = key.scalar_text().unwrap_or_default();
             match field.as_str() {
-                "entities" => match &value.value {
-                    Value::Seq(items) => {
-                        for (i, item) in items.iter().enumerate() {
-                            self.entity(item, &format!("entities.{i}"), entities, relations);
-                        }
-                    }
-                    Value::Null => {}
+                "entities" | "relations" => match &value.value {
+                    Value::Seq(_) | Value::Null => {}
                     other => self.error(
                         value,
-                        "entities",
-                        format!("expected a list of entities, found {}", other.describe()),
-                        None,
-                    ),
-                },
-                "relations" => match &value.value {
-                    Value::Seq(items) => {
-                        for (i, item) in items.iter().enumerate() {
-                            let path = format!("relations.{i}");
-                            if let Some(relation) = self.relation(item, &path) {
-                                relations.push((relation, self.origin(item, &path)));
-                            }
-                        }
-                    }
-                    Value::Null => {}
-                    other => self.error(
-                        value,
-                        "relations",
-                        format!("expected a list of relations, found {}", other.describe()),
+                        &field,
+                        format!("expected a list of {field}, found {}", other.describe()),
                         None,
                     ),
                 },
@@ -211,10 +261,11 @@ impl Decoder<'_> {
     fn entity(
         &mut self,
         node: &Node,
-        path: &str,
+        index: usize,
         entities: &mut Vec<(Entity, Origin)>,
         relations: &mut Vec<(Relation, Origin)>,
     ) {
+        let path = &format!("entities.{index}");
         let Some(map) = node.as_map() else {
             self.error(
                 node,
@@ -285,10 +336,9 @@ impl Decoder<'_> {
         let mut shorthands: Vec<(RelKind, &Node, &Node)> = Vec::new();
         for (field_node, value) in map {
             let field = field_node.scalar_text().unwrap_or_default();
-            let field_path = format!("{path}.{field}");
             if COMMON_FIELDS.contains(&field.as_str()) {
                 if field == "labels" {
-                    labels = self.labels(value, &field_path);
+                    labels = self.labels(value, &format!("{path}.labels"));
                 }
                 continue;
             }
@@ -306,7 +356,12 @@ impl Decoder<'_> {
                     .chain(RelKind::ALL.iter().map(|r| r.name()))
                     .chain(COMMON_FIELDS);
                 let suggestion = closest(&field, candidates).map(str::to_string);
-                self.error(field_node, &field_path, format!("a {kind} has no field `{field}`"), suggestion);
+                self.error(
+                    field_node,
+                    &format!("{path}.{field}"),
+                    format!("a {kind} has no field `{field}`"),
+                    suggestion,
+                );
             }
         }
         let (Some(kind), Some(key)) = (kind, key) else {
@@ -321,16 +376,17 @@ impl Decoder<'_> {
                 return;
             }
         };
-        for (rel_kind, field_node, value) in shorthands {
+        for (rel_kind, _, value) in shorthands {
             let field_path = format!("{path}.{}", rel_kind.name());
-            let items: Vec<(&Node, String)> = match &value.value {
-                Value::Seq(items) => {
-                    items.iter().enumerate().map(|(i, item)| (item, format!("{field_path}.{i}"))).collect()
-                }
-                _ => vec![(value, field_path.clone())],
+            let items: Vec<(&Node, Option<u32>)> = match &value.value {
+                Value::Seq(items) => items.iter().enumerate().map(|(i, item)| (item, Some(i as u32))).collect(),
+                _ => vec![(value, None)],
             };
-            let _ = field_node;
-            for (item, item_path) in items {
+            for (item, position) in items {
+                let item_path = match position {
+                    Some(i) => format!("{field_path}.{i}"),
+                    None => field_path.clone(),
+                };
                 let (to_node, attrs): (&Node, serde_json::Map<String, serde_json::Value>) = match &item.value {
                     Value::Map(entries) => {
                         let Some((_, to)) = entries.iter().find(|(k, _)| k.as_str() == Some("to")) else {
@@ -359,10 +415,11 @@ impl Decoder<'_> {
                 let Some(spec) = self.relation_attrs(rel_kind, attrs, item, &item_path) else {
                     continue;
                 };
-                relations.push((Relation { from: key.clone(), to, spec }, self.origin(item, &item_path)));
+                let origin = self.origin(item, Section::Entities, index, Some((rel_kind, position)));
+                relations.push((Relation { from: key.clone(), to, spec }, origin));
             }
         }
-        entities.push((Entity { key, labels, spec }, self.origin(node, path)));
+        entities.push((Entity { key, labels, spec }, self.origin(node, Section::Entities, index, None)));
     }
 
     fn labels(&mut self, node: &Node, path: &str) -> Labels {

@@ -9,10 +9,11 @@
 mod decode;
 mod diagnostic;
 pub mod emit;
+mod json;
 pub mod schema;
 pub mod tree;
 
-pub use decode::{Origin, relation_fields, spec_fields};
+pub use decode::{Origin, Section, relation_fields, spec_fields};
 pub use diagnostic::Diagnostic;
 
 use doppel_model::{ApplyErrors, Change, ChangeSet, Entity, Key, RelKey, Relation, TwinView};
@@ -27,6 +28,13 @@ pub struct SourceFile {
     pub text: String,
 }
 
+impl SourceFile {
+    /// Whether the file is read as strict JSON (its name ends in `.json`) rather than YAML.
+    pub fn is_json(&self) -> bool {
+        self.path.to_ascii_lowercase().ends_with(".json")
+    }
+}
+
 /// Entities and relations read from estate files, each with where it was written.
 #[derive(Debug, Default)]
 pub struct Estate {
@@ -39,33 +47,41 @@ pub struct Estate {
 }
 
 /// Reads estate files into one estate. Returns every problem in every file, or the estate.
+///
+/// Files are read as a stream: each item of `entities:` and `relations:` is decoded as soon
+/// as it is parsed and its tree dropped, so memory holds the estate, not the file's tree.
 pub fn parse(files: &[SourceFile]) -> Result<Estate, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let mut entities: Vec<(Entity, Origin)> = Vec::new();
     let mut relations: Vec<(Relation, Origin)> = Vec::new();
     for (file_index, file) in files.iter().enumerate() {
-        let documents = match tree::parse_documents(&file.text) {
-            Ok(documents) => documents,
-            Err(error) => {
-                diagnostics.push(Diagnostic {
-                    file: file.path.clone(),
-                    line: error.line,
-                    col: error.col,
-                    path: String::new(),
-                    message: format!("not valid YAML or JSON: {}", error.message),
-                    suggestion: None,
-                });
-                continue;
+        let mut decoder =
+            decode::Decoder { file_name: &file.path, file: file_index as u32, doc: 0, diagnostics: &mut diagnostics };
+        let result = tree::parse_stream(&file.text, file.is_json(), &mut |streamed| match streamed {
+            tree::Streamed::Item { doc, section, index, node } => {
+                decoder.doc = doc;
+                decoder.item(&section, index, &node, &mut entities, &mut relations);
             }
-        };
-        for (doc_index, document) in documents.iter().enumerate() {
-            let mut decoder = decode::Decoder {
-                file_name: &file.path,
-                file: file_index as u32,
-                doc: doc_index as u32,
-                diagnostics: &mut diagnostics,
-            };
-            decoder.document(document, &mut entities, &mut relations);
+            tree::Streamed::Document { doc, node } => {
+                decoder.doc = doc;
+                if node.value != tree::Value::Null {
+                    decoder.document(&node);
+                }
+            }
+        });
+        if let Err(error) = result {
+            diagnostics.push(Diagnostic {
+                file: file.path.clone(),
+                line: error.line,
+                col: error.col,
+                path: String::new(),
+                message: if file.is_json() {
+                    format!("not valid JSON: {}", error.message)
+                } else {
+                    format!("not valid YAML or JSON: {}", error.message)
+                },
+                suggestion: None,
+            });
         }
     }
     // Keys must be unique across all files.
@@ -101,7 +117,7 @@ fn report_repeats<'a, K: std::hash::Hash + Eq + std::fmt::Display>(
                 file: files[origin.file as usize].path.clone(),
                 line: origin.line,
                 col: origin.col,
-                path: origin.path.clone(),
+                path: origin.path(),
                 message,
                 suggestion: None,
             }),
@@ -121,56 +137,73 @@ pub struct Plan {
 }
 
 impl Estate {
+    /// The number of entities.
+    pub fn entity_count(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// The number of relations.
+    pub fn relation_count(&self) -> usize {
+        self.relations.len()
+    }
+
     /// The ChangeSet that makes `current` hold this estate: new entities and relations are
     /// added, changed ones updated, identical ones left alone. With `prune`, entities and
-    /// relations absent from the estate are removed too (a full sync).
-    pub fn plan(&self, current: &(impl TwinView + ?Sized), prune: bool) -> Plan {
+    /// relations absent from the estate are removed too (a full sync). Consumes the estate:
+    /// its entities move into the ChangeSet.
+    pub fn plan(self, current: &(impl TwinView + ?Sized), prune: bool) -> Plan {
         let mut changes = Vec::new();
         let mut origins = Vec::new();
-        for (entity, origin) in self.entities.iter().zip(&self.entity_origins) {
+        let removals = if prune { removals(&self, current) } else { Vec::new() };
+        for (entity, origin) in self.entities.into_iter().zip(self.entity_origins) {
             match current.entity(&entity.key) {
-                None => changes.push(Change::AddEntity(entity.clone())),
-                Some(old) if old != entity => changes.push(Change::UpdateEntity(entity.clone())),
+                None => changes.push(Change::AddEntity(entity)),
+                Some(old) if *old != entity => changes.push(Change::UpdateEntity(entity)),
                 Some(_) => continue,
             }
-            origins.push(Some(origin.clone()));
+            origins.push(Some(origin));
         }
-        for (relation, origin) in self.relations.iter().zip(&self.relation_origins) {
+        for (relation, origin) in self.relations.into_iter().zip(self.relation_origins) {
             match current.relation(&relation.key()) {
-                None => changes.push(Change::AddRelation(relation.clone())),
-                Some(old) if *old != relation.spec => changes.push(Change::UpdateRelation(relation.clone())),
+                None => changes.push(Change::AddRelation(relation)),
+                Some(old) if *old != relation.spec => changes.push(Change::UpdateRelation(relation)),
                 Some(_) => continue,
             }
-            origins.push(Some(origin.clone()));
+            origins.push(Some(origin));
         }
-        if prune {
-            let keys: std::collections::HashSet<&Key> = self.entities.iter().map(|e| &e.key).collect();
-            let rels: std::collections::HashSet<RelKey> = self.relations.iter().map(Relation::key).collect();
-            let mut removals: Vec<Change> = current
-                .relations()
-                .filter(|r| keys.contains(r.from) && keys.contains(r.to) && !rels.contains(&r.key()))
-                .map(|r| Change::RemoveRelation(r.key()))
-                .collect();
-            let mut gone: Vec<Change> = current
-                .entities()
-                .filter(|e| !keys.contains(&e.key))
-                .map(|e| Change::RemoveEntity(e.key.clone()))
-                .collect();
-            removals.sort_by_key(Change::subject);
-            gone.sort_by_key(Change::subject);
-            for change in removals.into_iter().chain(gone) {
-                changes.push(change);
-                origins.push(None);
-            }
+        for change in removals {
+            changes.push(change);
+            origins.push(None);
         }
         Plan { changeset: ChangeSet::of(changes), origins }
     }
 }
 
+/// What a full sync removes: relations between kept entities that the estate lacks, then
+/// entities the estate lacks (their other relations go with them).
+fn removals(estate: &Estate, current: &(impl TwinView + ?Sized)) -> Vec<Change> {
+    let keys: std::collections::HashSet<&Key> = estate.entities.iter().map(|e| &e.key).collect();
+    let rels: std::collections::HashSet<RelKey> = estate.relations.iter().map(Relation::key).collect();
+    let mut relations: Vec<Change> = current
+        .relations()
+        .filter(|r| keys.contains(r.from) && keys.contains(r.to) && !rels.contains(&r.key()))
+        .map(|r| Change::RemoveRelation(r.key()))
+        .collect();
+    let mut entities: Vec<Change> =
+        current.entities().filter(|e| !keys.contains(&e.key)).map(|e| Change::RemoveEntity(e.key.clone())).collect();
+    relations.sort_by_key(Change::subject);
+    entities.sort_by_key(Change::subject);
+    relations.extend(entities);
+    relations
+}
+
 impl Plan {
     /// Turns the errors of applying this plan into diagnostics pointing into the files.
+    /// Only the items concerned are looked up again, reading each file as a stream.
     pub fn explain(&self, errors: &ApplyErrors, files: &[SourceFile]) -> Vec<Diagnostic> {
-        let mut parsed: HashMap<u32, Vec<tree::Node>> = HashMap::new();
+        let wanted: Vec<&Origin> =
+            errors.0.iter().filter_map(|e| self.origins.get(e.change).and_then(Option::as_ref)).collect();
+        let items = find_items(&wanted, files);
         errors
             .0
             .iter()
@@ -185,30 +218,23 @@ impl Plan {
                         suggestion: error.suggestion.clone(),
                     };
                 };
-                let file = &files[origin.file as usize];
-                let documents =
-                    parsed.entry(origin.file).or_insert_with(|| tree::parse_documents(&file.text).unwrap_or_default());
-                let (line, col) = match documents.get(origin.doc as usize) {
-                    Some(doc) => {
-                        let item = doc.locate(&origin.path);
+                let (line, col) = match items.get(&(origin.file, origin.doc, origin.section, origin.index)) {
+                    Some(item) => {
+                        let entry = item.locate(&origin.inner_path());
                         let field = match error.field.as_str() {
                             // A shorthand's source is the entity itself; point at the entry.
-                            "from" if origin.path.matches('.').count() > 1 => "",
-                            "type" if origin.path.matches('.').count() > 1 => "",
+                            "from" | "type" if origin.shorthand.is_some() => "",
                             other => other,
                         };
-                        let node = item.locate(field);
+                        let node = entry.locate(field);
                         (node.line, node.col)
                     }
                     None => (origin.line, origin.col),
                 };
-                let path = if error.field.is_empty() {
-                    origin.path.clone()
-                } else {
-                    format!("{}.{}", origin.path, error.field)
-                };
+                let path =
+                    if error.field.is_empty() { origin.path() } else { format!("{}.{}", origin.path(), error.field) };
                 Diagnostic {
-                    file: file.path.clone(),
+                    file: files[origin.file as usize].path.clone(),
                     line,
                     col,
                     path,
@@ -218,4 +244,28 @@ impl Plan {
             })
             .collect()
     }
+}
+
+/// The items named by `origins`, read again from their files.
+fn find_items(origins: &[&Origin], files: &[SourceFile]) -> HashMap<(u32, u32, Section, u32), tree::Node> {
+    let wanted: std::collections::HashSet<(u32, u32, Section, u32)> =
+        origins.iter().map(|o| (o.file, o.doc, o.section, o.index)).collect();
+    let mut found = HashMap::new();
+    for file in wanted.iter().map(|w| w.0).collect::<std::collections::BTreeSet<u32>>() {
+        let source = &files[file as usize];
+        let _ = tree::parse_stream(&source.text, source.is_json(), &mut |streamed| {
+            if let tree::Streamed::Item { doc, section, index, node } = streamed {
+                let section = match section.as_str() {
+                    "entities" => Section::Entities,
+                    "relations" => Section::Relations,
+                    _ => return,
+                };
+                let key = (file, doc, section, index as u32);
+                if wanted.contains(&key) {
+                    found.insert(key, node);
+                }
+            }
+        });
+    }
+    found
 }

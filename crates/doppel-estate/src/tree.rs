@@ -136,13 +136,54 @@ const MAX_DEPTH: usize = 200;
 const MAX_ALIAS_NODES: usize = 1_000_000;
 
 enum Frame {
-    Seq { anchor: usize, items: Vec<Node>, line: u32, col: u32 },
+    Seq { anchor: usize, items: Vec<Node>, streamed: usize, line: u32, col: u32 },
     Map { anchor: usize, entries: Vec<(Node, Node)>, pending_key: Option<Node>, line: u32, col: u32 },
+}
+
+/// What [`parse_stream`] hands over, in document order.
+#[derive(Debug)]
+pub enum Streamed {
+    /// An item of a list that is the value of a top-level key (`entities:`), as soon as it
+    /// is complete. Its list in the [`Streamed::Document`] that follows stays empty.
+    Item {
+        /// Index of the document in the text, counting empty ones.
+        doc: u32,
+        /// The top-level key (`entities`, `relations`).
+        section: String,
+        /// Position in the list.
+        index: usize,
+        /// The item.
+        node: Node,
+    },
+    /// A whole document, without the streamed items.
+    Document {
+        /// Index of the document in the text.
+        doc: u32,
+        /// The document.
+        node: Node,
+    },
 }
 
 /// Parses every document of a YAML or JSON text. Empty documents are skipped.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let mut documents = Vec::new();
+    build(text, false, &mut |streamed| {
+        if let Streamed::Document { node, .. } = streamed {
+            documents.push(node);
+        }
+    })?;
+    Ok(documents.into_iter().filter(|d| d.value != Value::Null).collect())
+}
+
+/// Parses a text, handing over the items of top-level lists one at a time, so that only
+/// one item's tree is held at once however long the file is. `json` selects the strict
+/// JSON reader (for `.json` files); otherwise the text is YAML (which includes JSON).
+pub fn parse_stream(text: &str, json: bool, sink: &mut dyn FnMut(Streamed)) -> Result<(), SyntaxError> {
+    if json { crate::json::parse(text, true, sink) } else { build(text, true, sink) }
+}
+
+fn build(text: &str, stream_items: bool, sink: &mut dyn FnMut(Streamed)) -> Result<(), SyntaxError> {
+    let mut doc_index: u32 = 0;
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut alias_budget = MAX_ALIAS_NODES;
@@ -168,7 +209,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(SyntaxError { line, col, message: format!("nested deeper than {MAX_DEPTH} levels") });
                 }
-                stack.push(Frame::Seq { anchor, items: Vec::new(), line, col });
+                stack.push(Frame::Seq { anchor, items: Vec::new(), streamed: 0, line, col });
                 None
             }
             Event::MappingStart(anchor, _) => {
@@ -179,7 +220,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { anchor, items, line, col }) => {
+                Some(Frame::Seq { anchor, items, line, col, .. }) => {
                     Some((Node { value: Value::Seq(items), line, col }, anchor))
                 }
                 _ => {
@@ -217,9 +258,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
                 None
             }
             Event::DocumentEnd => {
-                if let Some(doc) = root.take() {
-                    documents.push(doc);
+                if let Some(node) = root.take() {
+                    sink(Streamed::Document { doc: doc_index, node });
                 }
+                doc_index += 1;
                 None
             }
             Event::StreamStart | Event::StreamEnd | Event::Nothing => None,
@@ -227,6 +269,15 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
         if let Some((node, anchor)) = finished {
             if anchor != 0 {
                 anchors.insert(anchor, node.clone());
+            }
+            // An item of a top-level list is handed over at once instead of kept.
+            if stream_items
+                && let [Frame::Map { pending_key: Some(key), .. }, Frame::Seq { streamed, .. }] = stack.as_mut_slice()
+            {
+                let section = key.scalar_text().unwrap_or_default();
+                sink(Streamed::Item { doc: doc_index, section, index: *streamed, node });
+                *streamed += 1;
+                continue;
             }
             match stack.last_mut() {
                 None => root = Some(node),
@@ -260,10 +311,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
             }
         }
     }
-    if let Some(doc) = root.take() {
-        documents.push(doc);
+    if let Some(node) = root.take() {
+        sink(Streamed::Document { doc: doc_index, node });
     }
-    Ok(documents.into_iter().filter(|d| d.value != Value::Null).collect())
+    Ok(())
 }
 
 fn count_nodes(node: &Node) -> usize {

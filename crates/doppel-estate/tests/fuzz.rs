@@ -35,23 +35,29 @@ relations:
   - {type: depends_on, from: service/cart, to: zone/z, criticality: soft}
 ";
 
-/// Parses and, if that succeeds, applies; checks that every diagnostic has a place.
+/// Parses (as YAML and as JSON) and, if that succeeds, applies; checks that every
+/// diagnostic has a place.
 fn check(text: &str) {
-    let files = [SourceFile { path: "f.yaml".into(), text: text.to_string() }];
+    check_as("f.yaml", text);
+    check_as("f.json", text);
+}
+
+fn check_as(name: &str, text: &str) {
+    let files = [SourceFile { path: name.into(), text: text.to_string() }];
     match parse(&files) {
         Ok(estate) => {
             let mut twin = Twin::new();
             let plan = estate.plan(&twin, false);
             if let Err(errors) = twin.apply(&plan.changeset) {
                 for d in plan.explain(&errors, &files) {
-                    assert_eq!(d.file, "f.yaml");
+                    assert_eq!(d.file, name);
                 }
             }
         }
         Err(diagnostics) => {
             assert!(!diagnostics.is_empty());
             for d in diagnostics {
-                assert_eq!(d.file, "f.yaml");
+                assert_eq!(d.file, name);
                 assert!(!d.message.is_empty());
             }
         }
@@ -85,6 +91,14 @@ proptest! {
         ", ", ": ", "&a ", "*a", "!!str ", "'", "\"", "#", "|", ">", "---\n", "-1", "1e999", ".nan", "~", "runs_on: ",
         "replicas: ", "calls: ", "to: ", "? ", "@", "\t",
     ]), 0..80)) {
+        check(&parts.concat());
+    }
+
+    #[test]
+    fn json_soup_never_panics(parts in prop::collection::vec(prop::sample::select(vec![
+        "{", "}", "[", "]", ",", ":", "\"entities\"", "\"relations\"", "\"kind\"", "\"name\"", "\"zone\"",
+        "\"a\"", "1", "-0.5e3", "true", "null", " ", "\n", "\"\\u00e9\"", "\"\\ud800\"", "\"\\x\"", "\"", "01", "-",
+    ]), 0..60)) {
         check(&parts.concat());
     }
 

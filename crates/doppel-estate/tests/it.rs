@@ -200,3 +200,25 @@ fn the_schema_lists_every_kind_and_relation_type() {
     let relations = schema["properties"]["relations"]["items"]["oneOf"].as_array().unwrap();
     assert_eq!(relations.len(), doppel_model::RelKind::ALL.len());
 }
+
+#[test]
+fn several_documents_in_one_file_stream_and_locate_errors() {
+    let text = "\
+entities:
+  - {kind: zone, name: a}
+---
+entities:
+  - {kind: zone, name: b}
+  - kind: node
+    name: n
+    located_in: zone/c
+relations:
+  - {type: depends_on, from: zone/a, to: zone/b}
+";
+    let diagnostics = errors(&[file("multi.yaml", text)]);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!((diagnostics[0].line, diagnostics[0].col), (8, 17), "{}", diagnostics[0]);
+    assert_eq!(diagnostics[0].path, "entities.1.located_in.to");
+    let twin = load(&[file("multi.yaml", &text.replace("zone/c", "zone/b"))]).unwrap();
+    assert_eq!((twin.entity_count(), twin.relation_count()), (3, 2));
+}

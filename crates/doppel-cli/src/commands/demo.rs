@@ -18,8 +18,8 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
     let spinner = out.spinner("loading the bundled estate");
     let estate = doppel_estate::parse(&files).map_err(|d| super::report_diagnostics(&d, &files, out))?;
     let mut store = SqliteStore::open(store_path)?;
-    let plan = estate.plan(&Twin::new(), false);
-    let changes = plan.changeset.clone().with_provenance(Provenance {
+    let mut plan = estate.plan(&Twin::new(), false);
+    let changes = std::mem::take(&mut plan.changeset).with_provenance(Provenance {
         source: "bundled-example".into(),
         author: "doppel demo".into(),
         summary: "the bundled example estate: an online shop on AWS".into(),

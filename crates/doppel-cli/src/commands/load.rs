@@ -28,10 +28,10 @@ pub fn run(store_path: &Path, paths: &[PathBuf], options: &LoadOptions, out: &Ou
     let estate = estate.map_err(|d| report_diagnostics(&d, &files, out))?;
     let mut store = SqliteStore::open(store_path)?;
     let twin = super::read_from(&store, At::Head, out)?;
-    let plan = estate.plan(&twin, options.prune);
+    let mut plan = estate.plan(&twin, options.prune);
     let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
     let summary_line = options.message.clone().unwrap_or_else(|| format!("load {}", names.join(" ")));
-    let changes = plan.changeset.clone().with_provenance(Provenance {
+    let changes = std::mem::take(&mut plan.changeset).with_provenance(Provenance {
         source: "estate-file".into(),
         author: author(options.author.as_deref()),
         summary: summary_line,
@@ -101,6 +101,7 @@ pub fn validate(store_path: &Path, paths: &[PathBuf], out: &Output) -> Result<()
     let files = read_files(paths, out)?;
     let estate = doppel_estate::parse(&files).map_err(|d| report_diagnostics(&d, &files, out))?;
     let base = if store_path.exists() { super::read_twin(store_path, At::Head, out)?.1 } else { Twin::new() };
+    let (n_entities, n_relations) = (estate.entity_count(), estate.relation_count());
     let plan = estate.plan(&base, false);
     let mut fork = base.fork();
     fork.apply(&plan.changeset).map_err(|e| report_diagnostics(&plan.explain(&e, &files), &files, out))?;
@@ -112,16 +113,16 @@ pub fn validate(store_path: &Path, paths: &[PathBuf], out: &Output) -> Result<()
     if out.json {
         return out.print_json(&serde_json::json!({
             "valid": true,
-            "entities": estate.entities.len(),
-            "relations": estate.relations.len(),
+            "entities": n_entities,
+            "relations": n_relations,
             "files": files.len(),
             "would_change": ChangeSet::summary(&plan.changeset),
         }));
     }
     out.success(&format!(
         "{} entities and {} relations in {} file(s) are valid{against}",
-        estate.entities.len(),
-        estate.relations.len(),
+        n_entities,
+        n_relations,
         files.len()
     ));
     let _ = fork.entity_count();
