@@ -96,6 +96,52 @@ pub fn spec_fields(kind: Kind) -> &'static [String] {
         .unwrap_or(&[])
 }
 
+/// The schema of every kind's attributes: properties per kind, and the shared definitions.
+struct SpecSchemas {
+    properties: HashMap<Kind, serde_json::Map<String, serde_json::Value>>,
+    definitions: serde_json::Map<String, serde_json::Value>,
+}
+
+fn spec_schemas() -> &'static SpecSchemas {
+    static SCHEMAS: OnceLock<SpecSchemas> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let mut generator = schemars::SchemaGenerator::default();
+        let mut properties = HashMap::new();
+        for &kind in Kind::ALL {
+            let schema = Spec::schema_for(kind, &mut generator);
+            let props = resolve(schema.as_value(), &generator)
+                .and_then(|s| s.get("properties"))
+                .and_then(|p| p.as_object())
+                .cloned()
+                .unwrap_or_default();
+            properties.insert(kind, props);
+        }
+        let definitions = generator.definitions().clone();
+        SpecSchemas { properties, definitions }
+    })
+}
+
+/// Resolves a `$ref` against the shared definitions.
+fn resolve_in<'s>(
+    schema: &'s serde_json::Value,
+    definitions: &'s serde_json::Map<String, serde_json::Value>,
+) -> &'s serde_json::Value {
+    match schema.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.rsplit('/').next()) {
+        Some(name) => definitions.get(name).unwrap_or(schema),
+        None => schema,
+    }
+}
+
+/// Whether a node could be an instance of a schema, judging by shape only.
+fn shape_fits(node: &Node, schema: &serde_json::Value) -> bool {
+    let declared = schema.get("type").and_then(|t| t.as_str());
+    match &node.value {
+        Value::Map(_) => declared == Some("object") || schema.get("properties").is_some(),
+        Value::Seq(_) => declared == Some("array"),
+        _ => false,
+    }
+}
+
 /// Attribute names each relation type accepts.
 pub fn relation_fields(kind: RelKind) -> &'static [String] {
     static FIELDS: OnceLock<HashMap<RelKind, Vec<String>>> = OnceLock::new();
@@ -333,6 +379,7 @@ impl Decoder<'_> {
         };
         let mut labels = Labels::default();
         let mut fields = serde_json::Map::new();
+        let mut nested_unknown = false;
         let mut shorthands: Vec<(RelKind, &Node, &Node)> = Vec::new();
         for (field_node, value) in map {
             let field = field_node.scalar_text().unwrap_or_default();
@@ -348,6 +395,9 @@ impl Decoder<'_> {
             }
             let Some(kind) = kind else { continue };
             if spec_fields(kind).contains(&field) {
+                if let Some(schema) = spec_schemas().properties.get(&kind).and_then(|p| p.get(&field)) {
+                    nested_unknown |= self.unknown_keys(value, schema, &format!("{path}.{field}"));
+                }
                 fields.insert(field, value.to_json());
             } else {
                 let candidates = spec_fields(kind)
@@ -367,6 +417,10 @@ impl Decoder<'_> {
         let (Some(kind), Some(key)) = (kind, key) else {
             return;
         };
+        if nested_unknown {
+            // Every unknown key was reported; serde would only repeat the first.
+            return;
+        }
         let fields = serde_json::Value::Object(fields);
         let mut track = serde_path_to_error::Track::new();
         let spec = match Spec::from_fields(kind, serde_path_to_error::Deserializer::new(&fields, &mut track)) {
@@ -420,6 +474,67 @@ impl Decoder<'_> {
             }
         }
         entities.push((Entity { key, labels, spec }, self.origin(node, Section::Entities, index, None)));
+    }
+
+    /// Reports every key, at any depth under `node`, that its schema does not know, with
+    /// the closest known key. Returns whether any was found.
+    fn unknown_keys(&mut self, node: &Node, schema: &serde_json::Value, path: &str) -> bool {
+        let definitions = &spec_schemas().definitions;
+        let mut schema = resolve_in(schema, definitions);
+        // Option<T> and enums: descend only when exactly one alternative has this shape,
+        // or one alternative's properties hold every key; otherwise leave it to serde.
+        if let Some(alternatives) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(|a| a.as_array()) {
+            let fitting: Vec<&serde_json::Value> =
+                alternatives.iter().map(|a| resolve_in(a, definitions)).filter(|a| shape_fits(node, a)).collect();
+            let holds_all =
+                |a: &&serde_json::Value| match (&node.value, a.get("properties").and_then(|p| p.as_object())) {
+                    (Value::Map(entries), Some(props)) => {
+                        entries.iter().all(|(k, _)| k.as_str().is_some_and(|k| props.contains_key(k)))
+                    }
+                    _ => false,
+                };
+            schema = match fitting.as_slice() {
+                [only] => only,
+                many => match many.iter().find(|a| holds_all(a)) {
+                    Some(best) => best,
+                    None => return false,
+                },
+            };
+        }
+        let mut found = false;
+        match &node.value {
+            Value::Map(entries) => {
+                let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else { return false };
+                let closed = schema.get("additionalProperties") == Some(&serde_json::Value::Bool(false));
+                for (key, value) in entries {
+                    let name = key.scalar_text().unwrap_or_default();
+                    match props.get(&name) {
+                        Some(sub) => found |= self.unknown_keys(value, sub, &format!("{path}.{name}")),
+                        None if closed => {
+                            let suggestion = closest(&name, props.keys().map(String::as_str)).map(str::to_string);
+                            let accepted = props.keys().cloned().collect::<Vec<_>>().join(", ");
+                            self.error(
+                                key,
+                                &format!("{path}.{name}"),
+                                format!("no field `{name}` here: expected one of {accepted}"),
+                                suggestion,
+                            );
+                            found = true;
+                        }
+                        None => {}
+                    }
+                }
+            }
+            Value::Seq(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        found |= self.unknown_keys(item, item_schema, &format!("{path}.{i}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        found
     }
 
     fn labels(&mut self, node: &Node, path: &str) -> Labels {

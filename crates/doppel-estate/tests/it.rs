@@ -222,3 +222,23 @@ relations:
     let twin = load(&[file("multi.yaml", &text.replace("zone/c", "zone/b"))]).unwrap();
     assert_eq!((twin.entity_count(), twin.relation_count()), (3, 2));
 }
+
+#[test]
+fn every_nested_unknown_field_of_one_entity_is_reported_at_once() {
+    let text = "\
+entities:
+  - kind: deployment
+    name: shop/web
+    template:
+      requests: {cpu: 1, memroy: 1Gi}
+      limits: {cpu: 2}
+      scheduling:
+        tolerations: [{key: a, efect: no_schedule}]
+    max_surge: {percent: 25}
+    max_unavailable: {count: 1}
+";
+    let diagnostics = errors(&[file("x.yaml", text)]);
+    let found: Vec<_> = diagnostics.iter().map(|d| (d.line, d.suggestion.clone())).collect();
+    assert_eq!(found, vec![(5, Some("memory".into())), (8, Some("effect".into()))], "{diagnostics:?}");
+    assert_eq!(diagnostics[1].path, "entities.0.template.scheduling.tolerations.0.efect");
+}
