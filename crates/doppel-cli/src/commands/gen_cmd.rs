@@ -39,10 +39,12 @@ pub fn run(services: usize, seed: u64, output: Option<&Path>, out: &Output) -> R
                 "seed": seed,
             }));
         }
-        out.success(&format!(
-            "wrote {n_entities} entities and {n_relations} relations to {} (seed {seed})",
-            path.display()
-        ));
+        if !out.quiet {
+            out.success(&format!(
+                "wrote {n_entities} entities and {n_relations} relations to {} (seed {seed})",
+                path.display()
+            ));
+        }
         out.hint(&format!("load it with `doppel load {}`", path.display()));
     }
     Ok(())
