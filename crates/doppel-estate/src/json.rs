@@ -27,7 +27,12 @@ pub(crate) fn parse(text: &str, stream_items: bool, sink: &mut dyn FnMut(Streame
     if reader.at == reader.bytes.len() {
         return Ok(());
     }
-    let root = if stream_items && reader.peek() == Some(b'{') { reader.top_object(sink)? } else { reader.value(0)? };
+    let root = if stream_items && reader.peek() == Some(b'{') {
+        let (line, col) = (reader.line, reader.col);
+        Node { value: reader.object(1, Some(sink))?, line, col }
+    } else {
+        reader.value(0)?
+    };
     reader.skip_space();
     if reader.at < reader.bytes.len() {
         return Err(reader.error("unexpected text after the JSON value"));
@@ -85,7 +90,7 @@ impl Reader<'_> {
         self.skip_space();
         let (line, col) = (self.line, self.col);
         let value = match self.peek() {
-            Some(b'{') => self.object(depth + 1)?,
+            Some(b'{') => self.object(depth + 1, None)?,
             Some(b'[') => self.array(depth + 1)?,
             Some(b'"') => Value::Str(self.string()?),
             Some(b't') => self.literal("true", Value::Bool(true))?,
@@ -281,7 +286,9 @@ impl Reader<'_> {
         Ok(Node { value: Value::Str(name), line, col })
     }
 
-    fn object(&mut self, depth: usize) -> Parsed<Value> {
+    /// An object whose `{` is next. With `stream`, the items of arrays directly under its
+    /// keys go to the sink one at a time (the top level of an estate file).
+    fn object(&mut self, depth: usize, mut stream: Option<&mut dyn FnMut(Streamed)>) -> Parsed<Value> {
         if depth > MAX_DEPTH {
             return Err(self.error(format!("nested deeper than {MAX_DEPTH} levels")));
         }
@@ -294,47 +301,22 @@ impl Reader<'_> {
         }
         loop {
             let key = self.key(&entries)?;
-            let value = self.value(depth)?;
-            entries.push((key, value));
             self.skip_space();
-            match self.peek() {
-                Some(b',') => self.bump(),
-                Some(b'}') => {
+            let value = match stream.as_mut() {
+                Some(sink) if self.peek() == Some(b'[') => {
+                    let (line, col) = (self.line, self.col);
                     self.bump();
-                    return Ok(Value::Map(entries));
+                    let section = key.scalar_text().unwrap_or_default();
+                    let mut index = 0;
+                    self.each_element(|r| {
+                        let node = r.value(depth + 1)?;
+                        sink(Streamed::Item { doc: 0, section: section.clone(), index, node });
+                        index += 1;
+                        Ok(())
+                    })?;
+                    Node { value: Value::Seq(Vec::new()), line, col }
                 }
-                _ => return Err(self.error(format!("expected `,` or `}}` in an object, found {}", self.found()))),
-            }
-        }
-    }
-
-    /// The top-level object: arrays under its keys are streamed item by item.
-    fn top_object(&mut self, sink: &mut dyn FnMut(Streamed)) -> Parsed<Node> {
-        let (line, col) = (self.line, self.col);
-        self.bump();
-        let mut entries: Vec<(Node, Node)> = Vec::new();
-        self.skip_space();
-        if self.peek() == Some(b'}') {
-            self.bump();
-            return Ok(Node { value: Value::Map(entries), line, col });
-        }
-        loop {
-            let key = self.key(&entries)?;
-            self.skip_space();
-            let value = if self.peek() == Some(b'[') {
-                let (line, col) = (self.line, self.col);
-                self.bump();
-                let section = key.scalar_text().unwrap_or_default();
-                let mut index = 0;
-                self.each_element(|r| {
-                    let node = r.value(2)?;
-                    sink(Streamed::Item { doc: 0, section: section.clone(), index, node });
-                    index += 1;
-                    Ok(())
-                })?;
-                Node { value: Value::Seq(Vec::new()), line, col }
-            } else {
-                self.value(1)?
+                _ => self.value(depth)?,
             };
             entries.push((key, value));
             self.skip_space();
@@ -342,7 +324,7 @@ impl Reader<'_> {
                 Some(b',') => self.bump(),
                 Some(b'}') => {
                     self.bump();
-                    return Ok(Node { value: Value::Map(entries), line, col });
+                    return Ok(Value::Map(entries));
                 }
                 _ => return Err(self.error(format!("expected `,` or `}}` in an object, found {}", self.found()))),
             }

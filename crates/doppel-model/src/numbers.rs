@@ -193,49 +193,28 @@ impl Nested<'_> {
     }
 }
 
-impl ser::SerializeSeq for Nested<'_> {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
-        self.next_index(value)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
+/// Sequences and tuples: every element is named by its position.
+macro_rules! positional {
+    ($($trait:ident :: $method:ident),*) => { $(
+        impl ser::$trait for Nested<'_> {
+            type Ok = ();
+            type Error = Never;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
+                self.next_index(value)
+            }
+            fn end(self) -> Done {
+                Ok(())
+            }
+        }
+    )* };
 }
 
-impl ser::SerializeTuple for Nested<'_> {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
-        self.next_index(value)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Nested<'_> {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
-        self.next_index(value)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for Nested<'_> {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
-        self.next_index(value)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
-}
+positional!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Nested<'_> {
     type Ok = ();
