@@ -133,7 +133,7 @@ pub enum Command {
     },
     /// Print the JSON Schema of estate files (for editor completion).
     Schema,
-    /// Write a synthetic estate of realistic shape (about 13 entities per service).
+    /// Write a synthetic estate of realistic shape (about 11 entities per service).
     Gen {
         /// Number of services.
         #[arg(long, default_value_t = 100)]

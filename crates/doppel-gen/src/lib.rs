@@ -2,7 +2,7 @@
 //! by many), heavy-tailed replica counts, pods packed onto nodes over three zones per
 //! region, networks, identities and prices. Deterministic for a given seed.
 //!
-//! About 13 entities per service: `--services 77000` gives roughly 1,000,000 entities.
+//! About 11.4 entities per service: `--services 87719` gives 968,683 entities.
 
 use doppel_model::spec::*;
 use doppel_model::{
