@@ -90,6 +90,19 @@ pub fn write_estate(
     Ok(())
 }
 
+/// A map's fields as YAML lines (block style, nested maps indented), as estate files
+/// write them; for showing one entity to a person.
+pub fn to_yaml_lines(fields: &Value, indent: usize) -> String {
+    let mut out = String::new();
+    if let Value::Object(map) = fields {
+        let pad = " ".repeat(indent);
+        for (key, value) in map {
+            yaml_entry(&mut out, &pad, key, value, indent);
+        }
+    }
+    out
+}
+
 /// Writes items as the lines of a JSON list (without its brackets).
 fn write_json_list<T>(
     sink: &mut dyn std::io::Write,

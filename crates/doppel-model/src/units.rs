@@ -77,9 +77,26 @@ impl fmt::Display for Cores {
     }
 }
 
+impl Bytes {
+    /// The size as an exact quantity people read (`16Gi`, `15200Mi`), if it is a whole
+    /// number of KiB; otherwise `None`.
+    pub fn exact_quantity(self) -> Option<String> {
+        const UNITS: [(&str, u64); 5] =
+            [("Pi", 1 << 50), ("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)];
+        if self.0 == 0 {
+            return None;
+        }
+        UNITS.iter().find(|(_, size)| self.0 % size == 0).map(|(unit, size)| format!("{}{unit}", self.0 / size))
+    }
+}
+
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(self.0)
+        // People read JSON and YAML: `16Gi` there; compact formats keep the number.
+        match self.exact_quantity() {
+            Some(quantity) if s.is_human_readable() => s.serialize_str(&quantity),
+            _ => s.serialize_u64(self.0),
+        }
     }
 }
 
@@ -282,6 +299,16 @@ mod tests {
         assert_eq!(parse_bytes("12"), Some(12));
         assert_eq!(parse_bytes("12 bananas"), None);
         assert_eq!(parse_bytes("-1Gi"), None);
+    }
+
+    #[test]
+    fn sizes_print_as_exact_quantities_and_read_back() {
+        for bytes in [16u64 << 30, 15200 << 20, 3 << 29, 1536, 1000, 0] {
+            let text = serde_json::to_string(&Bytes(bytes)).unwrap();
+            assert_eq!(serde_json::from_str::<Bytes>(&text).unwrap(), Bytes(bytes), "{text}");
+        }
+        assert_eq!(serde_json::to_string(&Bytes(16 << 30)).unwrap(), "\"16Gi\"");
+        assert_eq!(serde_json::to_string(&Bytes(1000)).unwrap(), "1000");
     }
 
     #[test]

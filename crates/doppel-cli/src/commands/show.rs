@@ -108,12 +108,12 @@ fn detail(twin: &Twin, entity: &Entity, out: &Output) -> Result<()> {
         }));
     }
     anstream::println!("{BOLD}{}{BOLD:#}  {DIM}{}{DIM:#}", entity.key, describe::summary(entity));
-    let fields = doppel_estate::emit::entity(entity);
-    if let Some(map) = fields.as_object() {
-        for (name, value) in map.iter().filter(|(k, _)| !["kind", "name"].contains(&k.as_str())) {
-            anstream::println!("  {name}: {}", compact(value));
-        }
+    let mut fields = doppel_estate::emit::entity(entity);
+    if let Some(map) = fields.as_object_mut() {
+        map.shift_remove("kind");
+        map.shift_remove("name");
     }
+    anstream::print!("{}", doppel_estate::emit::to_yaml_lines(&fields, 2));
     if !outgoing.is_empty() {
         out.heading("relations");
         let mut table = out.table(&["type", "to", "attributes"]);
