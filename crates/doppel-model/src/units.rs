@@ -86,7 +86,10 @@ impl Bytes {
         if self.0 == 0 {
             return None;
         }
-        UNITS.iter().find(|(_, size)| self.0 % size == 0).map(|(unit, size)| format!("{}{unit}", self.0 / size))
+        UNITS
+            .iter()
+            .find(|(_, size)| self.0.is_multiple_of(*size))
+            .map(|(unit, size)| format!("{}{unit}", self.0 / size))
     }
 }
 
