@@ -78,58 +78,58 @@ pub(crate) struct Decoder<'a> {
 
 const COMMON_FIELDS: [&str; 3] = ["kind", "name", "labels"];
 
-/// Field names each kind's attributes accept, read from the generated JSON Schema.
-pub fn spec_fields(kind: Kind) -> &'static [String] {
-    static FIELDS: OnceLock<HashMap<Kind, Vec<String>>> = OnceLock::new();
-    FIELDS
-        .get_or_init(|| {
-            let mut generator = schemars::SchemaGenerator::default();
-            let mut map = HashMap::new();
-            for &kind in Kind::ALL {
-                let schema = Spec::schema_for(kind, &mut generator);
-                map.insert(kind, property_names(&schema, &generator));
-            }
-            map
-        })
-        .get(&kind)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// The generated schemas of every kind's attributes and every relation type's, read once:
+/// their properties (and names), and the shared definitions they refer to.
+struct Schemas {
+    kinds: HashMap<Kind, JsonMap>,
+    kind_fields: HashMap<Kind, Vec<String>>,
+    relation_fields: HashMap<RelKind, Vec<String>>,
+    definitions: JsonMap,
 }
 
-/// The schema of every kind's attributes: properties per kind, and the shared definitions.
-struct SpecSchemas {
-    properties: HashMap<Kind, serde_json::Map<String, serde_json::Value>>,
-    definitions: serde_json::Map<String, serde_json::Value>,
-}
-
-fn spec_schemas() -> &'static SpecSchemas {
-    static SCHEMAS: OnceLock<SpecSchemas> = OnceLock::new();
+fn schemas() -> &'static Schemas {
+    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
         let mut generator = schemars::SchemaGenerator::default();
-        let mut properties = HashMap::new();
-        for &kind in Kind::ALL {
-            let schema = Spec::schema_for(kind, &mut generator);
-            let props = resolve(schema.as_value(), &generator)
-                .and_then(|s| s.get("properties"))
-                .and_then(|p| p.as_object())
-                .cloned()
-                .unwrap_or_default();
-            properties.insert(kind, props);
-        }
+        let kind_schemas: Vec<(Kind, schemars::Schema)> =
+            Kind::ALL.iter().map(|&k| (k, Spec::schema_for(k, &mut generator))).collect();
+        let relation_schemas: Vec<(RelKind, schemars::Schema)> =
+            RelKind::ALL.iter().map(|&k| (k, RelSpec::schema_for(k, &mut generator))).collect();
         let definitions = generator.definitions().clone();
-        SpecSchemas { properties, definitions }
+        let kinds: HashMap<Kind, JsonMap> =
+            kind_schemas.iter().map(|(k, s)| (*k, properties_of(s.as_value(), &definitions))).collect();
+        let kind_fields = kinds.iter().map(|(k, props)| (*k, props.keys().cloned().collect())).collect();
+        let relation_fields = relation_schemas
+            .iter()
+            .map(|(k, s)| (*k, properties_of(s.as_value(), &definitions).keys().cloned().collect()))
+            .collect();
+        Schemas { kinds, kind_fields, relation_fields, definitions }
     })
 }
 
-/// Resolves a `$ref` against the shared definitions.
-fn resolve_in<'s>(
-    schema: &'s serde_json::Value,
-    definitions: &'s serde_json::Map<String, serde_json::Value>,
-) -> &'s serde_json::Value {
+/// Field names each kind's attributes accept, read from the generated JSON Schema.
+pub fn spec_fields(kind: Kind) -> &'static [String] {
+    schemas().kind_fields.get(&kind).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// Attribute names each relation type accepts.
+pub fn relation_fields(kind: RelKind) -> &'static [String] {
+    schemas().relation_fields.get(&kind).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// Resolves a `$ref` against the definitions.
+pub(crate) fn resolve_in<'s>(schema: &'s serde_json::Value, definitions: &'s JsonMap) -> &'s serde_json::Value {
     match schema.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.rsplit('/').next()) {
         Some(name) => definitions.get(name).unwrap_or(schema),
         None => schema,
     }
+}
+
+/// The `properties` of a (possibly referenced) object schema.
+pub(crate) fn properties_of(schema: &serde_json::Value, definitions: &JsonMap) -> JsonMap {
+    resolve_in(schema, definitions).get("properties").and_then(|p| p.as_object()).cloned().unwrap_or_default()
 }
 
 /// Whether a node could be an instance of a schema, judging by shape only.
@@ -140,46 +140,6 @@ fn shape_fits(node: &Node, schema: &serde_json::Value) -> bool {
         Value::Seq(_) => declared == Some("array"),
         _ => false,
     }
-}
-
-/// Attribute names each relation type accepts.
-pub fn relation_fields(kind: RelKind) -> &'static [String] {
-    static FIELDS: OnceLock<HashMap<RelKind, Vec<String>>> = OnceLock::new();
-    FIELDS
-        .get_or_init(|| {
-            let mut generator = schemars::SchemaGenerator::default();
-            RelKind::ALL
-                .iter()
-                .map(|&kind| {
-                    let schema = RelSpec::schema_for(kind, &mut generator);
-                    (kind, property_names(&schema, &generator))
-                })
-                .collect()
-        })
-        .get(&kind)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
-
-pub(crate) fn resolve<'s>(
-    schema: &'s serde_json::Value,
-    generator: &'s schemars::SchemaGenerator,
-) -> Option<&'s serde_json::Value> {
-    match schema.get("$ref").and_then(|r| r.as_str()) {
-        Some(reference) => {
-            let name = reference.rsplit('/').next()?;
-            generator.definitions().get(name)
-        }
-        None => Some(schema),
-    }
-}
-
-fn property_names(schema: &schemars::Schema, generator: &schemars::SchemaGenerator) -> Vec<String> {
-    resolve(schema.as_value(), generator)
-        .and_then(|s| s.get("properties"))
-        .and_then(|p| p.as_object())
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default()
 }
 
 impl Decoder<'_> {
@@ -380,7 +340,7 @@ impl Decoder<'_> {
         let mut labels = Labels::default();
         let mut fields = serde_json::Map::new();
         let mut nested_unknown = false;
-        let mut shorthands: Vec<(RelKind, &Node, &Node)> = Vec::new();
+        let mut shorthands: Vec<(RelKind, &Node)> = Vec::new();
         for (field_node, value) in map {
             let field = field_node.scalar_text().unwrap_or_default();
             if COMMON_FIELDS.contains(&field.as_str()) {
@@ -390,12 +350,12 @@ impl Decoder<'_> {
                 continue;
             }
             if let Some(rel_kind) = RelKind::from_name(&field) {
-                shorthands.push((rel_kind, field_node, value));
+                shorthands.push((rel_kind, value));
                 continue;
             }
             let Some(kind) = kind else { continue };
             if spec_fields(kind).contains(&field) {
-                if let Some(schema) = spec_schemas().properties.get(&kind).and_then(|p| p.get(&field)) {
+                if let Some(schema) = schemas().kinds.get(&kind).and_then(|p| p.get(&field)) {
                     nested_unknown |= self.unknown_keys(value, schema, &format!("{path}.{field}"));
                 }
                 fields.insert(field, value.to_json());
@@ -430,7 +390,7 @@ impl Decoder<'_> {
                 return;
             }
         };
-        for (rel_kind, _, value) in shorthands {
+        for (rel_kind, value) in shorthands {
             let field_path = format!("{path}.{}", rel_kind.name());
             let items: Vec<(&Node, Option<u32>)> = match &value.value {
                 Value::Seq(items) => items.iter().enumerate().map(|(i, item)| (item, Some(i as u32))).collect(),
@@ -479,7 +439,7 @@ impl Decoder<'_> {
     /// Reports every key, at any depth under `node`, that its schema does not know, with
     /// the closest known key. Returns whether any was found.
     fn unknown_keys(&mut self, node: &Node, schema: &serde_json::Value, path: &str) -> bool {
-        let definitions = &spec_schemas().definitions;
+        let definitions = &schemas().definitions;
         let mut schema = resolve_in(schema, definitions);
         // Option<T> and enums: descend only when exactly one alternative has this shape,
         // or one alternative's properties hold every key; otherwise leave it to serde.

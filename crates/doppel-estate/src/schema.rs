@@ -64,13 +64,8 @@ pub fn estate_schema() -> Value {
     })
 }
 
-/// The `properties` of a (possibly referenced) object schema.
 fn properties_of(schema: &schemars::Schema, generator: &schemars::SchemaGenerator) -> Map<String, Value> {
-    crate::decode::resolve(schema.as_value(), generator)
-        .and_then(|s| s.get("properties"))
-        .and_then(|p| p.as_object())
-        .cloned()
-        .unwrap_or_default()
+    crate::decode::properties_of(schema.as_value(), generator.definitions())
 }
 
 fn rel_description(rel: RelKind) -> String {

@@ -11,6 +11,25 @@ use crate::view::{RelationRef, TwinView};
 
 type Map<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
 
+/// A relation's identity by reference: looks up a [`RelKey`] without cloning two keys.
+/// Hashes exactly as `RelKey`'s derived `Hash` does (from, kind, to, in that order).
+#[derive(Hash)]
+struct RelKeyRef<'a> {
+    from: &'a Key,
+    kind: crate::relation::RelKind,
+    to: &'a Key,
+}
+
+impl hashbrown::Equivalent<RelKey> for RelKeyRef<'_> {
+    fn equivalent(&self, key: &RelKey) -> bool {
+        self.kind == key.kind && *self.from == key.from && *self.to == key.to
+    }
+}
+
+fn by_ref<'a>(rel: &RelationRef<'a>) -> RelKeyRef<'a> {
+    RelKeyRef { from: rel.from, kind: rel.kind(), to: rel.to }
+}
+
 /// An overlay over a base view.
 pub struct Fork<'a, B: TwinView + ?Sized> {
     base: &'a B,
@@ -64,7 +83,7 @@ impl<'a, B: TwinView + ?Sized> Fork<'a, B> {
                 out.push(rel);
                 continue;
             }
-            match self.relations.get(&rel.key()) {
+            match self.relations.get(&by_ref(&rel)) {
                 None => out.push(rel),
                 Some(Some(spec)) => out.push(RelationRef { spec, ..rel }),
                 Some(None) => {}
@@ -160,7 +179,7 @@ impl<B: TwinView + ?Sized> TwinView for Fork<'_, B> {
             if self.relations.is_empty() {
                 return Some(rel);
             }
-            match self.relations.get(&rel.key()) {
+            match self.relations.get(&by_ref(&rel)) {
                 None => Some(rel),
                 Some(Some(spec)) => Some(RelationRef { spec, ..rel }),
                 Some(None) => None,

@@ -231,27 +231,23 @@ impl ser::SerializeMap for Nested<'_> {
     }
 }
 
-impl ser::SerializeStruct for Nested<'_> {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Done {
-        self.element(Step::Field(key), value)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
+/// Structs: every field is named by its name.
+macro_rules! named {
+    ($($trait:ident),*) => { $(
+        impl ser::$trait for Nested<'_> {
+            type Ok = ();
+            type Error = Never;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Done {
+                self.element(Step::Field(key), value)
+            }
+            fn end(self) -> Done {
+                Ok(())
+            }
+        }
+    )* };
 }
 
-impl ser::SerializeStructVariant for Nested<'_> {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Done {
-        self.element(Step::Field(key), value)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
-}
+named!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {

@@ -94,15 +94,6 @@ impl Twin {
         }
     }
 
-    /// Reserves room for more entities and relations, to avoid regrowth when loading.
-    pub fn reserve(&mut self, entities: usize, relations: usize) {
-        self.slots.reserve(entities);
-        let slots = &self.slots;
-        self.index
-            .reserve(entities, |&id| hash_key(&slots[id as usize].as_ref().expect("indexed slot is live").entity.key));
-        self.rels.reserve(relations);
-    }
-
     /// Applies a ChangeSet atomically: all of it, or nothing with every problem listed.
     /// Returns the reverse ChangeSet, which undoes it. The version goes up by one.
     pub fn apply(&mut self, changes: &ChangeSet) -> Result<ChangeSet, ApplyErrors> {
@@ -114,11 +105,6 @@ impl Twin {
     /// A cheap overlay over this twin for what-ifs; the twin itself never changes.
     pub fn fork(&self) -> Fork<'_, Twin> {
         Fork::new(self)
-    }
-
-    /// Sets the version number (used when a store rebuilds a twin from a snapshot).
-    pub fn set_version(&mut self, version: u64) {
-        self.version = version;
     }
 
     fn id_of(&self, key: &Key) -> Option<Id> {

@@ -3,7 +3,7 @@
 use crate::output::Output;
 use crate::time::format_ms;
 use anyhow::Result;
-use doppel_model::{Change, diff as twin_diff};
+use doppel_model::{Change, TwinView, diff as twin_diff};
 use doppel_store::{At, SqliteStore, Store};
 use std::path::Path;
 
@@ -82,5 +82,3 @@ pub fn diff(store_path: &Path, from: &str, to: &str, limit: usize, out: &Output)
     out.line(&format!("version {} -> {}: {}{more}", a.version(), b.version(), changes.summary()));
     Ok(())
 }
-
-use doppel_model::TwinView;

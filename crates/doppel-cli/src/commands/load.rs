@@ -125,6 +125,5 @@ pub fn validate(store_path: &Path, paths: &[PathBuf], out: &Output) -> Result<()
         n_relations,
         files.len()
     ));
-    let _ = fork.entity_count();
     Ok(())
 }
