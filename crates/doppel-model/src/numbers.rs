@@ -167,8 +167,9 @@ impl<'a> ser::Serializer for &'a mut Finder {
     fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Nested<'a>, Never> {
         Ok(Nested { finder: self, index: 0 })
     }
+    /// Compact form: quantities stay numbers (no `16Gi` strings formatted just to be skipped).
     fn is_human_readable(&self) -> bool {
-        true
+        false
     }
 }
 
