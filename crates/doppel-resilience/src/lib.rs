@@ -1,0 +1,1 @@
+//! Failure what-ifs through every layer of the twin.
