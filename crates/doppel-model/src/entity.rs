@@ -123,7 +123,24 @@ impl Entity {
                     if let Some(slo) = &endpoint.slo {
                         check_slo(&format!("{at}.slo"), slo, &mut problems);
                     }
+                    if let Some(time) = &endpoint.service_time
+                        && (time.mean_ms == 0.0 || time.mean_ms.is_nan())
+                    {
+                        problems.push(FieldProblem::new(
+                            format!("{at}.service_time.mean_ms"),
+                            "a request takes some time: use a value above 0",
+                        ));
+                    }
                 }
+                if s.concurrency == Some(0) {
+                    problems.push(FieldProblem::new("concurrency", "a replica works on at least 1 request at once"));
+                }
+            }
+            Spec::NodeGroup(g) if g.min_size > g.max_size => {
+                problems.push(FieldProblem::new(
+                    "min_size",
+                    format!("{} is more than max_size {}", g.min_size, g.max_size),
+                ));
             }
             Spec::Datastore(d) if d.engine.is_empty() => {
                 problems.push(FieldProblem::new("engine", "name the engine (postgresql, mysql, redis, ...)"));

@@ -132,6 +132,8 @@ kinds! {
     StorageClass = "storage-class", Price;
     /// A data transfer price.
     TransferPrice = "transfer-price", Price;
+    /// A group of like nodes the cluster autoscaler grows and shrinks (an EKS node group, a GKE node pool).
+    NodeGroup = "node-group", Kubernetes;
 }
 
 impl Kind {

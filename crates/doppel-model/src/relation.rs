@@ -239,7 +239,8 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
         }],
         RelKind::MemberOf => &[
             Endpoints { from: Kinds(&[K::Pod]), to: Kinds(WORKLOADS) },
-            Endpoints { from: Kinds(&[K::Node, K::Host]), to: Kinds(&[K::Cluster, K::LoadBalancer]) },
+            Endpoints { from: Kinds(&[K::Node, K::Host]), to: Kinds(&[K::Cluster, K::LoadBalancer, K::NodeGroup]) },
+            Endpoints { from: Kinds(&[K::NodeGroup]), to: Kinds(&[K::Cluster]) },
             Endpoints { from: Kinds(&[K::User, K::Role, K::ServiceAccount]), to: Kinds(&[K::Group]) },
             Endpoints { from: Kinds(&[K::Datastore]), to: Kinds(&[K::Datastore]) },
         ],

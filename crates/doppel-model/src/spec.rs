@@ -67,6 +67,8 @@ spec_struct!(
         display_name: Option<String>,
         /// Whether this region is a standby for failover rather than serving traffic.
         standby: bool,
+        /// Time to move traffic to this standby region once its primary is lost.
+        failover_s: Option<f64>,
     }
 );
 
@@ -283,6 +285,8 @@ spec_struct!(
         images: Vec<String>,
         /// Container ports.
         ports: Vec<u16>,
+        /// Time from scheduling to ready (image pull, start, readiness probe).
+        startup_s: Option<f64>,
     }
 );
 
@@ -578,6 +582,18 @@ spec_struct!(
         daily_profile: Vec<f64>,
         /// Objectives.
         slo: Option<Slo>,
+        /// Time one request takes to serve, own work only (calls excluded).
+        service_time: Option<ServiceTime>,
+    }
+);
+
+spec_struct!(
+    /// How long a service works on one request.
+    ServiceTime {
+        /// Mean.
+        mean_ms: f64,
+        /// Coefficient of variation (standard deviation over mean); 1 for exponential.
+        cv: Option<f64>,
     }
 );
 
@@ -594,6 +610,8 @@ spec_struct!(
         slo: Option<Slo>,
         /// How critical it is to the business (1 is highest).
         tier: Option<u8>,
+        /// Requests one replica works on at once (worker threads, event-loop slots).
+        concurrency: Option<u32>,
     }
 );
 
@@ -948,6 +966,26 @@ spec_struct!(
     }
 );
 
+spec_struct!(
+    /// A group of like nodes the cluster autoscaler can grow: what a new node looks like and how many there may be.
+    NodeGroupSpec {
+        /// Instance type of its nodes.
+        instance_type: Option<String>,
+        /// Resources a new node offers to pods.
+        allocatable: Resources,
+        /// Labels a new node carries.
+        node_labels: Labels,
+        /// Taints a new node carries.
+        taints: Vec<Taint>,
+        /// Fewest nodes.
+        min_size: u32,
+        /// Most nodes.
+        max_size: u32,
+        /// Time from the decision to add a node to the node being ready.
+        provisioning_s: Option<f64>,
+    }
+);
+
 macro_rules! specs {
     ($( $variant:ident($ty:ident) ),* $(,)?) => {
         /// The typed attributes of an entity; the variant matches the kind of its key.
@@ -1028,4 +1066,5 @@ specs! {
     InstanceType(InstanceTypeSpec),
     StorageClass(StorageClassSpec),
     TransferPrice(TransferPriceSpec),
+    NodeGroup(NodeGroupSpec),
 }

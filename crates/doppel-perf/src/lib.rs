@@ -125,7 +125,12 @@ impl LoadModel for UtilisationLaw {
         }
         let rho = work / load.servers;
         if rho < 1.0 {
-            return Ok(StationResult { utilisation: rho, latency_ms: load.service_time_ms, latency_p99_ms: None, loss: 0.0 });
+            return Ok(StationResult {
+                utilisation: rho,
+                latency_ms: load.service_time_ms,
+                latency_p99_ms: None,
+                loss: 0.0,
+            });
         }
         Ok(StationResult {
             utilisation: rho,
