@@ -47,6 +47,9 @@ pub struct CallAttrs {
     pub retries: u32,
     /// Endpoint called (a name from the callee's endpoints).
     pub endpoint: Option<String>,
+    /// The caller's endpoints that make this call (all of them when empty); `fan_out` still
+    /// counts calls per request of the whole caller.
+    pub from_endpoints: Vec<String>,
 }
 
 /// Attributes of a `depends_on` relation.
