@@ -1,3 +1,665 @@
-//! Placement of pods on nodes as the Kubernetes default scheduler does it: filters in the
-//! scheduler's order with its reasons, scores with the default weights, disruption budgets
-//! and the cluster autoscaler. Pure and deterministic.
+//! Placement of pods on nodes as the Kubernetes default scheduler (v1.30) does it:
+//! filters in the scheduler's order with its own reasons, scores with the default
+//! weights, disruption budgets and a cluster-autoscaler-like scale-up. Pure and
+//! deterministic: where Kubernetes breaks a tie between equally scored nodes at
+//! random, this crate takes the node added first (the lowest [`NodeId`]).
+//!
+//! What is modelled, plugin by plugin (default profile, default weights):
+//!
+//! | plugin | filter | score (weight) |
+//! | --- | --- | --- |
+//! | NodeUnschedulable | cordoned nodes, unless the pod tolerates `node.kubernetes.io/unschedulable` | |
+//! | TaintToleration | `NoSchedule` and `NoExecute` taints | untolerated `PreferNoSchedule` taints, fewer is better (3) |
+//! | NodeAffinity | `node_selector`, required `node_affinity` (operator In) | |
+//! | NodeResourcesFit | cpu, memory, ephemeral storage, pod slots | LeastAllocated over cpu and memory (1) |
+//! | NodeResourcesBalancedAllocation | | (1) |
+//! | PodTopologySpread | `DoNotSchedule` constraints (`hard`) | `ScheduleAnyway` constraints (2) |
+//! | InterPodAffinity | required affinity and anti-affinity, both ways | preferred terms, both ways (2) |
+//!
+//! Left out: preemption (and its message), volumes, host ports, images, the system
+//! default spreading constraints (they need the pod's owning workload), `minDomains`,
+//! `matchLabelKeys`, namespace selectors of affinity terms, and the sampling of nodes
+//! (`percentageOfNodesToScore`): every node is filtered and scored.
+
+mod autoscale;
+mod intern;
+mod pdb;
+mod schedule;
+
+use doppel_model::Labels;
+use doppel_model::spec::{Resources, Scheduling, Taint, TaintEffect};
+use intern::{Interner, MISSING, subset};
+use std::collections::HashMap;
+use std::fmt;
+
+pub use autoscale::{NodeGroup, ScaleUp, autoscale};
+pub use pdb::{Pdb, PdbStatus};
+pub use schedule::Unschedulable;
+
+/// The node label holding the node's name, the usual per-node topology key.
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+/// The node label holding the node's availability zone.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// The taint the node lifecycle controller puts on a node it cannot reach.
+pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+/// The taint the node lifecycle controller puts on a node that is not ready.
+pub const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
+/// The taint that stands for a cordoned node; tolerating it lets a pod onto one.
+pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
+
+/// The `NoExecute` taint Kubernetes puts on a node that stopped answering.
+pub fn unreachable_taint() -> Taint {
+    Taint { key: UNREACHABLE_TAINT.to_owned(), value: None, effect: TaintEffect::NoExecute }
+}
+
+/// A node of a [`Cluster`]; ids follow the order nodes were added in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+/// A pod bound in a [`Cluster`]; ids follow the order pods were bound in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PodId(pub u32);
+
+/// A node as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SchedNode {
+    /// Node name.
+    pub name: String,
+    /// Node labels (zone, hostname, instance type, ...).
+    pub labels: Labels,
+    /// Resources available to pods. Zero cpu, memory or storage means none; zero pods
+    /// means no limit on the number of pods.
+    pub allocatable: Resources,
+    /// Taints.
+    pub taints: Vec<Taint>,
+    /// Whether the node is cordoned.
+    pub unschedulable: bool,
+}
+
+/// A pod as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SchedPod {
+    /// Pod name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Pod labels.
+    pub labels: Labels,
+    /// Requested resources (sum over containers); `pods` is ignored.
+    pub requests: Resources,
+    /// Where the pod may go.
+    pub scheduling: Scheduling,
+}
+
+/// Requests in integer units: milli-cores and bytes, with the non-zero defaults the
+/// scheduler's LeastAllocated score uses for pods that request nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Req {
+    pub(crate) cpu: i64,
+    pub(crate) mem: i64,
+    pub(crate) eph: i64,
+    pub(crate) nz_cpu: i64,
+    pub(crate) nz_mem: i64,
+}
+
+/// The CPU the scoring counts for a pod that requests none (100m).
+const DEFAULT_MILLI_CPU: i64 = 100;
+/// The memory the scoring counts for a pod that requests none (200 MiB).
+const DEFAULT_MEMORY: i64 = 200 * 1024 * 1024;
+
+/// Cores as whole milli-cores, rounding up as Kubernetes quantities do.
+pub(crate) fn milli_cpu(cores: f64) -> i64 {
+    if !(cores.is_finite() && cores > 0.0) {
+        return 0;
+    }
+    let milli = cores * 1000.0;
+    let nearest = milli.round();
+    // Float noise (0.1 * 1000 = 100.00000000000001) is not a fraction of a milli-core.
+    let milli = if (milli - nearest).abs() < 1e-6 { nearest } else { milli.ceil() };
+    milli as i64
+}
+
+fn bytes(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Req {
+    pub(crate) fn of(resources: &Resources) -> Req {
+        let cpu = milli_cpu(resources.cpu.0);
+        let mem = bytes(resources.memory.0);
+        Req {
+            cpu,
+            mem,
+            eph: bytes(resources.ephemeral_storage.0),
+            nz_cpu: if cpu == 0 { DEFAULT_MILLI_CPU } else { cpu },
+            nz_mem: if mem == 0 { DEFAULT_MEMORY } else { mem },
+        }
+    }
+
+    pub(crate) fn is_zero(&self) -> bool {
+        self.cpu == 0 && self.mem == 0 && self.eph == 0
+    }
+}
+
+/// A taint with interned key and value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ITaint {
+    pub(crate) key: u32,
+    pub(crate) value: u32,
+    pub(crate) effect: TaintEffect,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct NodeRec {
+    pub(crate) spec: SchedNode,
+    pub(crate) labels: Vec<(u32, u32)>,
+    pub(crate) taints: Vec<ITaint>,
+    pub(crate) alloc_cpu: i64,
+    pub(crate) alloc_mem: i64,
+    pub(crate) alloc_eph: i64,
+    pub(crate) max_pods: u32,
+    pub(crate) req_cpu: i64,
+    pub(crate) req_mem: i64,
+    pub(crate) req_eph: i64,
+    pub(crate) nz_cpu: i64,
+    pub(crate) nz_mem: i64,
+    pub(crate) count: u32,
+    pub(crate) pods: Vec<PodId>,
+    /// Whether some taint has the `PreferNoSchedule` effect.
+    pub(crate) prefer_taints: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PodState {
+    Running,
+    Terminating,
+    Removed,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PodRec {
+    pub(crate) spec: SchedPod,
+    pub(crate) ns: u32,
+    pub(crate) labels: Vec<(u32, u32)>,
+    pub(crate) req: Req,
+    pub(crate) node: NodeId,
+    pub(crate) state: PodState,
+    pub(crate) carriers: Vec<u32>,
+}
+
+/// The domains of one node label key: per node, the index of its value (or MISSING).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyIndex {
+    pub(crate) domain: Vec<u32>,
+    pub(crate) values: Vec<u32>,
+    lookup: HashMap<u32, u32>,
+}
+
+impl KeyIndex {
+    fn domain_of(&mut self, value: u32) -> u32 {
+        let next = self.values.len() as u32;
+        let values = &mut self.values;
+        *self.lookup.entry(value).or_insert_with(|| {
+            values.push(value);
+            next
+        })
+    }
+
+    /// The number of distinct values.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+}
+
+/// Pods of one namespace matching one selector, counted per node: `live` leaves out
+/// terminating pods (topology spread), `all` counts them (resources, inter-pod affinity).
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    pub(crate) selector: Vec<(u32, u32)>,
+    pub(crate) live: Vec<u32>,
+    pub(crate) all: Vec<u32>,
+}
+
+/// Which inter-pod term bound pods carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum CarrierKind {
+    RequiredAffinity,
+    RequiredAnti,
+    PreferredAffinity,
+    PreferredAnti,
+}
+
+/// An inter-pod affinity term of bound pods (declared in namespace `ns`), with the
+/// number of bound pods carrying it per node.
+#[derive(Debug, Clone)]
+pub(crate) struct Carrier {
+    pub(crate) kind: CarrierKind,
+    pub(crate) ns: u32,
+    pub(crate) selector: Vec<(u32, u32)>,
+    pub(crate) key: u32,
+    pub(crate) per_node: Vec<u32>,
+    pub(crate) total: u32,
+}
+
+type CarrierKey = (CarrierKind, u32, Vec<(u32, u32)>, u32);
+
+/// Nodes and the pods bound to them, with the indexes placement needs.
+#[derive(Clone)]
+pub struct Cluster {
+    pub(crate) syms: Interner,
+    pub(crate) nodes: Vec<NodeRec>,
+    names: HashMap<String, NodeId>,
+    pub(crate) keys: Vec<KeyIndex>,
+    key_of: HashMap<u32, usize>,
+    pub(crate) pods: Vec<PodRec>,
+    pub(crate) groups: Vec<Group>,
+    group_of: HashMap<(u32, Vec<(u32, u32)>), u32>,
+    ns_groups: HashMap<u32, Vec<u32>>,
+    pub(crate) carriers: Vec<Carrier>,
+    carrier_of: HashMap<CarrierKey, u32>,
+    pub(crate) hostname: u32,
+    pub(crate) empty: u32,
+    pub(crate) unschedulable_key: u32,
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("nodes", &self.nodes.len())
+            .field("pods", &self.pods.iter().filter(|p| p.state != PodState::Removed).count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// A cluster of these nodes, in this order (the order breaks ties between equally
+    /// scored nodes, so callers pass nodes sorted by name).
+    pub fn new(nodes: Vec<SchedNode>) -> Cluster {
+        let mut syms = Interner::default();
+        let hostname = syms.intern(HOSTNAME_LABEL);
+        let empty = syms.intern("");
+        let unschedulable_key = syms.intern(UNSCHEDULABLE_TAINT);
+        let mut cluster = Cluster {
+            syms,
+            nodes: Vec::with_capacity(nodes.len()),
+            names: HashMap::new(),
+            keys: Vec::new(),
+            key_of: HashMap::new(),
+            pods: Vec::new(),
+            groups: Vec::new(),
+            group_of: HashMap::new(),
+            ns_groups: HashMap::new(),
+            carriers: Vec::new(),
+            carrier_of: HashMap::new(),
+            hostname,
+            empty,
+            unschedulable_key,
+        };
+        for node in nodes {
+            cluster.add_node(node);
+        }
+        cluster
+    }
+
+    /// Adds a node after the others.
+    pub fn add_node(&mut self, node: SchedNode) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        let labels = self.syms.labels(&node.labels);
+        for key in &mut self.keys {
+            key.domain.push(MISSING);
+        }
+        for &(key, value) in &labels {
+            let index = match self.key_of.get(&key) {
+                Some(&index) => index,
+                None => {
+                    self.keys.push(KeyIndex { domain: vec![MISSING; id.0 as usize + 1], ..KeyIndex::default() });
+                    self.key_of.insert(key, self.keys.len() - 1);
+                    self.keys.len() - 1
+                }
+            };
+            let domain = self.keys[index].domain_of(value);
+            self.keys[index].domain[id.0 as usize] = domain;
+        }
+        for group in &mut self.groups {
+            group.live.push(0);
+            group.all.push(0);
+        }
+        for carrier in &mut self.carriers {
+            carrier.per_node.push(0);
+        }
+        let taints = node.taints.iter().map(|t| self.intern_taint(t)).collect::<Vec<_>>();
+        let alloc = Req::of(&node.allocatable);
+        self.names.entry(node.name.clone()).or_insert(id);
+        self.nodes.push(NodeRec {
+            prefer_taints: taints.iter().any(|t| t.effect == TaintEffect::PreferNoSchedule),
+            taints,
+            labels,
+            alloc_cpu: alloc.cpu,
+            alloc_mem: alloc.mem,
+            alloc_eph: alloc.eph,
+            max_pods: node.allocatable.pods,
+            req_cpu: 0,
+            req_mem: 0,
+            req_eph: 0,
+            nz_cpu: 0,
+            nz_mem: 0,
+            count: 0,
+            pods: Vec::new(),
+            spec: node,
+        });
+        id
+    }
+
+    /// Removes the last node, which must hold no pods (used by the autoscaler's trials).
+    pub(crate) fn pop_empty_node(&mut self) {
+        let Some(last) = self.nodes.last() else { return };
+        if !last.pods.is_empty() {
+            return;
+        }
+        let id = NodeId(self.nodes.len() as u32 - 1);
+        let node = self.nodes.pop().expect("checked above");
+        if self.names.get(&node.spec.name) == Some(&id) {
+            self.names.remove(&node.spec.name);
+        }
+        for key in &mut self.keys {
+            key.domain.pop();
+        }
+        for group in &mut self.groups {
+            group.live.pop();
+            group.all.pop();
+        }
+        for carrier in &mut self.carriers {
+            carrier.per_node.pop();
+        }
+    }
+
+    fn intern_taint(&mut self, taint: &Taint) -> ITaint {
+        ITaint {
+            key: self.syms.intern(&taint.key),
+            value: self.syms.intern(taint.value.as_deref().unwrap_or("")),
+            effect: taint.effect,
+        }
+    }
+
+    /// A node. Panics if `id` is not a node of this cluster.
+    pub fn node(&self, id: NodeId) -> &SchedNode {
+        &self.nodes[id.0 as usize].spec
+    }
+
+    /// The number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// All node ids, in order.
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + use<> {
+        (0..self.nodes.len() as u32).map(NodeId)
+    }
+
+    /// The node of this name (the first, if several share it).
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.names.get(name).copied()
+    }
+
+    /// Adds a taint to a node (a failed node gets `node.kubernetes.io/unreachable`).
+    /// Pods already there stay: evicting them is the caller's decision.
+    pub fn add_taint(&mut self, node: NodeId, taint: Taint) {
+        let interned = self.intern_taint(&taint);
+        let rec = &mut self.nodes[node.0 as usize];
+        rec.prefer_taints |= interned.effect == TaintEffect::PreferNoSchedule;
+        rec.taints.push(interned);
+        rec.spec.taints.push(taint);
+    }
+
+    /// Removes every taint of this key from a node.
+    pub fn remove_taint(&mut self, node: NodeId, key: &str) {
+        let Some(id) = self.syms.get(key) else { return };
+        let rec = &mut self.nodes[node.0 as usize];
+        rec.taints.retain(|t| t.key != id);
+        rec.spec.taints.retain(|t| t.key != key);
+        rec.prefer_taints = rec.taints.iter().any(|t| t.effect == TaintEffect::PreferNoSchedule);
+    }
+
+    /// Cordons (true) or uncordons (false) a node.
+    pub fn set_unschedulable(&mut self, node: NodeId, unschedulable: bool) {
+        self.nodes[node.0 as usize].spec.unschedulable = unschedulable;
+    }
+
+    /// Binds an existing pod to a node without any check (the pod is already there).
+    pub fn bind(&mut self, pod: SchedPod, node: NodeId) -> PodId {
+        let query = self.query_interning(&pod);
+        self.bind_query(pod, &query, node)
+    }
+
+    pub(crate) fn bind_query(&mut self, pod: SchedPod, query: &schedule::PodQuery, node: NodeId) -> PodId {
+        let id = PodId(self.pods.len() as u32);
+        let n = node.0 as usize;
+        let rec = &mut self.nodes[n];
+        let req = query.req;
+        rec.req_cpu = rec.req_cpu.saturating_add(req.cpu);
+        rec.req_mem = rec.req_mem.saturating_add(req.mem);
+        rec.req_eph = rec.req_eph.saturating_add(req.eph);
+        rec.nz_cpu = rec.nz_cpu.saturating_add(req.nz_cpu);
+        rec.nz_mem = rec.nz_mem.saturating_add(req.nz_mem);
+        rec.count += 1;
+        rec.pods.push(id);
+        if let Some(groups) = self.ns_groups.get(&query.ns) {
+            for &g in groups {
+                let group = &mut self.groups[g as usize];
+                if subset(&group.selector, &query.labels) {
+                    group.live[n] += 1;
+                    group.all[n] += 1;
+                }
+            }
+        }
+        // The pod's own terms become carriers that later pods are checked against, and
+        // the groups its terms count are kept from now on, for its siblings.
+        let mut carriers = Vec::new();
+        let terms = [
+            (CarrierKind::RequiredAffinity, &query.affinity),
+            (CarrierKind::RequiredAnti, &query.anti),
+            (CarrierKind::PreferredAffinity, &query.pref_affinity),
+            (CarrierKind::PreferredAnti, &query.pref_anti),
+        ];
+        for (kind, terms) in terms {
+            for term in terms {
+                let c = self.carrier(kind, query.ns, &term.selector, term.key);
+                let carrier = &mut self.carriers[c as usize];
+                carrier.per_node[n] += 1;
+                carrier.total += 1;
+                carriers.push(c);
+            }
+        }
+        self.pods.push(PodRec {
+            spec: pod,
+            ns: query.ns,
+            labels: query.labels.clone(),
+            req,
+            node,
+            state: PodState::Running,
+            carriers,
+        });
+        self.register_groups(query);
+        id
+    }
+
+    /// Keeps counts for every group a pod's constraints look at.
+    pub(crate) fn register_groups(&mut self, query: &schedule::PodQuery) {
+        for selector in query.selectors() {
+            self.group(query.ns, &selector);
+        }
+    }
+
+    fn carrier(&mut self, kind: CarrierKind, ns: u32, selector: &[(u32, u32)], key: u32) -> u32 {
+        let lookup = (kind, ns, selector.to_vec(), key);
+        if let Some(&c) = self.carrier_of.get(&lookup) {
+            return c;
+        }
+        let c = self.carriers.len() as u32;
+        self.carriers.push(Carrier {
+            kind,
+            ns,
+            selector: selector.to_vec(),
+            key,
+            per_node: vec![0; self.nodes.len()],
+            total: 0,
+        });
+        self.carrier_of.insert(lookup, c);
+        c
+    }
+
+    /// The group of pods of `ns` matching `selector`, counted from now on.
+    fn group(&mut self, ns: u32, selector: &[(u32, u32)]) -> u32 {
+        let lookup = (ns, selector.to_vec());
+        if let Some(&g) = self.group_of.get(&lookup) {
+            return g;
+        }
+        let (live, all) = self.count_pods(ns, selector);
+        let g = self.groups.len() as u32;
+        self.groups.push(Group { selector: selector.to_vec(), live, all });
+        self.group_of.insert(lookup, g);
+        self.ns_groups.entry(ns).or_default().push(g);
+        g
+    }
+
+    /// Pods of `ns` matching `selector` per node: (not terminating, all).
+    pub(crate) fn count_pods(&self, ns: u32, selector: &[(u32, u32)]) -> (Vec<u32>, Vec<u32>) {
+        let mut live = vec![0; self.nodes.len()];
+        let mut all = vec![0; self.nodes.len()];
+        for pod in &self.pods {
+            if pod.state == PodState::Removed || pod.ns != ns || !subset(selector, &pod.labels) {
+                continue;
+            }
+            all[pod.node.0 as usize] += 1;
+            if pod.state == PodState::Running {
+                live[pod.node.0 as usize] += 1;
+            }
+        }
+        (live, all)
+    }
+
+    /// The registered group of pods of `ns` matching `selector`, if any.
+    pub(crate) fn find_group(&self, ns: u32, selector: &[(u32, u32)]) -> Option<&Group> {
+        // A lookup without building the key would need a borrowed form of it; the
+        // selectors are a few pairs, so the copy is cheap next to the placement.
+        self.group_of.get(&(ns, selector.to_vec())).map(|&g| &self.groups[g as usize])
+    }
+
+    /// The domain table of a label key, if some node has that label.
+    pub(crate) fn key_index(&self, key: u32) -> Option<&KeyIndex> {
+        self.key_of.get(&key).map(|&k| &self.keys[k])
+    }
+
+    /// Marks a pod as terminating (evicted): it keeps its node and resources, but
+    /// topology spreading no longer counts it, as in Kubernetes.
+    pub fn set_terminating(&mut self, pod: PodId) {
+        let Some(rec) = self.pods.get(pod.0 as usize) else { return };
+        if rec.state != PodState::Running {
+            return;
+        }
+        let n = rec.node.0 as usize;
+        if let Some(groups) = self.ns_groups.get(&rec.ns) {
+            for &g in groups {
+                let group = &mut self.groups[g as usize];
+                if subset(&group.selector, &rec.labels) {
+                    group.live[n] -= 1;
+                }
+            }
+        }
+        self.pods[pod.0 as usize].state = PodState::Terminating;
+    }
+
+    /// Removes a pod: it is gone and its node's resources are free.
+    pub fn remove(&mut self, pod: PodId) {
+        let Some(rec) = self.pods.get(pod.0 as usize) else { return };
+        if rec.state == PodState::Removed {
+            return;
+        }
+        let n = rec.node.0 as usize;
+        let running = rec.state == PodState::Running;
+        if let Some(groups) = self.ns_groups.get(&rec.ns) {
+            for &g in groups {
+                let group = &mut self.groups[g as usize];
+                if subset(&group.selector, &rec.labels) {
+                    group.all[n] -= 1;
+                    if running {
+                        group.live[n] -= 1;
+                    }
+                }
+            }
+        }
+        for &c in &rec.carriers {
+            let carrier = &mut self.carriers[c as usize];
+            carrier.per_node[n] -= 1;
+            carrier.total -= 1;
+        }
+        let req = rec.req;
+        let node = &mut self.nodes[n];
+        node.req_cpu = node.req_cpu.saturating_sub(req.cpu);
+        node.req_mem = node.req_mem.saturating_sub(req.mem);
+        node.req_eph = node.req_eph.saturating_sub(req.eph);
+        node.nz_cpu = node.nz_cpu.saturating_sub(req.nz_cpu);
+        node.nz_mem = node.nz_mem.saturating_sub(req.nz_mem);
+        node.count = node.count.saturating_sub(1);
+        node.pods.retain(|&p| p != pod);
+        self.pods[pod.0 as usize].state = PodState::Removed;
+    }
+
+    /// A pod (removed pods stay readable). Panics if `id` is not a pod of this cluster.
+    pub fn pod(&self, id: PodId) -> &SchedPod {
+        &self.pods[id.0 as usize].spec
+    }
+
+    /// The node a pod is (or was last) bound to. Panics if `pod` is not of this cluster.
+    pub fn node_of(&self, pod: PodId) -> NodeId {
+        self.pods[pod.0 as usize].node
+    }
+
+    /// Whether a pod is terminating.
+    pub fn is_terminating(&self, pod: PodId) -> bool {
+        self.pods.get(pod.0 as usize).is_some_and(|p| p.state == PodState::Terminating)
+    }
+
+    /// Whether a pod was removed.
+    pub fn is_removed(&self, pod: PodId) -> bool {
+        self.pods.get(pod.0 as usize).is_none_or(|p| p.state == PodState::Removed)
+    }
+
+    /// The pods bound to a node (terminating ones included), in the order they were bound.
+    pub fn pods_on(&self, node: NodeId) -> impl Iterator<Item = PodId> + '_ {
+        self.nodes.get(node.0 as usize).into_iter().flat_map(|n| n.pods.iter().copied())
+    }
+
+    /// All pods not removed, in the order they were bound.
+    pub fn pod_ids(&self) -> impl Iterator<Item = PodId> + '_ {
+        self.pods.iter().enumerate().filter(|(_, p)| p.state != PodState::Removed).map(|(i, _)| PodId(i as u32))
+    }
+
+    /// The sum of the requests of the pods bound to a node (terminating ones included);
+    /// `pods` is their number.
+    pub fn requested(&self, node: NodeId) -> Resources {
+        let Some(rec) = self.nodes.get(node.0 as usize) else { return Resources::default() };
+        Resources {
+            cpu: doppel_model::Cores(rec.req_cpu as f64 / 1000.0),
+            memory: doppel_model::Bytes(rec.req_mem.max(0) as u64),
+            ephemeral_storage: doppel_model::Bytes(rec.req_eph.max(0) as u64),
+            pods: rec.count,
+        }
+    }
+
+    /// Where the scheduler would put this pod now: filters, then scores. Binds nothing.
+    pub fn schedule(&self, pod: &SchedPod) -> Result<NodeId, Unschedulable> {
+        let query = self.query_reading(pod);
+        self.decide(&query)
+    }
+
+    /// Schedules a pod and binds it where it goes; gives the pod back if it fits nowhere.
+    pub fn place(&mut self, pod: SchedPod) -> Result<(PodId, NodeId), (SchedPod, Unschedulable)> {
+        let query = self.query_interning(&pod);
+        self.register_groups(&query);
+        match self.decide(&query) {
+            Ok(node) => Ok((self.bind_query(pod, &query, node), node)),
+            Err(reason) => Err((pod, reason)),
+        }
+    }
+}
