@@ -131,6 +131,15 @@ pub enum Command {
         #[arg(long, default_value_t = 200)]
         limit: usize,
     },
+    /// What happens if something fails: follow it through every layer to the entry points.
+    #[command(name = "what-if")]
+    WhatIf {
+        #[command(flatten)]
+        args: WhatIfArgs,
+        /// Run on this version of the twin (see `doppel history`).
+        #[arg(long = "version", value_name = "N")]
+        version: Option<u64>,
+    },
     /// Print the JSON Schema of estate files (for editor completion).
     Schema,
     /// Write a synthetic estate of realistic shape (about 11 entities per service).
@@ -145,4 +154,33 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+/// What a what-if fails, and at what load.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WhatIfArgs {
+    /// Fail what this selector matches (zone/us-east-1a, node/NAME, service/cart, external/x); repeatable.
+    #[arg(long, value_name = "SELECTOR")]
+    pub fail: Vec<String>,
+    /// Degrade: SELECTOR:latency_ms=2000,error_rate=0.1,capacity_loss=0.5; repeatable.
+    #[arg(long, value_name = "SPEC")]
+    pub degrade: Vec<String>,
+    /// A scenario file (YAML) instead of --fail/--degrade.
+    #[arg(long, short = 'f', value_name = "FILE", conflicts_with_all = ["fail", "degrade"])]
+    pub file: Option<PathBuf>,
+    /// Load factor on top (2x).
+    #[arg(long, value_name = "FACTOR")]
+    pub load: Option<String>,
+    /// When in the day: average (default), peak, or an hour 0-23.
+    #[arg(long = "at", value_name = "POINT")]
+    pub at_point: Option<String>,
+    /// Seconds to follow (default 3600).
+    #[arg(long = "horizon", value_name = "SECONDS")]
+    pub horizon_s: Option<f64>,
+    /// Do not let the cluster autoscaler add nodes.
+    #[arg(long)]
+    pub no_autoscaler: bool,
+    /// Print Markdown (for a pull request comment).
+    #[arg(long)]
+    pub markdown: bool,
 }

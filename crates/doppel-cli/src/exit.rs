@@ -34,6 +34,11 @@ pub fn invalid(message: impl Into<String>) -> anyhow::Error {
     Failure { code: 3, message: message.into() }.into()
 }
 
+/// Bad command line (exit 2).
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Failure { code: 2, message: message.into() }.into()
+}
+
 /// Not found (exit 4).
 pub fn not_found(message: impl Into<String>) -> anyhow::Error {
     Failure { code: 4, message: message.into() }.into()

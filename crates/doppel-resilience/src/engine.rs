@@ -1,20 +1,23 @@
 //! Running a scenario: what the faults take down, what Kubernetes does about it over time,
 //! and, at each instant that matters, how load and failure cascade through the call graph.
 
-use crate::report::{Event, PendingPod, Report, Shortfall, Span, State, Subject};
+use crate::report::{Event, PendingPod, Report, Shortfall};
 use crate::scenario::{Action, LoadPoint, Scenario};
 use crate::topology::{Ix, Place, StationKind, Topology, defaults};
 use doppel_model::relation::RelKind;
 use doppel_model::spec::{Taint, TaintEffect};
 use doppel_model::{Key, Kind, TwinView};
 use doppel_perf::{LoadModel, StationLoad};
-use doppel_sched::{Cluster, NodeId, PodId, SchedNode};
+use doppel_sched::{Cluster, NodeId, PodId};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Error share at or above which a station or entry point counts as down.
 pub const DOWN_AT: f64 = 0.5;
 /// Error share at or above which it counts as degraded.
 pub const DEGRADED_AT: f64 = 0.001;
+/// Utilisation at or above which a station counts as degraded: near saturation, waiting
+/// grows without bound, which the utilisation law alone does not show.
+pub const SATURATED_AT: f64 = 0.9;
 
 /// One pod's life in the scenario: when it serves and when it leaves the endpoints.
 #[derive(Debug, Clone)]
@@ -88,7 +91,11 @@ fn contained(view: &(impl TwinView + ?Sized), root: &Key) -> HashSet<Key> {
 }
 
 fn fmt_s(t: f64) -> String {
-    if t >= 120.0 && (t / 60.0).fract() == 0.0 { format!("{} min", t / 60.0) } else { format!("{} s", (t * 10.0).round() / 10.0) }
+    if t >= 120.0 && (t / 60.0).fract() == 0.0 {
+        format!("{} min", t / 60.0)
+    } else {
+        format!("{} s", (t * 10.0).round() / 10.0)
+    }
 }
 
 impl Timeline {
@@ -119,8 +126,13 @@ pub fn run(view: &(impl TwinView + ?Sized), topo: &Topology, scenario: &Scenario
     for (s, st) in topo.stations.iter().enumerate() {
         if let (Some((t, _)), Some(f)) = (&tl.placed_dead[s], &st.failover) {
             let t = *t + f.after_s;
-            if t < scenario.horizon_s {
-                let who = f.replica.map_or("its standby in another zone".to_string(), |r| topo.stations[r].key.to_string());
+            let possible = match f.replica {
+                Some(r) => tl.placed_dead[r].is_none(),
+                None => st.region.is_none_or(|r| !region_lost(topo, &tl, r, t)),
+            };
+            if t < scenario.horizon_s && possible {
+                let who =
+                    f.replica.map_or("its standby in another zone".to_string(), |r| topo.stations[r].key.to_string());
                 tl.event(t, format!("{} fails over to {who}", st.key));
             }
         }
@@ -135,7 +147,8 @@ pub fn run(view: &(impl TwinView + ?Sized), topo: &Topology, scenario: &Scenario
     }
     tl.events.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     let loads = Loads::new(topo, scenario);
-    let mut instants: Vec<f64> = tl.instants.iter().map(|&m| m as f64 / 1000.0).filter(|&t| t <= scenario.horizon_s).collect();
+    let mut instants: Vec<f64> =
+        tl.instants.iter().map(|&m| m as f64 / 1000.0).filter(|&t| t <= scenario.horizon_s).collect();
     instants.dedup();
     let baseline = cascade(topo, &tl, &loads, model, -1.0);
     let phases: Vec<(f64, Phase)> = instants.iter().map(|&t| (t, cascade(topo, &tl, &loads, model, t))).collect();
@@ -184,7 +197,12 @@ fn expand_faults(
                 for key in &fault.targets {
                     match topo.index.get(key) {
                         Some(Place::Station(s)) => {
-                            tl.failed[*s].push((t, end, format!("{key} failed")));
+                            // A permanent failure is a lost instance: failover applies.
+                            if end.is_finite() {
+                                tl.failed[*s].push((t, end, format!("{key} failed")));
+                            } else if tl.placed_dead[*s].is_none() {
+                                tl.placed_dead[*s] = Some((t, format!("{key} failed")));
+                            }
                             *summary.entry("stations").or_default() += 1;
                             continue;
                         }
@@ -242,7 +260,11 @@ fn expand_faults(
                             .collect::<BTreeSet<_>>()
                             .into_iter()
                             .collect();
-                        let in_standby = topo.stations.iter().filter(|s| s.region.is_some_and(|r| topo.regions[r].key == standby.key)).count();
+                        let in_standby = topo
+                            .stations
+                            .iter()
+                            .filter(|s| s.region.is_some_and(|r| topo.regions[r].key == standby.key))
+                            .count();
                         tl.notes.push(format!(
                             "standby region {} (failover in {}) holds {in_standby} station(s) and no replicas of {}: it cannot carry the load",
                             standby.key,
@@ -251,10 +273,17 @@ fn expand_faults(
                         ));
                     }
                 }
-                let what: Vec<String> = summary.iter().map(|(k, v)| format!("{v} {k}")).collect();
+                let what: Vec<String> = summary
+                    .iter()
+                    .map(|(k, v)| format!("{v} {}", if *v == 1 { k.trim_end_matches('s') } else { k }))
+                    .collect();
                 tl.event(
                     t,
-                    if what.is_empty() { format!("{} fails", fault.selector) } else { format!("{} fails: {}", fault.selector, what.join(", ")) },
+                    if what.is_empty() {
+                        format!("{} fails", fault.selector)
+                    } else {
+                        format!("{} fails: {}", fault.selector, what.join(", "))
+                    },
                 );
             }
         }
@@ -315,7 +344,8 @@ fn kubernetes(
         .groups
         .iter()
         .map(|g| {
-            let current = topo.nodes.iter().filter(|n| n.group.is_some_and(|x| topo.groups[x].key == g.key)).count() as u32;
+            let current =
+                topo.nodes.iter().filter(|n| n.group.is_some_and(|x| topo.groups[x].key == g.key)).count() as u32;
             doppel_sched::NodeGroup {
                 name: g.key.name().to_string(),
                 template: g.template.clone(),
@@ -378,7 +408,11 @@ fn kubernetes(
                 Ok((_, node)) => {
                     placed += 1;
                     let ready = t + wl.startup_s;
-                    tl.lives[w].push(Life { ready_from: ready, ready_until: f64::INFINITY, endpoints_until: f64::INFINITY });
+                    tl.lives[w].push(Life {
+                        ready_from: ready,
+                        ready_until: f64::INFINITY,
+                        endpoints_until: f64::INFINITY,
+                    });
                     tl.mark(ready);
                     let _ = node;
                 }
@@ -411,7 +445,11 @@ fn kubernetes(
             let decide = t + defaults::AUTOSCALER_SCAN_S;
             // New nodes land in the surviving zone with fewest nodes of their group.
             for (g, group) in groups.iter_mut().enumerate() {
-                let zone = best_zone(topo, &cluster, g, node_dead);
+                let zone = best_zone(topo, g, node_dead);
+                if zone.is_none() {
+                    // No surviving zone to grow into.
+                    group.max_size = group.current;
+                }
                 if let Some(zone) = zone {
                     let mut labels: Vec<(String, String)> =
                         group.template.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -427,13 +465,20 @@ fn kubernetes(
             for (g, node) in &up.added {
                 let ready = decide + groups[*g].provisioning_s;
                 added_at.insert(node.0, ready);
-                tl.event(ready, format!("autoscaler: node {} of group {} ready", cluster.node(*node).name, groups[*g].name));
+                tl.event(
+                    ready,
+                    format!("autoscaler: node {} of group {} ready", cluster.node(*node).name, groups[*g].name),
+                );
             }
             for (pod, node) in &up.placed {
                 let name = &cluster.pod(*pod).name;
                 let Some(&w) = owners.get(name) else { continue };
                 let ready = added_at.get(&node.0).copied().unwrap_or(decide) + topo.workloads[w].startup_s;
-                tl.lives[w].push(Life { ready_from: ready, ready_until: f64::INFINITY, endpoints_until: f64::INFINITY });
+                tl.lives[w].push(Life {
+                    ready_from: ready,
+                    ready_until: f64::INFINITY,
+                    endpoints_until: f64::INFINITY,
+                });
                 tl.mark(ready);
             }
             still = up
@@ -469,7 +514,7 @@ fn unreachable(effect: TaintEffect) -> Taint {
 }
 
 /// The surviving zone with the fewest nodes of group `g`, where the autoscaler adds a node.
-fn best_zone(topo: &Topology, _cluster: &Cluster, g: usize, node_dead: &[Option<f64>]) -> Option<Ix> {
+fn best_zone(topo: &Topology, g: usize, node_dead: &[Option<f64>]) -> Option<Ix> {
     let mut count: BTreeMap<Ix, usize> = BTreeMap::new();
     for (n, node) in topo.nodes.iter().enumerate() {
         if node.group == Some(g)
@@ -487,7 +532,9 @@ fn best_zone(topo: &Topology, _cluster: &Cluster, g: usize, node_dead: &[Option<
         .enumerate()
         .filter(|(n, node)| node.group == Some(g) && node_dead[*n].is_some())
         .filter_map(|(_, node)| node.zone)
-        .filter(|z| topo.nodes.iter().enumerate().filter(|(_, x)| x.zone == Some(*z)).all(|(i, _)| node_dead[i].is_some()))
+        .filter(|z| {
+            topo.nodes.iter().enumerate().filter(|(_, x)| x.zone == Some(*z)).all(|(i, _)| node_dead[i].is_some())
+        })
         .collect();
     count.into_iter().filter(|(z, _)| !dead_zones.contains(z)).min_by_key(|(z, c)| (*c, *z)).map(|(z, _)| z)
 }
@@ -506,7 +553,6 @@ impl Loads {
             LoadPoint::Peak => Some(peak_hour(topo)),
         };
         let called: HashSet<(Ix, Option<Ix>)> = topo.calls.iter().map(|c| (c.to, c.endpoint)).collect();
-        let called_any: HashSet<Ix> = topo.calls.iter().map(|c| c.to).collect();
         let outside = topo
             .stations
             .iter()
@@ -516,7 +562,7 @@ impl Loads {
                     .iter()
                     .enumerate()
                     .map(|(e, ep)| {
-                        let reached = called.contains(&(s, Some(e))) || (called_any.contains(&s) && !called.iter().any(|(x, y)| *x == s && y.is_some()));
+                        let reached = called.contains(&(s, Some(e))) || called.contains(&(s, None));
                         if !ep.entry && reached {
                             return 0.0;
                         }
@@ -576,7 +622,11 @@ impl Phase {
     pub fn target_success(&self, topo: &Topology, to: Ix, endpoint: Option<Ix>) -> f64 {
         match endpoint {
             Some(e) => self.success[to][e],
-            None => weighted(&self.success[to], &self.arrivals[to], &topo.stations[to].endpoints.iter().map(|e| e.base_rps).collect::<Vec<_>>()),
+            None => weighted(
+                &self.success[to],
+                &self.arrivals[to],
+                &topo.stations[to].endpoints.iter().map(|e| e.base_rps).collect::<Vec<_>>(),
+            ),
         }
     }
 
@@ -584,7 +634,11 @@ impl Phase {
     pub fn target_latency(&self, topo: &Topology, to: Ix, endpoint: Option<Ix>) -> f64 {
         match endpoint {
             Some(e) => self.latency[to][e],
-            None => weighted(&self.latency[to], &self.arrivals[to], &topo.stations[to].endpoints.iter().map(|e| e.base_rps).collect::<Vec<_>>()),
+            None => weighted(
+                &self.latency[to],
+                &self.arrivals[to],
+                &topo.stations[to].endpoints.iter().map(|e| e.base_rps).collect::<Vec<_>>(),
+            ),
         }
     }
 }
@@ -633,7 +687,7 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
                 } else {
                     pods_text(topo, tl, w, ready, t)
                 });
-            } else if listed > ready {
+            } else if listed > ready && st.kind != StationKind::Workload {
                 own_ok[s] = f64::from(ready) / f64::from(listed);
                 own[s] = Some(format!(
                     "{}/{} endpoints of {} are dead pods still listed (removed when their node is marked NotReady)",
@@ -655,13 +709,19 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
         {
             let recovered = st.failover.as_ref().and_then(|f| {
                 let ready_at = dead_at + f.after_s;
-                let replica_ok = f.replica.is_none_or(|r| tl.placed_dead[r].as_ref().is_none_or(|(d, _)| *d > t) && !failed_at(tl, r, t));
+                let replica_ok = f
+                    .replica
+                    .is_none_or(|r| tl.placed_dead[r].as_ref().is_none_or(|(d, _)| *d > t) && !failed_at(tl, r, t));
                 let standby_ok = f.replica.is_some() || st.region.is_none_or(|r| !region_lost(topo, tl, r, t));
                 (replica_ok && standby_ok).then_some(ready_at)
             });
             match recovered {
                 Some(ready_at) if t >= ready_at => {
-                    let who = st.failover.as_ref().and_then(|f| f.replica).map_or("its standby".into(), |r| topo.stations[r].key.to_string());
+                    let who = st
+                        .failover
+                        .as_ref()
+                        .and_then(|f| f.replica)
+                        .map_or("its standby".into(), |r| topo.stations[r].key.to_string());
                     own[s] = Some(format!("{why}; served by {who} since {}", fmt_s(ready_at)));
                 }
                 Some(ready_at) => {
@@ -672,7 +732,9 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
                     own_ok[s] = 0.0;
                     own[s] = Some(match &st.failover {
                         Some(_) => format!("{why}; its failover target is lost too"),
-                        None if st.kind == StationKind::Datastore => format!("{why}; no replica is promoted automatically"),
+                        None if st.kind == StationKind::Datastore => {
+                            format!("{why}; no replica is promoted automatically")
+                        }
                         None => why.clone(),
                     });
                 }
@@ -705,14 +767,22 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
     }
     // Fixed point of load and success through the call graph.
     let mut success: Vec<Vec<f64>> = topo.stations.iter().map(|st| vec![1.0; st.endpoints.len()]).collect();
-    let mut latency: Vec<Vec<f64>> = topo.stations.iter().map(|st| st.endpoints.iter().map(|e| e.service_time_ms).collect()).collect();
+    let mut latency: Vec<Vec<f64>> =
+        topo.stations.iter().map(|st| st.endpoints.iter().map(|e| e.service_time_ms).collect()).collect();
     let mut arrivals = loads.outside.clone();
     let mut utilisation = vec![0.0; n];
     let mut soft: Vec<Vec<Vec<Ix>>> = topo.stations.iter().map(|st| vec![Vec::new(); st.endpoints.len()]).collect();
     let mut overload: Vec<Option<String>> = vec![None; n];
-    let base: Vec<Vec<f64>> = topo.stations.iter().map(|st| st.endpoints.iter().map(|e| e.base_rps).collect()).collect();
+    let base: Vec<Vec<f64>> =
+        topo.stations.iter().map(|st| st.endpoints.iter().map(|e| e.base_rps).collect()).collect();
     let min_timeout: Vec<Option<f64>> = (0..n)
-        .map(|s| topo.calls.iter().filter(|c| c.to == s).filter_map(|c| c.timeout_ms).fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b)))))
+        .map(|s| {
+            topo.calls
+                .iter()
+                .filter(|c| c.to == s)
+                .filter_map(|c| c.timeout_ms)
+                .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))))
+        })
         .collect();
     let snapshot = |success: &Vec<Vec<f64>>, latency: &Vec<Vec<f64>>, arrivals: &Vec<Vec<f64>>| Phase {
         success: success.clone(),
@@ -756,10 +826,11 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
             overload[s] = None;
             utilisation[s] = 0.0;
             own_latency[s] = mean_st;
-            if servers[s].is_finite() && rate > 0.0 && mean_st > 0.0 {
+            if servers[s].is_finite() && servers[s] > 0.0 && rate > 0.0 && mean_st > 0.0 {
                 let cv = weighted(&st.endpoints.iter().map(|e| e.service_time_cv).collect::<Vec<_>>(), &next[s], &[]);
+                // Attempts that hit dead endpoints or injected errors fail fast and cost no work.
                 let load = StationLoad {
-                    arrival_rps: rate,
+                    arrival_rps: rate * own_ok[s],
                     servers: servers[s],
                     service_time_ms: mean_st,
                     service_time_cv: cv,
@@ -776,7 +847,12 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
                             servers[s],
                             r.loss * 100.0
                         ));
-                        own_latency[s] = r.latency_ms;
+                    } else if r.utilisation >= SATURATED_AT {
+                        overload[s] = Some(format!(
+                            "{:.0}% busy on {} servers: near saturation",
+                            r.utilisation * 100.0,
+                            servers[s]
+                        ));
                     }
                     let lost = r.loss;
                     // Success is recomputed below from own_ok and this loss.
@@ -795,7 +871,7 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
         for (s, st) in topo.stations.iter().enumerate() {
             for e in 0..st.endpoints.len() {
                 let shed = success[s][e];
-                let service_time = if overload[s].is_some() { own_latency[s] } else { st.endpoints[e].service_time_ms };
+                let service_time = if utilisation[s] >= 1.0 { own_latency[s] } else { st.endpoints[e].service_time_ms };
                 new_success[s][e] = own_ok[s] * shed;
                 new_latency[s][e] = service_time + extra_latency[s];
                 soft[s][e].clear();
@@ -804,8 +880,14 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
         for (ci, c) in topo.calls.iter().enumerate() {
             let p = prev.target_success(topo, c.to, c.endpoint);
             let lat = prev.target_latency(topo, c.to, c.endpoint);
-            let timed_out = c.timeout_ms.is_some_and(|to| lat >= to && c.waits);
-            let p_eff = if timed_out { 0.0 } else { p };
+            let timed_out = c.timeout_ms.is_some_and(|to| lat > to && c.waits);
+            let p_eff = if timed_out {
+                0.0
+            } else if c.needs_up {
+                if p > 0.0 { 1.0 } else { 0.0 }
+            } else {
+                p
+            };
             let tries = attempts(p_eff, c.retries);
             for e in 0..c.per_request.len() {
                 let k = c.per_request[e];
@@ -817,7 +899,7 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
                 } else if p_eff < 1.0 - DEGRADED_AT {
                     soft[c.from][e].push(ci);
                 }
-                if c.waits {
+                if c.waits && !c.needs_up {
                     let wait = c.timeout_ms.map_or(lat, |to| lat.min(to));
                     new_latency[c.from][e] += k * tries * wait;
                 }
@@ -860,7 +942,15 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
                 }
                 let healed = at + lbt.detection_s + lbt.dns_ttl_s;
                 (t < healed).then(|| {
-                    (share, format!("{:.0}% of {} is in lost zones until health checks and DNS TTL move traffic ({})", share * 100.0, lbt.key, fmt_s(healed)))
+                    (
+                        share,
+                        format!(
+                            "{:.0}% of {} is in lost zones until health checks and DNS TTL move traffic ({})",
+                            share * 100.0,
+                            lbt.key,
+                            fmt_s(healed)
+                        ),
+                    )
                 })
             })
         })
@@ -874,16 +964,19 @@ fn failed_at(tl: &Timeline, s: Ix, t: f64) -> bool {
 
 fn region_lost(topo: &Topology, tl: &Timeline, region: Ix, t: f64) -> bool {
     // A region is lost when a station placed directly in it died with it.
-    topo.stations
-        .iter()
-        .enumerate()
-        .any(|(s, st)| st.region == Some(region) && st.zone.is_none() && tl.placed_dead[s].as_ref().is_some_and(|(d, _)| *d <= t))
+    topo.stations.iter().enumerate().any(|(s, st)| {
+        st.region == Some(region) && st.zone.is_none() && tl.placed_dead[s].as_ref().is_some_and(|(d, _)| *d <= t)
+    })
 }
 
 fn pods_text(topo: &Topology, tl: &Timeline, w: Ix, ready: u32, t: f64) -> String {
     let wl = &topo.workloads[w];
     let pending: Vec<&PendingPod> = tl.pending.iter().filter(|p| p.workload == wl.key && p.since_s <= t).collect();
-    let starting = tl.lives[w].iter().filter(|l| l.ready_from > t && l.ready_from.is_finite()).map(|l| l.ready_from).fold(f64::INFINITY, f64::min);
+    let starting = tl.lives[w]
+        .iter()
+        .filter(|l| l.ready_from > t && l.ready_from.is_finite())
+        .map(|l| l.ready_from)
+        .fold(f64::INFINITY, f64::min);
     let mut text = format!("{ready}/{} {} pods ready", wl.replicas, wl.key);
     if let Some(p) = pending.first() {
         text.push_str(&format!(", {} pending: {}", pending.len(), p.reason));
@@ -896,14 +989,4 @@ fn pods_text(topo: &Topology, tl: &Timeline, w: Ix, ready: u32, t: f64) -> Strin
 /// Formats seconds for reports.
 pub(crate) fn seconds(t: f64) -> String {
     fmt_s(t)
-}
-
-/// Builds a [`SchedNode`] view of a node for tests and sweeps.
-pub fn sched_nodes(topo: &Topology) -> Vec<SchedNode> {
-    topo.nodes.iter().map(|n| n.sched.clone()).collect()
-}
-
-#[allow(dead_code)]
-fn subject_of(topo: &Topology, s: Ix) -> Subject {
-    Subject::Station(topo.stations[s].key.clone())
 }

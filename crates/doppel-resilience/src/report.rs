@@ -1,6 +1,6 @@
 //! Reports: plain data about a scenario's outcome, for the CLI, the API and the UI to render.
 
-use crate::engine::{DEGRADED_AT, DOWN_AT, Phase, seconds, weighted};
+use crate::engine::{DEGRADED_AT, DOWN_AT, Phase, SATURATED_AT, seconds, weighted};
 use crate::scenario::{Action, Scenario};
 use crate::topology::{Ix, StationKind, Topology};
 use doppel_model::Key;
@@ -26,14 +26,6 @@ impl std::fmt::Display for State {
             State::Down => "down",
         })
     }
-}
-
-/// What a report line is about.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Subject {
-    /// A station.
-    Station(Key),
 }
 
 /// A stretch of time in one state.
@@ -184,17 +176,27 @@ fn explain(topo: &Topology, phase: &Phase, s: Ix, e: Option<Ix>, depth: usize, o
     let (success, soft) = match e {
         Some(e) => (phase.success[s][e], !phase.soft[s][e].is_empty()),
         None => (
-            weighted(&phase.success[s], &phase.arrivals[s], &st.endpoints.iter().map(|x| x.base_rps).collect::<Vec<_>>()),
+            weighted(
+                &phase.success[s],
+                &phase.arrivals[s],
+                &st.endpoints.iter().map(|x| x.base_rps).collect::<Vec<_>>(),
+            ),
             phase.soft[s].iter().any(|x| !x.is_empty()),
         ),
     };
-    let overloaded = phase.utilisation[s] >= 1.0;
+    let overloaded = phase.utilisation[s] >= SATURATED_AT;
     let state = state_of(success, soft || overloaded);
     let name = match e {
-        Some(e) if !st.endpoints[e].name.is_empty() && st.endpoints[e].entry => format!("{} {}", st.key, st.endpoints[e].name),
+        Some(e) if !st.endpoints[e].name.is_empty() && st.endpoints[e].entry => {
+            format!("{} {}", st.key, st.endpoints[e].name)
+        }
         _ => st.key.to_string(),
     };
-    out.push(if state == State::Up { format!("{name} up") } else { format!("{name} {state} ({} errors)", pct(1.0 - success)) });
+    out.push(if state == State::Up {
+        format!("{name} up")
+    } else {
+        format!("{name} {state} ({} errors)", pct(1.0 - success))
+    });
     if state == State::Up || depth > 12 {
         return;
     }
@@ -210,7 +212,7 @@ fn explain(topo: &Topology, phase: &Phase, s: Ix, e: Option<Ix>, depth: usize, o
             continue;
         }
         let p = phase.target_success(topo, c.to, c.endpoint);
-        let fail = 1.0 - p;
+        let fail = if c.needs_up { if p > 0.0 { 0.0 } else { 1.0 } } else { 1.0 - p };
         if fail > DEGRADED_AT / 10.0 && worst_call.is_none_or(|(f, _)| fail > f) {
             worst_call = Some((fail, ci));
         }
@@ -242,7 +244,7 @@ fn look_entry(topo: &Topology, phase: &Phase, i: Ix) -> Look {
     if let Some((share, _)) = &lb {
         success *= 1.0 - share;
     }
-    let soft = !phase.soft[s][e].is_empty() || phase.utilisation[s] >= 1.0;
+    let soft = !phase.soft[s][e].is_empty() || phase.utilisation[s] >= SATURATED_AT;
     let latency = phase.latency[s][e];
     let slo_latency = topo.stations[s].endpoints[e].slo.as_ref().and_then(|x| x.latency_p99_ms);
     let slow = slo_latency.is_some_and(|l| latency > l);
@@ -250,7 +252,12 @@ fn look_entry(topo: &Topology, phase: &Phase, i: Ix) -> Look {
     if let Some((share, why)) = lb
         && share * 0.999 > 1.0 - phase.success[s][e]
     {
-        cause.push(format!("{} {} {state} ({} errors)", topo.stations[s].key, topo.stations[s].endpoints[e].name, pct(1.0 - success)));
+        cause.push(format!(
+            "{} {} {state} ({} errors)",
+            topo.stations[s].key,
+            topo.stations[s].endpoints[e].name,
+            pct(1.0 - success)
+        ));
         cause.push(why);
     } else {
         explain(topo, phase, s, Some(e), 0, &mut cause);
@@ -258,11 +265,19 @@ fn look_entry(topo: &Topology, phase: &Phase, i: Ix) -> Look {
             *first = if state == State::Up {
                 format!("{} {} up", topo.stations[s].key, topo.stations[s].endpoints[e].name)
             } else {
-                format!("{} {} {state} ({} errors)", topo.stations[s].key, topo.stations[s].endpoints[e].name, pct(1.0 - success))
+                format!(
+                    "{} {} {state} ({} errors)",
+                    topo.stations[s].key,
+                    topo.stations[s].endpoints[e].name,
+                    pct(1.0 - success)
+                )
             };
         }
         if slow && cause.len() == 1 {
-            cause.push(format!("latency {latency:.0} ms over its p99 objective of {:.0} ms", slo_latency.unwrap_or_default()));
+            cause.push(format!(
+                "latency {latency:.0} ms over its p99 objective of {:.0} ms",
+                slo_latency.unwrap_or_default()
+            ));
         }
     }
     if state == State::Up {
@@ -278,7 +293,7 @@ fn look_station(topo: &Topology, phase: &Phase, s: Ix) -> Look {
     let latency = weighted(&phase.latency[s], &phase.arrivals[s], &base);
     let mut cause = Vec::new();
     explain(topo, phase, s, None, 0, &mut cause);
-    let soft = phase.soft[s].iter().any(|x| !x.is_empty()) || phase.utilisation[s] >= 1.0;
+    let soft = phase.soft[s].iter().any(|x| !x.is_empty()) || phase.utilisation[s] >= SATURATED_AT;
     let mut state = state_of(success, soft);
     // Fewer replicas than desired, or a failover under way, is worth showing even when requests succeed.
     if state == State::Up && phase.own[s].is_some() {
@@ -306,7 +321,14 @@ fn spans(looks: Vec<(f64, Look)>, horizon_s: f64) -> Vec<Span> {
                 last.error_rate = last.error_rate.max(look.error);
                 last.latency_ms = last.latency_ms.max(look.latency);
             }
-            _ => out.push(Span { from_s: t, to_s: to.max(t), state: look.state, error_rate: look.error, latency_ms: look.latency, cause: look.cause }),
+            _ => out.push(Span {
+                from_s: t,
+                to_s: to.max(t),
+                state: look.state,
+                error_rate: look.error,
+                latency_ms: look.latency,
+                cause: look.cause,
+            }),
         }
     }
     out
@@ -335,7 +357,8 @@ pub(crate) fn build(
             let entry = &topo.entries[i];
             let ep = &topo.stations[entry.station].endpoints[entry.endpoint];
             let before = look_entry(topo, baseline, i).state;
-            let timeline = spans(phases.iter().map(|(t, p)| (*t, look_entry(topo, p, i))).collect(), scenario.horizon_s);
+            let timeline =
+                spans(phases.iter().map(|(t, p)| (*t, look_entry(topo, p, i))).collect(), scenario.horizon_s);
             let worst = timeline.iter().map(|s| s.state).max().unwrap_or(State::Up);
             let slo = ep.slo.as_ref().and_then(|s| s.availability_pct);
             let error_budget_used_pct = slo.filter(|a| *a < 100.0).map(|a| {
@@ -365,7 +388,12 @@ pub(crate) fn build(
     let mut stations: Vec<StationReport> = (0..topo.stations.len())
         .filter_map(|s| {
             let looks: Vec<(f64, Look)> = phases.iter().map(|(t, p)| (*t, look_station(topo, p, s))).collect();
-            let worst_at = looks.iter().enumerate().max_by_key(|(i, (_, l))| (l.state, std::cmp::Reverse(*i))).map(|(i, _)| i).unwrap_or(0);
+            let worst_at = looks
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, (_, l))| (l.state, std::cmp::Reverse(*i)))
+                .map(|(i, _)| i)
+                .unwrap_or(0);
             let timeline = spans(looks, scenario.horizon_s);
             let worst = timeline.iter().map(|s| s.state).max().unwrap_or(State::Up);
             if worst == State::Up {

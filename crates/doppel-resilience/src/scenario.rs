@@ -153,12 +153,20 @@ impl Problems<'_> {
             }
             Origin::Flag => ("command line".to_string(), 0, 0),
         };
-        self.list.push(Diagnostic { file, line, col, path: path.to_string(), message: message.into(), suggestion: None });
+        self.list.push(Diagnostic {
+            file,
+            line,
+            col,
+            path: path.to_string(),
+            message: message.into(),
+            suggestion: None,
+        });
     }
 }
 
 /// Kinds a fault can target, for messages.
-const FAILABLE: &str = "a region, zone, subnet, host, node, workload, pod, service, datastore, queue, external or load balancer";
+const FAILABLE: &str =
+    "a region, zone, subnet, host, node, workload, pod, service, datastore, queue, external or load balancer";
 
 fn failable(key: &Key) -> bool {
     use doppel_model::Kind as K;
@@ -202,20 +210,27 @@ impl ScenarioFile {
             return Err(fail(extra.line, extra.col, "", "a scenario file holds one document".into()));
         }
         if doc.as_map().is_none() {
-            return Err(fail(doc.line, doc.col, "", format!("expected a map with `faults:`, found {}", doc.value.describe())));
+            return Err(fail(
+                doc.line,
+                doc.col,
+                "",
+                format!("expected a map with `faults:`, found {}", doc.value.describe()),
+            ));
         }
         let json = doc.to_json();
         match serde_path_to_error::deserialize::<_, ScenarioFile>(&json) {
             Ok(file) => Ok((file, doc)),
             Err(err) => {
-                let path = err.path().to_string();
+                let path = err.path().to_string().replace('[', ".").replace(']', "");
                 let path = if path == "." { String::new() } else { path };
                 let inner = err.into_inner().to_string();
                 // Point at the misspelt key itself when the field is unknown.
                 let node = match inner.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
                     Some(field) => {
-                        let parent = doc.locate(path.rsplit_once('.').map_or("", |(p, _)| p));
-                        parent.key_of(field).unwrap_or(parent)
+                        let parent_path = path.rsplit_once('.').map_or("", |(p, _)| p);
+                        let parent = doc.locate(parent_path);
+                        let at = parent.key_of(field).unwrap_or(parent);
+                        return Err(fail(at.line, at.col, parent_path, inner));
                     }
                     None => doc.locate(&path),
                 };
@@ -259,7 +274,8 @@ impl Scenario {
         if let Some(load) = load {
             match load.trim().trim_end_matches(['x', 'X']).parse::<f64>() {
                 Ok(factor) => file.load.factor = Some(factor),
-                Err(_) => problems.add("--load", format!("`{load}` is not a load factor: expected a number such as 2x or 0.5")),
+                Err(_) => problems
+                    .add("--load", format!("`{load}` is not a load factor: expected a number such as 2x or 0.5")),
             }
         }
         if let Some(at) = at {
@@ -297,7 +313,8 @@ fn parse_degrade(text: &str) -> Result<FaultSpec, String> {
         let Some((name, value)) = setting.split_once('=') else {
             return Err(format!("`{setting}`: expected SETTING=VALUE"));
         };
-        let value: f64 = value.trim().trim_end_matches('%').parse().map_err(|_| format!("`{value}` is not a number"))?;
+        let value: f64 =
+            value.trim().trim_end_matches('%').parse().map_err(|_| format!("`{value}` is not a number"))?;
         let value = if setting.trim_end().ends_with('%') { value / 100.0 } else { value };
         match name.trim() {
             "latency_ms" => fault.latency_ms = Some(value),
@@ -315,13 +332,24 @@ fn parse_degrade(text: &str) -> Result<FaultSpec, String> {
     Ok(fault)
 }
 
-fn check(file: &ScenarioFile, origin: Origin<'_>, view: &(impl TwinView + ?Sized)) -> Result<Scenario, Vec<Diagnostic>> {
+fn check(
+    file: &ScenarioFile,
+    origin: Origin<'_>,
+    view: &(impl TwinView + ?Sized),
+) -> Result<Scenario, Vec<Diagnostic>> {
     let mut p = Problems { origin, list: Vec::new() };
     let flag = matches!(p.origin, Origin::Flag);
-    let load_path = |field: &str| if flag { format!("--{}", if field == "at" { "at" } else { "load" }) } else { format!("load.{field}") };
+    let load_path = |field: &str| {
+        if flag { format!("--{}", if field == "at" { "at" } else { "load" }) } else { format!("load.{field}") }
+    };
     let factor = file.load.factor.unwrap_or(1.0);
     if !factor.is_finite() || factor <= 0.0 {
-        p.add(&load_path("factor"), format!("a load factor of {factor} is not possible: expected a number above 0, such as 2 for twice the load"));
+        p.add(
+            &load_path("factor"),
+            format!(
+                "a load factor of {factor} is not possible: expected a number above 0, such as 2 for twice the load"
+            ),
+        );
     }
     let point = match &file.load.at {
         None => LoadPoint::Average,
@@ -330,7 +358,10 @@ fn check(file: &ScenarioFile, origin: Origin<'_>, view: &(impl TwinView + ?Sized
         Some(v) => match v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim_end_matches(":00").parse().ok())) {
             Some(h) if h < 24 => LoadPoint::Hour(h as u8),
             _ => {
-                p.add(&load_path("at"), format!("`{v}` is not a point of the day: expected average, peak or an hour from 0 to 23"));
+                p.add(
+                    &load_path("at"),
+                    format!("`{v}` is not a point of the day: expected average, peak or an hour from 0 to 23"),
+                );
                 LoadPoint::Average
             }
         },
@@ -344,12 +375,21 @@ fn check(file: &ScenarioFile, origin: Origin<'_>, view: &(impl TwinView + ?Sized
     }
     let mut faults: Vec<Fault> = Vec::new();
     for (i, spec) in file.faults.iter().enumerate() {
-        let at = |field: &str| if flag { format!("--{}", if spec.fail.is_some() { "fail" } else { "degrade" }) } else { format!("faults.{i}.{field}") };
+        let at = |field: &str| {
+            if flag {
+                format!("--{}", if spec.fail.is_some() { "fail" } else { "degrade" })
+            } else {
+                format!("faults.{i}.{field}")
+            }
+        };
         let (selector, action_word) = match (&spec.fail, &spec.degrade) {
             (Some(s), None) => (s.clone(), "fail"),
             (None, Some(s)) => (s.clone(), "degrade"),
             (Some(_), Some(_)) => {
-                p.add(&at("degrade"), "a fault either fails or degrades its target, not both: split it into two faults");
+                p.add(
+                    &at("degrade"),
+                    "a fault either fails or degrades its target, not both: split it into two faults",
+                );
                 continue;
             }
             (None, None) => {
@@ -358,9 +398,18 @@ fn check(file: &ScenarioFile, origin: Origin<'_>, view: &(impl TwinView + ?Sized
             }
         };
         let action = if action_word == "fail" {
-            for (field, value) in [("latency_ms", spec.latency_ms), ("error_rate", spec.error_rate), ("capacity_loss", spec.capacity_loss)] {
+            for (field, value) in [
+                ("latency_ms", spec.latency_ms),
+                ("error_rate", spec.error_rate),
+                ("capacity_loss", spec.capacity_loss),
+            ] {
                 if value.is_some() {
-                    p.add(&at(field), format!("{field} describes a degradation, but this fault fails its target outright: use `degrade:`"));
+                    p.add(
+                        &at(field),
+                        format!(
+                            "{field} describes a degradation, but this fault fails its target outright: use `degrade:`"
+                        ),
+                    );
                 }
             }
             Action::Fail
@@ -369,7 +418,10 @@ fn check(file: &ScenarioFile, origin: Origin<'_>, view: &(impl TwinView + ?Sized
             let error_rate = spec.error_rate.unwrap_or(0.0);
             let capacity_loss = spec.capacity_loss.unwrap_or(0.0);
             if !latency_ms.is_finite() || latency_ms < 0.0 {
-                p.add(&at("latency_ms"), format!("{latency_ms} is not an added latency: expected milliseconds, 0 or more"));
+                p.add(
+                    &at("latency_ms"),
+                    format!("{latency_ms} is not an added latency: expected milliseconds, 0 or more"),
+                );
             }
             for (field, value) in [("error_rate", error_rate), ("capacity_loss", capacity_loss)] {
                 if !(0.0..=1.0).contains(&value) {
@@ -377,7 +429,10 @@ fn check(file: &ScenarioFile, origin: Origin<'_>, view: &(impl TwinView + ?Sized
                 }
             }
             if latency_ms == 0.0 && error_rate == 0.0 && capacity_loss == 0.0 {
-                p.add(&at("degrade"), "a degradation needs latency_ms, error_rate or capacity_loss; as written it changes nothing");
+                p.add(
+                    &at("degrade"),
+                    "a degradation needs latency_ms, error_rate or capacity_loss; as written it changes nothing",
+                );
             }
             Action::Degrade { latency_ms, error_rate, capacity_loss }
         };
@@ -405,14 +460,25 @@ fn check(file: &ScenarioFile, origin: Origin<'_>, view: &(impl TwinView + ?Sized
             }
         };
         if targets.is_empty() {
-            p.add(&at(field), format!("`{selector}` matches nothing in the twin: check the key with `doppel show {selector}`"));
+            p.add(
+                &at(field),
+                format!("`{selector}` matches nothing in the twin: check the key with `doppel show {selector}`"),
+            );
             continue;
         }
         let fits: fn(&Key) -> bool = if matches!(action, Action::Fail) { failable } else { degradable };
         let unfit: Vec<&Key> = targets.iter().filter(|k| !fits(k)).collect();
         if unfit.len() == targets.len() {
-            let what = if matches!(action, Action::Fail) { FAILABLE } else { "a service, datastore, queue or external" };
-            p.add(&at(field), format!("`{selector}` matches {} ({}), which cannot {action_word}: expected {what}", targets.len(), unfit[0]));
+            let what =
+                if matches!(action, Action::Fail) { FAILABLE } else { "a service, datastore, queue or external" };
+            p.add(
+                &at(field),
+                format!(
+                    "`{selector}` matches {} ({}), which cannot {action_word}: expected {what}",
+                    targets.len(),
+                    unfit[0]
+                ),
+            );
             continue;
         }
         if spec.for_s.is_some() && matches!(action, Action::Fail) && targets.iter().any(|k| !degradable(k) && fits(k)) {
@@ -443,7 +509,11 @@ fn check(file: &ScenarioFile, origin: Origin<'_>, view: &(impl TwinView + ?Sized
         return Err(p.list);
     }
     let name = file.name.clone().unwrap_or_else(|| {
-        faults.iter().map(|f| format!("{} {}", if matches!(f.action, Action::Fail) { "fail" } else { "degrade" }, f.selector)).collect::<Vec<_>>().join(", ")
+        faults
+            .iter()
+            .map(|f| format!("{} {}", if matches!(f.action, Action::Fail) { "fail" } else { "degrade" }, f.selector))
+            .collect::<Vec<_>>()
+            .join(", ")
     });
     Ok(Scenario {
         name,

@@ -201,6 +201,9 @@ pub struct Call {
     pub hard: bool,
     /// Whether the caller waits for the answer (a publish to a queue counts as waiting).
     pub waits: bool,
+    /// A `depends_on`: the caller needs the target to answer at all, not every request to succeed
+    /// (DNS clients retry another server, configuration is cached).
+    pub needs_up: bool,
 }
 
 /// A load balancer in front of services.
@@ -288,7 +291,8 @@ fn sorted_of<'v>(view: &'v (impl TwinView + ?Sized), kind: Kind) -> Vec<&'v Enti
 }
 
 fn targets(view: &(impl TwinView + ?Sized), key: &Key, kind: RelKind) -> Vec<Key> {
-    let mut out: Vec<Key> = view.out_relations(key).into_iter().filter(|r| r.kind() == kind).map(|r| r.to.clone()).collect();
+    let mut out: Vec<Key> =
+        view.out_relations(key).into_iter().filter(|r| r.kind() == kind).map(|r| r.to.clone()).collect();
     out.sort();
     out
 }
@@ -416,7 +420,8 @@ impl Topology {
                 _ => None,
             });
             // A pod carries its workload's scheduling constraints; its own requests win.
-            let scheduling: Scheduling = workload.map(|w| self.workloads[w].template.scheduling.clone()).unwrap_or_default();
+            let scheduling: Scheduling =
+                workload.map(|w| self.workloads[w].template.scheduling.clone()).unwrap_or_default();
             let ix = self.pods.len();
             self.index.insert(e.key.clone(), Place::Pod(ix));
             if let Some(w) = workload {
@@ -579,7 +584,8 @@ impl Topology {
     fn calls_and_entries(&mut self, view: &(impl TwinView + ?Sized)) {
         for from in 0..self.stations.len() {
             let key = self.stations[from].key.clone();
-            let mut out: Vec<_> = view.out_relations(&key).into_iter().map(|r| (r.to.clone(), r.spec.clone())).collect();
+            let mut out: Vec<_> =
+                view.out_relations(&key).into_iter().map(|r| (r.to.clone(), r.spec.clone())).collect();
             out.sort_by(|a, b| a.0.cmp(&b.0));
             for (to_key, spec) in out {
                 match spec {
@@ -589,13 +595,16 @@ impl Topology {
                             Some(name) => {
                                 let found = self.stations[to].endpoints.iter().position(|e| &e.name == name);
                                 if found.is_none() {
-                                    self.notes.push(format!("{key} calls endpoint `{name}` of {to_key}, which has no such endpoint"));
+                                    self.notes.push(format!(
+                                        "{key} calls endpoint `{name}` of {to_key}, which has no such endpoint"
+                                    ));
                                 }
                                 found
                             }
                             None => None,
                         };
-                        let per_request = self.per_request(from, &key, &attrs.from_endpoints, attrs.fan_out.unwrap_or(1.0));
+                        let per_request =
+                            self.per_request(from, &key, &attrs.from_endpoints, attrs.fan_out.unwrap_or(1.0));
                         let waits = attrs.mode == CallMode::Sync || self.stations[to].kind == StationKind::Queue;
                         self.calls.push(Call {
                             from,
@@ -606,6 +615,7 @@ impl Topology {
                             timeout_ms: attrs.timeout_ms,
                             hard: attrs.criticality == Criticality::Hard,
                             waits: waits && self.stations[from].kind != StationKind::Queue,
+                            needs_up: false,
                         });
                     }
                     RelSpec::DependsOn(attrs) => {
@@ -624,6 +634,7 @@ impl Topology {
                             timeout_ms: None,
                             hard: attrs.criticality == Criticality::Hard,
                             waits: true,
+                            needs_up: true,
                         });
                     }
                     _ => {}

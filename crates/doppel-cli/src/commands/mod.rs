@@ -6,6 +6,7 @@ mod gen_cmd;
 mod graph;
 mod history;
 mod load;
+mod resilience;
 mod show;
 
 use crate::args::{AtArgs, Cli, Command};
@@ -40,6 +41,9 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
         }
         Command::History { limit } => history::log(&cli.store, *limit, out),
         Command::Diff { from, to, limit } => history::diff(&cli.store, from, to, *limit, out),
+        Command::WhatIf { args, version } => {
+            resilience::what_if(&cli.store, args, &AtArgs { version: *version, at: None }, out)
+        }
         Command::Schema => out.print_json(&doppel_estate::schema::estate_schema()),
         Command::Gen { services, seed, output } => gen_cmd::run(*services, *seed, output.as_deref(), out),
     }

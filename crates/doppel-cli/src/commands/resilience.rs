@@ -1,0 +1,238 @@
+//! `doppel what-if`: follow a failure through every layer and show what users see.
+
+use super::{at_of, read_twin};
+use crate::args::{AtArgs, WhatIfArgs};
+use crate::exit;
+use crate::output::{BAD, BOLD, DIM, GOOD, Output};
+use anyhow::Result;
+use doppel_estate::SourceFile;
+use doppel_model::TwinView;
+use doppel_perf::UtilisationLaw;
+use doppel_resilience::report::{Span, State};
+use doppel_resilience::{Report, Scenario, ScenarioFile, Topology};
+use std::path::Path;
+
+/// Reads the scenario from the file or the flags, checked against the twin.
+pub fn scenario(args: &WhatIfArgs, view: &impl TwinView, out: &Output) -> Result<Scenario> {
+    if let Some(path) = &args.file {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                exit::not_found(format!("{shown}: no such file"))
+            } else {
+                exit::invalid(format!("cannot read {shown}: {e}"))
+            }
+        })?;
+        let files = [SourceFile { path: shown.clone(), text: text.clone() }];
+        let (mut file, doc) =
+            ScenarioFile::parse(&shown, &text).map_err(|d| super::report_diagnostics(&d, &files, out))?;
+        if let Some(factor) = &args.load {
+            let factor = factor.trim().trim_end_matches(['x', 'X']);
+            file.load.factor = Some(
+                factor.parse().map_err(|_| exit::invalid(format!("--load {factor}: expected a number such as 2x")))?,
+            );
+        }
+        if let Some(at) = &args.at_point {
+            file.load.at = Some(serde_json::Value::from(at.as_str()));
+        }
+        if args.no_autoscaler {
+            file.autoscaler = Some(false);
+        }
+        return Scenario::from_file(&file, &shown, Some(&doc), view)
+            .map_err(|d| super::report_diagnostics(&d, &files, out));
+    }
+    if args.fail.is_empty() && args.degrade.is_empty() {
+        return Err(exit::usage(
+            "say what fails: --fail zone/us-east-1a, --degrade 'external/x:latency_ms=2000', or -f scenario.yaml",
+        ));
+    }
+    let mut scenario =
+        Scenario::from_flags(&args.fail, &args.degrade, args.load.as_deref(), args.at_point.as_deref(), view)
+            .map_err(|d| super::report_diagnostics(&d, &[], out))?;
+    if args.no_autoscaler {
+        scenario.autoscaler = false;
+    }
+    if let Some(h) = args.horizon_s {
+        if !(h.is_finite() && h > 0.0) {
+            return Err(exit::invalid(format!("--horizon {h}: expected seconds above 0")));
+        }
+        scenario.horizon_s = h;
+    }
+    Ok(scenario)
+}
+
+/// Runs `doppel what-if`.
+pub fn what_if(store: &Path, args: &WhatIfArgs, at: &AtArgs, out: &Output) -> Result<()> {
+    let (_store, twin) = read_twin(store, at_of(at)?, out)?;
+    let scenario = scenario(args, &twin, out)?;
+    let spinner = out.spinner("following the failure through the twin");
+    let topo = Topology::build(&twin);
+    let report = doppel_resilience::run(&twin, &topo, &scenario, &UtilisationLaw);
+    spinner.finish_and_clear();
+    if out.json {
+        return out.print_json(&report);
+    }
+    if args.markdown {
+        anstream::print!("{}", markdown(&report));
+        return Ok(());
+    }
+    print_report(&report, out);
+    Ok(())
+}
+
+fn state_text(state: State) -> String {
+    match state {
+        State::Up => format!("{GOOD}up{GOOD:#}"),
+        State::Degraded => format!("\x1b[33mdegraded\x1b[0m"),
+        State::Down => format!("{BAD}down{BAD:#}"),
+    }
+}
+
+/// Seconds as people read them: 40 s, 6 min, 1.5 h.
+pub fn duration(t: f64) -> String {
+    if t < 120.0 {
+        format!("{} s", (t * 10.0).round() / 10.0)
+    } else if t < 7200.0 {
+        format!("{} min", (t / 6.0).round() / 10.0)
+    } else {
+        format!("{} h", (t / 360.0).round() / 10.0)
+    }
+}
+
+fn worst_span(timeline: &[Span]) -> Option<&Span> {
+    timeline.iter().max_by(|a, b| {
+        a.state.cmp(&b.state).then(a.error_rate.total_cmp(&b.error_rate)).then(b.from_s.total_cmp(&a.from_s))
+    })
+}
+
+fn recovery_text(worst: State, recovered: Option<f64>) -> String {
+    match (worst, recovered) {
+        (State::Up, _) => "-".into(),
+        (_, Some(t)) => duration(t),
+        (_, None) => "not within horizon".into(),
+    }
+}
+
+/// One row per entry point: endpoint, before, worst, recovery, budget, cause at worst.
+fn entry_rows(report: &Report) -> Vec<[String; 6]> {
+    report
+        .entries
+        .iter()
+        .map(|e| {
+            let why = worst_span(&e.timeline)
+                .map(|s| s.cause.iter().skip(1).cloned().collect::<Vec<_>>().join(" <- "))
+                .unwrap_or_default();
+            [
+                format!("{} {}", e.service.name(), e.endpoint),
+                e.before.to_string(),
+                e.worst.to_string(),
+                recovery_text(e.worst, e.recovered_at_s),
+                e.error_budget_used_pct.map(|p| format!("{p:.1}%")).unwrap_or_else(|| "-".into()),
+                why,
+            ]
+        })
+        .collect()
+}
+
+fn print_report(report: &Report, out: &Output) {
+    anstream::println!(
+        "{BOLD}What if{BOLD:#}: {}  {DIM}at {}, followed for {}, capacity by the {}{DIM:#}",
+        report.faults.join("; "),
+        report.load,
+        duration(report.horizon_s),
+        report.model
+    );
+    let mut table = out.table(&["entry point", "before", "worst", "back up", "error budget", "why (at worst)"]);
+    for (row, entry) in entry_rows(report).into_iter().zip(&report.entries) {
+        let [name, before, _, back, budget, why] = row;
+        table.add_row(vec![
+            name,
+            state_text(entry.before).replace(&before, &before),
+            state_text(entry.worst),
+            back,
+            budget,
+            why,
+        ]);
+    }
+    out.print_table(&table);
+    let affected: Vec<_> = report.stations.iter().collect();
+    if !affected.is_empty() {
+        out.heading("Services and dependencies not up throughout");
+        let mut table = out.table(&["station", "worst", "replicas", "peak busy", "timeline"]);
+        for s in affected {
+            let timeline = s
+                .timeline
+                .iter()
+                .map(|span| format!("{} {}", duration(span.from_s), span.state))
+                .collect::<Vec<_>>()
+                .join(", ");
+            table.add_row(vec![
+                s.key.to_string(),
+                state_text(s.worst),
+                s.replicas_at_worst.map(|(r, d)| format!("{r}/{d}")).unwrap_or_else(|| "-".into()),
+                if s.peak_utilisation > 0.0 { format!("{:.0}%", s.peak_utilisation * 100.0) } else { "-".into() },
+                timeline,
+            ]);
+        }
+        out.print_table(&table);
+    }
+    out.heading("What happens");
+    for e in &report.events {
+        anstream::println!("  {DIM}{:>8}{DIM:#}  {}", duration(e.t_s), e.what);
+    }
+    if !report.pending.is_empty() {
+        out.heading(&format!(
+            "Pending pods: {} ({:.2} cores, {:.2} GiB short)",
+            report.shortfall.pods, report.shortfall.cores, report.shortfall.memory_gib
+        ));
+        for p in &report.pending {
+            anstream::println!("  {} since {}: {}", p.workload, duration(p.since_s), p.reason);
+        }
+    }
+    for note in &report.notes {
+        out.hint(&format!("note: {note}"));
+    }
+    match (report.unaffected, report.recovered_at_s) {
+        (true, _) => out.success("every entry point stays up"),
+        (false, Some(t)) => out.line(&format!("every entry point is back up after {}", duration(t))),
+        (false, None) => {
+            out.line(&format!("{BAD}some entry points are not back up within {}{BAD:#}", duration(report.horizon_s)))
+        }
+    }
+}
+
+/// The report as Markdown, for a pull request comment.
+pub fn markdown(report: &Report) -> String {
+    let mut md = format!(
+        "### What if: {}\n\nAt {}, followed for {}; capacity by the {}.\n\n",
+        report.faults.join("; "),
+        report.load,
+        duration(report.horizon_s),
+        report.model
+    );
+    md.push_str(
+        "| entry point | before | worst | back up | error budget | why (at worst) |\n|---|---|---|---|---|---|\n",
+    );
+    for row in entry_rows(report) {
+        md.push_str(&format!("| {} |\n", row.map(|c| c.replace('|', "\\|")).join(" | ")));
+    }
+    if !report.events.is_empty() {
+        md.push_str("\n| time | what happens |\n|---|---|\n");
+        for e in &report.events {
+            md.push_str(&format!("| {} | {} |\n", duration(e.t_s), e.what.replace('|', "\\|")));
+        }
+    }
+    if !report.pending.is_empty() {
+        md.push_str(&format!(
+            "\n**Pending pods: {}** ({:.2} cores, {:.2} GiB short)\n\n",
+            report.shortfall.pods, report.shortfall.cores, report.shortfall.memory_gib
+        ));
+        for p in &report.pending {
+            md.push_str(&format!("- `{}` since {}: {}\n", p.workload, duration(p.since_s), p.reason));
+        }
+    }
+    for note in &report.notes {
+        md.push_str(&format!("\n> {note}\n"));
+    }
+    md
+}
