@@ -79,7 +79,9 @@ impl Reason {
             Reason::Cpu => "Insufficient cpu".into(),
             Reason::Memory => "Insufficient memory".into(),
             Reason::Storage => "Insufficient ephemeral-storage".into(),
-            Reason::SpreadLabel => "node(s) didn't match pod topology spread constraints (missing required label)".into(),
+            Reason::SpreadLabel => {
+                "node(s) didn't match pod topology spread constraints (missing required label)".into()
+            }
             Reason::Spread => "node(s) didn't match pod topology spread constraints".into(),
             Reason::Affinity => "node(s) didn't match pod affinity rules".into(),
             Reason::AntiAffinity => "node(s) didn't match pod anti-affinity rules".into(),
@@ -196,8 +198,11 @@ fn resolve(pod: &SchedPod, syms: &mut Symbols<'_>) -> PodQuery {
             effect: t.effect,
         })
         .collect();
-    let node_affinity =
-        rules.node_affinity.iter().map(|(k, values)| (syms.id(k), values.iter().map(|v| syms.id(v)).collect())).collect();
+    let node_affinity = rules
+        .node_affinity
+        .iter()
+        .map(|(k, values)| (syms.id(k), values.iter().map(|v| syms.id(v)).collect()))
+        .collect();
     PodQuery {
         ns: syms.id(&pod.namespace),
         labels: syms.labels(&pod.labels),
@@ -320,7 +325,12 @@ fn domain_sums(key: &KeyIndex, counts: &[u32]) -> (Vec<i64>, bool) {
 
 /// Adds `sign` x the pods counted per node, summed by domain of `key`; says whether
 /// any pod counted.
-fn add_sums<'a>(key: Option<&'a KeyIndex>, counts: &[u32], sign: i64, sums: &mut Vec<(&'a KeyIndex, Vec<i64>)>) -> bool {
+fn add_sums<'a>(
+    key: Option<&'a KeyIndex>,
+    counts: &[u32],
+    sign: i64,
+    sums: &mut Vec<(&'a KeyIndex, Vec<i64>)>,
+) -> bool {
     let Some(key) = key else { return false };
     let (domain, any) = domain_sums(key, counts);
     if any {
@@ -364,8 +374,10 @@ fn least_allocated(node: &NodeRec, req: &Req) -> i64 {
 fn balanced_allocation(node: &NodeRec, req: &Req) -> i64 {
     let mut fractions = [0.0f64; 2];
     let mut n = 0;
-    let pairs =
-        [(node.alloc_cpu, node.req_cpu.saturating_add(req.cpu)), (node.alloc_mem, node.req_mem.saturating_add(req.mem))];
+    let pairs = [
+        (node.alloc_cpu, node.req_cpu.saturating_add(req.cpu)),
+        (node.alloc_mem, node.req_mem.saturating_add(req.mem)),
+    ];
     for (alloc, requested) in pairs {
         if alloc <= 0 {
             continue;
