@@ -24,6 +24,8 @@ pub const BOLD: Style = Style::new().bold();
 pub const DIM: Style = Style::new().dimmed();
 /// Green, for success.
 pub const GOOD: Style = AnsiColor::Green.on_default();
+/// Yellow, for warnings (a degraded state).
+pub const WARN: Style = AnsiColor::Yellow.on_default();
 /// Red, for errors.
 pub const BAD: Style = AnsiColor::Red.on_default().bold();
 

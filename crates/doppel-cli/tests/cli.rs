@@ -327,3 +327,24 @@ fn a_process_killed_mid_write_loses_no_committed_version() {
     assert!(outcomes.iter().any(|&(_, head, finished)| head == 1 && !finished), "{outcomes:?}");
     assert!(outcomes.iter().any(|&(_, head, _)| head == 2), "{outcomes:?}");
 }
+
+#[test]
+fn what_if_reports_in_tables_json_and_markdown_and_refuses_bad_scenarios() {
+    let scratch = Scratch::new();
+    scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    let report = json(&scratch.doppel(&["what-if", "--fail", "external/payment-provider", "--json"]).success());
+    let checkout =
+        report["entries"].as_array().unwrap().iter().find(|e| e["endpoint"] == "POST /cart/checkout").unwrap();
+    assert_eq!(checkout["worst"], "down");
+    let md =
+        stdout(&scratch.doppel(&["what-if", "--fail", "datastore/cart-redis", "--at", "peak", "--markdown"]).success());
+    assert!(md.starts_with("### What if: fail datastore/cart-redis"), "{md}");
+    assert!(md.contains("| frontend POST /cart | up | down | 30 s |"), "{md}");
+    // A selector that matches nothing is invalid input (3); no fault at all is a usage error (2).
+    let nothing = scratch.doppel(&["what-if", "--fail", "zone/us-east-9z"]).code(3);
+    assert!(stderr(&nothing).contains("matches nothing in the twin"), "{}", stderr(&nothing));
+    scratch.doppel(&["what-if"]).code(2);
+    let file = scratch.file("s.yaml", "faults:\n  - fail: zone/us-east-1a\n    when: 3\n");
+    let bad = scratch.doppel(&["what-if", "-f", file.to_str().unwrap()]).code(3);
+    assert!(stderr(&bad).contains("s.yaml:3:5: faults.0: unknown field `when`"), "{}", stderr(&bad));
+}

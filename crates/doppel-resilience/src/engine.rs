@@ -27,6 +27,9 @@ struct Life {
     endpoints_until: f64,
 }
 
+/// A degradation window: from, to, added latency, error share, capacity lost.
+type Degradation = (f64, f64, f64, f64, f64);
+
 /// Everything the faults and Kubernetes decide, before any load is applied.
 #[derive(Debug, Default)]
 struct Timeline {
@@ -34,8 +37,8 @@ struct Timeline {
     lives: Vec<Vec<Life>>,
     /// Per station: intervals in which it is failed outright, with the fault's text.
     failed: Vec<Vec<(f64, f64, String)>>,
-    /// Per station: degradations (from, to, latency, error share, capacity lost).
-    degraded: Vec<Vec<(f64, f64, f64, f64, f64)>>,
+    /// Per station: degradations.
+    degraded: Vec<Vec<Degradation>>,
     /// Per station: time its placement died (zone, host, region), permanent.
     placed_dead: Vec<Option<(f64, String)>>,
     /// Per load balancer: (time, share of its zones lost).

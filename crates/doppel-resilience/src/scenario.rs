@@ -487,7 +487,7 @@ fn check(
                 "a failure that ends is modelled for services, datastores, queues and externals; a lost zone, node or pod stays lost until the horizon",
             );
         }
-        let targets: Vec<Key> = targets.into_iter().filter(|k| fits(k)).collect();
+        let targets: Vec<Key> = targets.into_iter().filter(fits).collect();
         // Contradiction: the same target failed and degraded over overlapping times.
         let end = spec.for_s.map_or(f64::INFINITY, |d| at_s + d);
         for (j, other) in faults.iter().enumerate() {

@@ -284,7 +284,7 @@ pub enum Place {
     Other,
 }
 
-fn sorted_of<'v>(view: &'v (impl TwinView + ?Sized), kind: Kind) -> Vec<&'v Entity> {
+fn sorted_of(view: &(impl TwinView + ?Sized), kind: Kind) -> Vec<&Entity> {
     let mut out: Vec<&Entity> = view.entities_of(kind).collect();
     out.sort_by(|a, b| a.key.cmp(&b.key));
     out

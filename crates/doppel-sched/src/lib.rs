@@ -654,6 +654,9 @@ impl Cluster {
     }
 
     /// Schedules a pod and binds it where it goes; gives the pod back if it fits nowhere.
+    // The pod is handed back whole so the caller can retry it (the autoscaler does); the
+    // error is on the cold path, so boxing it buys nothing.
+    #[allow(clippy::result_large_err)]
     pub fn place(&mut self, pod: SchedPod) -> Result<(PodId, NodeId), (SchedPod, Unschedulable)> {
         let query = self.query_interning(&pod);
         self.register_groups(&query);

@@ -180,7 +180,12 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
             services.len(),
             services.join(", ")
         ));
-        out.hint("  (whether they survive the zone's loss, given replicas elsewhere, is the resilience analysis: coming next)");
+        out.heading(&format!("6. What if {zone} fails at the daily peak?"));
+        let scenario = doppel_resilience::Scenario::from_flags(&[zone.to_string()], &[], None, Some("peak"), &twin)
+            .map_err(|d| anyhow::anyhow!("demo scenario: {d:?}"))?;
+        let topo = doppel_resilience::Topology::build(&twin);
+        let report = doppel_resilience::run(&twin, &topo, &scenario, &doppel_perf::UtilisationLaw);
+        super::resilience::print_report(&report, out);
     }
 
     out.heading("Try next");
@@ -190,6 +195,11 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
         (format!("doppel {store_arg} show service/checkout"), "one entity in detail, with its relations"),
         (format!("doppel {store_arg} deps service/frontend --depth 2"), "what the storefront depends on"),
         (format!("doppel {store_arg} dependents zone/us-east-1a"), "everything a zone outage would touch"),
+        (format!("doppel {store_arg} what-if --fail datastore/orders-db --at peak"), "lose the orders database"),
+        (
+            format!("doppel {store_arg} what-if --fail zone/us-east-1a --load 2x --at peak"),
+            "a zone outage at twice the peak",
+        ),
         (format!("doppel {store_arg} show 'zone=us-east-1b kind:pod'"), "selectors combine"),
         (format!("doppel {store_arg} history"), "the change log"),
         ("doppel schema > estate.schema.json".to_string(), "editor completion for estate files"),

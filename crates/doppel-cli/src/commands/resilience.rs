@@ -3,7 +3,7 @@
 use super::{at_of, read_twin};
 use crate::args::{AtArgs, WhatIfArgs};
 use crate::exit;
-use crate::output::{BAD, BOLD, DIM, GOOD, Output};
+use crate::output::{BAD, BOLD, DIM, GOOD, Output, WARN};
 use anyhow::Result;
 use doppel_estate::SourceFile;
 use doppel_model::TwinView;
@@ -83,7 +83,7 @@ pub fn what_if(store: &Path, args: &WhatIfArgs, at: &AtArgs, out: &Output) -> Re
 fn state_text(state: State) -> String {
     match state {
         State::Up => format!("{GOOD}up{GOOD:#}"),
-        State::Degraded => format!("\x1b[33mdegraded\x1b[0m"),
+        State::Degraded => format!("{WARN}degraded{WARN:#}"),
         State::Down => format!("{BAD}down{BAD:#}"),
     }
 }
@@ -134,7 +134,8 @@ fn entry_rows(report: &Report) -> Vec<[String; 6]> {
         .collect()
 }
 
-fn print_report(report: &Report, out: &Output) {
+/// Prints a what-if report as tables.
+pub fn print_report(report: &Report, out: &Output) {
     anstream::println!(
         "{BOLD}What if{BOLD:#}: {}  {DIM}at {}, followed for {}, capacity by the {}{DIM:#}",
         report.faults.join("; "),
@@ -144,15 +145,8 @@ fn print_report(report: &Report, out: &Output) {
     );
     let mut table = out.table(&["entry point", "before", "worst", "back up", "error budget", "why (at worst)"]);
     for (row, entry) in entry_rows(report).into_iter().zip(&report.entries) {
-        let [name, before, _, back, budget, why] = row;
-        table.add_row(vec![
-            name,
-            state_text(entry.before).replace(&before, &before),
-            state_text(entry.worst),
-            back,
-            budget,
-            why,
-        ]);
+        let [name, _, _, back, budget, why] = row;
+        table.add_row(vec![name, state_text(entry.before), state_text(entry.worst), back, budget, why]);
     }
     out.print_table(&table);
     let affected: Vec<_> = report.stations.iter().collect();
