@@ -1,9 +1,9 @@
 //! Running a scenario: what the faults take down, what Kubernetes does about it over time,
 //! and, at each instant that matters, how load and failure cascade through the call graph.
 
-use crate::report::{Event, PendingPod, Report, Shortfall};
+use crate::report::{Event, PendingPod, Report, Shortfall, duration};
 use crate::scenario::{Action, LoadPoint, Scenario};
-use crate::topology::{Ix, Place, StationKind, Topology, defaults};
+use crate::topology::{Endpoint, Ix, Place, StationKind, Topology, defaults};
 use doppel_model::relation::RelKind;
 use doppel_model::spec::{Taint, TaintEffect};
 use doppel_model::{Key, Kind, TwinView};
@@ -91,14 +91,6 @@ fn contained(view: &(impl TwinView + ?Sized), root: &Key) -> HashSet<Key> {
         }
     }
     dead
-}
-
-fn fmt_s(t: f64) -> String {
-    if t >= 120.0 && (t / 60.0).fract() == 0.0 {
-        format!("{} min", t / 60.0)
-    } else {
-        format!("{} s", (t * 10.0).round() / 10.0)
-    }
 }
 
 impl Timeline {
@@ -271,7 +263,7 @@ fn expand_faults(
                         tl.notes.push(format!(
                             "standby region {} (failover in {}) holds {in_standby} station(s) and no replicas of {}: it cannot carry the load",
                             standby.key,
-                            standby.failover_s.map_or("an unknown time".to_string(), fmt_s),
+                            standby.failover_s.map_or("an unknown time".to_string(), duration),
                             carried.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
                         ));
                     }
@@ -408,7 +400,7 @@ fn kubernetes(
             let mut pod = wl.template.clone();
             pod.name = format!("{}-replacement-{replacements}", wl.key.name());
             match cluster.place(pod) {
-                Ok((_, node)) => {
+                Ok(_) => {
                     placed += 1;
                     let ready = t + wl.startup_s;
                     tl.lives[w].push(Life {
@@ -417,7 +409,6 @@ fn kubernetes(
                         endpoints_until: f64::INFINITY,
                     });
                     tl.mark(ready);
-                    let _ = node;
                 }
                 Err((pod, _)) => pending.push((w, pod)),
             }
@@ -625,11 +616,7 @@ impl Phase {
     pub fn target_success(&self, topo: &Topology, to: Ix, endpoint: Option<Ix>) -> f64 {
         match endpoint {
             Some(e) => self.success[to][e],
-            None => weighted(
-                &self.success[to],
-                &self.arrivals[to],
-                &topo.stations[to].endpoints.iter().map(|e| e.base_rps).collect::<Vec<_>>(),
-            ),
+            None => weighted(&self.success[to], &self.arrivals[to], &topo.stations[to].endpoints),
         }
     }
 
@@ -637,22 +624,21 @@ impl Phase {
     pub fn target_latency(&self, topo: &Topology, to: Ix, endpoint: Option<Ix>) -> f64 {
         match endpoint {
             Some(e) => self.latency[to][e],
-            None => weighted(
-                &self.latency[to],
-                &self.arrivals[to],
-                &topo.stations[to].endpoints.iter().map(|e| e.base_rps).collect::<Vec<_>>(),
-            ),
+            None => weighted(&self.latency[to], &self.arrivals[to], &topo.stations[to].endpoints),
         }
     }
 }
 
-/// Mean of `values` weighted by `weights`, else by `fallback`, else plain.
-pub(crate) fn weighted(values: &[f64], weights: &[f64], fallback: &[f64]) -> f64 {
-    for w in [weights, fallback] {
-        let total: f64 = w.iter().sum();
-        if total > 0.0 {
-            return values.iter().zip(w).map(|(v, w)| v * w).sum::<f64>() / total;
-        }
+/// Mean of per-endpoint `values` weighted by `weights` (arrivals), else by the endpoints'
+/// written rates, else plain.
+pub(crate) fn weighted(values: &[f64], weights: &[f64], endpoints: &[Endpoint]) -> f64 {
+    let total: f64 = weights.iter().sum();
+    if total > 0.0 {
+        return values.iter().zip(weights).map(|(v, w)| v * w).sum::<f64>() / total;
+    }
+    let base: f64 = endpoints.iter().map(|e| e.base_rps).sum();
+    if base > 0.0 {
+        return values.iter().zip(endpoints).map(|(v, e)| v * e.base_rps).sum::<f64>() / base;
     }
     if values.is_empty() { 1.0 } else { values.iter().sum::<f64>() / values.len() as f64 }
 }
@@ -725,11 +711,11 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
                         .as_ref()
                         .and_then(|f| f.replica)
                         .map_or("its standby".into(), |r| topo.stations[r].key.to_string());
-                    own[s] = Some(format!("{why}; served by {who} since {}", fmt_s(ready_at)));
+                    own[s] = Some(format!("{why}; served by {who} since {}", duration(ready_at)));
                 }
                 Some(ready_at) => {
                     own_ok[s] = 0.0;
-                    own[s] = Some(format!("{why}; failing over, ready at {}", fmt_s(ready_at)));
+                    own[s] = Some(format!("{why}; failing over, ready at {}", duration(ready_at)));
                 }
                 None => {
                     own_ok[s] = 0.0;
@@ -776,17 +762,6 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
     let mut utilisation = vec![0.0; n];
     let mut soft: Vec<Vec<Vec<Ix>>> = topo.stations.iter().map(|st| vec![Vec::new(); st.endpoints.len()]).collect();
     let mut overload: Vec<Option<String>> = vec![None; n];
-    let base: Vec<Vec<f64>> =
-        topo.stations.iter().map(|st| st.endpoints.iter().map(|e| e.base_rps).collect()).collect();
-    let min_timeout: Vec<Option<f64>> = (0..n)
-        .map(|s| {
-            topo.calls
-                .iter()
-                .filter(|c| c.to == s)
-                .filter_map(|c| c.timeout_ms)
-                .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))))
-        })
-        .collect();
     let snapshot = |success: &Vec<Vec<f64>>, latency: &Vec<Vec<f64>>, arrivals: &Vec<Vec<f64>>| Phase {
         success: success.clone(),
         latency: latency.clone(),
@@ -812,10 +787,11 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
             match c.endpoint {
                 Some(e) => next[c.to][e] += demand,
                 None => {
-                    let total: f64 = base[c.to].iter().sum();
-                    let k = next[c.to].len() as f64;
-                    for (e, slot) in next[c.to].iter_mut().enumerate() {
-                        *slot += if total > 0.0 { demand * base[c.to][e] / total } else { demand / k };
+                    let endpoints = &topo.stations[c.to].endpoints;
+                    let total: f64 = endpoints.iter().map(|e| e.base_rps).sum();
+                    let k = endpoints.len() as f64;
+                    for (slot, ep) in next[c.to].iter_mut().zip(endpoints) {
+                        *slot += if total > 0.0 { demand * ep.base_rps / total } else { demand / k };
                     }
                 }
             }
@@ -830,7 +806,7 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
             utilisation[s] = 0.0;
             own_latency[s] = mean_st;
             if servers[s].is_finite() && servers[s] > 0.0 && rate > 0.0 && mean_st > 0.0 {
-                let cv = weighted(&st.endpoints.iter().map(|e| e.service_time_cv).collect::<Vec<_>>(), &next[s], &[]);
+                let cv = next[s].iter().zip(&st.endpoints).map(|(a, e)| a * e.service_time_cv).sum::<f64>() / rate;
                 // Attempts that hit dead endpoints or injected errors fail fast and cost no work.
                 let load = StationLoad {
                     arrival_rps: rate * own_ok[s],
@@ -838,7 +814,7 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
                     service_time_ms: mean_st,
                     service_time_cv: cv,
                     queue_limit: None,
-                    timeout_ms: min_timeout[s],
+                    timeout_ms: st.caller_timeout_ms,
                 };
                 if let Ok(r) = model.station(&load) {
                     utilisation[s] = r.utilisation;
@@ -951,7 +927,7 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
                             "{:.0}% of {} is in lost zones until health checks and DNS TTL move traffic ({})",
                             share * 100.0,
                             lbt.key,
-                            fmt_s(healed)
+                            duration(healed)
                         ),
                     )
                 })
@@ -984,12 +960,7 @@ fn pods_text(topo: &Topology, tl: &Timeline, w: Ix, ready: u32, t: f64) -> Strin
     if let Some(p) = pending.first() {
         text.push_str(&format!(", {} pending: {}", pending.len(), p.reason));
     } else if starting.is_finite() {
-        text.push_str(&format!(", replacements ready at {}", fmt_s(starting)));
+        text.push_str(&format!(", replacements ready at {}", duration(starting)));
     }
     text
-}
-
-/// Formats seconds for reports.
-pub(crate) fn seconds(t: f64) -> String {
-    fmt_s(t)
 }

@@ -1,10 +1,21 @@
 //! Reports: plain data about a scenario's outcome, for the CLI, the API and the UI to render.
 
-use crate::engine::{DEGRADED_AT, DOWN_AT, Phase, SATURATED_AT, seconds, weighted};
+use crate::engine::{DEGRADED_AT, DOWN_AT, Phase, SATURATED_AT, weighted};
 use crate::scenario::{Action, Scenario};
 use crate::topology::{Ix, StationKind, Topology};
 use doppel_model::Key;
 use serde::Serialize;
+
+/// Seconds as people read them: 40 s, 5.7 min, 1.5 h.
+pub fn duration(t: f64) -> String {
+    if t < 120.0 {
+        format!("{} s", (t * 10.0).round() / 10.0)
+    } else if t < 7200.0 {
+        format!("{} min", (t / 6.0).round() / 10.0)
+    } else {
+        format!("{} h", (t / 360.0).round() / 10.0)
+    }
+}
 
 /// How something fares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -176,11 +187,7 @@ fn explain(topo: &Topology, phase: &Phase, s: Ix, e: Option<Ix>, depth: usize, o
     let (success, soft) = match e {
         Some(e) => (phase.success[s][e], !phase.soft[s][e].is_empty()),
         None => (
-            weighted(
-                &phase.success[s],
-                &phase.arrivals[s],
-                &st.endpoints.iter().map(|x| x.base_rps).collect::<Vec<_>>(),
-            ),
+            weighted(&phase.success[s], &phase.arrivals[s], &st.endpoints),
             phase.soft[s].iter().any(|x| !x.is_empty()),
         ),
     };
@@ -288,9 +295,8 @@ fn look_entry(topo: &Topology, phase: &Phase, i: Ix) -> Look {
 
 fn look_station(topo: &Topology, phase: &Phase, s: Ix) -> Look {
     let st = &topo.stations[s];
-    let base: Vec<f64> = st.endpoints.iter().map(|x| x.base_rps).collect();
-    let success = weighted(&phase.success[s], &phase.arrivals[s], &base);
-    let latency = weighted(&phase.latency[s], &phase.arrivals[s], &base);
+    let success = weighted(&phase.success[s], &phase.arrivals[s], &st.endpoints);
+    let latency = weighted(&phase.latency[s], &phase.arrivals[s], &st.endpoints);
     let mut cause = Vec::new();
     explain(topo, phase, s, None, 0, &mut cause);
     let soft = phase.soft[s].iter().any(|x| !x.is_empty()) || phase.utilisation[s] >= SATURATED_AT;
@@ -429,8 +435,8 @@ pub(crate) fn build(
                     Action::Fail => format!("fail {}", f.selector),
                     Action::Degrade { .. } => format!("degrade {}", f.selector),
                 };
-                let when = if f.at_s > 0.0 { format!(" at {}", seconds(f.at_s)) } else { String::new() };
-                let dur = f.for_s.map(|d| format!(" for {}", seconds(d))).unwrap_or_default();
+                let when = if f.at_s > 0.0 { format!(" at {}", duration(f.at_s)) } else { String::new() };
+                let dur = f.for_s.map(|d| format!(" for {}", duration(d))).unwrap_or_default();
                 format!("{what}{when}{dur}")
             })
             .collect(),

@@ -195,7 +195,49 @@ fn degradable(key: &Key) -> bool {
     matches!(key.kind(), K::Service | K::Datastore | K::Queue | K::External)
 }
 
+/// Settings given on the command line, which win over a scenario file's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides<'a> {
+    /// Load factor (`2x`, `0.5`).
+    pub load: Option<&'a str>,
+    /// Point of the day (`average`, `peak`, an hour).
+    pub at: Option<&'a str>,
+    /// Seconds to follow.
+    pub horizon_s: Option<f64>,
+    /// Whether the autoscaler may add nodes.
+    pub autoscaler: Option<bool>,
+}
+
 impl ScenarioFile {
+    /// Applies command-line overrides; a load factor that is not a number is refused
+    /// (ranges are checked with the rest of the scenario).
+    pub fn apply(&mut self, overrides: &Overrides<'_>) -> Result<(), Vec<Diagnostic>> {
+        if let Some(load) = overrides.load {
+            match load.trim().trim_end_matches(['x', 'X']).parse::<f64>() {
+                Ok(factor) => self.load.factor = Some(factor),
+                Err(_) => {
+                    let mut problems = Problems { origin: Origin::Flag, list: Vec::new() };
+                    problems
+                        .add("--load", format!("`{load}` is not a load factor: expected a number such as 2x or 0.5"));
+                    return Err(problems.list);
+                }
+            }
+        }
+        if let Some(at) = overrides.at {
+            self.load.at = Some(match at.parse::<u64>() {
+                Ok(h) => serde_json::Value::from(h),
+                Err(_) => serde_json::Value::from(at),
+            });
+        }
+        if overrides.horizon_s.is_some() {
+            self.horizon_s = overrides.horizon_s;
+        }
+        if overrides.autoscaler.is_some() {
+            self.autoscaler = overrides.autoscaler;
+        }
+        Ok(())
+    }
+
     /// Reads a scenario file (YAML or JSON); problems name the file, line and field.
     pub fn parse(name: &str, text: &str) -> Result<(ScenarioFile, Node), Vec<Diagnostic>> {
         let fail = |line, col, path: &str, message: String| {
@@ -252,12 +294,12 @@ impl Scenario {
         check(file, Origin::File { name, doc }, view)
     }
 
-    /// Builds a scenario from the CLI's short form: `--fail SEL` (repeated), `--load 2x`, `--at peak`.
+    /// Builds a scenario from the CLI's short form: `--fail SEL` and `--degrade SPEC` (repeated),
+    /// with the overrides (`--load 2x`, `--at peak`, ...).
     pub fn from_flags(
         fails: &[String],
         degrades: &[String],
-        load: Option<&str>,
-        at: Option<&str>,
+        overrides: &Overrides<'_>,
         view: &(impl TwinView + ?Sized),
     ) -> Result<Scenario, Vec<Diagnostic>> {
         let mut file = ScenarioFile::default();
@@ -271,18 +313,8 @@ impl Scenario {
                 Err(message) => problems.add("--degrade", message),
             }
         }
-        if let Some(load) = load {
-            match load.trim().trim_end_matches(['x', 'X']).parse::<f64>() {
-                Ok(factor) => file.load.factor = Some(factor),
-                Err(_) => problems
-                    .add("--load", format!("`{load}` is not a load factor: expected a number such as 2x or 0.5")),
-            }
-        }
-        if let Some(at) = at {
-            file.load.at = Some(match at.parse::<u64>() {
-                Ok(h) => serde_json::Value::from(h),
-                Err(_) => serde_json::Value::from(at),
-            });
+        if let Err(mut more) = file.apply(overrides) {
+            problems.list.append(&mut more);
         }
         if !problems.list.is_empty() {
             return Err(problems.list);

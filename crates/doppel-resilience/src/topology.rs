@@ -2,10 +2,10 @@
 //! needs, how much traffic it carries. Built once per view; scenarios and sweeps read it.
 
 use doppel_model::relation::{CallMode, Criticality, RelKind, RelSpec};
-use doppel_model::spec::{DatastoreRole, PodPhase, PodTemplate, Scheduling, Slo};
-use doppel_model::{Entity, IntOrPercent, Key, Kind, Labels, Spec, TwinView};
+use doppel_model::spec::{PodPhase, PodTemplate, Scheduling, Slo};
+use doppel_model::{Entity, Key, Kind, Labels, Spec, TwinView};
 use doppel_sched::{Pdb, SchedNode, SchedPod};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Defaults used where the twin says nothing; each is named in reports that rely on it.
 pub mod defaults {
@@ -157,6 +157,21 @@ pub struct Endpoint {
     pub slo: Option<Slo>,
 }
 
+impl Endpoint {
+    /// The one endpoint of a station that declares none (a datastore, a queue).
+    fn unnamed() -> Endpoint {
+        Endpoint {
+            name: String::new(),
+            base_rps: 0.0,
+            entry: false,
+            profile: Vec::new(),
+            service_time_ms: 0.0,
+            service_time_cv: 0.0,
+            slo: None,
+        }
+    }
+}
+
 /// Something that answers requests: a service, datastore, queue, external or workload.
 #[derive(Debug, Clone)]
 pub struct Station {
@@ -172,14 +187,12 @@ pub struct Station {
     pub region: Option<Ix>,
     /// Requests one replica works on at once.
     pub concurrency: u32,
-    /// Whether `concurrency` was assumed.
-    pub assumed_concurrency: bool,
     /// Endpoints (one unnamed endpoint for stations without any).
     pub endpoints: Vec<Endpoint>,
     /// How it survives losing its primary (datastores).
     pub failover: Option<Failover>,
-    /// Whether it is a read replica nobody calls as a primary.
-    pub replica: bool,
+    /// The shortest timeout of its callers: how long a request may wait before it is lost.
+    pub caller_timeout_ms: Option<f64>,
 }
 
 /// A call from one station to another.
@@ -280,8 +293,6 @@ pub enum Place {
     Station(Ix),
     /// A load balancer.
     Lb(Ix),
-    /// Anything else: a host, subnet, network (containers of other things).
-    Other,
 }
 
 fn sorted_of(view: &(impl TwinView + ?Sized), kind: Kind) -> Vec<&Entity> {
@@ -466,15 +477,6 @@ impl Topology {
     }
 
     fn stations(&mut self, view: &(impl TwinView + ?Sized)) {
-        let single = |name: &str| Endpoint {
-            name: name.to_string(),
-            base_rps: 0.0,
-            entry: false,
-            profile: Vec::new(),
-            service_time_ms: 0.0,
-            service_time_cv: 0.0,
-            slo: None,
-        };
         for kind in [Kind::Service, Kind::Datastore, Kind::Queue, Kind::External] {
             for e in sorted_of(view, kind) {
                 let (region, zone) = self.locate(view, &e.key);
@@ -486,15 +488,20 @@ impl Topology {
                     zone,
                     region,
                     concurrency: defaults::CONCURRENCY,
-                    assumed_concurrency: false,
-                    endpoints: vec![single("")],
+                    endpoints: vec![Endpoint::unnamed()],
                     failover: None,
-                    replica: false,
+                    caller_timeout_ms: None,
                 };
                 match &e.spec {
                     Spec::Service(s) => {
                         station.concurrency = s.concurrency.unwrap_or(defaults::CONCURRENCY);
-                        station.assumed_concurrency = s.concurrency.is_none() && workload.is_some();
+                        if s.concurrency.is_none() && workload.is_some() {
+                            self.notes.push(format!(
+                                "{}: no concurrency given; assumed {} request(s) at once per replica",
+                                e.key,
+                                defaults::CONCURRENCY
+                            ));
+                        }
                         if !s.endpoints.is_empty() {
                             station.endpoints = s
                                 .endpoints
@@ -519,7 +526,6 @@ impl Topology {
                     }
                     Spec::Datastore(d) => {
                         station.kind = StationKind::Datastore;
-                        station.replica = d.role == DatastoreRole::Replica;
                         if d.multi_zone {
                             station.failover = Some(Failover { after_s: d.failover_s.unwrap_or(60.0), replica: None });
                         }
@@ -565,18 +571,9 @@ impl Topology {
             zone: None,
             region: None,
             concurrency: u32::MAX,
-            assumed_concurrency: false,
-            endpoints: vec![Endpoint {
-                name: String::new(),
-                base_rps: 0.0,
-                entry: false,
-                profile: Vec::new(),
-                service_time_ms: 0.0,
-                service_time_cv: 0.0,
-                slo: None,
-            }],
+            endpoints: vec![Endpoint::unnamed()],
             failover: None,
-            replica: false,
+            caller_timeout_ms: None,
         });
         ix
     }
@@ -672,6 +669,12 @@ impl Topology {
                 dns_ttl_s: spec.dns_ttl_s.unwrap_or(0.0),
             });
         }
+        for c in &self.calls {
+            if let Some(t) = c.timeout_ms {
+                let slot = &mut self.stations[c.to].caller_timeout_ms;
+                *slot = Some(slot.map_or(t, |old| old.min(t)));
+            }
+        }
         for s in 0..self.stations.len() {
             for (i, ep) in self.stations[s].endpoints.iter().enumerate() {
                 if ep.entry {
@@ -701,37 +704,4 @@ impl Topology {
         let per = if share > 0.0 && total > 0.0 { fan_out * total / share } else { fan_out };
         chosen.iter().map(|&c| if c { per } else { 0.0 }).collect()
     }
-
-    /// Desired pods of a workload that a PDB covering it lets be unavailable at once, if any PDB covers it.
-    pub fn pdb_allows(&self, w: Ix) -> Option<u32> {
-        let workload = &self.workloads[w];
-        let expected = workload.replicas;
-        self.pdbs
-            .iter()
-            .filter(|p| {
-                p.namespace == workload.template.namespace
-                    && !p.selector.is_empty()
-                    && workload.template.labels.matches(&p.selector)
-            })
-            .map(|p| match (p.min_available, p.max_unavailable) {
-                (Some(min), _) => expected.saturating_sub(resolve_up(min, expected)),
-                (None, Some(max)) => resolve_up(max, expected),
-                (None, None) => expected,
-            })
-            .min()
-    }
-
-    /// Entry points grouped by station, in station order.
-    pub fn entries_by_station(&self) -> BTreeMap<Ix, Vec<Ix>> {
-        let mut out: BTreeMap<Ix, Vec<Ix>> = BTreeMap::new();
-        for (i, e) in self.entries.iter().enumerate() {
-            out.entry(e.station).or_default().push(i);
-        }
-        out
-    }
-}
-
-/// A count or percentage of `total`; percentages round up, as the disruption controller does.
-fn resolve_up(value: IntOrPercent, total: u32) -> u32 {
-    value.resolve(total)
 }

@@ -5,6 +5,7 @@ use doppel_estate::{SourceFile, parse};
 use doppel_model::Twin;
 use doppel_perf::UtilisationLaw;
 use doppel_resilience::report::{EntryReport, Report, State};
+use doppel_resilience::scenario::Overrides;
 use doppel_resilience::{Scenario, ScenarioFile, Topology, run};
 
 fn shop() -> Twin {
@@ -24,7 +25,9 @@ fn shop() -> Twin {
 }
 
 fn what_if(twin: &Twin, fail: &str) -> Report {
-    let scenario = Scenario::from_flags(&[fail.to_string()], &[], None, Some("peak"), twin).unwrap();
+    let scenario =
+        Scenario::from_flags(&[fail.to_string()], &[], &Overrides { at: Some("peak"), ..Default::default() }, twin)
+            .unwrap();
     run(twin, &Topology::build(twin), &scenario, &UtilisationLaw)
 }
 
@@ -221,7 +224,13 @@ fn the_same_scenario_gives_the_same_report() {
 #[test]
 fn more_load_overloads_what_a_zone_loss_left_thin() {
     let twin = shop();
-    let scenario = Scenario::from_flags(&["zone/us-east-1a".into()], &[], Some("2x"), Some("peak"), &twin).unwrap();
+    let scenario = Scenario::from_flags(
+        &["zone/us-east-1a".into()],
+        &[],
+        &Overrides { load: Some("2x"), at: Some("peak"), ..Default::default() },
+        &twin,
+    )
+    .unwrap();
     let r = run(&twin, &Topology::build(&twin), &scenario, &UtilisationLaw);
     // At twice the peak, catalog's two surviving replicas get 2 x 97% of their capacity:
     // about half its requests are shed while the replacements are pending.

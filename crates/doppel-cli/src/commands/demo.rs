@@ -181,8 +181,13 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
             services.join(", ")
         ));
         out.heading(&format!("6. What if {zone} fails at the daily peak?"));
-        let scenario = doppel_resilience::Scenario::from_flags(&[zone.to_string()], &[], None, Some("peak"), &twin)
-            .map_err(|d| anyhow::anyhow!("demo scenario: {d:?}"))?;
+        let scenario = doppel_resilience::Scenario::from_flags(
+            &[zone.to_string()],
+            &[],
+            &doppel_resilience::scenario::Overrides { at: Some("peak"), ..Default::default() },
+            &twin,
+        )
+        .map_err(|d| anyhow::anyhow!("demo scenario: {d:?}"))?;
         let topo = doppel_resilience::Topology::build(&twin);
         let report = doppel_resilience::run(&twin, &topo, &scenario, &doppel_perf::UtilisationLaw);
         super::resilience::print_report(&report, out);

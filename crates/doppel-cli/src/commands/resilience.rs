@@ -8,57 +8,41 @@ use anyhow::Result;
 use doppel_estate::SourceFile;
 use doppel_model::TwinView;
 use doppel_perf::UtilisationLaw;
-use doppel_resilience::report::{Span, State};
+use doppel_resilience::report::{Span, State, duration};
+use doppel_resilience::scenario::Overrides;
 use doppel_resilience::{Report, Scenario, ScenarioFile, Topology};
 use std::path::Path;
 
 /// Reads the scenario from the file or the flags, checked against the twin.
 pub fn scenario(args: &WhatIfArgs, view: &impl TwinView, out: &Output) -> Result<Scenario> {
-    if let Some(path) = &args.file {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                exit::not_found(format!("{shown}: no such file"))
-            } else {
-                exit::invalid(format!("cannot read {shown}: {e}"))
-            }
-        })?;
-        let files = [SourceFile { path: shown.clone(), text: text.clone() }];
-        let (mut file, doc) =
-            ScenarioFile::parse(&shown, &text).map_err(|d| super::report_diagnostics(&d, &files, out))?;
-        if let Some(factor) = &args.load {
-            let factor = factor.trim().trim_end_matches(['x', 'X']);
-            file.load.factor = Some(
-                factor.parse().map_err(|_| exit::invalid(format!("--load {factor}: expected a number such as 2x")))?,
-            );
+    let overrides = Overrides {
+        load: args.load.as_deref(),
+        at: args.at_point.as_deref(),
+        horizon_s: args.horizon_s,
+        autoscaler: args.no_autoscaler.then_some(false),
+    };
+    let Some(path) = &args.file else {
+        if args.fail.is_empty() && args.degrade.is_empty() {
+            return Err(exit::usage(
+                "say what fails: --fail zone/us-east-1a, --degrade 'external/x:latency_ms=2000', or -f scenario.yaml",
+            ));
         }
-        if let Some(at) = &args.at_point {
-            file.load.at = Some(serde_json::Value::from(at.as_str()));
+        return Scenario::from_flags(&args.fail, &args.degrade, &overrides, view)
+            .map_err(|d| super::report_diagnostics(&d, &[], out));
+    };
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            exit::not_found(format!("{shown}: no such file"))
+        } else {
+            exit::invalid(format!("cannot read {shown}: {e}"))
         }
-        if args.no_autoscaler {
-            file.autoscaler = Some(false);
-        }
-        return Scenario::from_file(&file, &shown, Some(&doc), view)
-            .map_err(|d| super::report_diagnostics(&d, &files, out));
-    }
-    if args.fail.is_empty() && args.degrade.is_empty() {
-        return Err(exit::usage(
-            "say what fails: --fail zone/us-east-1a, --degrade 'external/x:latency_ms=2000', or -f scenario.yaml",
-        ));
-    }
-    let mut scenario =
-        Scenario::from_flags(&args.fail, &args.degrade, args.load.as_deref(), args.at_point.as_deref(), view)
-            .map_err(|d| super::report_diagnostics(&d, &[], out))?;
-    if args.no_autoscaler {
-        scenario.autoscaler = false;
-    }
-    if let Some(h) = args.horizon_s {
-        if !(h.is_finite() && h > 0.0) {
-            return Err(exit::invalid(format!("--horizon {h}: expected seconds above 0")));
-        }
-        scenario.horizon_s = h;
-    }
-    Ok(scenario)
+    })?;
+    let files = [SourceFile { path: shown.clone(), text }];
+    let (mut file, doc) =
+        ScenarioFile::parse(&shown, &files[0].text).map_err(|d| super::report_diagnostics(&d, &files, out))?;
+    file.apply(&overrides).map_err(|d| super::report_diagnostics(&d, &files, out))?;
+    Scenario::from_file(&file, &shown, Some(&doc), view).map_err(|d| super::report_diagnostics(&d, &files, out))
 }
 
 /// Runs `doppel what-if`.
@@ -85,17 +69,6 @@ fn state_text(state: State) -> String {
         State::Up => format!("{GOOD}up{GOOD:#}"),
         State::Degraded => format!("{WARN}degraded{WARN:#}"),
         State::Down => format!("{BAD}down{BAD:#}"),
-    }
-}
-
-/// Seconds as people read them: 40 s, 6 min, 1.5 h.
-pub fn duration(t: f64) -> String {
-    if t < 120.0 {
-        format!("{} s", (t * 10.0).round() / 10.0)
-    } else if t < 7200.0 {
-        format!("{} min", (t / 6.0).round() / 10.0)
-    } else {
-        format!("{} h", (t / 360.0).round() / 10.0)
     }
 }
 
