@@ -654,6 +654,9 @@ impl Cluster {
     }
 
     /// Schedules a pod and binds it where it goes; gives the pod back if it fits nowhere.
+    // The pod comes back by value so the caller can keep it pending; boxing it would
+    // cost an allocation on every refusal for no gain.
+    #[allow(clippy::result_large_err)]
     pub fn place(&mut self, pod: SchedPod) -> Result<(PodId, NodeId), (SchedPod, Unschedulable)> {
         let query = self.query_interning(&pod);
         self.register_groups(&query);
