@@ -136,3 +136,16 @@ fn schedule_one(bencher: divan::Bencher, nodes: usize) {
     let pod = workload(1).remove(0);
     bencher.counter(ItemsCount::new(1usize)).bench_local(|| cluster.schedule(divan::black_box(&pod)));
 }
+
+/// One decision for a pod with requests only (no spread, no affinity), on a cluster
+/// already holding ten pods per node: the cost of the filters and scores every pod pays.
+#[divan::bench(args = SIZES, sample_count = 100)]
+fn schedule_plain(bencher: divan::Bencher, nodes: usize) {
+    let mut cluster = cluster(nodes);
+    for pod in workload(PODS_PER_NODE * nodes) {
+        let _ = cluster.place(pod);
+    }
+    let mut pod = workload(1).remove(0);
+    pod.scheduling = Scheduling::default();
+    bencher.counter(ItemsCount::new(1usize)).bench_local(|| cluster.schedule(divan::black_box(&pod)));
+}

@@ -167,6 +167,9 @@ pub(crate) struct Hot {
     pub(crate) req_eph: i64,
     pub(crate) nz_cpu: i64,
     pub(crate) nz_mem: i64,
+    /// 1 / allocatable cpu and memory (0 when there is none), for score estimates.
+    pub(crate) inv_cpu: f64,
+    pub(crate) inv_mem: f64,
     pub(crate) count: u32,
     pub(crate) max_pods: u32,
     pub(crate) flags: u8,
@@ -394,6 +397,8 @@ impl Cluster {
             alloc_cpu: alloc.cpu,
             alloc_mem: alloc.mem,
             alloc_eph: alloc.eph,
+            inv_cpu: if alloc.cpu > 0 { 1.0 / alloc.cpu as f64 } else { 0.0 },
+            inv_mem: if alloc.mem > 0 { 1.0 / alloc.mem as f64 } else { 0.0 },
             max_pods: rec.spec.allocatable.pods,
             flags: rec.flags(),
             ..Hot::default()

@@ -331,18 +331,20 @@ impl InterPod<'_> {
     }
 }
 
-/// `part * 100 / whole`, rounded down, for `0 <= part <= whole` and `whole > 0`:
-/// estimated in floating point and corrected, as an integer division costs more.
-fn percent(part: i64, whole: i64) -> i64 {
+/// `part * 100 / whole`, rounded down, for `0 <= part <= whole` and `whole > 0`;
+/// `inverse` is about `1 / whole`. Estimated in floating point and corrected, which
+/// is exact and cheaper than an integer division.
+fn percent(part: i64, whole: i64, inverse: f64) -> i64 {
     const LIMIT: i64 = i64::MAX / 128;
     if part > LIMIT || whole > LIMIT {
         return (i128::from(part) * 100 / i128::from(whole)) as i64;
     }
     let scaled = part * 100;
-    let mut q = (scaled as f64 / whole as f64) as i64;
-    if q * whole > scaled {
+    let mut q = (scaled as f64 * inverse) as i64;
+    while q > 0 && q * whole > scaled {
         q -= 1;
-    } else if (q + 1) * whole <= scaled {
+    }
+    while (q + 1) * whole <= scaled {
         q += 1;
     }
     q
@@ -354,39 +356,82 @@ fn least_allocated(node: &Hot, req: &Req) -> i64 {
     let mut score = 0;
     let mut weight = 0;
     let pairs = [
-        (node.alloc_cpu, node.nz_cpu.saturating_add(req.nz_cpu)),
-        (node.alloc_mem, node.nz_mem.saturating_add(req.nz_mem)),
+        (node.alloc_cpu, node.nz_cpu.saturating_add(req.nz_cpu), node.inv_cpu),
+        (node.alloc_mem, node.nz_mem.saturating_add(req.nz_mem), node.inv_mem),
     ];
-    for (alloc, requested) in pairs {
+    for (alloc, requested, inverse) in pairs {
         if alloc <= 0 {
             continue;
         }
         weight += 1;
         if requested <= alloc {
-            score += percent(alloc - requested, alloc);
+            score += percent(alloc - requested, alloc, inverse);
         }
     }
     if weight == 2 { score / 2 } else { score }
 }
 
 /// NodeResourcesBalancedAllocation: 100 x (1 - the standard deviation of the cpu and
-/// memory shares requested after the pod).
+/// memory shares requested after the pod), in the scheduler's floating-point steps.
 fn balanced_allocation(node: &Hot, req: &Req) -> i64 {
+    balanced(node, req, false)
+}
+
+/// An estimate of `balanced_allocation` from reciprocals (no division), plus one: at
+/// least the exact value, as the estimate's error is far below one point.
+fn balanced_allocation_bound(node: &Hot, req: &Req) -> i64 {
+    balanced(node, req, true) + 1
+}
+
+fn balanced(node: &Hot, req: &Req, estimate: bool) -> i64 {
+    let pairs = [
+        (node.alloc_cpu, node.req_cpu.saturating_add(req.cpu), node.inv_cpu),
+        (node.alloc_mem, node.req_mem.saturating_add(req.mem), node.inv_mem),
+    ];
     let mut fractions = [0.0f64; 2];
     let mut n = 0;
-    let pairs = [
-        (node.alloc_cpu, node.req_cpu.saturating_add(req.cpu)),
-        (node.alloc_mem, node.req_mem.saturating_add(req.mem)),
-    ];
-    for (alloc, requested) in pairs {
+    for (alloc, requested, inverse) in pairs {
         if alloc <= 0 {
             continue;
         }
-        fractions[n] = (requested as f64 / alloc as f64).min(1.0);
+        let share = if estimate { requested as f64 * inverse } else { requested as f64 / alloc as f64 };
+        fractions[n] = share.min(1.0);
         n += 1;
     }
     let std = if n == 2 { (fractions[0] - fractions[1]).abs() / 2.0 } else { 0.0 };
     ((1.0 - std) * 100.0) as i64
+}
+
+/// The index of the highest `partial + BalancedAllocation` (the first of equals),
+/// computing BalancedAllocation exactly only where its bound could still win.
+fn best_of(partial: &[i64], nodes: &[&Hot], req: &Req) -> usize {
+    let bound: Vec<i64> = partial.iter().zip(nodes).map(|(p, node)| p + balanced_allocation_bound(node, req)).collect();
+    let exact = |j: usize| partial[j] + balanced_allocation(nodes[j], req);
+    let mut best = (0..partial.len()).max_by_key(|&j| (bound[j], std::cmp::Reverse(j))).unwrap_or(0);
+    let mut best_total = exact(best);
+    for j in 0..partial.len() {
+        if j == best || bound[j] < best_total || (bound[j] == best_total && j > best) {
+            continue;
+        }
+        let total = exact(j);
+        if total > best_total || (total == best_total && j < best) {
+            best = j;
+            best_total = total;
+        }
+    }
+    best
+}
+
+/// `f(v)` for values from `min` to `max`, from a table when the range is short next
+/// to the number of values (each entry computed once).
+fn tabulate(values: &[i64], min: i64, max: i64, f: impl Fn(i64) -> i64) -> Vec<i64> {
+    let range = max.saturating_sub(min);
+    if range >= 0 && (range as usize) < values.len() {
+        let table: Vec<i64> = (min..=max).map(&f).collect();
+        values.iter().map(|&v| table[(v - min) as usize]).collect()
+    } else {
+        values.iter().map(|&v| f(v)).collect()
+    }
 }
 
 impl Cluster {
@@ -603,28 +648,28 @@ impl Cluster {
         match feasible.len() {
             0 => Err(tally.finish(n, &self.syms)),
             1 => Ok(NodeId(feasible[0])),
-            _ => {
-                let scores = self.score(q, &feasible, node_rules, prefer_taints);
-                let mut best = 0;
-                for (j, &score) in scores.iter().enumerate() {
-                    if score > scores[best] {
-                        best = j;
-                    }
-                }
-                Ok(NodeId(feasible[best]))
-            }
+            _ => Ok(NodeId(self.best(q, &feasible, node_rules, prefer_taints))),
         }
     }
 
-    /// The weighted sum of the score plugins for each feasible node.
-    fn score(&self, q: &PodQuery, feasible: &[u32], node_rules: Option<&[bool]>, prefer_taints: bool) -> Vec<i64> {
-        let mut total: Vec<i64> = feasible
-            .iter()
-            .map(|&i| {
-                let node = &self.hot[i as usize];
-                least_allocated(node, &q.req) + balanced_allocation(node, &q.req)
-            })
-            .collect();
+    /// The best feasible node: the weighted sum of the score plugins, ties to the
+    /// first. BalancedAllocation is computed exactly only for nodes whose bound can
+    /// still win; the others cannot change the outcome.
+    fn best(&self, q: &PodQuery, feasible: &[u32], node_rules: Option<&[bool]>, prefer_taints: bool) -> u32 {
+        let partial = self.partial_scores(q, feasible, node_rules, prefer_taints);
+        let hot: Vec<&Hot> = feasible.iter().map(|&i| &self.hot[i as usize]).collect();
+        feasible[best_of(&partial, &hot, &q.req)]
+    }
+
+    /// Every weighted score but BalancedAllocation, per feasible node.
+    fn partial_scores(
+        &self,
+        q: &PodQuery,
+        feasible: &[u32],
+        node_rules: Option<&[bool]>,
+        prefer_taints: bool,
+    ) -> Vec<i64> {
+        let mut partial: Vec<i64> = feasible.iter().map(|&i| least_allocated(&self.hot[i as usize], &q.req)).collect();
         // TaintToleration (weight 3): fewer untolerated PreferNoSchedule taints is better.
         if prefer_taints {
             let raw: Vec<i64> = feasible
@@ -640,21 +685,22 @@ impl Cluster {
                 })
                 .collect();
             let max = raw.iter().copied().max().unwrap_or(0);
-            for (t, r) in total.iter_mut().zip(&raw) {
-                *t += 3 * if max == 0 { 100 } else { 100 - 100 * r / max };
+            let scores = tabulate(&raw, 0, max, |r| if max == 0 { 100 } else { 100 - 100 * r / max });
+            for (t, s) in partial.iter_mut().zip(scores) {
+                *t += 3 * s;
             }
         }
         if !q.soft.is_empty() {
-            for (t, s) in total.iter_mut().zip(self.spread_scores(q, feasible, node_rules)) {
+            for (t, s) in partial.iter_mut().zip(self.spread_scores(q, feasible, node_rules)) {
                 *t += 2 * s;
             }
         }
         if let Some(scores) = self.inter_pod_scores(q, feasible) {
-            for (t, s) in total.iter_mut().zip(scores) {
+            for (t, s) in partial.iter_mut().zip(scores) {
                 *t += 2 * s;
             }
         }
-        total
+        partial
     }
 
     /// PodTopologySpread's score for soft constraints, normalised so that the node
@@ -720,18 +766,8 @@ impl Cluster {
                 max = max.max(r);
             }
         }
-        raw.iter()
-            .enumerate()
-            .map(|(j, &r)| {
-                if !scored[j] {
-                    0
-                } else if max == 0 {
-                    100
-                } else {
-                    100 * (max + min - r) / max
-                }
-            })
-            .collect()
+        let normal = tabulate(&raw, min.min(max), max, |r| if max == 0 { 100 } else { 100 * (max + min - r) / max });
+        normal.into_iter().zip(&scored).map(|(s, &scored)| if scored { s } else { 0 }).collect()
     }
 
     /// InterPodAffinity's score: preferred terms of the pod and of existing pods (and
@@ -779,17 +815,66 @@ impl Cluster {
         let min = raw.iter().copied().min().unwrap_or(0);
         let max = raw.iter().copied().max().unwrap_or(0);
         let spread = max - min;
-        Some(
-            raw.iter()
-                .map(|&r| if spread > 0 { (100.0 * ((r - min) as f64 / spread as f64)) as i64 } else { 0 })
-                .collect(),
-        )
+        Some(tabulate(
+            &raw,
+            min,
+            max,
+            |r| if spread > 0 { (100.0 * ((r - min) as f64 / spread as f64)) as i64 } else { 0 },
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    fn node(next: &mut impl FnMut() -> u64) -> Hot {
+        let alloc_cpu = [0, 1000, 2000, 4000, 3999, 16000][(next() % 6) as usize];
+        let alloc_mem = [0i64, 1 << 30, 4 << 30, 3_000_000_000, 64 << 30][(next() % 5) as usize];
+        Hot {
+            alloc_cpu,
+            alloc_mem,
+            req_cpu: (next() % 5000) as i64,
+            req_mem: (next() % (8 << 30)) as i64,
+            nz_cpu: (next() % 5000) as i64,
+            nz_mem: (next() % (8 << 30)) as i64,
+            inv_cpu: if alloc_cpu > 0 { 1.0 / alloc_cpu as f64 } else { 0.0 },
+            inv_mem: if alloc_mem > 0 { 1.0 / alloc_mem as f64 } else { 0.0 },
+            ..Hot::default()
+        }
+    }
+
+    #[test]
+    fn pruned_best_is_the_exhaustive_best() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+        for _ in 0..3_000 {
+            let count = 1 + (next() % 12) as usize;
+            let nodes: Vec<Hot> = (0..count).map(|_| node(&mut next)).collect();
+            let refs: Vec<&Hot> = nodes.iter().collect();
+            let req = Req::of(&doppel_model::spec::Resources {
+                cpu: doppel_model::Cores((next() % 3000) as f64 / 1000.0),
+                memory: doppel_model::Bytes(next() % (2 << 30)),
+                ..Default::default()
+            });
+            let partial: Vec<i64> = nodes.iter().map(|n| least_allocated(n, &req) + (next() % 3) as i64).collect();
+            for (n, p) in nodes.iter().zip(&partial) {
+                assert!(balanced_allocation_bound(n, &req) >= balanced_allocation(n, &req), "{n:?} {p}");
+            }
+            let totals: Vec<i64> = nodes.iter().zip(&partial).map(|(n, p)| p + balanced_allocation(n, &req)).collect();
+            let expected = (0..count).max_by_key(|&j| (totals[j], std::cmp::Reverse(j))).expect("some node");
+            assert_eq!(best_of(&partial, &refs, &req), expected, "{totals:?}");
+        }
+    }
 
     #[test]
     fn percent_is_integer_division() {
@@ -803,10 +888,11 @@ mod tests {
         for _ in 0..200_000 {
             let whole = (next() % (1 << (next() % 62))) as i64 + 1;
             let part = (next() as i64).rem_euclid(whole + 1);
-            assert_eq!(percent(part, whole), (i128::from(part) * 100 / i128::from(whole)) as i64, "{part}/{whole}");
+            let expected = (i128::from(part) * 100 / i128::from(whole)) as i64;
+            assert_eq!(percent(part, whole, 1.0 / whole as f64), expected, "{part}/{whole}");
         }
         for (part, whole) in [(0, 1), (1, 1), (2, 3), (i64::MAX, i64::MAX), (i64::MAX - 1, i64::MAX), (7, 700)] {
-            assert_eq!(percent(part, whole), (i128::from(part) * 100 / i128::from(whole)) as i64);
+            assert_eq!(percent(part, whole, 1.0 / whole as f64), (i128::from(part) * 100 / i128::from(whole)) as i64);
         }
     }
 }
