@@ -253,6 +253,11 @@ impl PodQuery {
     }
 }
 
+/// A key's domain of each node, and a per-domain table of counts.
+type DomainCounts<'a> = (&'a [u32], Cow<'a, [i64]>);
+/// The same, for a key that may be on no node.
+type MaybeDomainCounts<'a> = (Option<&'a [u32]>, Cow<'a, [i64]>);
+
 /// A slot of a per-domain table (missing slots are zero).
 fn at(table: &[i64], d: u32) -> i64 {
     table.get(d as usize).copied().unwrap_or(0)
@@ -281,7 +286,7 @@ struct HardSpread<'a> {
 /// The incoming pod's required affinity ready for the filter.
 struct RequiredAffinity<'a> {
     /// Per term: the domains of its key (if some node has it), matching pods per domain.
-    terms: Vec<(Option<&'a [u32]>, Cow<'a, [i64]>)>,
+    terms: Vec<MaybeDomainCounts<'a>>,
     /// Whether any pod anywhere matched (the "first pod" exception needs none).
     any: bool,
     /// Whether the pod matches all its own terms.
@@ -293,7 +298,7 @@ struct RequiredAffinity<'a> {
 struct InterPod<'a> {
     affinity: Option<RequiredAffinity<'a>>,
     /// Per anti-affinity term that counted some pod: domains, matching pods per domain.
-    anti: Vec<(&'a [u32], Cow<'a, [i64]>)>,
+    anti: Vec<DomainCounts<'a>>,
     /// Per existing pods' anti-affinity term matching the pod: domains, and the pods
     /// carrying it per domain (the pod may not join a domain that has one).
     existing: Vec<(&'a [u32], &'a [i64])>,
@@ -409,8 +414,8 @@ fn best_of(partial: &[i64], nodes: &[&Hot], req: &Req) -> usize {
     let exact = |j: usize| partial[j] + balanced_allocation(nodes[j], req);
     let mut best = (0..partial.len()).max_by_key(|&j| (bound[j], std::cmp::Reverse(j))).unwrap_or(0);
     let mut best_total = exact(best);
-    for j in 0..partial.len() {
-        if j == best || bound[j] < best_total || (bound[j] == best_total && j > best) {
+    for (j, &limit) in bound.iter().enumerate() {
+        if j == best || limit < best_total || (limit == best_total && j > best) {
             continue;
         }
         let total = exact(j);
@@ -774,13 +779,13 @@ impl Cluster {
     /// existing pods' required affinity, with weight 1), normalised between the lowest
     /// and highest node; `None` when no term counted any pod (all nodes score 0).
     fn inter_pod_scores(&self, q: &PodQuery, feasible: &[u32]) -> Option<Vec<i64>> {
-        let mut parts: Vec<(&[u32], Cow<'_, [i64]>, i64)> = Vec::new();
+        let mut parts: Vec<(DomainCounts<'_>, i64)> = Vec::new();
         let own = q.pref_affinity.iter().map(|t| (t, 1)).chain(q.pref_anti.iter().map(|t| (t, -1)));
         for (term, sign) in own {
             let Some(key) = self.key_index(term.key) else { continue };
             let (sums, total) = pick(self.domains(q.ns, &term.selector, key), false);
             if total > 0 {
-                parts.push((&self.keys[key].domain, sums, sign));
+                parts.push(((&self.keys[key].domain, sums), sign));
             }
         }
         for c in &self.carriers {
@@ -794,7 +799,7 @@ impl Cluster {
                 && subset(&c.selector, &q.labels)
                 && let Some(key) = c.key_index
             {
-                parts.push((&self.keys[key].domain, Cow::Borrowed(c.per_domain.as_slice()), sign));
+                parts.push(((&self.keys[key].domain, Cow::Borrowed(c.per_domain.as_slice())), sign));
             }
         }
         if parts.is_empty() {
@@ -805,7 +810,7 @@ impl Cluster {
             .map(|&i| {
                 parts
                     .iter()
-                    .map(|(domain, sums, sign)| {
+                    .map(|((domain, sums), sign)| {
                         let d = domain[i as usize];
                         if d == MISSING { 0 } else { sign * at(sums, d) }
                     })
