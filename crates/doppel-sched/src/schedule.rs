@@ -428,12 +428,14 @@ fn best_of(partial: &[i64], nodes: &[&Hot], req: &Req) -> usize {
 }
 
 /// `f(v)` for values from `min` to `max`, from a table when the range is short next
-/// to the number of values (each entry computed once).
+/// to the number of values (each entry computed once); values outside the range are
+/// computed directly.
 fn tabulate(values: &[i64], min: i64, max: i64, f: impl Fn(i64) -> i64) -> Vec<i64> {
     let range = max.saturating_sub(min);
     if range >= 0 && (range as usize) < values.len() {
         let table: Vec<i64> = (min..=max).map(&f).collect();
-        values.iter().map(|&v| table[(v - min) as usize]).collect()
+        let lookup = |v: i64| v.checked_sub(min).and_then(|i| usize::try_from(i).ok()).and_then(|i| table.get(i));
+        values.iter().map(|&v| lookup(v).copied().unwrap_or_else(|| f(v))).collect()
     } else {
         values.iter().map(|&v| f(v)).collect()
     }
