@@ -140,12 +140,12 @@ fn least_waste(cluster: &Cluster, added: &[NodeId]) -> Option<f64> {
     let (mut cpu, mut mem, mut used_cpu, mut used_mem) = (0i64, 0i64, 0i64, 0i64);
     let mut pods = 0;
     for &node in added {
-        let rec = &cluster.nodes[node.0 as usize];
-        cpu = cpu.saturating_add(rec.alloc_cpu);
-        mem = mem.saturating_add(rec.alloc_mem);
-        used_cpu = used_cpu.saturating_add(rec.req_cpu);
-        used_mem = used_mem.saturating_add(rec.req_mem);
-        pods += rec.pods.len();
+        let hot = &cluster.hot[node.0 as usize];
+        cpu = cpu.saturating_add(hot.alloc_cpu);
+        mem = mem.saturating_add(hot.alloc_mem);
+        used_cpu = used_cpu.saturating_add(hot.req_cpu);
+        used_mem = used_mem.saturating_add(hot.req_mem);
+        pods += hot.count as usize;
     }
     if pods == 0 {
         return None;

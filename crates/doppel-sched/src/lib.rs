@@ -149,24 +149,52 @@ pub(crate) struct ITaint {
     pub(crate) effect: TaintEffect,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct NodeRec {
-    pub(crate) spec: SchedNode,
-    pub(crate) labels: Vec<(u32, u32)>,
-    pub(crate) taints: Vec<ITaint>,
+/// Node flag: cordoned.
+pub(crate) const CORDONED: u8 = 1;
+/// Node flag: some taint has the `NoSchedule` or `NoExecute` effect.
+pub(crate) const HARD_TAINTS: u8 = 2;
+/// Node flag: some taint has the `PreferNoSchedule` effect.
+pub(crate) const PREFER_TAINTS: u8 = 4;
+
+/// What the placement loop reads of every node, kept together and small.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Hot {
     pub(crate) alloc_cpu: i64,
     pub(crate) alloc_mem: i64,
     pub(crate) alloc_eph: i64,
-    pub(crate) max_pods: u32,
     pub(crate) req_cpu: i64,
     pub(crate) req_mem: i64,
     pub(crate) req_eph: i64,
     pub(crate) nz_cpu: i64,
     pub(crate) nz_mem: i64,
+    /// 1 / allocatable cpu and memory (0 when there is none), for score estimates.
+    pub(crate) inv_cpu: f64,
+    pub(crate) inv_mem: f64,
     pub(crate) count: u32,
+    pub(crate) max_pods: u32,
+    pub(crate) flags: u8,
+}
+
+/// The rest of a node.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeRec {
+    pub(crate) spec: SchedNode,
+    pub(crate) labels: Vec<(u32, u32)>,
+    pub(crate) taints: Vec<ITaint>,
     pub(crate) pods: Vec<PodId>,
-    /// Whether some taint has the `PreferNoSchedule` effect.
-    pub(crate) prefer_taints: bool,
+}
+
+impl NodeRec {
+    fn flags(&self) -> u8 {
+        let mut flags = 0;
+        if self.spec.unschedulable {
+            flags |= CORDONED;
+        }
+        for taint in &self.taints {
+            flags |= if taint.effect == TaintEffect::PreferNoSchedule { PREFER_TAINTS } else { HARD_TAINTS };
+        }
+        flags
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,37 +215,60 @@ pub(crate) struct PodRec {
     pub(crate) carriers: Vec<u32>,
 }
 
-/// The domains of one node label key: per node, the index of its value (or MISSING).
+/// The domains of one node label key: per node, the index of its value (or MISSING),
+/// and per domain, its number of nodes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyIndex {
     pub(crate) domain: Vec<u32>,
-    pub(crate) values: Vec<u32>,
+    pub(crate) nodes_in: Vec<u32>,
     lookup: HashMap<u32, u32>,
 }
 
 impl KeyIndex {
     fn domain_of(&mut self, value: u32) -> u32 {
-        let next = self.values.len() as u32;
-        let values = &mut self.values;
+        let next = self.nodes_in.len() as u32;
+        let nodes_in = &mut self.nodes_in;
         *self.lookup.entry(value).or_insert_with(|| {
-            values.push(value);
+            nodes_in.push(0);
             next
         })
     }
 
     /// The number of distinct values.
     pub(crate) fn len(&self) -> usize {
-        self.values.len()
+        self.nodes_in.len()
     }
 }
 
-/// Pods of one namespace matching one selector, counted per node: `live` leaves out
-/// terminating pods (topology spread), `all` counts them (resources, inter-pod affinity).
+/// Adds `delta` to slot `d` of a per-domain table, growing it as domains appear.
+fn bump(table: &mut Vec<i64>, d: u32, delta: i64) {
+    let d = d as usize;
+    if table.len() <= d {
+        table.resize(d + 1, 0);
+    }
+    table[d] += delta;
+}
+
+/// Matching pods summed per domain of one key (tables may be shorter than the key's
+/// domains: missing slots are zero).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Domains {
+    pub(crate) key: usize,
+    pub(crate) live: Vec<i64>,
+    pub(crate) all: Vec<i64>,
+    pub(crate) live_total: i64,
+    pub(crate) all_total: i64,
+}
+
+/// Pods of one namespace matching one selector, counted per node (`live` leaves out
+/// terminating pods, for topology spread; `all` counts them, for inter-pod affinity)
+/// and per domain of the keys the pods' rules use.
 #[derive(Debug, Clone)]
 pub(crate) struct Group {
     pub(crate) selector: Vec<(u32, u32)>,
     pub(crate) live: Vec<u32>,
     pub(crate) all: Vec<u32>,
+    pub(crate) by_key: Vec<Domains>,
 }
 
 /// Which inter-pod term bound pods carry.
@@ -230,14 +281,17 @@ pub(crate) enum CarrierKind {
 }
 
 /// An inter-pod affinity term of bound pods (declared in namespace `ns`), with the
-/// number of bound pods carrying it per node.
+/// number of bound pods carrying it per node and per domain of its key.
 #[derive(Debug, Clone)]
 pub(crate) struct Carrier {
     pub(crate) kind: CarrierKind,
     pub(crate) ns: u32,
     pub(crate) selector: Vec<(u32, u32)>,
     pub(crate) key: u32,
+    pub(crate) key_index: Option<usize>,
     pub(crate) per_node: Vec<u32>,
+    pub(crate) per_domain: Vec<i64>,
+    pub(crate) domain_total: i64,
     pub(crate) total: u32,
 }
 
@@ -247,6 +301,7 @@ type CarrierKey = (CarrierKind, u32, Vec<(u32, u32)>, u32);
 #[derive(Clone)]
 pub struct Cluster {
     pub(crate) syms: Interner,
+    pub(crate) hot: Vec<Hot>,
     pub(crate) nodes: Vec<NodeRec>,
     names: HashMap<String, NodeId>,
     pub(crate) keys: Vec<KeyIndex>,
@@ -281,6 +336,7 @@ impl Cluster {
         let unschedulable_key = syms.intern(UNSCHEDULABLE_TAINT);
         let mut cluster = Cluster {
             syms,
+            hot: Vec::with_capacity(nodes.len()),
             nodes: Vec::with_capacity(nodes.len()),
             names: HashMap::new(),
             keys: Vec::new(),
@@ -312,13 +368,19 @@ impl Cluster {
             let index = match self.key_of.get(&key) {
                 Some(&index) => index,
                 None => {
+                    let index = self.keys.len();
                     self.keys.push(KeyIndex { domain: vec![MISSING; id.0 as usize + 1], ..KeyIndex::default() });
-                    self.key_of.insert(key, self.keys.len() - 1);
-                    self.keys.len() - 1
+                    self.key_of.insert(key, index);
+                    for carrier in self.carriers.iter_mut().filter(|c| c.key == key) {
+                        carrier.key_index = Some(index);
+                    }
+                    index
                 }
             };
-            let domain = self.keys[index].domain_of(value);
-            self.keys[index].domain[id.0 as usize] = domain;
+            let keys = &mut self.keys[index];
+            let domain = keys.domain_of(value);
+            keys.domain[id.0 as usize] = domain;
+            keys.nodes_in[domain as usize] += 1;
         }
         for group in &mut self.groups {
             group.live.push(0);
@@ -330,23 +392,18 @@ impl Cluster {
         let taints = node.taints.iter().map(|t| self.intern_taint(t)).collect::<Vec<_>>();
         let alloc = Req::of(&node.allocatable);
         self.names.entry(node.name.clone()).or_insert(id);
-        self.nodes.push(NodeRec {
-            prefer_taints: taints.iter().any(|t| t.effect == TaintEffect::PreferNoSchedule),
-            taints,
-            labels,
+        let rec = NodeRec { taints, labels, pods: Vec::new(), spec: node };
+        self.hot.push(Hot {
             alloc_cpu: alloc.cpu,
             alloc_mem: alloc.mem,
             alloc_eph: alloc.eph,
-            max_pods: node.allocatable.pods,
-            req_cpu: 0,
-            req_mem: 0,
-            req_eph: 0,
-            nz_cpu: 0,
-            nz_mem: 0,
-            count: 0,
-            pods: Vec::new(),
-            spec: node,
+            inv_cpu: if alloc.cpu > 0 { 1.0 / alloc.cpu as f64 } else { 0.0 },
+            inv_mem: if alloc.mem > 0 { 1.0 / alloc.mem as f64 } else { 0.0 },
+            max_pods: rec.spec.allocatable.pods,
+            flags: rec.flags(),
+            ..Hot::default()
         });
+        self.nodes.push(rec);
         id
     }
 
@@ -358,11 +415,14 @@ impl Cluster {
         }
         let id = NodeId(self.nodes.len() as u32 - 1);
         let node = self.nodes.pop().expect("checked above");
+        self.hot.pop();
         if self.names.get(&node.spec.name) == Some(&id) {
             self.names.remove(&node.spec.name);
         }
         for key in &mut self.keys {
-            key.domain.pop();
+            if let Some(d) = key.domain.pop().filter(|&d| d != MISSING) {
+                key.nodes_in[d as usize] -= 1;
+            }
         }
         for group in &mut self.groups {
             group.live.pop();
@@ -406,26 +466,30 @@ impl Cluster {
     pub fn add_taint(&mut self, node: NodeId, taint: Taint) {
         let interned = self.intern_taint(&taint);
         let rec = &mut self.nodes[node.0 as usize];
-        rec.prefer_taints |= interned.effect == TaintEffect::PreferNoSchedule;
         rec.taints.push(interned);
         rec.spec.taints.push(taint);
+        self.hot[node.0 as usize].flags = rec.flags();
     }
 
     /// Removes every taint of this key from a node.
     pub fn remove_taint(&mut self, node: NodeId, key: &str) {
-        let Some(id) = self.syms.get(key) else { return };
         let rec = &mut self.nodes[node.0 as usize];
-        rec.taints.retain(|t| t.key != id);
+        if let Some(id) = self.syms.get(key) {
+            rec.taints.retain(|t| t.key != id);
+        }
         rec.spec.taints.retain(|t| t.key != key);
-        rec.prefer_taints = rec.taints.iter().any(|t| t.effect == TaintEffect::PreferNoSchedule);
+        self.hot[node.0 as usize].flags = rec.flags();
     }
 
     /// Cordons (true) or uncordons (false) a node.
     pub fn set_unschedulable(&mut self, node: NodeId, unschedulable: bool) {
-        self.nodes[node.0 as usize].spec.unschedulable = unschedulable;
+        let rec = &mut self.nodes[node.0 as usize];
+        rec.spec.unschedulable = unschedulable;
+        self.hot[node.0 as usize].flags = rec.flags();
     }
 
     /// Binds an existing pod to a node without any check (the pod is already there).
+    /// Panics if `node` is not a node of this cluster.
     pub fn bind(&mut self, pod: SchedPod, node: NodeId) -> PodId {
         let query = self.query_interning(&pod);
         self.bind_query(pod, &query, node)
@@ -434,26 +498,18 @@ impl Cluster {
     pub(crate) fn bind_query(&mut self, pod: SchedPod, query: &schedule::PodQuery, node: NodeId) -> PodId {
         let id = PodId(self.pods.len() as u32);
         let n = node.0 as usize;
-        let rec = &mut self.nodes[n];
+        let hot = &mut self.hot[n];
         let req = query.req;
-        rec.req_cpu = rec.req_cpu.saturating_add(req.cpu);
-        rec.req_mem = rec.req_mem.saturating_add(req.mem);
-        rec.req_eph = rec.req_eph.saturating_add(req.eph);
-        rec.nz_cpu = rec.nz_cpu.saturating_add(req.nz_cpu);
-        rec.nz_mem = rec.nz_mem.saturating_add(req.nz_mem);
-        rec.count += 1;
-        rec.pods.push(id);
-        if let Some(groups) = self.ns_groups.get(&query.ns) {
-            for &g in groups {
-                let group = &mut self.groups[g as usize];
-                if subset(&group.selector, &query.labels) {
-                    group.live[n] += 1;
-                    group.all[n] += 1;
-                }
-            }
-        }
+        hot.req_cpu = hot.req_cpu.saturating_add(req.cpu);
+        hot.req_mem = hot.req_mem.saturating_add(req.mem);
+        hot.req_eph = hot.req_eph.saturating_add(req.eph);
+        hot.nz_cpu = hot.nz_cpu.saturating_add(req.nz_cpu);
+        hot.nz_mem = hot.nz_mem.saturating_add(req.nz_mem);
+        hot.count += 1;
+        self.nodes[n].pods.push(id);
+        self.count_in_groups(query.ns, &query.labels, n, 1, 1);
         // The pod's own terms become carriers that later pods are checked against, and
-        // the groups its terms count are kept from now on, for its siblings.
+        // the groups its rules count are kept from now on, for its siblings.
         let mut carriers = Vec::new();
         let terms = [
             (CarrierKind::RequiredAffinity, &query.affinity),
@@ -464,9 +520,7 @@ impl Cluster {
         for (kind, terms) in terms {
             for term in terms {
                 let c = self.carrier(kind, query.ns, &term.selector, term.key);
-                let carrier = &mut self.carriers[c as usize];
-                carrier.per_node[n] += 1;
-                carrier.total += 1;
+                self.count_in_carrier(c, n, 1);
                 carriers.push(c);
             }
         }
@@ -479,15 +533,72 @@ impl Cluster {
             state: PodState::Running,
             carriers,
         });
-        self.register_groups(query);
+        self.watch(query);
         id
     }
 
-    /// Keeps counts for every group a pod's constraints look at.
-    pub(crate) fn register_groups(&mut self, query: &schedule::PodQuery) {
-        for selector in query.selectors() {
-            self.group(query.ns, &selector);
+    /// Adds `live` and `all` to the counts of every group a pod on node `n` matches.
+    fn count_in_groups(&mut self, ns: u32, labels: &[(u32, u32)], n: usize, live: i64, all: i64) {
+        let Some(groups) = self.ns_groups.get(&ns) else { return };
+        for &g in groups {
+            let group = &mut self.groups[g as usize];
+            if !subset(&group.selector, labels) {
+                continue;
+            }
+            group.live[n] = (i64::from(group.live[n]) + live) as u32;
+            group.all[n] = (i64::from(group.all[n]) + all) as u32;
+            for domains in &mut group.by_key {
+                let d = self.keys[domains.key].domain[n];
+                if d != MISSING {
+                    bump(&mut domains.live, d, live);
+                    bump(&mut domains.all, d, all);
+                    domains.live_total += live;
+                    domains.all_total += all;
+                }
+            }
         }
+    }
+
+    fn count_in_carrier(&mut self, c: u32, n: usize, delta: i64) {
+        let carrier = &mut self.carriers[c as usize];
+        carrier.per_node[n] = (i64::from(carrier.per_node[n]) + delta) as u32;
+        carrier.total = (i64::from(carrier.total) + delta) as u32;
+        if let Some(key) = carrier.key_index {
+            let d = self.keys[key].domain[n];
+            if d != MISSING {
+                bump(&mut carrier.per_domain, d, delta);
+                carrier.domain_total += delta;
+            }
+        }
+    }
+
+    /// Keeps counts for every group and key a pod's rules look at.
+    pub(crate) fn watch(&mut self, query: &schedule::PodQuery) {
+        for (selector, key) in query.watched() {
+            let g = self.group(query.ns, &selector);
+            let Some(&key) = self.key_of.get(&key) else { continue };
+            let group = &self.groups[g as usize];
+            if group.by_key.iter().any(|d| d.key == key) {
+                continue;
+            }
+            let domains = self.domains_of(key, &group.live, &group.all);
+            self.groups[g as usize].by_key.push(domains);
+        }
+    }
+
+    /// Per-node counts summed per domain of a key.
+    pub(crate) fn domains_of(&self, key: usize, live: &[u32], all: &[u32]) -> Domains {
+        let index = &self.keys[key];
+        let mut out = Domains { key, live: vec![0; index.len()], all: vec![0; index.len()], ..Domains::default() };
+        for (i, &d) in index.domain.iter().enumerate() {
+            if d != MISSING {
+                out.live[d as usize] += i64::from(live[i]);
+                out.all[d as usize] += i64::from(all[i]);
+                out.live_total += i64::from(live[i]);
+                out.all_total += i64::from(all[i]);
+            }
+        }
+        out
     }
 
     fn carrier(&mut self, kind: CarrierKind, ns: u32, selector: &[(u32, u32)], key: u32) -> u32 {
@@ -501,7 +612,10 @@ impl Cluster {
             ns,
             selector: selector.to_vec(),
             key,
+            key_index: self.key_of.get(&key).copied(),
             per_node: vec![0; self.nodes.len()],
+            per_domain: Vec::new(),
+            domain_total: 0,
             total: 0,
         });
         self.carrier_of.insert(lookup, c);
@@ -516,7 +630,7 @@ impl Cluster {
         }
         let (live, all) = self.count_pods(ns, selector);
         let g = self.groups.len() as u32;
-        self.groups.push(Group { selector: selector.to_vec(), live, all });
+        self.groups.push(Group { selector: selector.to_vec(), live, all, by_key: Vec::new() });
         self.group_of.insert(lookup, g);
         self.ns_groups.entry(ns).or_default().push(g);
         g
@@ -545,9 +659,9 @@ impl Cluster {
         self.group_of.get(&(ns, selector.to_vec())).map(|&g| &self.groups[g as usize])
     }
 
-    /// The domain table of a label key, if some node has that label.
-    pub(crate) fn key_index(&self, key: u32) -> Option<&KeyIndex> {
-        self.key_of.get(&key).map(|&k| &self.keys[k])
+    /// The index of a label key's domain table, if some node has that label.
+    pub(crate) fn key_index(&self, key: u32) -> Option<usize> {
+        self.key_of.get(&key).copied()
     }
 
     /// Marks a pod as terminating (evicted): it keeps its node and resources, but
@@ -557,15 +671,8 @@ impl Cluster {
         if rec.state != PodState::Running {
             return;
         }
-        let n = rec.node.0 as usize;
-        if let Some(groups) = self.ns_groups.get(&rec.ns) {
-            for &g in groups {
-                let group = &mut self.groups[g as usize];
-                if subset(&group.selector, &rec.labels) {
-                    group.live[n] -= 1;
-                }
-            }
-        }
+        let (ns, labels, n) = (rec.ns, rec.labels.clone(), rec.node.0 as usize);
+        self.count_in_groups(ns, &labels, n, -1, 0);
         self.pods[pod.0 as usize].state = PodState::Terminating;
     }
 
@@ -576,32 +683,20 @@ impl Cluster {
             return;
         }
         let n = rec.node.0 as usize;
-        let running = rec.state == PodState::Running;
-        if let Some(groups) = self.ns_groups.get(&rec.ns) {
-            for &g in groups {
-                let group = &mut self.groups[g as usize];
-                if subset(&group.selector, &rec.labels) {
-                    group.all[n] -= 1;
-                    if running {
-                        group.live[n] -= 1;
-                    }
-                }
-            }
+        let live = if rec.state == PodState::Running { -1 } else { 0 };
+        let (ns, labels, carriers, req) = (rec.ns, rec.labels.clone(), rec.carriers.clone(), rec.req);
+        self.count_in_groups(ns, &labels, n, live, -1);
+        for c in carriers {
+            self.count_in_carrier(c, n, -1);
         }
-        for &c in &rec.carriers {
-            let carrier = &mut self.carriers[c as usize];
-            carrier.per_node[n] -= 1;
-            carrier.total -= 1;
-        }
-        let req = rec.req;
-        let node = &mut self.nodes[n];
-        node.req_cpu = node.req_cpu.saturating_sub(req.cpu);
-        node.req_mem = node.req_mem.saturating_sub(req.mem);
-        node.req_eph = node.req_eph.saturating_sub(req.eph);
-        node.nz_cpu = node.nz_cpu.saturating_sub(req.nz_cpu);
-        node.nz_mem = node.nz_mem.saturating_sub(req.nz_mem);
-        node.count = node.count.saturating_sub(1);
-        node.pods.retain(|&p| p != pod);
+        let hot = &mut self.hot[n];
+        hot.req_cpu = hot.req_cpu.saturating_sub(req.cpu);
+        hot.req_mem = hot.req_mem.saturating_sub(req.mem);
+        hot.req_eph = hot.req_eph.saturating_sub(req.eph);
+        hot.nz_cpu = hot.nz_cpu.saturating_sub(req.nz_cpu);
+        hot.nz_mem = hot.nz_mem.saturating_sub(req.nz_mem);
+        hot.count = hot.count.saturating_sub(1);
+        self.nodes[n].pods.retain(|&p| p != pod);
         self.pods[pod.0 as usize].state = PodState::Removed;
     }
 
@@ -638,12 +733,12 @@ impl Cluster {
     /// The sum of the requests of the pods bound to a node (terminating ones included);
     /// `pods` is their number.
     pub fn requested(&self, node: NodeId) -> Resources {
-        let Some(rec) = self.nodes.get(node.0 as usize) else { return Resources::default() };
+        let Some(hot) = self.hot.get(node.0 as usize) else { return Resources::default() };
         Resources {
-            cpu: doppel_model::Cores(rec.req_cpu as f64 / 1000.0),
-            memory: doppel_model::Bytes(rec.req_mem.max(0) as u64),
-            ephemeral_storage: doppel_model::Bytes(rec.req_eph.max(0) as u64),
-            pods: rec.count,
+            cpu: doppel_model::Cores(hot.req_cpu as f64 / 1000.0),
+            memory: doppel_model::Bytes(hot.req_mem.max(0) as u64),
+            ephemeral_storage: doppel_model::Bytes(hot.req_eph.max(0) as u64),
+            pods: hot.count,
         }
     }
 
@@ -654,12 +749,12 @@ impl Cluster {
     }
 
     /// Schedules a pod and binds it where it goes; gives the pod back if it fits nowhere.
-    // The pod is handed back whole so the caller can retry it (the autoscaler does); the
-    // error is on the cold path, so boxing it buys nothing.
+    // The pod comes back by value so the caller can keep it pending; boxing it would
+    // cost an allocation on every refusal for no gain.
     #[allow(clippy::result_large_err)]
     pub fn place(&mut self, pod: SchedPod) -> Result<(PodId, NodeId), (SchedPod, Unschedulable)> {
         let query = self.query_interning(&pod);
-        self.register_groups(&query);
+        self.watch(&query);
         match self.decide(&query) {
             Ok(node) => Ok((self.bind_query(pod, &query, node), node)),
             Err(reason) => Err((pod, reason)),

@@ -6,7 +6,7 @@
 //! topology-spread-constraints, resource-bin-packing) and the v1.30 plugins.
 
 use crate::intern::{Interner, MISSING, Symbols, label, merge, subset};
-use crate::{CarrierKind, Cluster, ITaint, KeyIndex, NodeId, NodeRec, Req, SchedPod};
+use crate::{CORDONED, CarrierKind, Cluster, Domains, HARD_TAINTS, Hot, ITaint, NodeId, PREFER_TAINTS, Req, SchedPod};
 use doppel_model::spec::{AffinityTerm, TaintEffect, TolerationOperator};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -240,20 +240,44 @@ impl PodQuery {
         self.affinity.iter().try_fold(Vec::new(), |acc, term| merge(&acc, &term.selector))
     }
 
-    /// The selectors whose matching pods this pod's rules count.
-    pub(crate) fn selectors(&self) -> Vec<Vec<(u32, u32)>> {
-        let spreads = self.hard.iter().chain(&self.soft).map(|c| c.selector.clone());
-        let terms = self.anti.iter().chain(&self.pref_affinity).chain(&self.pref_anti).map(|t| t.selector.clone());
-        let affinity = if self.affinity.is_empty() { None } else { self.affinity_selector() };
-        spreads.chain(terms).chain(affinity).collect()
+    /// The (selector, topology key) pairs whose matching pods this pod's rules count.
+    pub(crate) fn watched(&self) -> Vec<(Vec<(u32, u32)>, u32)> {
+        let spreads = self.hard.iter().chain(&self.soft).map(|c| (c.selector.clone(), c.key));
+        let terms =
+            self.anti.iter().chain(&self.pref_affinity).chain(&self.pref_anti).map(|t| (t.selector.clone(), t.key));
+        let mut out: Vec<_> = spreads.chain(terms).collect();
+        if let Some(selector) = self.affinity_selector().filter(|_| !self.affinity.is_empty()) {
+            out.extend(self.affinity.iter().map(|t| (selector.clone(), t.key)));
+        }
+        out
     }
 }
 
-/// A hard spread constraint ready for the filter: per domain the matching pods, and
-/// the smallest count over the eligible domains.
+/// A key's domain of each node, and a per-domain table of counts.
+type DomainCounts<'a> = (&'a [u32], Cow<'a, [i64]>);
+/// The same, for a key that may be on no node.
+type MaybeDomainCounts<'a> = (Option<&'a [u32]>, Cow<'a, [i64]>);
+
+/// A slot of a per-domain table (missing slots are zero).
+fn at(table: &[i64], d: u32) -> i64 {
+    table.get(d as usize).copied().unwrap_or(0)
+}
+
+/// The live (or all) counts of a borrowed or computed domain table.
+fn pick(domains: Cow<'_, Domains>, live: bool) -> (Cow<'_, [i64]>, i64) {
+    match domains {
+        Cow::Borrowed(d) if live => (Cow::Borrowed(d.live.as_slice()), d.live_total),
+        Cow::Borrowed(d) => (Cow::Borrowed(d.all.as_slice()), d.all_total),
+        Cow::Owned(d) if live => (Cow::Owned(d.live), d.live_total),
+        Cow::Owned(d) => (Cow::Owned(d.all), d.all_total),
+    }
+}
+
+/// A hard spread constraint ready for the filter: matching pods per domain, and the
+/// smallest count over the eligible domains.
 struct HardSpread<'a> {
     domain: Option<&'a [u32]>,
-    counts: Vec<i64>,
+    counts: Cow<'a, [i64]>,
     min: i64,
     self_match: i64,
     max_skew: i64,
@@ -262,20 +286,22 @@ struct HardSpread<'a> {
 /// The incoming pod's required affinity ready for the filter.
 struct RequiredAffinity<'a> {
     /// Per term: the domains of its key (if some node has it), matching pods per domain.
-    terms: Vec<(Option<&'a [u32]>, Vec<i64>)>,
+    terms: Vec<MaybeDomainCounts<'a>>,
     /// Whether any pod anywhere matched (the "first pod" exception needs none).
     any: bool,
     /// Whether the pod matches all its own terms.
     self_match: bool,
 }
 
+/// The inter-pod filter's state: the pod's required terms, and existing pods' required
+/// anti-affinity terms that match it.
 struct InterPod<'a> {
     affinity: Option<RequiredAffinity<'a>>,
-    /// Per anti-affinity term whose key some node has: domains, matching pods per domain.
-    anti: Vec<(&'a [u32], Vec<i64>)>,
-    /// Per existing pods' anti-affinity term matching the pod: domains, and the domains
-    /// the pod may not join.
-    existing: Vec<(&'a [u32], Vec<bool>)>,
+    /// Per anti-affinity term that counted some pod: domains, matching pods per domain.
+    anti: Vec<DomainCounts<'a>>,
+    /// Per existing pods' anti-affinity term matching the pod: domains, and the pods
+    /// carrying it per domain (the pod may not join a domain that has one).
+    existing: Vec<(&'a [u32], &'a [i64])>,
 }
 
 impl InterPod<'_> {
@@ -286,7 +312,7 @@ impl InterPod<'_> {
                 let Some(d) = domain.map(|domain| domain[i]).filter(|&d| d != MISSING) else {
                     return Some(Reason::Affinity);
                 };
-                if sums[d as usize] <= 0 {
+                if at(sums, d) <= 0 {
                     pods_exist = false;
                 }
             }
@@ -296,13 +322,13 @@ impl InterPod<'_> {
         }
         for (domain, sums) in &self.anti {
             let d = domain[i];
-            if d != MISSING && sums[d as usize] > 0 {
+            if d != MISSING && at(sums, d) > 0 {
                 return Some(Reason::AntiAffinity);
             }
         }
-        for (domain, forbidden) in &self.existing {
+        for (domain, carriers) in &self.existing {
             let d = domain[i];
-            if d != MISSING && forbidden[d as usize] {
+            if d != MISSING && at(carriers, d) > 0 {
                 return Some(Reason::ExistingAnti);
             }
         }
@@ -310,83 +336,109 @@ impl InterPod<'_> {
     }
 }
 
-/// Sums per-node counts by domain; also says whether any counted pod had a domain.
-fn domain_sums(key: &KeyIndex, counts: &[u32]) -> (Vec<i64>, bool) {
-    let mut sums = vec![0i64; key.len()];
-    let mut any = false;
-    for (&d, &count) in key.domain.iter().zip(counts) {
-        if count > 0 && d != MISSING {
-            sums[d as usize] += i64::from(count);
-            any = true;
-        }
+/// `part * 100 / whole`, rounded down, for `0 <= part <= whole` and `whole > 0`;
+/// `inverse` is about `1 / whole`. Estimated in floating point and corrected, which
+/// is exact and cheaper than an integer division.
+fn percent(part: i64, whole: i64, inverse: f64) -> i64 {
+    const LIMIT: i64 = i64::MAX / 128;
+    if part > LIMIT || whole > LIMIT {
+        return (i128::from(part) * 100 / i128::from(whole)) as i64;
     }
-    (sums, any)
-}
-
-/// Adds `sign` x the pods counted per node, summed by domain of `key`; says whether
-/// any pod counted.
-fn add_sums<'a>(
-    key: Option<&'a KeyIndex>,
-    counts: &[u32],
-    sign: i64,
-    sums: &mut Vec<(&'a KeyIndex, Vec<i64>)>,
-) -> bool {
-    let Some(key) = key else { return false };
-    let (domain, any) = domain_sums(key, counts);
-    if any {
-        sums.push((key, domain.into_iter().map(|s| s * sign).collect()));
+    let scaled = part * 100;
+    let mut q = (scaled as f64 * inverse) as i64;
+    while q > 0 && q * whole > scaled {
+        q -= 1;
     }
-    any
-}
-
-/// `part * 100 / whole` without overflow.
-fn percent(part: i64, whole: i64) -> i64 {
-    if whole < i64::MAX / 100 && part < i64::MAX / 100 {
-        part * 100 / whole
-    } else {
-        (i128::from(part) * 100 / i128::from(whole)) as i64
+    while (q + 1) * whole <= scaled {
+        q += 1;
     }
+    q
 }
 
 /// NodeResourcesFit's LeastAllocated score: the free share of cpu and memory after
 /// the pod, averaged (pods that request nothing count as 100m and 200 MiB).
-fn least_allocated(node: &NodeRec, req: &Req) -> i64 {
+fn least_allocated(node: &Hot, req: &Req) -> i64 {
     let mut score = 0;
     let mut weight = 0;
     let pairs = [
-        (node.alloc_cpu, node.nz_cpu.saturating_add(req.nz_cpu)),
-        (node.alloc_mem, node.nz_mem.saturating_add(req.nz_mem)),
+        (node.alloc_cpu, node.nz_cpu.saturating_add(req.nz_cpu), node.inv_cpu),
+        (node.alloc_mem, node.nz_mem.saturating_add(req.nz_mem), node.inv_mem),
     ];
-    for (alloc, requested) in pairs {
+    for (alloc, requested, inverse) in pairs {
         if alloc <= 0 {
             continue;
         }
         weight += 1;
         if requested <= alloc {
-            score += percent(alloc - requested, alloc);
+            score += percent(alloc - requested, alloc, inverse);
         }
     }
-    if weight == 0 { 0 } else { score / weight }
+    if weight == 2 { score / 2 } else { score }
 }
 
 /// NodeResourcesBalancedAllocation: 100 x (1 - the standard deviation of the cpu and
-/// memory shares requested after the pod).
-fn balanced_allocation(node: &NodeRec, req: &Req) -> i64 {
+/// memory shares requested after the pod), in the scheduler's floating-point steps.
+fn balanced_allocation(node: &Hot, req: &Req) -> i64 {
+    balanced(node, req, false)
+}
+
+/// An estimate of `balanced_allocation` from reciprocals (no division), plus one: at
+/// least the exact value, as the estimate's error is far below one point.
+fn balanced_allocation_bound(node: &Hot, req: &Req) -> i64 {
+    balanced(node, req, true) + 1
+}
+
+fn balanced(node: &Hot, req: &Req, estimate: bool) -> i64 {
+    let pairs = [
+        (node.alloc_cpu, node.req_cpu.saturating_add(req.cpu), node.inv_cpu),
+        (node.alloc_mem, node.req_mem.saturating_add(req.mem), node.inv_mem),
+    ];
     let mut fractions = [0.0f64; 2];
     let mut n = 0;
-    let pairs = [
-        (node.alloc_cpu, node.req_cpu.saturating_add(req.cpu)),
-        (node.alloc_mem, node.req_mem.saturating_add(req.mem)),
-    ];
-    for (alloc, requested) in pairs {
+    for (alloc, requested, inverse) in pairs {
         if alloc <= 0 {
             continue;
         }
-        fractions[n] = (requested as f64 / alloc as f64).min(1.0);
+        let share = if estimate { requested as f64 * inverse } else { requested as f64 / alloc as f64 };
+        fractions[n] = share.min(1.0);
         n += 1;
     }
     let std = if n == 2 { (fractions[0] - fractions[1]).abs() / 2.0 } else { 0.0 };
     ((1.0 - std) * 100.0) as i64
+}
+
+/// The index of the highest `partial + BalancedAllocation` (the first of equals),
+/// computing BalancedAllocation exactly only where its bound could still win.
+fn best_of(partial: &[i64], nodes: &[&Hot], req: &Req) -> usize {
+    let bound: Vec<i64> = partial.iter().zip(nodes).map(|(p, node)| p + balanced_allocation_bound(node, req)).collect();
+    let exact = |j: usize| partial[j] + balanced_allocation(nodes[j], req);
+    let mut best = (0..partial.len()).max_by_key(|&j| (bound[j], std::cmp::Reverse(j))).unwrap_or(0);
+    let mut best_total = exact(best);
+    for (j, &limit) in bound.iter().enumerate() {
+        if j == best || limit < best_total || (limit == best_total && j > best) {
+            continue;
+        }
+        let total = exact(j);
+        if total > best_total || (total == best_total && j < best) {
+            best = j;
+            best_total = total;
+        }
+    }
+    best
+}
+
+/// `f(v)` for values from `min` to `max`, from a table when the range is short next
+/// to the number of values (each entry computed once); values outside the range are
+/// computed directly.
+fn tabulate(values: &[i64], min: i64, max: i64, f: impl Fn(i64) -> i64) -> Vec<i64> {
+    let range = max.saturating_sub(min);
+    if range >= 0 && (range as usize) < values.len() {
+        let table: Vec<i64> = (min..=max).map(&f).collect();
+        let lookup = |v: i64| v.checked_sub(min).and_then(|i| usize::try_from(i).ok()).and_then(|i| table.get(i));
+        values.iter().map(|&v| lookup(v).copied().unwrap_or_else(|| f(v))).collect()
+    } else {
+        values.iter().map(|&v| f(v)).collect()
+    }
 }
 
 impl Cluster {
@@ -409,55 +461,89 @@ impl Cluster {
         }
     }
 
-    fn hard_spread(&self, q: &PodQuery, selected: &dyn Fn(usize) -> bool) -> Vec<HardSpread<'_>> {
+    /// Pods of `ns` matching `selector` per domain of a key: kept up to date for the
+    /// groups and keys pods were placed with, computed otherwise.
+    fn domains(&self, ns: u32, selector: &[(u32, u32)], key: usize) -> Cow<'_, Domains> {
+        match self.find_group(ns, selector) {
+            Some(group) => match group.by_key.iter().find(|d| d.key == key) {
+                Some(domains) => Cow::Borrowed(domains),
+                None => Cow::Owned(self.domains_of(key, &group.live, &group.all)),
+            },
+            None => {
+                let (live, all) = self.count_pods(ns, selector);
+                Cow::Owned(self.domains_of(key, &live, &all))
+            }
+        }
+    }
+
+    fn hard_spread(&self, q: &PodQuery, node_rules: Option<&[bool]>) -> Vec<HardSpread<'_>> {
         if q.hard.is_empty() {
             return Vec::new();
         }
-        let keys: Vec<Option<&KeyIndex>> = q.hard.iter().map(|c| self.key_index(c.key)).collect();
+        let keys: Vec<Option<usize>> = q.hard.iter().map(|c| self.key_index(c.key)).collect();
         // Domains come from the nodes the pod's node selector and affinity allow
         // (nodeAffinityPolicy Honor), tainted or not (nodeTaintsPolicy Ignore), that
-        // have every key of the pod's hard constraints.
-        let eligible: Vec<bool> = (0..self.nodes.len())
-            .map(|i| selected(i) && keys.iter().all(|k| k.is_some_and(|k| k.domain[i] != MISSING)))
-            .collect();
+        // have every key of the pod's hard constraints. With no node rules and one
+        // key, that is every node with the key, whose counts are kept up to date.
+        let fast = node_rules.is_none() && keys.iter().all(|k| *k == keys[0]);
+        let eligible: Vec<bool> = if fast {
+            Vec::new()
+        } else {
+            (0..self.nodes.len())
+                .map(|i| {
+                    node_rules.is_none_or(|ok| ok[i])
+                        && keys.iter().all(|k| k.is_some_and(|k| self.keys[k].domain[i] != MISSING))
+                })
+                .collect()
+        };
         q.hard
             .iter()
             .zip(&keys)
             .map(|(c, key)| {
                 let self_match = i64::from(subset(&c.selector, &q.labels));
                 let max_skew = i64::from(c.max_skew);
-                let Some(key) = key else {
-                    return HardSpread { domain: None, counts: Vec::new(), min: 0, self_match, max_skew };
+                let Some(key) = *key else {
+                    return HardSpread { domain: None, counts: Cow::Owned(Vec::new()), min: 0, self_match, max_skew };
                 };
-                let live = self.counts(q.ns, &c.selector, true);
-                let mut counts = vec![-1i64; key.len()];
-                for (i, &d) in key.domain.iter().enumerate() {
-                    if eligible[i] {
-                        let slot = &mut counts[d as usize];
-                        *slot = (*slot).max(0) + i64::from(live[i]);
+                let index = &self.keys[key];
+                let (counts, min) = if fast {
+                    let (counts, _) = pick(self.domains(q.ns, &c.selector, key), true);
+                    let present = (0..index.len() as u32).filter(|&d| index.nodes_in[d as usize] > 0);
+                    let min = present.map(|d| at(&counts, d)).min();
+                    (counts, min)
+                } else {
+                    let live = self.counts(q.ns, &c.selector, true);
+                    let mut counts = vec![-1i64; index.len()];
+                    for (i, &d) in index.domain.iter().enumerate() {
+                        if eligible[i] {
+                            let slot = &mut counts[d as usize];
+                            *slot = (*slot).max(0) + i64::from(live[i]);
+                        }
                     }
-                }
-                let min = counts.iter().copied().filter(|&c| c >= 0).min().unwrap_or(i64::from(i32::MAX));
-                HardSpread { domain: Some(&key.domain), counts, min, self_match, max_skew }
+                    let min = counts.iter().copied().filter(|&c| c >= 0).min();
+                    (Cow::Owned(counts), min)
+                };
+                let min = min.unwrap_or(i64::from(i32::MAX));
+                HardSpread { domain: Some(&index.domain), counts, min, self_match, max_skew }
             })
             .collect()
     }
 
     fn inter_pod(&self, q: &PodQuery) -> InterPod<'_> {
         let affinity = (!q.affinity.is_empty()).then(|| {
-            let all = q.affinity_selector().map(|selector| self.counts(q.ns, &selector, false));
+            let selector = q.affinity_selector();
             let mut any = false;
             let terms = q
                 .affinity
                 .iter()
-                .map(|term| match (self.key_index(term.key), &all) {
-                    (Some(key), Some(all)) => {
-                        let (sums, some) = domain_sums(key, all);
-                        any |= some;
-                        (Some(key.domain.as_slice()), sums)
+                .map(|term| match (self.key_index(term.key), &selector) {
+                    (Some(key), Some(selector)) => {
+                        let (sums, total) = pick(self.domains(q.ns, selector, key), false);
+                        any |= total > 0;
+                        (Some(self.keys[key].domain.as_slice()), sums)
                     }
-                    (Some(key), None) => (Some(key.domain.as_slice()), vec![0; key.len()]),
-                    (None, _) => (None, Vec::new()),
+                    (Some(key), None) => (Some(self.keys[key].domain.as_slice()), Cow::Owned(Vec::new())),
+                    (None, _) => (None, Cow::Owned(Vec::new())),
                 })
                 .collect();
             let self_match = q.affinity.iter().all(|t| subset(&t.selector, &q.labels));
@@ -468,26 +554,20 @@ impl Cluster {
             .iter()
             .filter_map(|term| {
                 let key = self.key_index(term.key)?;
-                let (sums, any) = domain_sums(key, &self.counts(q.ns, &term.selector, false));
-                any.then_some((key.domain.as_slice(), sums))
+                let (sums, total) = pick(self.domains(q.ns, &term.selector, key), false);
+                (total > 0).then_some((self.keys[key].domain.as_slice(), sums))
             })
             .collect();
         let existing = self
             .carriers
             .iter()
             .filter(|c| {
-                c.kind == CarrierKind::RequiredAnti && c.total > 0 && c.ns == q.ns && subset(&c.selector, &q.labels)
+                c.kind == CarrierKind::RequiredAnti
+                    && c.domain_total > 0
+                    && c.ns == q.ns
+                    && subset(&c.selector, &q.labels)
             })
-            .filter_map(|c| {
-                let key = self.key_index(c.key)?;
-                let mut forbidden = vec![false; key.len()];
-                for (&d, &count) in key.domain.iter().zip(&c.per_node) {
-                    if count > 0 && d != MISSING {
-                        forbidden[d as usize] = true;
-                    }
-                }
-                Some((key.domain.as_slice(), forbidden))
-            })
+            .filter_map(|c| Some((self.keys[c.key_index?].domain.as_slice(), c.per_domain.as_slice())))
             .collect();
         InterPod { affinity, anti, existing }
     }
@@ -500,30 +580,32 @@ impl Cluster {
         }
         let node_rules: Option<Vec<bool>> =
             q.has_node_rules().then(|| self.nodes.iter().map(|node| q.matches_node(&node.labels)).collect());
-        let selected = |i: usize| node_rules.as_ref().is_none_or(|ok| ok[i]);
-        let hard = self.hard_spread(q, &selected);
+        let node_rules = node_rules.as_deref();
+        let hard = self.hard_spread(q, node_rules);
         let inter_pod = self.inter_pod(q);
         let cordon = ITaint { key: self.unschedulable_key, value: self.empty, effect: TaintEffect::NoSchedule };
         let tolerates_cordon = q.tolerates(&cordon);
         let req = q.req;
 
         let mut feasible: Vec<u32> = Vec::with_capacity(n);
+        let mut prefer_taints = false;
         let mut tally = Tally::default();
-        'nodes: for (i, node) in self.nodes.iter().enumerate() {
+        'nodes: for (i, node) in self.hot.iter().enumerate() {
             // NodeUnschedulable
-            if node.spec.unschedulable && !tolerates_cordon {
+            if node.flags & CORDONED != 0 && !tolerates_cordon {
                 tally.add(Reason::Unschedulable);
                 continue;
             }
             // TaintToleration: the first untolerated NoSchedule or NoExecute taint.
-            if let Some(taint) =
-                node.taints.iter().find(|t| t.effect != TaintEffect::PreferNoSchedule && !q.tolerates(t))
+            if node.flags & HARD_TAINTS != 0
+                && let Some(taint) =
+                    self.nodes[i].taints.iter().find(|t| t.effect != TaintEffect::PreferNoSchedule && !q.tolerates(t))
             {
                 tally.add(Reason::Taint(taint.key, taint.value));
                 continue;
             }
             // NodeAffinity
-            if !selected(i) {
+            if node_rules.is_some_and(|ok| !ok[i]) {
                 tally.add(Reason::NodeAffinity);
                 continue;
             }
@@ -556,8 +638,7 @@ impl Cluster {
                     tally.add(Reason::SpreadLabel);
                     continue 'nodes;
                 };
-                let matching = c.counts[d as usize].max(0);
-                if matching + c.self_match - c.min > c.max_skew {
+                if at(&c.counts, d).max(0) + c.self_match - c.min > c.max_skew {
                     tally.add(Reason::Spread);
                     continue 'nodes;
                 }
@@ -567,82 +648,86 @@ impl Cluster {
                 tally.add(reason);
                 continue;
             }
+            prefer_taints |= node.flags & PREFER_TAINTS != 0;
             feasible.push(i as u32);
         }
 
         match feasible.len() {
             0 => Err(tally.finish(n, &self.syms)),
             1 => Ok(NodeId(feasible[0])),
-            _ => {
-                let scores = self.score(q, &feasible, &selected);
-                let mut best = 0;
-                for (j, &score) in scores.iter().enumerate() {
-                    if score > scores[best] {
-                        best = j;
-                    }
-                }
-                Ok(NodeId(feasible[best]))
-            }
+            _ => Ok(NodeId(self.best(q, &feasible, node_rules, prefer_taints))),
         }
     }
 
-    /// The weighted sum of the score plugins for each feasible node.
-    fn score(&self, q: &PodQuery, feasible: &[u32], selected: &dyn Fn(usize) -> bool) -> Vec<i64> {
-        let mut total: Vec<i64> = feasible
-            .iter()
-            .map(|&i| {
-                let node = &self.nodes[i as usize];
-                least_allocated(node, &q.req) + balanced_allocation(node, &q.req)
-            })
-            .collect();
+    /// The best feasible node: the weighted sum of the score plugins, ties to the
+    /// first. BalancedAllocation is computed exactly only for nodes whose bound can
+    /// still win; the others cannot change the outcome.
+    fn best(&self, q: &PodQuery, feasible: &[u32], node_rules: Option<&[bool]>, prefer_taints: bool) -> u32 {
+        let partial = self.partial_scores(q, feasible, node_rules, prefer_taints);
+        let hot: Vec<&Hot> = feasible.iter().map(|&i| &self.hot[i as usize]).collect();
+        feasible[best_of(&partial, &hot, &q.req)]
+    }
+
+    /// Every weighted score but BalancedAllocation, per feasible node.
+    fn partial_scores(
+        &self,
+        q: &PodQuery,
+        feasible: &[u32],
+        node_rules: Option<&[bool]>,
+        prefer_taints: bool,
+    ) -> Vec<i64> {
+        let mut partial: Vec<i64> = feasible.iter().map(|&i| least_allocated(&self.hot[i as usize], &q.req)).collect();
         // TaintToleration (weight 3): fewer untolerated PreferNoSchedule taints is better.
-        if feasible.iter().any(|&i| self.nodes[i as usize].prefer_taints) {
+        if prefer_taints {
             let raw: Vec<i64> = feasible
                 .iter()
                 .map(|&i| {
-                    let node = &self.nodes[i as usize];
-                    let untolerated = node
-                        .taints
-                        .iter()
-                        .filter(|t| t.effect == TaintEffect::PreferNoSchedule && !q.tolerates(t))
-                        .count();
+                    if self.hot[i as usize].flags & PREFER_TAINTS == 0 {
+                        return 0;
+                    }
+                    let taints = &self.nodes[i as usize].taints;
+                    let untolerated =
+                        taints.iter().filter(|t| t.effect == TaintEffect::PreferNoSchedule && !q.tolerates(t)).count();
                     untolerated as i64
                 })
                 .collect();
             let max = raw.iter().copied().max().unwrap_or(0);
-            for (t, r) in total.iter_mut().zip(&raw) {
-                *t += 3 * if max == 0 { 100 } else { 100 - 100 * r / max };
+            let scores = tabulate(&raw, 0, max, |r| if max == 0 { 100 } else { 100 - 100 * r / max });
+            for (t, s) in partial.iter_mut().zip(scores) {
+                *t += 3 * s;
             }
         }
         if !q.soft.is_empty() {
-            for (t, s) in total.iter_mut().zip(self.spread_scores(q, feasible, selected)) {
+            for (t, s) in partial.iter_mut().zip(self.spread_scores(q, feasible, node_rules)) {
                 *t += 2 * s;
             }
         }
         if let Some(scores) = self.inter_pod_scores(q, feasible) {
-            for (t, s) in total.iter_mut().zip(scores) {
+            for (t, s) in partial.iter_mut().zip(scores) {
                 *t += 2 * s;
             }
         }
-        total
+        partial
     }
 
     /// PodTopologySpread's score for soft constraints, normalised so that the node
     /// whose domains hold the fewest matching pods gets 100.
-    fn spread_scores(&self, q: &PodQuery, feasible: &[u32], selected: &dyn Fn(usize) -> bool) -> Vec<i64> {
-        let n = self.nodes.len();
-        let keys: Vec<Option<&KeyIndex>> = q.soft.iter().map(|c| self.key_index(c.key)).collect();
-        let has_all: Vec<bool> =
-            (0..n).map(|i| keys.iter().all(|k| k.is_some_and(|k| k.domain[i] != MISSING))).collect();
+    fn spread_scores(&self, q: &PodQuery, feasible: &[u32], node_rules: Option<&[bool]>) -> Vec<i64> {
+        let keys: Vec<Option<usize>> = q.soft.iter().map(|c| self.key_index(c.key)).collect();
+        let has_all = |i: usize| keys.iter().all(|k| k.is_some_and(|k| self.keys[k].domain[i] != MISSING));
         // Feasible nodes lacking a key are not scored (they get 0).
-        let scored: Vec<bool> = feasible.iter().map(|&i| has_all[i as usize]).collect();
+        let scored: Vec<bool> = feasible.iter().map(|&i| has_all(i as usize)).collect();
         let kept = scored.iter().filter(|&&s| s).count();
+        // Counts come from nodes the pod's node rules allow that have every key; with
+        // no node rules and one key, every node with the key: the kept counts.
+        let fast = node_rules.is_none() && keys.iter().all(|k| *k == keys[0]);
         let mut raw = vec![0f64; feasible.len()];
         for (c, key) in q.soft.iter().zip(&keys) {
-            let Some(key) = key else { continue };
-            let live = self.counts(q.ns, &c.selector, true);
+            let Some(key) = *key else { continue };
+            let index = &self.keys[key];
             let tolerance = f64::from(c.max_skew) - 1.0;
             if c.key == self.hostname {
+                let live = self.counts(q.ns, &c.selector, true);
                 let weight = ((kept + 2) as f64).ln();
                 for (j, &i) in feasible.iter().enumerate() {
                     if scored[j] {
@@ -651,26 +736,31 @@ impl Cluster {
                 }
                 continue;
             }
-            let mut present = vec![false; key.len()];
+            let mut present = vec![false; index.len()];
             let mut size = 0usize;
             for (j, &i) in feasible.iter().enumerate() {
-                let d = key.domain[i as usize];
+                let d = index.domain[i as usize];
                 if scored[j] && !present[d as usize] {
                     present[d as usize] = true;
                     size += 1;
                 }
             }
-            let mut counts = vec![0i64; key.len()];
-            for i in 0..n {
-                let d = key.domain[i];
-                if has_all[i] && present[d as usize] && selected(i) {
-                    counts[d as usize] += i64::from(live[i]);
+            let counts: Cow<'_, [i64]> = if fast {
+                pick(self.domains(q.ns, &c.selector, key), true).0
+            } else {
+                let live = self.counts(q.ns, &c.selector, true);
+                let mut counts = vec![0i64; index.len()];
+                for (i, &d) in index.domain.iter().enumerate() {
+                    if d != MISSING && present[d as usize] && node_rules.is_none_or(|ok| ok[i]) && has_all(i) {
+                        counts[d as usize] += i64::from(live[i]);
+                    }
                 }
-            }
+                Cow::Owned(counts)
+            };
             let weight = ((size + 2) as f64).ln();
             for (j, &i) in feasible.iter().enumerate() {
                 if scored[j] {
-                    raw[j] += counts[key.domain[i as usize] as usize] as f64 * weight + tolerance;
+                    raw[j] += at(&counts, index.domain[i as usize]) as f64 * weight + tolerance;
                 }
             }
         }
@@ -683,31 +773,22 @@ impl Cluster {
                 max = max.max(r);
             }
         }
-        raw.iter()
-            .enumerate()
-            .map(|(j, &r)| {
-                if !scored[j] {
-                    0
-                } else if max == 0 {
-                    100
-                } else {
-                    100 * (max + min - r) / max
-                }
-            })
-            .collect()
+        let normal = tabulate(&raw, min.min(max), max, |r| if max == 0 { 100 } else { 100 * (max + min - r) / max });
+        normal.into_iter().zip(&scored).map(|(s, &scored)| if scored { s } else { 0 }).collect()
     }
 
     /// InterPodAffinity's score: preferred terms of the pod and of existing pods (and
     /// existing pods' required affinity, with weight 1), normalised between the lowest
     /// and highest node; `None` when no term counted any pod (all nodes score 0).
     fn inter_pod_scores(&self, q: &PodQuery, feasible: &[u32]) -> Option<Vec<i64>> {
-        let mut sums: Vec<(&KeyIndex, Vec<i64>)> = Vec::new();
-        let mut any = false;
-        for term in &q.pref_affinity {
-            any |= add_sums(self.key_index(term.key), &self.counts(q.ns, &term.selector, false), 1, &mut sums);
-        }
-        for term in &q.pref_anti {
-            any |= add_sums(self.key_index(term.key), &self.counts(q.ns, &term.selector, false), -1, &mut sums);
+        let mut parts: Vec<(DomainCounts<'_>, i64)> = Vec::new();
+        let own = q.pref_affinity.iter().map(|t| (t, 1)).chain(q.pref_anti.iter().map(|t| (t, -1)));
+        for (term, sign) in own {
+            let Some(key) = self.key_index(term.key) else { continue };
+            let (sums, total) = pick(self.domains(q.ns, &term.selector, key), false);
+            if total > 0 {
+                parts.push(((&self.keys[key].domain, sums), sign));
+            }
         }
         for c in &self.carriers {
             let sign = match c.kind {
@@ -715,20 +796,25 @@ impl Cluster {
                 CarrierKind::PreferredAnti => -1,
                 CarrierKind::RequiredAnti => continue,
             };
-            if c.total > 0 && c.ns == q.ns && subset(&c.selector, &q.labels) {
-                any |= add_sums(self.key_index(c.key), &c.per_node, sign, &mut sums);
+            if c.domain_total > 0
+                && c.ns == q.ns
+                && subset(&c.selector, &q.labels)
+                && let Some(key) = c.key_index
+            {
+                parts.push(((&self.keys[key].domain, Cow::Borrowed(c.per_domain.as_slice())), sign));
             }
         }
-        if !any {
+        if parts.is_empty() {
             return None;
         }
         let raw: Vec<i64> = feasible
             .iter()
             .map(|&i| {
-                sums.iter()
-                    .map(|(key, per_domain)| {
-                        let d = key.domain[i as usize];
-                        if d == MISSING { 0 } else { per_domain[d as usize] }
+                parts
+                    .iter()
+                    .map(|((domain, sums), sign)| {
+                        let d = domain[i as usize];
+                        if d == MISSING { 0 } else { sign * at(sums, d) }
                     })
                     .sum()
             })
@@ -736,10 +822,84 @@ impl Cluster {
         let min = raw.iter().copied().min().unwrap_or(0);
         let max = raw.iter().copied().max().unwrap_or(0);
         let spread = max - min;
-        Some(
-            raw.iter()
-                .map(|&r| if spread > 0 { (100.0 * ((r - min) as f64 / spread as f64)) as i64 } else { 0 })
-                .collect(),
-        )
+        Some(tabulate(
+            &raw,
+            min,
+            max,
+            |r| if spread > 0 { (100.0 * ((r - min) as f64 / spread as f64)) as i64 } else { 0 },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    fn node(next: &mut impl FnMut() -> u64) -> Hot {
+        let alloc_cpu = [0, 1000, 2000, 4000, 3999, 16000][(next() % 6) as usize];
+        let alloc_mem = [0i64, 1 << 30, 4 << 30, 3_000_000_000, 64 << 30][(next() % 5) as usize];
+        Hot {
+            alloc_cpu,
+            alloc_mem,
+            req_cpu: (next() % 5000) as i64,
+            req_mem: (next() % (8 << 30)) as i64,
+            nz_cpu: (next() % 5000) as i64,
+            nz_mem: (next() % (8 << 30)) as i64,
+            inv_cpu: if alloc_cpu > 0 { 1.0 / alloc_cpu as f64 } else { 0.0 },
+            inv_mem: if alloc_mem > 0 { 1.0 / alloc_mem as f64 } else { 0.0 },
+            ..Hot::default()
+        }
+    }
+
+    #[test]
+    fn pruned_best_is_the_exhaustive_best() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+        for _ in 0..3_000 {
+            let count = 1 + (next() % 12) as usize;
+            let nodes: Vec<Hot> = (0..count).map(|_| node(&mut next)).collect();
+            let refs: Vec<&Hot> = nodes.iter().collect();
+            let req = Req::of(&doppel_model::spec::Resources {
+                cpu: doppel_model::Cores((next() % 3000) as f64 / 1000.0),
+                memory: doppel_model::Bytes(next() % (2 << 30)),
+                ..Default::default()
+            });
+            let partial: Vec<i64> = nodes.iter().map(|n| least_allocated(n, &req) + (next() % 3) as i64).collect();
+            for (n, p) in nodes.iter().zip(&partial) {
+                assert!(balanced_allocation_bound(n, &req) >= balanced_allocation(n, &req), "{n:?} {p}");
+            }
+            let totals: Vec<i64> = nodes.iter().zip(&partial).map(|(n, p)| p + balanced_allocation(n, &req)).collect();
+            let expected = (0..count).max_by_key(|&j| (totals[j], std::cmp::Reverse(j))).expect("some node");
+            assert_eq!(best_of(&partial, &refs, &req), expected, "{totals:?}");
+        }
+    }
+
+    #[test]
+    fn percent_is_integer_division() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let whole = (next() % (1 << (next() % 62))) as i64 + 1;
+            let part = (next() as i64).rem_euclid(whole + 1);
+            let expected = (i128::from(part) * 100 / i128::from(whole)) as i64;
+            assert_eq!(percent(part, whole, 1.0 / whole as f64), expected, "{part}/{whole}");
+        }
+        for (part, whole) in [(0, 1), (1, 1), (2, 3), (i64::MAX, i64::MAX), (i64::MAX - 1, i64::MAX), (7, 700)] {
+            assert_eq!(percent(part, whole, 1.0 / whole as f64), (i128::from(part) * 100 / i128::from(whole)) as i64);
+        }
     }
 }

@@ -952,3 +952,189 @@ fn autoscaler_uses_existing_room_first() {
     assert!(result.added.is_empty());
     assert_eq!(result.placed.iter().filter(|(_, n)| *n == NodeId(0)).count(), 3);
 }
+
+// ---------------------------------------------------------------------------------
+// Property: the filters agree with a plain reading of the rules
+// ---------------------------------------------------------------------------------
+
+mod oracle {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Whether `pod` may go on node `n` by the hard rules, read directly from the
+    /// cluster's public state (no indexes): taints, node selector, resources and pod
+    /// slots, hard zone/hostname spread, and both sides of required anti-affinity.
+    pub fn allowed(cluster: &Cluster, pod: &SchedPod, n: NodeId) -> bool {
+        let node = cluster.node(n);
+        let tolerated = |t: &Taint| {
+            pod.scheduling.tolerations.iter().any(|tol| {
+                tol.effect.is_none_or(|e| e == t.effect)
+                    && tol.key.as_deref().is_none_or(|k| k.is_empty() || k == t.key)
+                    && (tol.operator == TolerationOperator::Exists
+                        || tol.value.as_deref().unwrap_or("") == t.value.as_deref().unwrap_or(""))
+            })
+        };
+        if node.unschedulable
+            || node.taints.iter().any(|t| t.effect != TaintEffect::PreferNoSchedule && !tolerated(t))
+            || !node.labels.matches(&pod.scheduling.node_selector)
+        {
+            return false;
+        }
+        let on = |m: NodeId| cluster.pods_on(m).map(|p| cluster.pod(p)).collect::<Vec<_>>();
+        let here = on(n);
+        let milli = |c: Cores| (c.0 * 1000.0).round() as i64;
+        let used_cpu: i64 = here.iter().map(|p| milli(p.requests.cpu)).sum();
+        let used_mem: u64 = here.iter().map(|p| p.requests.memory.0).sum();
+        let alloc = node.allocatable;
+        if alloc.pods > 0 && here.len() as u32 >= alloc.pods {
+            return false;
+        }
+        let wants_any = milli(pod.requests.cpu) > 0 || pod.requests.memory.0 > 0;
+        if wants_any
+            && ((milli(pod.requests.cpu) > 0 && milli(pod.requests.cpu) > milli(alloc.cpu) - used_cpu)
+                || (pod.requests.memory.0 > 0 && pod.requests.memory.0 + used_mem > alloc.memory.0))
+        {
+            return false;
+        }
+        let ids: Vec<NodeId> = cluster.node_ids().collect();
+        for c in pod.scheduling.topology_spread.iter().filter(|c| c.hard) {
+            let Some(mine) = node.labels.get(&c.topology_key) else { return false };
+            let mut counts: std::collections::BTreeMap<&str, i64> = Default::default();
+            for &m in &ids {
+                let other = cluster.node(m);
+                if !other.labels.matches(&pod.scheduling.node_selector) {
+                    continue;
+                }
+                let Some(domain) = other.labels.get(&c.topology_key) else { continue };
+                let matching =
+                    on(m).iter().filter(|p| p.namespace == pod.namespace && p.labels.matches(&c.selector)).count()
+                        as i64;
+                *counts.entry(domain).or_default() += matching;
+            }
+            let min = counts.values().copied().min().unwrap_or(0);
+            let this = counts.get(mine).copied().unwrap_or(0);
+            if this + i64::from(pod.labels.matches(&c.selector)) - min > i64::from(c.max_skew) {
+                return false;
+            }
+        }
+        for &m in &ids {
+            let other = cluster.node(m);
+            for existing in on(m) {
+                let same_domain = |key: &str| node.labels.get(key).is_some_and(|v| other.labels.get(key) == Some(v));
+                let mine = pod.scheduling.pod_anti_affinity.iter().filter(|t| t.required).any(|t| {
+                    existing.namespace == pod.namespace
+                        && existing.labels.matches(&t.selector)
+                        && same_domain(&t.topology_key)
+                });
+                let theirs = existing.scheduling.pod_anti_affinity.iter().filter(|t| t.required).any(|t| {
+                    existing.namespace == pod.namespace
+                        && pod.labels.matches(&t.selector)
+                        && same_domain(&t.topology_key)
+                });
+                if mine || theirs {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn arb_node(i: usize) -> impl Strategy<Value = SchedNode> {
+        (0..4usize, 0..9u32, 0..9u64, 0..5u32, 0..5usize, any::<bool>()).prop_map(
+            move |(zone, cpu, mem, pods, taint, cordoned)| {
+                let name = format!("n{i}");
+                let mut labels = vec![(HOSTNAME_LABEL.to_string(), name.clone())];
+                if zone < 3 {
+                    labels.push((ZONE_LABEL.to_string(), ["a", "b", "c"][zone].to_string()));
+                }
+                let taints = match taint {
+                    0 => vec![taint_of("t", Some("v"), TaintEffect::NoSchedule)],
+                    1 => vec![taint_of("t", None, TaintEffect::NoExecute)],
+                    2 => vec![taint_of("t", Some("v"), TaintEffect::PreferNoSchedule)],
+                    _ => Vec::new(),
+                };
+                SchedNode {
+                    name,
+                    labels: Labels::from_pairs(labels),
+                    allocatable: Resources {
+                        cpu: Cores(f64::from(cpu)),
+                        memory: Bytes(mem * GI),
+                        pods,
+                        ..Resources::default()
+                    },
+                    taints,
+                    unschedulable: cordoned && cpu % 3 == 0,
+                }
+            },
+        )
+    }
+
+    fn taint_of(key: &str, value: Option<&str>, effect: TaintEffect) -> Taint {
+        taint(key, value, effect)
+    }
+
+    fn arb_pod() -> impl Strategy<Value = SchedPod> {
+        (0..2usize, 0..3000u32, 0..3000u64, 0..4usize, 0..4usize, 0..5usize, 0..4usize, any::<bool>()).prop_map(
+            |(app_i, milli, mem, tol, sel, spread_kind, anti, other_ns)| {
+                let name = ["x", "y"][app_i];
+                let mut p = pod(name, name, milli, mem);
+                if other_ns {
+                    p.namespace = "other".into();
+                }
+                match tol {
+                    0 => p.scheduling.tolerations.push(toleration(Some("t"), TolerationOperator::Exists, None, None)),
+                    1 => p.scheduling.tolerations.push(toleration(
+                        Some("t"),
+                        TolerationOperator::Equal,
+                        Some("v"),
+                        Some(TaintEffect::NoSchedule),
+                    )),
+                    _ => {}
+                }
+                if sel == 0 {
+                    p.scheduling.node_selector = Labels::from_pairs([(ZONE_LABEL, "a")]);
+                }
+                match spread_kind {
+                    0 => p.scheduling.topology_spread.push(spread(name, ZONE_LABEL, 1, true)),
+                    1 => p.scheduling.topology_spread.push(spread("x", HOSTNAME_LABEL, 0, true)),
+                    2 => p.scheduling.topology_spread.push(spread(name, ZONE_LABEL, 2, false)),
+                    _ => {}
+                }
+                match anti {
+                    0 => p.scheduling.pod_anti_affinity.push(term(name, HOSTNAME_LABEL, true)),
+                    1 => p.scheduling.pod_anti_affinity.push(term("x", ZONE_LABEL, true)),
+                    2 => p.scheduling.pod_anti_affinity.push(term("y", HOSTNAME_LABEL, false)),
+                    _ => {}
+                }
+                p
+            },
+        )
+    }
+
+    fn arb_case() -> impl Strategy<Value = (Vec<SchedNode>, Vec<SchedPod>)> {
+        (1..7usize).prop_flat_map(|n| {
+            let nodes: Vec<_> = (0..n).map(arb_node).collect();
+            (nodes, proptest::collection::vec(arb_pod(), 1..16))
+        })
+    }
+
+    proptest! {
+        /// Every placed pod satisfies every hard rule on the state it was placed into,
+        /// and a refused pod had no node satisfying them; nothing panics.
+        #[test]
+        fn placement_agrees_with_the_rules((nodes, pods) in arb_case()) {
+            let mut cluster = Cluster::new(nodes);
+            for pod in pods {
+                let allowed: Vec<bool> = cluster.node_ids().map(|n| allowed(&cluster, &pod, n)).collect();
+                match cluster.place(pod) {
+                    Ok((_, node)) => prop_assert!(allowed[node.0 as usize], "placed on a forbidden node"),
+                    Err((_, why)) => {
+                        prop_assert!(!allowed.contains(&true), "refused ({why}) but {allowed:?}");
+                        let counted: u32 = why.reasons.iter().map(|(_, c)| c).sum();
+                        prop_assert!(counted >= why.nodes, "{why}");
+                    }
+                }
+            }
+        }
+    }
+}
