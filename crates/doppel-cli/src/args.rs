@@ -140,6 +140,14 @@ pub enum Command {
         #[arg(long = "version", value_name = "N")]
         version: Option<u64>,
     },
+    /// Single points of failure, redundancy gaps, and every single failure ranked by its cost.
+    Spof {
+        #[command(flatten)]
+        args: SpofArgs,
+        /// Run on this version of the twin (see `doppel history`).
+        #[arg(long = "version", value_name = "N")]
+        version: Option<u64>,
+    },
     /// Print the JSON Schema of estate files (for editor completion).
     Schema,
     /// Write a synthetic estate of realistic shape (about 11 entities per service).
@@ -180,6 +188,29 @@ pub struct WhatIfArgs {
     /// Do not let the cluster autoscaler add nodes.
     #[arg(long)]
     pub no_autoscaler: bool,
+    /// Print Markdown (for a pull request comment).
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+/// What a sweep fails and how closely it looks.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SpofArgs {
+    /// Fail only what this selector matches, one at a time (default: every component).
+    #[arg(long, value_name = "SELECTOR")]
+    pub only: Option<String>,
+    /// Load factor on top (2x).
+    #[arg(long, value_name = "FACTOR")]
+    pub load: Option<String>,
+    /// When in the day: peak (default), average, or an hour 0-23.
+    #[arg(long = "at", value_name = "POINT")]
+    pub at_point: Option<String>,
+    /// How many of the worst single failures to follow over time through the engine.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub verify: usize,
+    /// Rows of the ranking to print.
+    #[arg(long, value_name = "N", default_value_t = 15)]
+    pub top: usize,
     /// Print Markdown (for a pull request comment).
     #[arg(long)]
     pub markdown: bool,

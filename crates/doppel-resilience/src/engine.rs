@@ -43,6 +43,8 @@ struct Timeline {
     placed_dead: Vec<Option<(f64, String)>>,
     /// Per load balancer: (time, share of its zones lost).
     lb_loss: Vec<Option<(f64, f64)>>,
+    /// Per region: when it was lost, if it was.
+    region_dead: Vec<Option<f64>>,
     /// Per workload: the scheduler's reason for pods left pending, and when.
     pending: Vec<PendingPod>,
     /// What happened, in time order.
@@ -112,6 +114,7 @@ pub fn run(view: &(impl TwinView + ?Sized), topo: &Topology, scenario: &Scenario
         degraded: vec![Vec::new(); topo.stations.len()],
         placed_dead: vec![None; topo.stations.len()],
         lb_loss: vec![None; topo.lbs.len()],
+        region_dead: vec![None; topo.regions.len()],
         ..Timeline::default()
     };
     tl.mark(0.0);
@@ -123,7 +126,7 @@ pub fn run(view: &(impl TwinView + ?Sized), topo: &Topology, scenario: &Scenario
             let t = *t + f.after_s;
             let possible = match f.replica {
                 Some(r) => tl.placed_dead[r].is_none(),
-                None => st.region.is_none_or(|r| !region_lost(topo, &tl, r, t)),
+                None => st.region.is_none_or(|r| !region_lost(&tl, r, t)),
             };
             if t < scenario.horizon_s && possible {
                 let who =
@@ -228,6 +231,11 @@ fn expand_faults(
                                 *summary.entry("stations").or_default() += 1;
                             }
                             _ => {}
+                        }
+                    }
+                    for (r, region) in topo.regions.iter().enumerate() {
+                        if dead.contains(&region.key) && tl.region_dead[r].is_none_or(|old| t < old) {
+                            tl.region_dead[r] = Some(t);
                         }
                     }
                     for (l, lb) in topo.lbs.iter().enumerate() {
@@ -701,7 +709,7 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
                 let replica_ok = f
                     .replica
                     .is_none_or(|r| tl.placed_dead[r].as_ref().is_none_or(|(d, _)| *d > t) && !failed_at(tl, r, t));
-                let standby_ok = f.replica.is_some() || st.region.is_none_or(|r| !region_lost(topo, tl, r, t));
+                let standby_ok = f.replica.is_some() || st.region.is_none_or(|r| !region_lost(tl, r, t));
                 (replica_ok && standby_ok).then_some(ready_at)
             });
             match recovered {
@@ -941,11 +949,8 @@ fn failed_at(tl: &Timeline, s: Ix, t: f64) -> bool {
     tl.failed[s].iter().any(|(from, to, _)| *from <= t && t < *to)
 }
 
-fn region_lost(topo: &Topology, tl: &Timeline, region: Ix, t: f64) -> bool {
-    // A region is lost when a station placed directly in it died with it.
-    topo.stations.iter().enumerate().any(|(s, st)| {
-        st.region == Some(region) && st.zone.is_none() && tl.placed_dead[s].as_ref().is_some_and(|(d, _)| *d <= t)
-    })
+fn region_lost(tl: &Timeline, region: Ix, t: f64) -> bool {
+    tl.region_dead[region].is_some_and(|d| d <= t)
 }
 
 fn pods_text(topo: &Topology, tl: &Timeline, w: Ix, ready: u32, t: f64) -> String {

@@ -5,8 +5,10 @@
 //! Everything here reads a [`TwinView`](doppel_model::TwinView) and never changes it.
 
 pub mod engine;
+pub mod failgraph;
 pub mod report;
 pub mod scenario;
+pub mod sweep;
 pub mod topology;
 
 pub use engine::run;

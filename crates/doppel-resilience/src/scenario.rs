@@ -322,6 +322,20 @@ impl Scenario {
         check(&file, Origin::Flag, view)
     }
 
+    /// The load and horizon the command line asks for, for analyses without faults (sweeps):
+    /// the daily peak unless `--at` says otherwise.
+    pub fn load_from_flags(overrides: &Overrides<'_>) -> Result<(Load, f64), Vec<Diagnostic>> {
+        let mut file = ScenarioFile::default();
+        let mut problems = Problems { origin: Origin::Flag, list: Vec::new() };
+        let overrides = Overrides { at: overrides.at.or(Some("peak")), ..*overrides };
+        if let Err(mut more) = file.apply(&overrides) {
+            problems.list.append(&mut more);
+            return Err(problems.list);
+        }
+        let settings = check_load(&file, &mut problems);
+        if problems.list.is_empty() { Ok(settings) } else { Err(problems.list) }
+    }
+
     /// A short description of the load ("peak (20:00) x2").
     pub fn load_text(&self) -> String {
         let point = match self.load.point {
@@ -364,12 +378,8 @@ fn parse_degrade(text: &str) -> Result<FaultSpec, String> {
     Ok(fault)
 }
 
-fn check(
-    file: &ScenarioFile,
-    origin: Origin<'_>,
-    view: &(impl TwinView + ?Sized),
-) -> Result<Scenario, Vec<Diagnostic>> {
-    let mut p = Problems { origin, list: Vec::new() };
+/// The load and horizon of a scenario file, with their problems.
+fn check_load(file: &ScenarioFile, p: &mut Problems<'_>) -> (Load, f64) {
     let flag = matches!(p.origin, Origin::Flag);
     let load_path = |field: &str| {
         if flag { format!("--{}", if field == "at" { "at" } else { "load" }) } else { format!("load.{field}") }
@@ -402,6 +412,17 @@ fn check(
     if !horizon_s.is_finite() || horizon_s <= 0.0 {
         p.add("horizon_s", format!("{horizon_s} is not a horizon: expected seconds above 0"));
     }
+    (Load { point, factor }, horizon_s)
+}
+
+fn check(
+    file: &ScenarioFile,
+    origin: Origin<'_>,
+    view: &(impl TwinView + ?Sized),
+) -> Result<Scenario, Vec<Diagnostic>> {
+    let mut p = Problems { origin, list: Vec::new() };
+    let flag = matches!(p.origin, Origin::Flag);
+    let (load, horizon_s) = check_load(file, &mut p);
     if file.faults.is_empty() {
         p.add(if flag { "--fail" } else { "faults" }, "nothing fails: give at least one fault (fail: zone/us-east-1a)");
     }
@@ -549,7 +570,7 @@ fn check(
     });
     Ok(Scenario {
         name,
-        load: Load { point, factor },
+        load,
         horizon_s,
         autoscaler: file.autoscaler.unwrap_or(true),
         seed: file.seed.unwrap_or(1),

@@ -193,6 +193,8 @@ pub struct Station {
     pub failover: Option<Failover>,
     /// The shortest timeout of its callers: how long a request may wait before it is lost.
     pub caller_timeout_ms: Option<f64>,
+    /// Whether it is a datastore replica (serves reads, or stands by).
+    pub replica: bool,
 }
 
 /// A call from one station to another.
@@ -491,6 +493,7 @@ impl Topology {
                     endpoints: vec![Endpoint::unnamed()],
                     failover: None,
                     caller_timeout_ms: None,
+                    replica: false,
                 };
                 match &e.spec {
                     Spec::Service(s) => {
@@ -526,6 +529,7 @@ impl Topology {
                     }
                     Spec::Datastore(d) => {
                         station.kind = StationKind::Datastore;
+                        station.replica = d.role == doppel_model::spec::DatastoreRole::Replica;
                         if d.multi_zone {
                             station.failover = Some(Failover { after_s: d.failover_s.unwrap_or(60.0), replica: None });
                         }
@@ -574,6 +578,7 @@ impl Topology {
             endpoints: vec![Endpoint::unnamed()],
             failover: None,
             caller_timeout_ms: None,
+            replica: false,
         });
         ix
     }

@@ -1,28 +1,14 @@
 //! What-ifs on the bundled estate, with the expected outcome of each worked out by hand in
 //! the comments. Load is the daily peak (20:00, twice the daily average).
 
-use doppel_estate::{SourceFile, parse};
 use doppel_model::Twin;
+mod common;
+
+use common::shop;
 use doppel_perf::UtilisationLaw;
 use doppel_resilience::report::{EntryReport, Report, State};
 use doppel_resilience::scenario::Overrides;
 use doppel_resilience::{Scenario, ScenarioFile, Topology, run};
-
-fn shop() -> Twin {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop");
-    let mut files: Vec<SourceFile> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| SourceFile { path: p.display().to_string(), text: std::fs::read_to_string(&p).unwrap() })
-        .collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let estate = parse(&files).unwrap_or_else(|d| panic!("{d:?}"));
-    let mut twin = Twin::new();
-    let plan = estate.plan(&twin, false);
-    twin.apply(&plan.changeset).unwrap();
-    twin
-}
 
 fn what_if(twin: &Twin, fail: &str) -> Report {
     let scenario =

@@ -8,6 +8,7 @@ mod history;
 mod load;
 mod resilience;
 mod show;
+mod sweep;
 
 use crate::args::{AtArgs, Cli, Command};
 use crate::exit;
@@ -44,6 +45,7 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
         Command::WhatIf { args, version } => {
             resilience::what_if(&cli.store, args, &AtArgs { version: *version, at: None }, out)
         }
+        Command::Spof { args, version } => sweep::spof(&cli.store, args, &AtArgs { version: *version, at: None }, out),
         Command::Schema => out.print_json(&doppel_estate::schema::estate_schema()),
         Command::Gen { services, seed, output } => gen_cmd::run(*services, *seed, output.as_deref(), out),
     }

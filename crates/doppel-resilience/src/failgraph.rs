@@ -1,0 +1,833 @@
+//! The structure of failure: every component that can fail, and what each needs to stay
+//! alive (all of its inputs, or at least k of them). On it, the single failures that take
+//! each component down (its *killer set*), computed for every component at once, and the
+//! spread of any set of failures.
+//!
+//! This is the graph part of the sweeps and of the availability estimate; the engine adds
+//! time, capacity and load on top for the scenarios worth a closer look.
+
+use crate::topology::{Ix, StationKind, Topology};
+use serde::Serialize;
+use std::rc::Rc;
+
+/// What a component needs from its inputs to stay alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    /// Every input (a service needs its workload and its hard dependencies).
+    All,
+    /// At least this many inputs (a deployment needs one ready pod; a quorum needs two of three).
+    AtLeast(u32),
+}
+
+/// What kind of thing a component is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// A cloud region.
+    Region,
+    /// An availability zone.
+    Zone,
+    /// A Kubernetes node.
+    Node,
+    /// A pod.
+    Pod,
+    /// A deployment, statefulset or daemonset.
+    Workload,
+    /// An application service.
+    Service,
+    /// A database or cache instance.
+    Datastore,
+    /// A queue.
+    Queue,
+    /// A dependency outside the estate.
+    External,
+    /// A load balancer.
+    LoadBalancer,
+    /// A datastore's role once failover is counted: its primary or a promoted replica.
+    Failover,
+    /// The standby instance of a managed multi-zone datastore (not in the twin as an entity).
+    Standby,
+    /// One endpoint of a service with several: the service plus what that endpoint calls.
+    Endpoint,
+    /// A user-facing entry point (its service behind its load balancers).
+    Entry,
+}
+
+impl Class {
+    /// Whether components of this class are things that fail (not derived gates).
+    pub fn failable(self) -> bool {
+        !matches!(self, Class::Failover | Class::Standby | Class::Endpoint | Class::Entry)
+    }
+}
+
+/// One node of the failure graph.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Component {
+    /// Its name: the entity key, or a derived name for gates.
+    pub name: String,
+    /// What it is.
+    pub class: Class,
+    /// What it needs from its inputs.
+    pub gate: Gate,
+}
+
+/// Components and what each needs, in dense indices. Inputs point from a component to
+/// what it needs (dependency direction).
+#[derive(Debug, Clone, Default)]
+pub struct FailGraph {
+    /// The components.
+    pub comps: Vec<Component>,
+    /// Where each component's inputs start in `inputs` (one more entry than components).
+    input_start: Vec<u32>,
+    /// Inputs of all components, back to back.
+    inputs: Vec<u32>,
+    /// Soft dependencies: (dependent, dependency); losing the dependency only degrades.
+    pub soft: Vec<(u32, u32)>,
+    /// Per topology station, the component callers depend on (after failover).
+    pub station: Vec<u32>,
+    /// Per topology station and endpoint, the component requests to that endpoint need.
+    pub endpoint: Vec<Vec<u32>>,
+    /// Per topology entry, its component.
+    pub entry: Vec<u32>,
+}
+
+/// Builds a graph component by component; inputs may name components added later.
+#[derive(Debug, Default)]
+pub struct Builder {
+    comps: Vec<Component>,
+    inputs: Vec<Vec<u32>>,
+    soft: Vec<(u32, u32)>,
+}
+
+impl Builder {
+    /// Adds a component and returns its index.
+    pub fn add(&mut self, name: impl Into<String>, class: Class, gate: Gate) -> u32 {
+        self.comps.push(Component { name: name.into(), class, gate });
+        self.inputs.push(Vec::new());
+        (self.comps.len() - 1) as u32
+    }
+
+    /// Says that `who` needs `what` (under its gate).
+    pub fn needs(&mut self, who: u32, what: u32) {
+        let list = &mut self.inputs[who as usize];
+        if who != what && !list.contains(&what) {
+            list.push(what);
+        }
+    }
+
+    /// Says that `who` degrades without `what`.
+    pub fn soft(&mut self, who: u32, what: u32) {
+        if who != what && !self.soft.contains(&(who, what)) {
+            self.soft.push((who, what));
+        }
+    }
+
+    /// The finished graph.
+    pub fn finish(self) -> FailGraph {
+        let mut input_start = Vec::with_capacity(self.comps.len() + 1);
+        let mut inputs = Vec::new();
+        input_start.push(0);
+        for mut list in self.inputs {
+            list.sort_unstable();
+            inputs.extend(list);
+            input_start.push(inputs.len() as u32);
+        }
+        FailGraph {
+            comps: self.comps,
+            input_start,
+            inputs,
+            soft: self.soft,
+            station: Vec::new(),
+            endpoint: Vec::new(),
+            entry: Vec::new(),
+        }
+    }
+}
+
+/// For every component, the failable components whose failure alone takes it down.
+#[derive(Debug, Clone)]
+pub struct KillerSets {
+    /// Per component, sorted; shared between components with the same set.
+    pub sets: Vec<Rc<[u32]>>,
+    /// Components down before anything fails (a workload with fewer ready pods than it needs).
+    pub down_already: Vec<bool>,
+    /// Components in a dependency cycle that holds an at-least gate (treated as needing all).
+    pub approximated: Vec<u32>,
+}
+
+impl FailGraph {
+    /// What component `c` needs.
+    pub fn inputs(&self, c: u32) -> &[u32] {
+        &self.inputs[self.input_start[c as usize] as usize..self.input_start[c as usize + 1] as usize]
+    }
+
+    /// Number of components.
+    pub fn len(&self) -> usize {
+        self.comps.len()
+    }
+
+    /// Whether there are no components.
+    pub fn is_empty(&self) -> bool {
+        self.comps.is_empty()
+    }
+
+    /// Number of dependency edges.
+    pub fn edges(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// The failure graph of a topology.
+    pub fn build(topo: &Topology) -> FailGraph {
+        let mut b = Builder::default();
+        let region: Vec<u32> =
+            topo.regions.iter().map(|r| b.add(r.key.to_string(), Class::Region, Gate::All)).collect();
+        let zone: Vec<u32> = topo
+            .zones
+            .iter()
+            .map(|z| {
+                let c = b.add(z.key.to_string(), Class::Zone, Gate::All);
+                if let Some(r) = z.region {
+                    b.needs(c, region[r]);
+                }
+                c
+            })
+            .collect();
+        let place = |b: &mut Builder, c: u32, zone_ix: Option<Ix>, region_ix: Option<Ix>| {
+            if let Some(z) = zone_ix {
+                b.needs(c, zone[z]);
+            } else if let Some(r) = region_ix {
+                b.needs(c, region[r]);
+            }
+        };
+        let node: Vec<u32> = topo
+            .nodes
+            .iter()
+            .map(|n| {
+                let c = b.add(n.key.to_string(), Class::Node, Gate::All);
+                place(&mut b, c, n.zone, n.region);
+                c
+            })
+            .collect();
+        let workload: Vec<u32> = topo
+            .workloads
+            .iter()
+            .map(|w| b.add(w.key.to_string(), Class::Workload, Gate::AtLeast(w.needed.max(1))))
+            .collect();
+        for pod in &topo.pods {
+            let (Some(n), true) = (pod.node, pod.running) else { continue };
+            let c = b.add(pod.key.to_string(), Class::Pod, Gate::All);
+            b.needs(c, node[n]);
+            if let Some(w) = pod.workload {
+                b.needs(workload[w], c);
+            }
+        }
+        // Stations: the instance (failable), and for datastores that fail over, the role.
+        let mut station = Vec::with_capacity(topo.stations.len());
+        let mut instance = Vec::with_capacity(topo.stations.len());
+        for st in &topo.stations {
+            let class = match st.kind {
+                StationKind::Service => Class::Service,
+                StationKind::Datastore => Class::Datastore,
+                StationKind::Queue => Class::Queue,
+                StationKind::External => Class::External,
+                StationKind::Workload => Class::Workload,
+            };
+            // A workload station stands for the workload itself (CoreDNS): no separate instance.
+            let c = match (st.kind, st.workload) {
+                (StationKind::Workload, Some(w)) => workload[w],
+                _ => b.add(st.key.to_string(), class, Gate::All),
+            };
+            match (st.workload, st.kind) {
+                (_, StationKind::Workload) => {}
+                (Some(w), _) => b.needs(c, workload[w]),
+                (None, _) => place(&mut b, c, st.zone, st.region),
+            }
+            instance.push(c);
+            station.push(c);
+        }
+        for (s, st) in topo.stations.iter().enumerate() {
+            let Some(f) = &st.failover else { continue };
+            let role = b.add(format!("{} (after failover)", st.key), Class::Failover, Gate::AtLeast(1));
+            b.needs(role, instance[s]);
+            match f.replica {
+                Some(r) => b.needs(role, instance[r]),
+                // A managed multi-zone standby: somewhere else in the region.
+                None => {
+                    let standby = b.add(format!("{} standby", st.key), Class::Standby, Gate::All);
+                    place(&mut b, standby, None, st.region);
+                    b.needs(role, standby);
+                }
+            }
+            station[s] = role;
+        }
+        // Endpoints: a service whose endpoints call different things gets one component per
+        // endpoint, so an entry point needs only what its own requests reach.
+        let endpoint: Vec<Vec<u32>> = topo
+            .stations
+            .iter()
+            .enumerate()
+            .map(|(s, st)| {
+                let differ = st.endpoints.len() > 1
+                    && topo.calls.iter().any(|c| c.from == s && c.per_request.iter().any(|&r| r <= 0.0));
+                if !differ {
+                    return vec![station[s]; st.endpoints.len()];
+                }
+                st.endpoints
+                    .iter()
+                    .map(|ep| {
+                        let c = b.add(format!("{} {}", st.key, ep.name), Class::Endpoint, Gate::All);
+                        b.needs(c, station[s]);
+                        c
+                    })
+                    .collect()
+            })
+            .collect();
+        for call in &topo.calls {
+            // A call spread over a target's endpoints needs the target itself; losing one of
+            // its endpoints fails only a share of the calls, which degrades.
+            let (hard_to, soft_to): (Vec<u32>, Vec<u32>) = match call.endpoint {
+                Some(e) => (vec![endpoint[call.to][e]], Vec::new()),
+                None if endpoint[call.to].iter().all(|&c| c == station[call.to]) => {
+                    (vec![station[call.to]], Vec::new())
+                }
+                None => (vec![station[call.to]], endpoint[call.to].clone()),
+            };
+            for (e, &per) in call.per_request.iter().enumerate() {
+                if per <= 0.0 {
+                    continue;
+                }
+                let from = endpoint[call.from][e];
+                // The shared station component of a one-endpoint service is its instance.
+                let from = if from == station[call.from] { instance[call.from] } else { from };
+                // Down here means failing every request. A hard call that not every request of
+                // the endpoint makes fails only those requests when its target is lost: the
+                // endpoint degrades (or, past half, goes down in the engine, where retries upstream
+                // may still mask part of it); only the engine can weigh that.
+                let cuts = call.hard && call.waits && per >= 1.0 - 1e-9;
+                for &to in &hard_to {
+                    if cuts {
+                        b.needs(from, to);
+                    } else {
+                        b.soft(from, to);
+                    }
+                }
+                for &to in &soft_to {
+                    b.soft(from, to);
+                }
+            }
+        }
+        let lb: Vec<u32> = topo
+            .lbs
+            .iter()
+            .map(|l| {
+                let gate = if l.zones.is_empty() { Gate::All } else { Gate::AtLeast(1) };
+                let c = b.add(l.key.to_string(), Class::LoadBalancer, gate);
+                for &z in &l.zones {
+                    b.needs(c, zone[z]);
+                }
+                c
+            })
+            .collect();
+        let mut entry = Vec::with_capacity(topo.entries.len());
+        for e in &topo.entries {
+            let st = &topo.stations[e.station];
+            let name = format!("{} {}", st.key, st.endpoints[e.endpoint].name);
+            let c = b.add(name.trim_end(), Class::Entry, Gate::All);
+            b.needs(c, endpoint[e.station][e.endpoint]);
+            for &l in &e.lbs {
+                b.needs(c, lb[l]);
+            }
+            entry.push(c);
+        }
+        let mut g = b.finish();
+        g.station = station;
+        g.endpoint = endpoint;
+        g.entry = entry;
+        g
+    }
+
+    /// Strongly connected components in dependency order (what is needed comes first).
+    pub fn sccs(&self) -> Vec<Vec<u32>> {
+        let n = self.len();
+        const UNSEEN: u32 = u32::MAX;
+        let mut index = vec![UNSEEN; n];
+        let mut low = vec![0u32; n];
+        let mut on_stack = vec![false; n];
+        let mut stack: Vec<u32> = Vec::new();
+        let mut out: Vec<Vec<u32>> = Vec::new();
+        let mut next = 0u32;
+        // Iterative Tarjan: (component, position in its inputs).
+        let mut work: Vec<(u32, usize)> = Vec::new();
+        for root in 0..n as u32 {
+            if index[root as usize] != UNSEEN {
+                continue;
+            }
+            work.push((root, 0));
+            while let Some(&mut (v, ref mut pos)) = work.last_mut() {
+                let vi = v as usize;
+                if *pos == 0 && index[vi] == UNSEEN {
+                    index[vi] = next;
+                    low[vi] = next;
+                    next += 1;
+                    stack.push(v);
+                    on_stack[vi] = true;
+                }
+                let inputs = self.inputs(v);
+                if *pos < inputs.len() {
+                    let w = inputs[*pos];
+                    *pos += 1;
+                    let wi = w as usize;
+                    if index[wi] == UNSEEN {
+                        work.push((w, 0));
+                    } else if on_stack[wi] {
+                        low[vi] = low[vi].min(index[wi]);
+                    }
+                    continue;
+                }
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent as usize] = low[parent as usize].min(low[vi]);
+                }
+                if low[vi] == index[vi] {
+                    let mut scc = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        on_stack[w as usize] = false;
+                        scc.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    scc.sort_unstable();
+                    out.push(scc);
+                }
+            }
+        }
+        out
+    }
+
+    /// Every component's killer set, bottom-up over the dependency order: a component
+    /// needing all its inputs dies with any of them (union); one needing k of n dies with
+    /// whatever kills n-k+1 of them (for one of n, the intersection). Inside a dependency
+    /// cycle every member needs every other, so members share one set.
+    pub fn killer_sets(&self) -> KillerSets {
+        let n = self.len();
+        let empty: Rc<[u32]> = Rc::from(Vec::new());
+        let mut sets: Vec<Rc<[u32]>> = vec![empty.clone(); n];
+        let mut down_already = vec![false; n];
+        let mut approximated = Vec::new();
+        let mut done = vec![false; n];
+        let mut scratch: Vec<u32> = Vec::new();
+        let mut merged: Vec<u32> = Vec::new();
+        for scc in self.sccs() {
+            if scc.len() == 1 {
+                let c = scc[0];
+                let (set, dead) = self.gate_set(c, &sets, &down_already, &done, &mut scratch, &mut merged);
+                sets[c as usize] = set.unwrap_or_else(|| empty.clone());
+                down_already[c as usize] = dead;
+                done[c as usize] = true;
+                continue;
+            }
+            // A cycle: the union of what every member's gate needs from outside, plus the members.
+            let mut acc: Vec<u32> = Vec::new();
+            let mut dead = false;
+            for &c in &scc {
+                if matches!(self.comps[c as usize].gate, Gate::AtLeast(_)) {
+                    approximated.push(c);
+                }
+                for &i in self.inputs(c) {
+                    if done[i as usize] {
+                        dead |= down_already[i as usize];
+                        union_into(&mut acc, &sets[i as usize], &mut merged);
+                    }
+                }
+            }
+            let mut members: Vec<u32> =
+                scc.iter().copied().filter(|&c| self.comps[c as usize].class.failable()).collect();
+            members.sort_unstable();
+            union_into(&mut acc, &members, &mut merged);
+            let set: Rc<[u32]> = Rc::from(acc);
+            for &c in &scc {
+                sets[c as usize] = set.clone();
+                down_already[c as usize] = dead;
+                done[c as usize] = true;
+            }
+        }
+        KillerSets { sets, down_already, approximated }
+    }
+
+    /// The killer set of one component whose inputs are all done; `None` means "as its
+    /// only input's" (shared, no copy). Also whether it is down before any failure.
+    fn gate_set(
+        &self,
+        c: u32,
+        sets: &[Rc<[u32]>],
+        down: &[bool],
+        done: &[bool],
+        scratch: &mut Vec<u32>,
+        merged: &mut Vec<u32>,
+    ) -> (Option<Rc<[u32]>>, bool) {
+        let inputs = self.inputs(c);
+        let own = self.comps[c as usize].class.failable();
+        debug_assert!(inputs.iter().all(|&i| done[i as usize]));
+        let live: Vec<u32> = inputs.iter().copied().filter(|&i| !down[i as usize]).collect();
+        match self.comps[c as usize].gate {
+            Gate::All => {
+                if live.len() < inputs.len() {
+                    return (None, true);
+                }
+                if !own && live.len() == 1 {
+                    return (Some(sets[live[0] as usize].clone()), false);
+                }
+                // Largest first; an input already in the union adds nothing (its set is inside).
+                let mut order = live;
+                order.sort_by_key(|&i| std::cmp::Reverse(sets[i as usize].len()));
+                scratch.clear();
+                for i in order {
+                    if !sets[i as usize].is_empty() && scratch.binary_search(&i).is_ok() {
+                        continue;
+                    }
+                    union_into(scratch, &sets[i as usize], merged);
+                }
+                if own {
+                    union_into(scratch, &[c], merged);
+                }
+                (Some(Rc::from(scratch.as_slice())), false)
+            }
+            Gate::AtLeast(k) => {
+                let k = k as usize;
+                if live.len() < k {
+                    return (None, true);
+                }
+                // Dies with whatever kills more than live - k of its live inputs.
+                let need = live.len() - k + 1;
+                scratch.clear();
+                if need == 1 {
+                    for i in &live {
+                        union_into(scratch, &sets[*i as usize], merged);
+                    }
+                } else if need == live.len() {
+                    scratch.extend_from_slice(&sets[live[0] as usize]);
+                    for i in &live[1..] {
+                        intersect_into(scratch, &sets[*i as usize], merged);
+                    }
+                } else {
+                    let mut all: Vec<u32> = live.iter().flat_map(|&i| sets[i as usize].iter().copied()).collect();
+                    all.sort_unstable();
+                    let mut j = 0;
+                    while j < all.len() {
+                        let mut e = j;
+                        while e < all.len() && all[e] == all[j] {
+                            e += 1;
+                        }
+                        if e - j >= need {
+                            scratch.push(all[j]);
+                        }
+                        j = e;
+                    }
+                }
+                if own {
+                    union_into(scratch, &[c], merged);
+                }
+                (Some(Rc::from(scratch.as_slice())), false)
+            }
+        }
+    }
+
+    /// Everything down once `failed` fail (a greatest fixed point: what nothing failed
+    /// takes down stays up, including mutual dependencies).
+    pub fn spread(&self, failed: &[u32], scratch: &mut Spread) -> Vec<u32> {
+        scratch.prepare(self);
+        let mut queue: Vec<u32> = Vec::new();
+        let mut dead_list = Vec::new();
+        for &f in failed {
+            if !scratch.dead[f as usize] {
+                scratch.dead[f as usize] = true;
+                queue.push(f);
+            }
+        }
+        while let Some(c) = queue.pop() {
+            dead_list.push(c);
+            let (from, to) = (scratch.start[c as usize] as usize, scratch.start[c as usize + 1] as usize);
+            for k in from..to {
+                let d = scratch.dependents[k];
+                let di = d as usize;
+                if scratch.dead[di] {
+                    continue;
+                }
+                if scratch.lost[di] == 0 {
+                    scratch.touched.push(d);
+                }
+                scratch.lost[di] += 1;
+                let inputs = self.inputs(d).len() as u32;
+                let threshold = match self.comps[di].gate {
+                    Gate::All => 1,
+                    Gate::AtLeast(k) => (inputs + 1).saturating_sub(k).max(1),
+                };
+                if scratch.lost[di] >= threshold {
+                    scratch.dead[di] = true;
+                    queue.push(d);
+                }
+            }
+        }
+        for &c in &dead_list {
+            scratch.dead[c as usize] = false;
+        }
+        for &c in &scratch.touched {
+            scratch.lost[c as usize] = 0;
+        }
+        scratch.touched.clear();
+        dead_list.sort_unstable();
+        dead_list
+    }
+}
+
+/// Reusable working memory for [`FailGraph::spread`]: dependents of each component and
+/// counters, reset after each use so repeated spreads cost only what they touch.
+#[derive(Debug, Default)]
+pub struct Spread {
+    start: Vec<u32>,
+    dependents: Vec<u32>,
+    dead: Vec<bool>,
+    lost: Vec<u32>,
+    touched: Vec<u32>,
+}
+
+impl Spread {
+    fn prepare(&mut self, g: &FailGraph) {
+        if self.dead.len() == g.len() {
+            return;
+        }
+        let n = g.len();
+        let mut count = vec![0u32; n + 1];
+        for &i in &g.inputs {
+            count[i as usize + 1] += 1;
+        }
+        for i in 0..n {
+            count[i + 1] += count[i];
+        }
+        let mut fill = count.clone();
+        let mut dependents = vec![0u32; g.inputs.len()];
+        for c in 0..n as u32 {
+            for &i in g.inputs(c) {
+                dependents[fill[i as usize] as usize] = c;
+                fill[i as usize] += 1;
+            }
+        }
+        self.start = count;
+        self.dependents = dependents;
+        self.dead = vec![false; n];
+        self.lost = vec![0; n];
+    }
+}
+
+/// `acc = acc ∪ other`, both sorted.
+fn union_into(acc: &mut Vec<u32>, other: &[u32], merged: &mut Vec<u32>) {
+    if other.is_empty() {
+        return;
+    }
+    if acc.is_empty() {
+        acc.extend_from_slice(other);
+        return;
+    }
+    merged.clear();
+    merged.reserve(acc.len() + other.len());
+    let (mut i, mut j) = (0, 0);
+    while i < acc.len() && j < other.len() {
+        let (a, b) = (acc[i], other[j]);
+        if a < b {
+            merged.push(a);
+            i += 1;
+        } else if b < a {
+            merged.push(b);
+            j += 1;
+        } else {
+            merged.push(a);
+            i += 1;
+            j += 1;
+        }
+    }
+    merged.extend_from_slice(&acc[i..]);
+    merged.extend_from_slice(&other[j..]);
+    std::mem::swap(acc, merged);
+}
+
+/// `acc = acc ∩ other`, both sorted.
+fn intersect_into(acc: &mut Vec<u32>, other: &[u32], merged: &mut Vec<u32>) {
+    merged.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < acc.len() && j < other.len() {
+        let (a, b) = (acc[i], other[j]);
+        if a < b {
+            i += 1;
+        } else if b < a {
+            j += 1;
+        } else {
+            merged.push(a);
+            i += 1;
+            j += 1;
+        }
+    }
+    std::mem::swap(acc, merged);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// region <- zone a, zone b <- node a, node b <- pod a, pod b <- deployment (1 of 2) <- service;
+    /// the service also needs a database in zone a.
+    fn small() -> (FailGraph, [u32; 9]) {
+        let mut b = Builder::default();
+        let r = b.add("region/r", Class::Region, Gate::All);
+        let za = b.add("zone/a", Class::Zone, Gate::All);
+        let zb = b.add("zone/b", Class::Zone, Gate::All);
+        let na = b.add("node/a", Class::Node, Gate::All);
+        let nb = b.add("node/b", Class::Node, Gate::All);
+        let pa = b.add("pod/a", Class::Pod, Gate::All);
+        let pb = b.add("pod/b", Class::Pod, Gate::All);
+        let w = b.add("deployment/w", Class::Workload, Gate::AtLeast(1));
+        let s = b.add("service/s", Class::Service, Gate::All);
+        let db = b.add("datastore/db", Class::Datastore, Gate::All);
+        for (x, y) in [(za, r), (zb, r), (na, za), (nb, zb), (pa, na), (pb, nb), (w, pa), (w, pb), (s, w), (s, db)] {
+            b.needs(x, y);
+        }
+        b.needs(db, za);
+        (b.finish(), [r, za, zb, na, nb, pa, pb, w, s])
+    }
+
+    #[test]
+    fn killer_sets_follow_the_gates() {
+        let (g, [r, za, _zb, na, _nb, pa, _pb, w, s]) = small();
+        let k = g.killer_sets();
+        // A pod dies with itself, its node, its zone, its region.
+        assert_eq!(&*k.sets[pa as usize], &[r, za, na, pa]);
+        // The deployment has a pod in each zone: only the region (and itself) kill it.
+        assert_eq!(&*k.sets[w as usize], &[r, w]);
+        // The service needs the deployment and the database in zone a: zone a kills it.
+        let db = 9;
+        assert_eq!(&*k.sets[s as usize], &[r, za, w, s, db]);
+    }
+
+    #[test]
+    fn spread_agrees_with_killer_sets_on_the_small_graph() {
+        let (g, _) = small();
+        let k = g.killer_sets();
+        let mut scratch = Spread::default();
+        for x in 0..g.len() as u32 {
+            let dead = g.spread(&[x], &mut scratch);
+            let from_sets: Vec<u32> = (0..g.len() as u32).filter(|&c| k.sets[c as usize].contains(&x)).collect();
+            assert_eq!(dead, from_sets, "failing {}", g.comps[x as usize].name);
+        }
+    }
+
+    #[test]
+    fn a_quorum_dies_with_two_of_three() {
+        let mut b = Builder::default();
+        let p: Vec<u32> = (0..3).map(|i| b.add(format!("pod/p{i}"), Class::Pod, Gate::All)).collect();
+        let n: Vec<u32> = (0..2).map(|i| b.add(format!("node/n{i}"), Class::Node, Gate::All)).collect();
+        let q = b.add("statefulset/q", Class::Workload, Gate::AtLeast(2));
+        // p0 and p1 share node n0; p2 runs on n1.
+        b.needs(p[0], n[0]);
+        b.needs(p[1], n[0]);
+        b.needs(p[2], n[1]);
+        for &x in &p {
+            b.needs(q, x);
+        }
+        let g = b.finish();
+        let k = g.killer_sets();
+        // n0 takes two of three pods: the quorum is lost; n1 takes one: it holds.
+        assert_eq!(&*k.sets[q as usize], &[n[0], q]);
+        let mut scratch = Spread::default();
+        assert!(g.spread(&[n[0]], &mut scratch).contains(&q));
+        assert!(!g.spread(&[n[1]], &mut scratch).contains(&q));
+        assert!(g.spread(&[p[0], p[2]], &mut scratch).contains(&q));
+    }
+
+    #[test]
+    fn a_cycle_of_hard_calls_shares_one_set_and_spread_agrees() {
+        let mut b = Builder::default();
+        let a = b.add("service/a", Class::Service, Gate::All);
+        let c = b.add("service/c", Class::Service, Gate::All);
+        let d = b.add("datastore/d", Class::Datastore, Gate::All);
+        b.needs(a, c);
+        b.needs(c, a);
+        b.needs(c, d);
+        let g = b.finish();
+        let k = g.killer_sets();
+        assert_eq!(&*k.sets[a as usize], &[a, c, d]);
+        assert_eq!(&*k.sets[c as usize], &[a, c, d]);
+        let mut scratch = Spread::default();
+        assert_eq!(g.spread(&[d], &mut scratch), vec![a, c, d]);
+    }
+
+    #[test]
+    fn a_workload_short_of_its_quorum_is_down_already() {
+        let mut b = Builder::default();
+        let p = b.add("pod/p", Class::Pod, Gate::All);
+        let q = b.add("statefulset/q", Class::Workload, Gate::AtLeast(2));
+        let s = b.add("service/s", Class::Service, Gate::All);
+        b.needs(q, p);
+        b.needs(s, q);
+        let k = b.finish().killer_sets();
+        assert!(k.down_already[q as usize]);
+        assert!(k.down_already[s as usize]);
+        assert!(!k.down_already[p as usize]);
+    }
+
+    use proptest::prelude::*;
+
+    /// A random graph: each component needs some earlier ones (all of them, or at least k),
+    /// plus a few later ones between all-gates, which make cycles.
+    fn graph() -> impl Strategy<Value = FailGraph> {
+        (2usize..40).prop_flat_map(|n| {
+            let comps =
+                proptest::collection::vec((any::<bool>(), 1u32..4, proptest::collection::vec(any::<u32>(), 0..4)), n);
+            let back = proptest::collection::vec((any::<u32>(), any::<u32>()), 0..4);
+            (comps, back).prop_map(move |(comps, back)| {
+                let mut b = Builder::default();
+                let mut all_gate = Vec::new();
+                for (i, (at_least, k, picks)) in comps.iter().enumerate() {
+                    let mut inputs: Vec<u32> =
+                        if i == 0 { Vec::new() } else { picks.iter().map(|p| p % i as u32).collect() };
+                    inputs.sort_unstable();
+                    inputs.dedup();
+                    let gate = if *at_least && !inputs.is_empty() {
+                        Gate::AtLeast((*k).min(inputs.len() as u32))
+                    } else {
+                        Gate::All
+                    };
+                    let class = if i % 5 == 4 { Class::Entry } else { Class::Service };
+                    let c = b.add(format!("c{i}"), class, gate);
+                    for x in inputs {
+                        b.needs(c, x);
+                    }
+                    all_gate.push(gate == Gate::All);
+                }
+                for (x, y) in back {
+                    let (x, y) = ((x as usize) % n, (y as usize) % n);
+                    if all_gate[x] && all_gate[y] && x < y {
+                        b.needs(x as u32, y as u32);
+                    }
+                }
+                b.finish()
+            })
+        })
+    }
+
+    proptest! {
+        /// The killer sets say exactly what spreading each single failure takes down.
+        #[test]
+        fn killer_sets_agree_with_spreading_every_single_failure(g in graph()) {
+            let k = g.killer_sets();
+            prop_assume!(k.approximated.is_empty());
+            prop_assume!(k.down_already.iter().all(|d| !d));
+            let mut scratch = Spread::default();
+            for x in (0..g.len() as u32).filter(|&x| g.comps[x as usize].class.failable()) {
+                let dead: Vec<u32> = g.spread(&[x], &mut scratch);
+                let from_sets: Vec<u32> = (0..g.len() as u32).filter(|&c| k.sets[c as usize].contains(&x)).collect();
+                prop_assert_eq!(dead, from_sets, "failing c{}", x);
+            }
+        }
+    }
+}

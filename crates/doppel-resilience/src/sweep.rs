@@ -1,0 +1,748 @@
+//! Sweeps: every single failure (N-1) ranked by what it costs the entry points, the worst
+//! pairs (N-2), single points of failure and redundancy gaps. The graph part (what each
+//! failure cuts off) comes from the killer sets of [`FailGraph`]; the failures worth a closer
+//! look are then run through the engine, which adds time, rescheduling and capacity.
+
+use crate::engine::{self, peak_hour};
+use crate::failgraph::{Class, FailGraph, Gate, KillerSets, Spread};
+use crate::report::{Report, State, duration};
+use crate::scenario::{Action, Fault, Load, LoadPoint, Scenario};
+use crate::topology::{Ix, StationKind, Topology};
+use doppel_model::{Key, TwinView};
+use doppel_perf::LoadModel;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// What to sweep and how closely.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    /// Load the entry rates are taken at.
+    pub load: Load,
+    /// Components to fail one by one (entity keys); none means every failable component.
+    pub only: Option<BTreeSet<Key>>,
+    /// How many of the worst single failures to run through the engine (over time, with
+    /// rescheduling and capacity).
+    pub verify: usize,
+    /// How many of the worst single failures (and every zone) to combine in pairs.
+    pub pair_pool: usize,
+    /// Seconds each verified scenario follows.
+    pub horizon_s: f64,
+}
+
+impl Default for SweepOptions {
+    fn default() -> SweepOptions {
+        SweepOptions {
+            load: Load { point: LoadPoint::Peak, factor: 1.0 },
+            only: None,
+            verify: 200,
+            pair_pool: 12,
+            horizon_s: crate::scenario::DEFAULT_HORIZON_S,
+        }
+    }
+}
+
+/// What the engine found when a single failure was run over time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Simulated {
+    /// Worst state of any entry point.
+    pub worst: State,
+    /// Entry points down at some time.
+    pub entries_down: usize,
+    /// Entry points degraded (not down) at some time.
+    pub entries_degraded: usize,
+    /// When every entry point is back up; none if some are not within the horizon.
+    pub recovered_at_s: Option<f64>,
+    /// Requests lost over the horizon, summed over entry points.
+    pub lost_requests: f64,
+    /// The most of any entry point's 30-day error budget used, in percent.
+    pub worst_budget_pct: Option<f64>,
+    /// Cause chain of the worst entry point at its worst.
+    pub cause: Vec<String>,
+}
+
+/// One single failure and what it costs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Single {
+    /// The failed component.
+    pub component: String,
+    /// What it is.
+    pub class: Class,
+    /// Entry points it cuts off (no redundancy left before any repair).
+    pub entries_down: Vec<String>,
+    /// Entry points that lose a soft dependency.
+    pub entries_degraded: Vec<String>,
+    /// Components it takes down, itself included.
+    pub components_down: u32,
+    /// Entry traffic cut off, requests per second at the sweep's load.
+    pub rps_down: f64,
+    /// Entry traffic degraded.
+    pub rps_degraded: f64,
+    /// Requests lost over the horizon: the engine's figure when simulated, else the
+    /// traffic cut off for the whole horizon (no repair assumed).
+    pub impact: f64,
+    /// The engine's view, for the failures run through it.
+    pub simulated: Option<Simulated>,
+}
+
+/// Two failures that together cut off more than either alone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pair {
+    /// First component.
+    pub a: String,
+    /// Second component.
+    pub b: String,
+    /// Entry points the pair cuts off.
+    pub entries_down: Vec<String>,
+    /// Entry points only the pair cuts off (neither failure alone does).
+    pub only_together: Vec<String>,
+    /// Entry traffic the pair cuts off.
+    pub rps_down: f64,
+}
+
+/// A component whose failure alone cuts off an entry point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spof {
+    /// The component.
+    pub component: String,
+    /// What it is.
+    pub class: Class,
+    /// Entry points it cuts off.
+    pub entries: Vec<String>,
+    /// Why nothing takes over, from the entry point down to the component.
+    pub why: Vec<String>,
+}
+
+/// What kind of redundancy gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapKind {
+    /// Every replica of a workload in one zone.
+    OneZone,
+    /// Every replica of a workload on one node.
+    OneNode,
+    /// A workload with a single replica.
+    OneReplica,
+    /// A quorum that one zone or node can break.
+    FragileQuorum,
+    /// A datastore without a replica or standby in another zone.
+    NoReplica,
+    /// A standby region that cannot carry the primary's load.
+    WeakStandby,
+    /// A disruption budget that allows no eviction at all.
+    BlockingPdb,
+    /// A load balancer in one zone.
+    OneZoneLb,
+}
+
+/// A redundancy gap, whether or not it cuts off an entry point today.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gap {
+    /// What kind.
+    pub kind: GapKind,
+    /// The entity concerned.
+    pub subject: String,
+    /// What was found.
+    pub detail: String,
+    /// Entry points that need the subject (hard), if any.
+    pub entries: Vec<String>,
+}
+
+/// Everything a sweep found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepReport {
+    /// Load the sweep ran at.
+    pub load: String,
+    /// Components in the failure graph.
+    pub components: usize,
+    /// Entry points.
+    pub entries: usize,
+    /// Single failures swept.
+    pub swept: usize,
+    /// Single failures with an effect on some entry point, worst first.
+    pub singles: Vec<Single>,
+    /// Single failures that cut off no entry point and degrade none.
+    pub harmless: usize,
+    /// Worst pairs, most traffic cut off only together first.
+    pub pairs: Vec<Pair>,
+    /// Single points of failure (infrastructure and dependencies; services and workloads,
+    /// which a bad release takes down whatever the redundancy, are counted apart).
+    pub spofs: Vec<Spof>,
+    /// Redundancy gaps.
+    pub gaps: Vec<Gap>,
+    /// Assumptions and things noticed.
+    pub notes: Vec<String>,
+}
+
+/// Entry rates at a load, per topology entry.
+pub fn entry_rates(topo: &Topology, load: &Load) -> Vec<f64> {
+    let hour = match load.point {
+        LoadPoint::Average => None,
+        LoadPoint::Hour(h) => Some(h as usize),
+        LoadPoint::Peak => Some(peak_hour(topo)),
+    };
+    topo.entries
+        .iter()
+        .map(|e| {
+            let ep = &topo.stations[e.station].endpoints[e.endpoint];
+            ep.base_rps * hour.and_then(|h| ep.profile.get(h).copied()).unwrap_or(1.0) * load.factor
+        })
+        .collect()
+}
+
+/// The graph part of an N-1 sweep: for every failable component, the entry points it cuts
+/// off and the number of components it takes down. Pure graph work, no load or time.
+#[derive(Debug, Clone)]
+pub struct Cuts {
+    /// Per component: components it takes down (itself included); 0 for derived gates.
+    pub down: Vec<u32>,
+    /// Per component: indices of the entries (topology order) it cuts off.
+    pub entries: Vec<Vec<u32>>,
+}
+
+/// Inverts killer sets into what each failure cuts off.
+pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
+    let mut down = vec![0u32; g.len()];
+    for (c, set) in k.sets.iter().enumerate() {
+        if k.down_already[c] {
+            continue;
+        }
+        for &x in set.iter() {
+            down[x as usize] += 1;
+        }
+    }
+    let mut entries = vec![Vec::new(); g.len()];
+    for (e, &c) in g.entry.iter().enumerate() {
+        if k.down_already[c as usize] {
+            continue;
+        }
+        for &x in k.sets[c as usize].iter() {
+            entries[x as usize].push(e as u32);
+        }
+    }
+    Cuts { down, entries }
+}
+
+/// Components an entry point degrades without: what its soft dependencies (anywhere along
+/// its hard closure) die with, less what already cuts it off.
+fn degraders(g: &FailGraph, k: &KillerSets, entry: u32) -> Vec<u32> {
+    let mut seen = vec![false; g.len()];
+    let mut stack = vec![entry];
+    seen[entry as usize] = true;
+    let mut closure = Vec::new();
+    while let Some(c) = stack.pop() {
+        closure.push(c);
+        for &i in g.inputs(c) {
+            if !seen[i as usize] {
+                seen[i as usize] = true;
+                stack.push(i);
+            }
+        }
+    }
+    let mut out: BTreeSet<u32> = BTreeSet::new();
+    for &(who, what) in &g.soft {
+        if seen[who as usize] && !k.down_already[what as usize] {
+            out.extend(k.sets[what as usize].iter().copied());
+        }
+    }
+    let cut = &k.sets[entry as usize];
+    out.into_iter().filter(|x| cut.binary_search(x).is_err()).collect()
+}
+
+/// Runs a sweep on a view and its topology.
+pub fn sweep(
+    view: &(impl TwinView + Sync + ?Sized),
+    topo: &Topology,
+    options: &SweepOptions,
+    model: &dyn LoadModel,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> SweepReport {
+    let g = FailGraph::build(topo);
+    let k = g.killer_sets();
+    let cut = cuts(&g, &k);
+    let rates = entry_rates(topo, &options.load);
+    let entry_name = |e: u32| g.comps[g.entry[e as usize] as usize].name.clone();
+    let mut notes = Vec::new();
+    if !k.approximated.is_empty() {
+        notes.push(format!(
+            "{} component(s) with redundancy sit in a dependency cycle; they were treated as needing every input",
+            k.approximated.len()
+        ));
+    }
+    for (e, &c) in g.entry.iter().enumerate() {
+        if k.down_already[c as usize] {
+            notes.push(format!("{} is down before anything fails", entry_name(e as u32)));
+        }
+    }
+    let mut degraded_by: Vec<Vec<u32>> = vec![Vec::new(); g.len()];
+    for (e, &c) in g.entry.iter().enumerate() {
+        for x in degraders(&g, &k, c) {
+            degraded_by[x as usize].push(e as u32);
+        }
+    }
+    let only: Option<std::collections::HashSet<String>> =
+        options.only.as_ref().map(|o| o.iter().map(|k| k.to_string()).collect());
+    let wanted = |c: usize| -> bool {
+        let comp = &g.comps[c];
+        comp.class.failable() && only.as_ref().is_none_or(|only| only.contains(&comp.name))
+    };
+    let candidates: Vec<usize> = (0..g.len()).filter(|&c| wanted(c) && !k.down_already[c]).collect();
+    let mut singles: Vec<Single> = candidates
+        .iter()
+        .map(|&c| {
+            let rps_down: f64 = cut.entries[c].iter().map(|&e| rates[e as usize]).sum();
+            let rps_degraded: f64 = degraded_by[c].iter().map(|&e| rates[e as usize]).sum();
+            Single {
+                component: g.comps[c].name.clone(),
+                class: g.comps[c].class,
+                entries_down: cut.entries[c].iter().map(|&e| entry_name(e)).collect(),
+                entries_degraded: degraded_by[c].iter().map(|&e| entry_name(e)).collect(),
+                components_down: cut.down[c],
+                rps_down,
+                rps_degraded,
+                impact: rps_down * options.horizon_s,
+                simulated: None,
+            }
+        })
+        .collect();
+    let by_impact = |a: &Single, b: &Single| {
+        b.impact
+            .total_cmp(&a.impact)
+            .then(b.rps_degraded.total_cmp(&a.rps_degraded))
+            .then(b.components_down.cmp(&a.components_down))
+            .then(a.component.cmp(&b.component))
+    };
+    singles.sort_by(by_impact);
+
+    // The closer look: the worst structurally, and every failure domain (whose cost is
+    // capacity and time, which the graph alone does not show).
+    let mut chosen: Vec<usize> = (0..singles.len().min(options.verify)).collect();
+    for (i, s) in singles.iter().enumerate() {
+        if matches!(s.class, Class::Zone | Class::Region) && !chosen.contains(&i) && chosen.len() < options.verify * 2 {
+            chosen.push(i);
+        }
+    }
+    let simulated = simulate(view, topo, options, model, &singles, &chosen, progress);
+    for (i, sim) in chosen.iter().zip(simulated) {
+        singles[*i].impact = sim.lost_requests;
+        singles[*i].simulated = Some(sim);
+    }
+    singles.sort_by(by_impact);
+    let harmless = singles
+        .iter()
+        .filter(|s| {
+            s.entries_down.is_empty()
+                && s.entries_degraded.is_empty()
+                && s.simulated.as_ref().is_none_or(|m| m.worst == State::Up)
+        })
+        .count();
+    let swept = singles.len();
+    singles.retain(|s| {
+        !(s.entries_down.is_empty()
+            && s.entries_degraded.is_empty()
+            && s.simulated.as_ref().is_none_or(|m| m.worst == State::Up))
+    });
+
+    let pairs = worst_pairs(&g, &k, &cut, &rates, &singles, options.pair_pool);
+    let spofs = spofs(&g, &k, &cut);
+    let gaps = gaps(topo, &g, &k);
+    let hard_logical = candidates
+        .iter()
+        .filter(|&&c| matches!(g.comps[c].class, Class::Service | Class::Workload) && !cut.entries[c].is_empty())
+        .count();
+    if hard_logical > 0 {
+        notes.push(format!(
+            "{hard_logical} service(s) and workload(s) cut off an entry point if they fail as a whole (a bad release); they are ranked above but not listed as single points of failure"
+        ));
+    }
+    SweepReport {
+        load: load_text(&options.load),
+        components: g.len(),
+        entries: g.entry.len(),
+        swept,
+        singles,
+        harmless,
+        pairs,
+        spofs,
+        gaps,
+        notes,
+    }
+}
+
+fn load_text(load: &Load) -> String {
+    let s =
+        Scenario { name: String::new(), load: *load, horizon_s: 0.0, autoscaler: true, seed: 0, faults: Vec::new() };
+    s.load_text()
+}
+
+/// Runs the chosen single failures through the engine, on every core.
+fn simulate(
+    view: &(impl TwinView + Sync + ?Sized),
+    topo: &Topology,
+    options: &SweepOptions,
+    model: &dyn LoadModel,
+    singles: &[Single],
+    chosen: &[usize],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<Simulated> {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(chosen.len().max(1));
+    let mut out: Vec<Option<Simulated>> = vec![None; chosen.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let done = &done;
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for (j, &i) in chosen.iter().enumerate().skip(t).step_by(threads) {
+                        let report = run_single(view, topo, options, model, &singles[i].component);
+                        mine.push((j, summarise(&report)));
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        progress(n, chosen.len());
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for h in handles {
+            for (j, sim) in h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                out[j] = Some(sim);
+            }
+        }
+    });
+    out.into_iter().map(|s| s.unwrap_or_else(summarise_missing)).collect()
+}
+
+fn summarise_missing() -> Simulated {
+    Simulated {
+        worst: State::Up,
+        entries_down: 0,
+        entries_degraded: 0,
+        recovered_at_s: None,
+        lost_requests: 0.0,
+        worst_budget_pct: None,
+        cause: vec!["not simulated".into()],
+    }
+}
+
+/// The engine's report for one component failing at t=0 for good.
+pub fn run_single(
+    view: &(impl TwinView + ?Sized),
+    topo: &Topology,
+    options: &SweepOptions,
+    model: &dyn LoadModel,
+    component: &str,
+) -> Report {
+    let targets: Vec<Key> = component.parse::<Key>().ok().into_iter().collect();
+    let scenario = Scenario {
+        name: format!("lose {component}"),
+        load: options.load,
+        horizon_s: options.horizon_s,
+        autoscaler: true,
+        seed: 0,
+        faults: vec![Fault { selector: component.to_string(), targets, action: Action::Fail, at_s: 0.0, for_s: None }],
+    };
+    engine::run(view, topo, &scenario, model)
+}
+
+fn summarise(report: &Report) -> Simulated {
+    let worst = report.entries.iter().map(|e| e.worst).max().unwrap_or(State::Up);
+    let lost: f64 = report
+        .entries
+        .iter()
+        .map(|e| e.timeline.iter().map(|s| (s.to_s - s.from_s) * s.error_rate).sum::<f64>() * e.rate_rps)
+        .sum();
+    let worst_entry = report.entries.first();
+    let cause = worst_entry
+        .and_then(|e| {
+            e.timeline.iter().filter(|s| s.state == e.worst).max_by(|a, b| a.error_rate.total_cmp(&b.error_rate))
+        })
+        .map(|s| s.cause.clone())
+        .unwrap_or_default();
+    Simulated {
+        worst,
+        entries_down: report.entries.iter().filter(|e| e.worst == State::Down).count(),
+        entries_degraded: report.entries.iter().filter(|e| e.worst == State::Degraded).count(),
+        recovered_at_s: report.recovered_at_s,
+        lost_requests: lost,
+        worst_budget_pct: report.entries.iter().filter_map(|e| e.error_budget_used_pct).reduce(f64::max),
+        cause,
+    }
+}
+
+/// Pairs among the worst single failures and the zones: what they cut off together.
+fn worst_pairs(g: &FailGraph, k: &KillerSets, cut: &Cuts, rates: &[f64], singles: &[Single], pool: usize) -> Vec<Pair> {
+    let index: std::collections::HashMap<&str, u32> =
+        g.comps.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+    let mut members: Vec<u32> =
+        singles.iter().take(pool).filter_map(|s| index.get(s.component.as_str()).copied()).collect();
+    for (c, comp) in g.comps.iter().enumerate() {
+        if comp.class == Class::Zone && !k.down_already[c] && !members.contains(&(c as u32)) {
+            members.push(c as u32);
+        }
+    }
+    let entry_of: std::collections::HashMap<u32, u32> =
+        g.entry.iter().enumerate().map(|(e, &c)| (c, e as u32)).collect();
+    let mut scratch = Spread::default();
+    let mut pairs = Vec::new();
+    for (i, &a) in members.iter().enumerate() {
+        for &b in &members[i + 1..] {
+            let dead = g.spread(&[a, b], &mut scratch);
+            let mut down: Vec<u32> = dead.iter().filter_map(|c| entry_of.get(c).copied()).collect();
+            down.sort_unstable();
+            let alone: BTreeSet<u32> =
+                cut.entries[a as usize].iter().chain(&cut.entries[b as usize]).copied().collect();
+            let together: Vec<u32> = down.iter().copied().filter(|e| !alone.contains(e)).collect();
+            if together.is_empty() {
+                continue;
+            }
+            let name = |e: &u32| g.comps[g.entry[*e as usize] as usize].name.clone();
+            pairs.push(Pair {
+                a: g.comps[a as usize].name.clone(),
+                b: g.comps[b as usize].name.clone(),
+                entries_down: down.iter().map(name).collect(),
+                only_together: together.iter().map(name).collect(),
+                rps_down: down.iter().map(|&e| rates[e as usize]).sum(),
+            });
+        }
+    }
+    let extra = |p: &Pair| p.only_together.len();
+    pairs.sort_by(|x, y| {
+        y.rps_down.total_cmp(&x.rps_down).then(extra(y).cmp(&extra(x))).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b))
+    });
+    pairs.truncate(20);
+    pairs
+}
+
+/// Infrastructure components and dependencies whose failure alone cuts off an entry point.
+fn spofs(g: &FailGraph, k: &KillerSets, cut: &Cuts) -> Vec<Spof> {
+    let mut out: Vec<Spof> = (0..g.len())
+        .filter(|&c| {
+            let class = g.comps[c].class;
+            class.failable() && !matches!(class, Class::Service | Class::Workload) && !cut.entries[c].is_empty()
+        })
+        .map(|c| {
+            let first = g.entry[cut.entries[c][0] as usize];
+            Spof {
+                component: g.comps[c].name.clone(),
+                class: g.comps[c].class,
+                entries: cut.entries[c].iter().map(|&e| g.comps[g.entry[e as usize] as usize].name.clone()).collect(),
+                why: why(g, k, first, c as u32),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.entries.len().cmp(&a.entries.len()).then(a.class.cmp(&b.class)).then(a.component.cmp(&b.component))
+    });
+    out
+}
+
+/// The shortest path by which `x` takes `top` down, from `top` to `x`; redundancy gates
+/// on the way say how many of their inputs `x` takes.
+pub fn why(g: &FailGraph, k: &KillerSets, top: u32, x: u32) -> Vec<String> {
+    let killed_by_x = |c: u32| k.sets[c as usize].binary_search(&x).is_ok();
+    let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut queue = std::collections::VecDeque::from([top]);
+    parent.insert(top, top);
+    while let Some(c) = queue.pop_front() {
+        if c == x {
+            break;
+        }
+        for &i in g.inputs(c) {
+            if killed_by_x(i) && !parent.contains_key(&i) {
+                parent.insert(i, c);
+                queue.push_back(i);
+            }
+        }
+    }
+    if !parent.contains_key(&x) {
+        return vec![g.comps[top as usize].name.clone()];
+    }
+    let mut path = vec![x];
+    while let Some(&p) = parent.get(path.last().unwrap_or(&top)) {
+        if p == *path.last().unwrap_or(&top) {
+            break;
+        }
+        path.push(p);
+    }
+    path.reverse();
+    path.dedup_by(|a, b| g.comps[*a as usize].name == g.comps[*b as usize].name);
+    path.iter()
+        .map(|&c| {
+            let comp = &g.comps[c as usize];
+            match comp.gate {
+                Gate::AtLeast(need) if c != x => {
+                    let inputs = g.inputs(c);
+                    let lost = inputs.iter().filter(|&&i| killed_by_x(i)).count();
+                    format!("{} (needs {need} of {}, loses {lost})", comp.name, inputs.len())
+                }
+                _ => comp.name.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Redundancy gaps found in the topology, with the entry points that need each subject.
+fn gaps(topo: &Topology, g: &FailGraph, k: &KillerSets) -> Vec<Gap> {
+    let index: std::collections::HashMap<&str, u32> =
+        g.comps.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+    // Entry points that need a component: those whose killer sets hold it.
+    let needs = |name: &str| -> Vec<String> {
+        let Some(&c) = index.get(name) else { return Vec::new() };
+        g.entry
+            .iter()
+            .filter(|&&e| k.sets[e as usize].binary_search(&c).is_ok())
+            .map(|&e| g.comps[e as usize].name.clone())
+            .collect()
+    };
+    let mut out = Vec::new();
+    for w in &topo.workloads {
+        if w.key.kind() == doppel_model::Kind::DaemonSet {
+            continue;
+        }
+        let running: Vec<Ix> = w.pods.iter().copied().filter(|&p| topo.pods[p].running).collect();
+        let name = w.key.to_string();
+        let nodes: BTreeSet<Ix> = running.iter().filter_map(|&p| topo.pods[p].node).collect();
+        let zones: BTreeSet<Ix> = nodes.iter().filter_map(|&n| topo.nodes[n].zone).collect();
+        let mut push =
+            |kind, detail: String| out.push(Gap { kind, subject: name.clone(), detail, entries: needs(&name) });
+        if running.len() == 1 && w.replicas <= 1 {
+            push(
+                GapKind::OneReplica,
+                "one replica: any pod or node failure takes it down until it is rescheduled".into(),
+            );
+        } else if running.len() >= 2 && nodes.len() == 1 {
+            let node = &topo.nodes[*nodes.iter().next().unwrap_or(&0)].key;
+            push(GapKind::OneNode, format!("all {} ready replicas on {node}", running.len()));
+        } else if running.len() >= 2 && zones.len() == 1 {
+            let zone = &topo.zones[*zones.iter().next().unwrap_or(&0)].key;
+            push(GapKind::OneZone, format!("all {} ready replicas in {zone}", running.len()));
+        }
+        if w.needed > 1 {
+            let Some(&c) = index.get(name.as_str()) else { continue };
+            let breakers: Vec<String> = k.sets[c as usize]
+                .iter()
+                .filter(|&&x| matches!(g.comps[x as usize].class, Class::Zone | Class::Node))
+                .map(|&x| g.comps[x as usize].name.clone())
+                .collect();
+            if !breakers.is_empty() {
+                push(
+                    GapKind::FragileQuorum,
+                    format!(
+                        "needs {} of {} ready; losing {} alone breaks the quorum",
+                        w.needed,
+                        running.len(),
+                        breakers.join(" or ")
+                    ),
+                );
+            }
+        }
+    }
+    let replicas: BTreeSet<Ix> =
+        topo.stations.iter().filter_map(|s| s.failover.as_ref().and_then(|f| f.replica)).collect();
+    for (s, st) in topo.stations.iter().enumerate() {
+        if st.kind != StationKind::Datastore || st.replica || replicas.contains(&s) || st.workload.is_some() {
+            continue;
+        }
+        let name = st.key.to_string();
+        let detail = match &st.failover {
+            None => Some("no replica or standby: losing its zone or instance loses it".to_string()),
+            Some(f) => f.replica.and_then(|r| {
+                let same = topo.stations[r].zone.is_some() && topo.stations[r].zone == st.zone;
+                same.then(|| format!("its replica {} is in the same zone", topo.stations[r].key))
+            }),
+        };
+        if let Some(detail) = detail {
+            out.push(Gap { kind: GapKind::NoReplica, entries: needs(&name), subject: name, detail });
+        }
+    }
+    for l in &topo.lbs {
+        if l.zones.len() == 1 {
+            let name = l.key.to_string();
+            out.push(Gap {
+                kind: GapKind::OneZoneLb,
+                detail: format!("its subnets are all in {}", topo.zones[l.zones[0]].key),
+                entries: needs(&name),
+                subject: name,
+            });
+        }
+    }
+    out.extend(blocking_pdbs(topo));
+    out.extend(weak_standby(topo));
+    out.sort_by(|a, b| b.entries.len().cmp(&a.entries.len()).then(a.kind.cmp(&b.kind)).then(a.subject.cmp(&b.subject)));
+    out
+}
+
+/// Disruption budgets that allow no voluntary eviction with every pod healthy: a node
+/// drain (an upgrade) waits on them for ever.
+fn blocking_pdbs(topo: &Topology) -> Vec<Gap> {
+    let mut cluster = doppel_sched::Cluster::new(topo.nodes.iter().map(|n| n.sched.clone()).collect());
+    for pod in topo.pods.iter().filter(|p| p.running) {
+        if let Some(n) = pod.node {
+            cluster.bind(pod.sched.clone(), doppel_sched::NodeId(n as u32));
+        }
+    }
+    let mut out = Vec::new();
+    for pdb in &topo.pdbs {
+        let covered = |ns: &str, labels: &doppel_model::Labels| ns == pdb.namespace && labels.matches(&pdb.selector);
+        let healthy =
+            topo.pods.iter().filter(|p| p.running && covered(&p.sched.namespace, &p.sched.labels)).count() as u32;
+        if healthy == 0 {
+            continue;
+        }
+        let expected: u32 = topo
+            .workloads
+            .iter()
+            .filter(|w| covered(&w.template.namespace, &w.template.labels))
+            .map(|w| w.replicas)
+            .sum();
+        if cluster.disruptions_allowed(pdb, expected.max(healthy)) == 0 {
+            out.push(Gap {
+                kind: GapKind::BlockingPdb,
+                subject: format!("pdb/{}", pdb.name),
+                detail: format!(
+                    "allows no eviction with all {healthy} pods healthy: draining their nodes waits for ever"
+                ),
+                entries: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// Standby regions whose nodes cannot hold what the primary's entry workloads request.
+fn weak_standby(topo: &Topology) -> Vec<Gap> {
+    let mut out = Vec::new();
+    for (r, region) in topo.regions.iter().enumerate() {
+        if !region.standby {
+            continue;
+        }
+        let (mut cores, mut mem) = (0.0, 0u64);
+        for n in topo.nodes.iter().filter(|n| n.region == Some(r)) {
+            cores += n.sched.allocatable.cpu.0;
+            mem += n.sched.allocatable.memory.0;
+        }
+        let (mut need_cores, mut need_mem) = (0.0, 0u64);
+        for p in topo.pods.iter().filter(|p| p.running) {
+            let in_primary = p.node.and_then(|n| topo.nodes[n].region).is_some_and(|pr| !topo.regions[pr].standby);
+            if in_primary {
+                need_cores += p.sched.requests.cpu.0;
+                need_mem += p.sched.requests.memory.0;
+            }
+        }
+        if cores < need_cores || mem < need_mem {
+            let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+            out.push(Gap {
+                kind: GapKind::WeakStandby,
+                subject: region.key.to_string(),
+                detail: format!(
+                    "its nodes offer {cores:.1} cores and {:.1} GiB against {need_cores:.1} cores and {:.1} GiB the primary's pods request{}",
+                    gib(mem),
+                    gib(need_mem),
+                    region.failover_s.map_or(String::new(), |f| format!("; failover would take {}", duration(f)))
+                ),
+                entries: Vec::new(),
+            });
+        }
+    }
+    out
+}
