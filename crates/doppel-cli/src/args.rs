@@ -148,6 +148,21 @@ pub enum Command {
         #[arg(long = "version", value_name = "N")]
         version: Option<u64>,
     },
+    /// Expected yearly availability of each entry point against its objective.
+    Availability {
+        /// Random instants to draw for entry points with redundancy on their path.
+        #[arg(long, value_name = "N", default_value_t = 20_000_000)]
+        samples: u64,
+        /// Seed of the draw; the same twin and seed give the same figures.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print Markdown (for a pull request comment).
+        #[arg(long)]
+        markdown: bool,
+        /// Run on this version of the twin (see `doppel history`).
+        #[arg(long = "version", value_name = "N")]
+        version: Option<u64>,
+    },
     /// Print the JSON Schema of estate files (for editor completion).
     Schema,
     /// Write a synthetic estate of realistic shape (about 11 entities per service).

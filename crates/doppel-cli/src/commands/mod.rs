@@ -46,6 +46,13 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
             resilience::what_if(&cli.store, args, &AtArgs { version: *version, at: None }, out)
         }
         Command::Spof { args, version } => sweep::spof(&cli.store, args, &AtArgs { version: *version, at: None }, out),
+        Command::Availability { samples, seed, markdown, version } => sweep::availability(
+            &cli.store,
+            &doppel_resilience::availability::AvailabilityOptions { samples: *samples, seed: *seed },
+            *markdown,
+            &AtArgs { version: *version, at: None },
+            out,
+        ),
         Command::Schema => out.print_json(&doppel_estate::schema::estate_schema()),
         Command::Gen { services, seed, output } => gen_cmd::run(*services, *seed, output.as_deref(), out),
     }

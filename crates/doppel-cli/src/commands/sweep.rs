@@ -1,13 +1,15 @@
 //! `doppel spof`: every single failure ranked by what it costs, the worst pairs, single
-//! points of failure and redundancy gaps.
+//! points of failure and redundancy gaps. `doppel availability`: expected yearly
+//! availability of each entry point.
 
 use super::{at_of, read_twin};
 use crate::args::{AtArgs, SpofArgs};
 use crate::exit;
-use crate::output::{BAD, BOLD, DIM, Output, WARN};
+use crate::output::{BAD, BOLD, DIM, GOOD, Output, WARN};
 use anyhow::Result;
 use doppel_model::{Selector, TwinView};
 use doppel_perf::UtilisationLaw;
+use doppel_resilience::availability::{AvailabilityOptions, AvailabilityReport, Method, estimate};
 use doppel_resilience::report::{State, duration};
 use doppel_resilience::scenario::Overrides;
 use doppel_resilience::sweep::{Single, SweepOptions, SweepReport, sweep};
@@ -203,6 +205,121 @@ pub fn markdown(report: &SweepReport, top: usize) -> String {
     }
     for note in &report.notes {
         md.push_str(&format!("\n> {note}\n"));
+    }
+    md
+}
+
+/// Runs `doppel availability`.
+pub fn availability(
+    store: &Path,
+    options: &AvailabilityOptions,
+    markdown_out: bool,
+    at: &AtArgs,
+    out: &Output,
+) -> Result<()> {
+    if options.samples == 0 {
+        return Err(exit::usage("--samples must be at least 1"));
+    }
+    let (_store, twin) = read_twin(store, at_of(at)?, out)?;
+    let spinner = out.spinner("drawing random instants");
+    let topo = Topology::build(&twin);
+    let report = estimate(&twin, &topo, options)
+        .map_err(|errors| exit::invalid(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))?;
+    spinner.finish_and_clear();
+    if out.json {
+        return out.print_json(&report);
+    }
+    if markdown_out {
+        anstream::print!("{}", availability_markdown(&report));
+        return Ok(());
+    }
+    anstream::println!(
+        "{BOLD}Expected availability per year{BOLD:#}  {DIM}{} random instants, seed {}; MTBF/MTTR per class (docs/resilience.md), {} overridden{DIM:#}",
+        report.samples,
+        report.seed,
+        report.overridden
+    );
+    let mut table = out.table(&[
+        "entry point",
+        "expected",
+        "95% interval",
+        "objective",
+        "down per year",
+        "method",
+        "most downtime from",
+    ]);
+    for e in &report.entries {
+        let verdict = match e.meets_slo {
+            Some(true) => format!("{GOOD}meets{GOOD:#}"),
+            Some(false) => format!("{BAD}misses{BAD:#}"),
+            None if e.slo_pct.is_some() => format!("{WARN}too close to call{WARN:#}"),
+            None => "-".into(),
+        };
+        table.add_row(vec![
+            e.entry.clone(),
+            pct(e.availability_pct),
+            e.interval_pct.map_or("exact".into(), |(lo, hi)| format!("{} - {}", pct(lo), pct(hi))),
+            e.slo_pct.map_or("-".into(), |s| format!("{} {verdict}", pct(s))),
+            minutes(e.minutes_per_year),
+            match e.method {
+                Method::Analytic => "series".into(),
+                Method::MonteCarlo => "Monte Carlo".into(),
+            },
+            e.contributions
+                .iter()
+                .take(2)
+                .map(|c| format!("{} {}", c.component, minutes(c.minutes_per_year)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    out.print_table(&table);
+    let missing = report.entries.iter().filter(|e| e.meets_slo == Some(false)).count();
+    for note in &report.notes {
+        out.hint(&format!("assumed: {note}"));
+    }
+    if missing > 0 {
+        out.line(&format!("{BAD}{missing} entry point(s) expected to miss their objective{BAD:#}"));
+    } else {
+        out.success("every entry point with an objective is expected to meet it");
+    }
+    Ok(())
+}
+
+fn pct(p: f64) -> String {
+    format!("{p:.3}%")
+}
+
+fn minutes(m: f64) -> String {
+    if m < 120.0 { format!("{m:.1} min") } else { format!("{:.1} h", m / 60.0) }
+}
+
+/// The availability estimate as Markdown.
+pub fn availability_markdown(report: &AvailabilityReport) -> String {
+    let mut md = format!(
+        "### Expected availability per year\n\n{} random instants, seed {}.\n\n| entry point | expected | 95% interval | objective | meets | down per year | most downtime from |\n|---|---|---|---|---|---|---|\n",
+        report.samples, report.seed
+    );
+    for e in &report.entries {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            e.entry.replace('|', "\\|"),
+            pct(e.availability_pct),
+            e.interval_pct.map_or("exact".into(), |(lo, hi)| format!("{} - {}", pct(lo), pct(hi))),
+            e.slo_pct.map_or("-".into(), pct),
+            match e.meets_slo {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "-",
+            },
+            minutes(e.minutes_per_year),
+            e.contributions
+                .iter()
+                .take(3)
+                .map(|c| format!("`{}` {}", c.component, minutes(c.minutes_per_year)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
     }
     md
 }
