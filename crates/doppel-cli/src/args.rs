@@ -188,6 +188,10 @@ pub struct WhatIfArgs {
     /// Degrade: SELECTOR:latency_ms=2000,error_rate=0.1,capacity_loss=0.5; repeatable.
     #[arg(long, value_name = "SPEC")]
     pub degrade: Vec<String>,
+    /// A disaster-recovery drill instead: region-loss, zone-loss or datastore-loss (at the peak
+    /// unless --at says otherwise).
+    #[arg(long, value_enum, value_name = "DRILL", conflicts_with_all = ["fail", "degrade", "file"])]
+    pub drill: Option<DrillArg>,
     /// A scenario file (YAML) instead of --fail/--degrade.
     #[arg(long, short = 'f', value_name = "FILE", conflicts_with_all = ["fail", "degrade"])]
     pub file: Option<PathBuf>,
@@ -229,4 +233,15 @@ pub struct SpofArgs {
     /// Print Markdown (for a pull request comment).
     #[arg(long)]
     pub markdown: bool,
+}
+
+/// Disaster-recovery drills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DrillArg {
+    /// Lose each active region: can the standby take over, and how long does it take?
+    RegionLoss,
+    /// Lose each zone of the active regions, one at a time.
+    ZoneLoss,
+    /// Lose each primary datastore: does its replica or standby take over?
+    DatastoreLoss,
 }

@@ -348,3 +348,34 @@ fn what_if_reports_in_tables_json_and_markdown_and_refuses_bad_scenarios() {
     let bad = scratch.doppel(&["what-if", "-f", file.to_str().unwrap()]).code(3);
     assert!(stderr(&bad).contains("s.yaml:3:5: faults.0: unknown field `when`"), "{}", stderr(&bad));
 }
+
+#[test]
+fn spof_availability_and_drills_report_and_refuse_bad_input() {
+    let scratch = Scratch::new();
+    scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    let sweep = json(&scratch.doppel(&["spof", "--json"]).success());
+    let spofs: Vec<&str> =
+        sweep["spofs"].as_array().unwrap().iter().map(|s| s["component"].as_str().unwrap()).collect();
+    assert!(spofs.contains(&"zone/us-east-1a") && !spofs.contains(&"zone/us-east-1b"), "{spofs:?}");
+    // Restricted to zones, the sweep fails only the three zones of us-east-1 and two of us-west-2.
+    let zones = json(&scratch.doppel(&["spof", "--only", "kind:zone", "--json"]).success());
+    assert_eq!(zones["swept"], 5);
+    let md = stdout(&scratch.doppel(&["spof", "--markdown"]).success());
+    assert!(md.starts_with("### Single failures"), "{md}");
+    assert!(md.contains("- `zone/us-east-1a` cuts off service/frontend POST /cart/checkout"), "{md}");
+    scratch.doppel(&["spof", "--only", "zone/nowhere"]).code(3);
+    scratch.doppel(&["spof", "--load=-1"]).code(3);
+
+    let avail = json(&scratch.doppel(&["availability", "--samples", "200000", "--json"]).success());
+    let first = &avail["entries"][0];
+    assert_eq!(first["entry"], "service/frontend POST /cart/checkout");
+    assert_eq!(first["meets_slo"], false);
+    scratch.doppel(&["availability", "--samples", "0"]).code(2);
+
+    let drill = json(&scratch.doppel(&["what-if", "--drill", "region-loss", "--json"]).success());
+    assert_eq!(drill["passed"], false);
+    assert!(drill["findings"][0].as_str().unwrap().starts_with("region/us-west-2: its nodes offer 0.0 cores"));
+    let zones = stdout(&scratch.doppel(&["what-if", "--drill", "zone-loss"]).success());
+    assert!(zones.contains("the drill passes"), "{zones}");
+    scratch.doppel(&["what-if", "--drill", "region-loss", "--fail", "zone/us-east-1a"]).code(2);
+}

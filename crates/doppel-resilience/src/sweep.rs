@@ -746,3 +746,100 @@ fn weak_standby(topo: &Topology) -> Vec<Gap> {
     }
     out
 }
+
+/// A disaster-recovery drill: a preset set of scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Drill {
+    /// Lose each active region: can the standby take over, and how long does it take?
+    RegionLoss,
+    /// Lose each zone of the active regions, one at a time.
+    ZoneLoss,
+    /// Lose each primary datastore: does its replica or standby take over, and how fast?
+    DatastoreLoss,
+}
+
+/// One scenario of a drill and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrillRun {
+    /// What was lost.
+    pub lost: String,
+    /// The engine's outcome.
+    pub simulated: Simulated,
+    /// Whether every entry point was back up within the horizon.
+    pub passed: bool,
+    /// One line on the outcome.
+    pub verdict: String,
+}
+
+/// The outcome of a drill.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrillReport {
+    /// Which drill.
+    pub drill: Drill,
+    /// Load it ran at.
+    pub load: String,
+    /// Seconds each scenario followed.
+    pub horizon_s: f64,
+    /// Each scenario.
+    pub runs: Vec<DrillRun>,
+    /// Whether every scenario passed.
+    pub passed: bool,
+    /// What stands in the way, when something does (a standby that cannot carry).
+    pub findings: Vec<String>,
+}
+
+/// Runs a drill: each preset scenario through the engine.
+pub fn drill(
+    view: &(impl TwinView + ?Sized),
+    topo: &Topology,
+    which: Drill,
+    options: &SweepOptions,
+    model: &dyn LoadModel,
+) -> DrillReport {
+    let active_region = |r: Option<Ix>| r.is_some_and(|r| !topo.regions[r].standby);
+    let lost: Vec<String> = match which {
+        Drill::RegionLoss => topo.regions.iter().filter(|r| !r.standby).map(|r| r.key.to_string()).collect(),
+        Drill::ZoneLoss => topo.zones.iter().filter(|z| active_region(z.region)).map(|z| z.key.to_string()).collect(),
+        Drill::DatastoreLoss => topo
+            .stations
+            .iter()
+            .filter(|s| s.kind == StationKind::Datastore && !s.replica && s.workload.is_none())
+            .map(|s| s.key.to_string())
+            .collect(),
+    };
+    let mut findings = Vec::new();
+    if which == Drill::RegionLoss {
+        findings.extend(weak_standby(topo).into_iter().map(|g| format!("{}: {}", g.subject, g.detail)));
+        if !topo.regions.iter().any(|r| r.standby) {
+            findings.push("no standby region: losing the region loses everything in it".into());
+        }
+    }
+    let runs: Vec<DrillRun> = lost
+        .into_iter()
+        .map(|what| {
+            let report = run_single(view, topo, options, model, &what);
+            let simulated = summarise(&report);
+            let passed = simulated.worst == State::Up || simulated.recovered_at_s.is_some();
+            let verdict = match (simulated.worst, simulated.recovered_at_s) {
+                (State::Up, _) => "every entry point stays up".to_string(),
+                (_, Some(t)) => format!("every entry point back up after {}", duration(t)),
+                (_, None) => format!(
+                    "{} entry point(s) still down after {}: {}",
+                    simulated.entries_down,
+                    duration(options.horizon_s),
+                    simulated.cause.last().cloned().unwrap_or_default()
+                ),
+            };
+            DrillRun { lost: what, simulated, passed, verdict }
+        })
+        .collect();
+    DrillReport {
+        drill: which,
+        load: load_text(&options.load),
+        horizon_s: options.horizon_s,
+        passed: runs.iter().all(|r| r.passed),
+        runs,
+        findings,
+    }
+}

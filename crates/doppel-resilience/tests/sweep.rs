@@ -135,3 +135,34 @@ fn a_sweep_is_deterministic() {
     let twin = shop();
     assert_eq!(swept(&twin), swept(&twin));
 }
+
+#[test]
+fn drills_say_whether_the_estate_recovers_and_how_fast() {
+    use doppel_resilience::sweep::{Drill, drill};
+    let twin = shop();
+    let topo = Topology::build(&twin);
+    let options = SweepOptions::default();
+    // Losing us-east-1: the standby region has a database replica and no compute, so nothing
+    // comes back within the hour, and the finding says why.
+    let region = drill(&twin, &topo, Drill::RegionLoss, &options, &UtilisationLaw);
+    assert!(!region.passed);
+    assert_eq!(region.runs.len(), 1);
+    assert_eq!(region.runs[0].simulated.entries_down, 10);
+    assert!(region.findings[0].contains("0.0 cores"), "{:?}", region.findings);
+    // Each primary datastore fails over: Redis to its replica in 30 s, orders-db's replica is
+    // promoted in 90 s, the RDS Multi-AZ standbys take 60 s, OpenSearch 20 s.
+    let stores = drill(&twin, &topo, Drill::DatastoreLoss, &options, &UtilisationLaw);
+    assert!(stores.passed);
+    let back: Vec<(&str, Option<f64>)> =
+        stores.runs.iter().map(|r| (r.lost.as_str(), r.simulated.recovered_at_s)).collect();
+    assert_eq!(
+        back,
+        vec![
+            ("datastore/cart-redis", Some(30.0)),
+            ("datastore/catalog-db", Some(60.0)),
+            ("datastore/orders-db", Some(90.0)),
+            ("datastore/search-opensearch", Some(20.0)),
+            ("datastore/users-db", Some(60.0)),
+        ]
+    );
+}

@@ -1,7 +1,7 @@
 //! `doppel what-if`: follow a failure through every layer and show what users see.
 
 use super::{at_of, read_twin};
-use crate::args::{AtArgs, WhatIfArgs};
+use crate::args::{AtArgs, DrillArg, WhatIfArgs};
 use crate::exit;
 use crate::output::{BAD, BOLD, DIM, GOOD, Output, WARN};
 use anyhow::Result;
@@ -10,6 +10,7 @@ use doppel_model::TwinView;
 use doppel_perf::UtilisationLaw;
 use doppel_resilience::report::{Span, State, duration};
 use doppel_resilience::scenario::Overrides;
+use doppel_resilience::sweep::{Drill, SweepOptions};
 use doppel_resilience::{Report, Scenario, ScenarioFile, Topology};
 use std::path::Path;
 
@@ -24,7 +25,7 @@ pub fn scenario(args: &WhatIfArgs, view: &impl TwinView, out: &Output) -> Result
     let Some(path) = &args.file else {
         if args.fail.is_empty() && args.degrade.is_empty() {
             return Err(exit::usage(
-                "say what fails: --fail zone/us-east-1a, --degrade 'external/x:latency_ms=2000', or -f scenario.yaml",
+                "say what fails: --fail zone/us-east-1a, --degrade 'external/x:latency_ms=2000', -f scenario.yaml or --drill region-loss",
             ));
         }
         return Scenario::from_flags(&args.fail, &args.degrade, &overrides, view)
@@ -48,6 +49,9 @@ pub fn scenario(args: &WhatIfArgs, view: &impl TwinView, out: &Output) -> Result
 /// Runs `doppel what-if`.
 pub fn what_if(store: &Path, args: &WhatIfArgs, at: &AtArgs, out: &Output) -> Result<()> {
     let (_store, twin) = read_twin(store, at_of(at)?, out)?;
+    if let Some(which) = args.drill {
+        return drill(&twin, args, which, out);
+    }
     let scenario = scenario(args, &twin, out)?;
     let spinner = out.spinner("following the failure through the twin");
     let topo = Topology::build(&twin);
@@ -202,4 +206,86 @@ pub fn markdown(report: &Report) -> String {
         md.push_str(&format!("\n> {note}\n"));
     }
     md
+}
+
+/// Runs a disaster-recovery drill and prints one row per scenario.
+fn drill(twin: &doppel_model::Twin, args: &WhatIfArgs, which: DrillArg, out: &Output) -> Result<()> {
+    let overrides = Overrides {
+        load: args.load.as_deref(),
+        at: args.at_point.as_deref(),
+        horizon_s: args.horizon_s,
+        autoscaler: args.no_autoscaler.then_some(false),
+    };
+    let (load, horizon_s) =
+        Scenario::load_from_flags(&overrides).map_err(|d| super::report_diagnostics(&d, &[], out))?;
+    let which = match which {
+        DrillArg::RegionLoss => Drill::RegionLoss,
+        DrillArg::ZoneLoss => Drill::ZoneLoss,
+        DrillArg::DatastoreLoss => Drill::DatastoreLoss,
+    };
+    let options = SweepOptions { load, horizon_s, ..SweepOptions::default() };
+    let spinner = out.spinner("running the drill");
+    let topo = Topology::build(twin);
+    let report = doppel_resilience::sweep::drill(twin, &topo, which, &options, &UtilisationLaw);
+    spinner.finish_and_clear();
+    if out.json {
+        return out.print_json(&report);
+    }
+    let title = match which {
+        Drill::RegionLoss => "lose a region",
+        Drill::ZoneLoss => "lose a zone",
+        Drill::DatastoreLoss => "lose a primary datastore",
+    };
+    if args.markdown {
+        let mut md = format!(
+            "### Drill: {title}\n\nAt {}, followed for {}.\n\n| lost | worst | entry points down | back up | error budget | verdict |\n|---|---|---|---|---|---|\n",
+            report.load,
+            duration(report.horizon_s)
+        );
+        for r in &report.runs {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                r.lost,
+                r.simulated.worst,
+                r.simulated.entries_down,
+                recovery_text(r.simulated.worst, r.simulated.recovered_at_s),
+                r.simulated.worst_budget_pct.map_or("-".into(), |p| format!("{p:.1}%")),
+                r.verdict.replace('|', "\\|")
+            ));
+        }
+        for f in &report.findings {
+            md.push_str(&format!("\n> {f}\n"));
+        }
+        anstream::print!("{md}");
+        return Ok(());
+    }
+    anstream::println!(
+        "{BOLD}Drill: {title}{BOLD:#}  {DIM}at {}, each followed for {}{DIM:#}",
+        report.load,
+        duration(report.horizon_s)
+    );
+    let mut table = out.table(&["lost", "worst", "entry points down", "back up", "error budget", "verdict"]);
+    for r in &report.runs {
+        table.add_row(vec![
+            r.lost.clone(),
+            state_text(r.simulated.worst),
+            r.simulated.entries_down.to_string(),
+            recovery_text(r.simulated.worst, r.simulated.recovered_at_s),
+            r.simulated.worst_budget_pct.map_or("-".into(), |p| format!("{p:.1}%")),
+            if r.passed { format!("{GOOD}{}{GOOD:#}", r.verdict) } else { format!("{BAD}{}{BAD:#}", r.verdict) },
+        ]);
+    }
+    out.print_table(&table);
+    for f in &report.findings {
+        out.line(&format!("{WARN}finding{WARN:#}: {f}"));
+    }
+    if report.passed {
+        out.success("the drill passes: every entry point comes back within the horizon");
+    } else {
+        out.line(&format!(
+            "{BAD}the drill fails{BAD:#}: some entry points do not come back within {}",
+            duration(report.horizon_s)
+        ));
+    }
+    Ok(())
 }
