@@ -237,6 +237,7 @@ pub struct SpofArgs {
 
 /// Disaster-recovery drills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[allow(clippy::enum_variant_names)] // the names are what users type: region-loss, zone-loss
 pub enum DrillArg {
     /// Lose each active region: can the standby take over, and how long does it take?
     RegionLoss,

@@ -750,6 +750,7 @@ fn weak_standby(topo: &Topology) -> Vec<Gap> {
 /// A disaster-recovery drill: a preset set of scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[allow(clippy::enum_variant_names)] // the names are what users type: region-loss, zone-loss
 pub enum Drill {
     /// Lose each active region: can the standby take over, and how long does it take?
     RegionLoss,
