@@ -191,6 +191,17 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
         let topo = doppel_resilience::Topology::build(&twin);
         let report = doppel_resilience::run(&twin, &topo, &scenario, &doppel_perf::UtilisationLaw);
         super::resilience::print_report(&report, out);
+        out.heading("7. Single points of failure (every component failed in turn)");
+        let options = doppel_resilience::sweep::SweepOptions { verify: 0, ..Default::default() };
+        let sweep = doppel_resilience::sweep::sweep(&twin, &topo, &options, &doppel_perf::UtilisationLaw, &|_, _| {});
+        for s in &sweep.spofs {
+            anstream::println!(
+                "  {BOLD}{}{BOLD:#} cuts off {} entry point(s)  {DIM}{}{DIM:#}",
+                s.component,
+                s.entries.len(),
+                s.why.join(" <- ")
+            );
+        }
     }
 
     out.heading("Try next");
@@ -204,6 +215,12 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
         (
             format!("doppel {store_arg} what-if --fail zone/us-east-1a --load 2x --at peak"),
             "a zone outage at twice the peak",
+        ),
+        (format!("doppel {store_arg} spof"), "every single failure ranked, SPOFs, redundancy gaps, worst pairs"),
+        (format!("doppel {store_arg} availability"), "expected yearly availability of each entry point vs its SLO"),
+        (
+            format!("doppel {store_arg} what-if --drill region-loss"),
+            "a disaster-recovery drill: can the standby take over?",
         ),
         (format!("doppel {store_arg} show 'zone=us-east-1b kind:pod'"), "selectors combine"),
         (format!("doppel {store_arg} history"), "the change log"),
