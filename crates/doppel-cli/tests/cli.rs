@@ -378,4 +378,7 @@ fn spof_availability_and_drills_report_and_refuse_bad_input() {
     let zones = stdout(&scratch.doppel(&["what-if", "--drill", "zone-loss"]).success());
     assert!(zones.contains("the drill passes"), "{zones}");
     scratch.doppel(&["what-if", "--drill", "region-loss", "--fail", "zone/us-east-1a"]).code(2);
+    // --quiet keeps a load to its one-line outcome.
+    let quiet = stdout(&scratch.doppel(&["--quiet", "load", examples().to_str().unwrap()]).success());
+    assert_eq!(quiet.lines().count(), 1, "{quiet}");
 }

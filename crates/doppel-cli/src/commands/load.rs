@@ -74,18 +74,26 @@ fn print_summary(summary: &ChangeSummary, version: Option<u64>, twin: &Twin, out
             "relations": summary.relations,
         }));
     }
-    let mut table = out.table(&["kind", "added", "updated", "removed"]);
-    for (kind, counts) in &summary.entities {
+    // With --quiet, the one-line outcome below is enough.
+    if !out.quiet {
+        let mut table = out.table(&["kind", "added", "updated", "removed"]);
+        for (kind, counts) in &summary.entities {
+            table.add_row(vec![
+                kind.to_string(),
+                counts.added.to_string(),
+                counts.updated.to_string(),
+                counts.removed.to_string(),
+            ]);
+        }
+        let r = summary.relations;
         table.add_row(vec![
-            kind.to_string(),
-            counts.added.to_string(),
-            counts.updated.to_string(),
-            counts.removed.to_string(),
+            "(relations)".to_string(),
+            r.added.to_string(),
+            r.updated.to_string(),
+            r.removed.to_string(),
         ]);
+        out.print_table(&table);
     }
-    let r = summary.relations;
-    table.add_row(vec!["(relations)".to_string(), r.added.to_string(), r.updated.to_string(), r.removed.to_string()]);
-    out.print_table(&table);
     match version {
         Some(v) => out.success(&format!("stored as version {v}: {summary}")),
         None => out.success(&format!(
