@@ -1,0 +1,276 @@
+//! The scoring of the feasible nodes without visiting each of them, for pods whose
+//! scores come from their fit, their taints and inter-pod terms (no soft spread).
+//!
+//! Such a node's total is its fit score (LeastAllocated plus BalancedAllocation, kept
+//! per request) plus what its taint class and its inter-pod sum are worth once
+//! normalised. Both normalisations need the extremes over every feasible node, but a
+//! node's taint class and its inter-pod sum only vary from node to node where a term
+//! counted pods on that very node (keys with one node per domain, such as the
+//! hostname); elsewhere they are the same across a whole taint class and domain. So
+//! the extremes come from one node per such cell plus the nodes with pods counted.
+//! The best node is then sought from the highest fit score down, stopping once no
+//! lower fit score can catch up.
+
+use super::{DomainFilter, PodQuery, at, pick};
+use crate::bits::Bits;
+use crate::fit::{FitClass, MAX_FIT};
+use crate::intern::{MISSING, subset};
+use crate::{CarrierKind, Cluster, KeyIndex};
+use std::borrow::Cow;
+
+/// Inter-pod counts summed per domain of a key with few domains, with a last slot
+/// (zero) for nodes without the key.
+struct Coarse<'a> {
+    index: &'a KeyIndex,
+    sums: Vec<i64>,
+}
+
+/// Inter-pod counts on a key with one node per domain: per node, and the nodes where
+/// they are not zero.
+struct Fine<'a> {
+    domain: &'a [u32],
+    counts: Cow<'a, [u32]>,
+    any: Cow<'a, Bits>,
+    sign: i64,
+}
+
+/// What InterPodAffinity's score sums per node, split by the kind of key.
+pub(super) struct InterPodParts<'a> {
+    coarse: Vec<Coarse<'a>>,
+    fine: Vec<Fine<'a>>,
+}
+
+impl InterPodParts<'_> {
+    fn is_empty(&self) -> bool {
+        self.coarse.is_empty() && self.fine.is_empty()
+    }
+
+    /// The inter-pod sum of node `i`.
+    fn raw(&self, i: usize) -> i64 {
+        let coarse: i64 = self.coarse.iter().map(|c| c.sums[(c.index.domain[i] as usize).min(c.index.len())]).sum();
+        let fine: i64 =
+            self.fine.iter().map(|f| if f.domain[i] == MISSING { 0 } else { f.sign * i64::from(f.counts[i]) }).sum();
+        coarse + fine
+    }
+}
+
+impl Cluster {
+    /// The inter-pod terms that count some pod (as `inter_pod_sums` collects them),
+    /// split by key; `None` when one is on a key neither with few domains nor with one
+    /// node per domain.
+    pub(super) fn inter_pod_parts(&self, q: &PodQuery) -> Option<InterPodParts<'_>> {
+        let mut parts = InterPodParts { coarse: Vec::new(), fine: Vec::new() };
+        let own = q.pref_affinity.iter().map(|t| (t, 1)).chain(q.pref_anti.iter().map(|t| (t, -1)));
+        for (term, sign) in own {
+            let Some(key) = self.key_index(term.key) else { continue };
+            let (sums, total) = pick(self.domains(q.ns, &term.selector, key), false);
+            if total <= 0 {
+                continue;
+            }
+            let index = &self.keys[key];
+            if index.one_node_per_domain() {
+                let (counts, any) = match self.find_group(q.ns, &term.selector) {
+                    Some(group) => (Cow::Borrowed(group.all.as_slice()), Cow::Borrowed(&group.any)),
+                    None => {
+                        let (_, all) = self.count_pods(q.ns, &term.selector);
+                        let any = Bits::from_fn(all.len(), |i| all[i] > 0);
+                        (Cow::Owned(all), Cow::Owned(any))
+                    }
+                };
+                parts.fine.push(Fine { domain: &index.domain, counts, any, sign });
+            } else if index.is_coarse() {
+                parts.add_coarse(index, &sums, sign);
+            } else {
+                return None;
+            }
+        }
+        for c in &self.carriers {
+            let sign = match c.kind {
+                CarrierKind::RequiredAffinity | CarrierKind::PreferredAffinity => 1,
+                CarrierKind::PreferredAnti => -1,
+                CarrierKind::RequiredAnti => continue,
+            };
+            if c.domain_total > 0
+                && c.ns == q.ns
+                && subset(&c.selector, &q.labels)
+                && let Some(key) = c.key_index
+            {
+                let index = &self.keys[key];
+                if index.one_node_per_domain() {
+                    parts.fine.push(Fine {
+                        domain: &index.domain,
+                        counts: Cow::Borrowed(&c.per_node),
+                        any: Cow::Borrowed(&c.any),
+                        sign,
+                    });
+                } else if index.is_coarse() {
+                    parts.add_coarse(index, &c.per_domain, sign);
+                } else {
+                    return None;
+                }
+            }
+        }
+        Some(parts)
+    }
+
+    /// The feasible nodes as a set: taint classes the pod may use, nodes it fits, its
+    /// node rules, then each domain filter.
+    pub(super) fn feasible_set(
+        &self,
+        taints: &[i32],
+        fit: &FitClass,
+        node_rules: Option<&[bool]>,
+        filters: &[DomainFilter<'_>],
+    ) -> Bits {
+        let n = self.nodes.len();
+        let mut feasible = Bits::zeros(n);
+        for (members, &verdict) in self.taint_members.iter().zip(taints) {
+            if verdict >= 0 {
+                feasible.or(members);
+            }
+        }
+        feasible.and(&fit.fits);
+        if let Some(ok) = node_rules {
+            feasible.and(&Bits::from_fn(n, |i| ok[i]));
+        }
+        for filter in filters {
+            if feasible.is_empty() {
+                break;
+            }
+            feasible.and(&filter.bits());
+        }
+        feasible
+    }
+
+    /// The best of the (several) feasible nodes, as `best` would find it.
+    pub(super) fn best_of_set(
+        &self,
+        feasible: &Bits,
+        fit: &FitClass,
+        taints: &[i32],
+        parts: &InterPodParts<'_>,
+    ) -> u32 {
+        let prefer = |i: usize| taints[self.taint_class[i] as usize];
+        // The extremes of the untolerated PreferNoSchedule taints and of the inter-pod
+        // sums over the feasible nodes.
+        let mut max_prefer = 0;
+        let mut min_prefer = i32::MAX;
+        let (mut min_raw, mut max_raw) = (i64::MAX, i64::MIN);
+        let mut see = |i: usize| {
+            max_prefer = max_prefer.max(prefer(i));
+            min_prefer = min_prefer.min(prefer(i));
+            let raw = parts.raw(i);
+            min_raw = min_raw.min(raw);
+            max_raw = max_raw.max(raw);
+        };
+        let mut counted = Bits::zeros(feasible.len());
+        for fine in &parts.fine {
+            counted.or(&fine.any);
+        }
+        for i in feasible.iter_common(&counted) {
+            see(i);
+        }
+        let mut plain = feasible.clone();
+        plain.and_not(&counted);
+        for cell in self.cells(plain, taints, parts) {
+            if let Some(i) = cell.first() {
+                see(i);
+            }
+        }
+        // The scores, as `best` gives them.
+        let max = i64::from(max_prefer);
+        let taint_scores: Vec<i64> =
+            if max > 0 { (0..=max).map(|r| 3 * (100 - 100 * r / max)).collect() } else { vec![0; 1] };
+        let taint_score = |i: usize| taint_scores.get(prefer(i) as usize).copied().unwrap_or(0);
+        let spread = max_raw - min_raw;
+        let inter_pod = !parts.is_empty() && spread > 0;
+        let inter_pod_score = |raw: i64| {
+            if inter_pod { 2 * (100.0 * ((raw - min_raw) as f64 / spread as f64)) as i64 } else { 0 }
+        };
+        // No node gets more than the best taint score plus the best inter-pod score.
+        let ceiling = taint_scores.get(min_prefer as usize).copied().unwrap_or(0) + inter_pod_score(max_raw);
+        let mut best: Option<(i64, usize)> = None;
+        for f in (0..=MAX_FIT).rev() {
+            if fit.with_score[f as usize] == 0 {
+                continue;
+            }
+            let top = i64::from(f) + ceiling;
+            if best.is_some_and(|(total, _)| top < total) {
+                break;
+            }
+            for i in fit.by_score[f as usize].iter_common(feasible) {
+                if best.is_some_and(|(total, at)| top < total || (top == total && i > at)) {
+                    break;
+                }
+                let total = i64::from(f) + taint_score(i) + inter_pod_score(parts.raw(i));
+                if best.is_none_or(|(best, at)| total > best || (total == best && i < at)) {
+                    best = Some((total, i));
+                }
+            }
+        }
+        best.map_or(0, |(_, i)| i as u32)
+    }
+
+    /// The nodes of `plain` split by their untolerated `PreferNoSchedule` taints and
+    /// their domain of each key of the coarse inter-pod sums: within a cell, every node
+    /// has the same of both.
+    fn cells(&self, plain: Bits, taints: &[i32], parts: &InterPodParts<'_>) -> Vec<Bits> {
+        let mut by_prefer: Vec<(i32, Bits)> = Vec::new();
+        for (members, &verdict) in self.taint_members.iter().zip(taints) {
+            if verdict < 0 {
+                continue;
+            }
+            match by_prefer.iter_mut().find(|(v, _)| *v == verdict) {
+                Some((_, bits)) => bits.or(members),
+                None => by_prefer.push((verdict, members.clone())),
+            }
+        }
+        let mut cells: Vec<Bits> = by_prefer
+            .into_iter()
+            .map(|(_, mut bits)| {
+                bits.and(&plain);
+                bits
+            })
+            .filter(|bits| !bits.is_empty())
+            .collect();
+        for coarse in &parts.coarse {
+            let mut split = Vec::new();
+            for cell in cells {
+                let mut rest = cell.clone();
+                for members in &coarse.index.members {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let mut part = cell.clone();
+                    part.and(members);
+                    if !part.is_empty() {
+                        rest.and_not(members);
+                        split.push(part);
+                    }
+                }
+                if !rest.is_empty() {
+                    split.push(rest);
+                }
+            }
+            cells = split;
+        }
+        cells
+    }
+}
+
+impl<'a> InterPodParts<'a> {
+    /// Adds `sign` times a per-domain table to the sums of its (coarse) key.
+    fn add_coarse(&mut self, index: &'a KeyIndex, sums: &[i64], sign: i64) {
+        let at_key = match self.coarse.iter().position(|c| std::ptr::eq(c.index, index)) {
+            Some(found) => found,
+            None => {
+                self.coarse.push(Coarse { index, sums: vec![0; index.len() + 1] });
+                self.coarse.len() - 1
+            }
+        };
+        let table = &mut self.coarse[at_key].sums;
+        for (d, slot) in table.iter_mut().enumerate().take(index.len()) {
+            *slot += sign * at(sums, d as u32);
+        }
+    }
+}
