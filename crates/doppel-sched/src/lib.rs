@@ -40,6 +40,10 @@ pub use autoscale::{NodeGroup, ScaleUp, autoscale};
 pub use pdb::{Pdb, PdbStatus};
 pub use schedule::Unschedulable;
 
+/// Hash maps with a fixed fast hash: lookups by label ids and names on every
+/// placement, and the same iteration order from run to run.
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
 /// The node label holding the node's name, the usual per-node topology key.
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 /// The node label holding the node's availability zone.
@@ -236,7 +240,7 @@ const COARSE: usize = 64;
 pub(crate) struct KeyIndex {
     pub(crate) domain: Vec<u32>,
     pub(crate) nodes_in: Vec<u32>,
-    lookup: HashMap<u32, u32>,
+    lookup: Map<u32, u32>,
     /// Per domain, its nodes, while the key has at most [`COARSE`] domains (then
     /// dropped for good).
     pub(crate) members: Vec<Bits>,
@@ -361,7 +365,8 @@ pub(crate) struct Carrier {
     pub(crate) total: u32,
 }
 
-type CarrierKey = (CarrierKind, u32, Vec<(u32, u32)>, u32);
+/// Ids by label selector (looked up by slice, without building a key).
+type BySelector = Map<Vec<(u32, u32)>, u32>;
 
 /// Nodes and the pods bound to them, with the indexes placement needs.
 #[derive(Clone)]
@@ -369,21 +374,23 @@ pub struct Cluster {
     pub(crate) syms: Interner,
     pub(crate) hot: Vec<Hot>,
     pub(crate) nodes: Vec<NodeRec>,
-    names: HashMap<String, NodeId>,
+    names: Map<String, NodeId>,
     pub(crate) keys: Vec<KeyIndex>,
-    key_of: HashMap<u32, usize>,
+    key_of: Map<u32, usize>,
     pub(crate) pods: Vec<PodRec>,
     pub(crate) groups: Vec<Group>,
-    group_of: HashMap<(u32, Vec<(u32, u32)>), u32>,
-    ns_groups: HashMap<u32, Vec<u32>>,
+    /// Per namespace, its groups by selector.
+    group_of: Map<u32, BySelector>,
+    ns_groups: Map<u32, Vec<u32>>,
     pub(crate) carriers: Vec<Carrier>,
-    carrier_of: HashMap<CarrierKey, u32>,
+    /// Per kind, namespace and topology key, the carriers by selector.
+    carrier_of: Map<(CarrierKind, u32, u32), BySelector>,
     /// Per node, its taint class.
     pub(crate) taint_class: Vec<u32>,
     pub(crate) taint_classes: Vec<TaintClass>,
     /// Per taint class, its nodes.
     pub(crate) taint_members: Vec<Bits>,
-    taint_class_of: HashMap<TaintClass, u32>,
+    taint_class_of: Map<TaintClass, u32>,
     pub(crate) fit: FitCache,
     pub(crate) hostname: u32,
     pub(crate) empty: u32,
@@ -411,19 +418,19 @@ impl Cluster {
             syms,
             hot: Vec::with_capacity(nodes.len()),
             nodes: Vec::with_capacity(nodes.len()),
-            names: HashMap::new(),
+            names: Map::default(),
             keys: Vec::new(),
-            key_of: HashMap::new(),
+            key_of: Map::default(),
             pods: Vec::new(),
             groups: Vec::new(),
-            group_of: HashMap::new(),
-            ns_groups: HashMap::new(),
+            group_of: Map::default(),
+            ns_groups: Map::default(),
             carriers: Vec::new(),
-            carrier_of: HashMap::new(),
+            carrier_of: Map::default(),
             taint_class: Vec::with_capacity(nodes.len()),
             taint_classes: Vec::new(),
             taint_members: Vec::new(),
-            taint_class_of: HashMap::new(),
+            taint_class_of: Map::default(),
             fit: FitCache::default(),
             hostname,
             empty,
@@ -603,6 +610,7 @@ impl Cluster {
     /// Panics if `node` is not a node of this cluster.
     pub fn bind(&mut self, pod: SchedPod, node: NodeId) -> PodId {
         let query = self.query_interning(&pod);
+        self.watch(&query);
         self.bind_query(pod, &query, node)
     }
 
@@ -620,8 +628,8 @@ impl Cluster {
         self.fit.touch(n);
         self.nodes[n].pods.push(id);
         self.count_in_groups(query.ns, &query.labels, n, 1, 1);
-        // The pod's own terms become carriers that later pods are checked against, and
-        // the groups its rules count are kept from now on, for its siblings.
+        // The pod's own terms become carriers that later pods are checked against (the
+        // groups its rules count are kept from now on: the caller watched them).
         let mut carriers = Vec::new();
         let terms = [
             (CarrierKind::RequiredAffinity, &query.affinity),
@@ -645,7 +653,6 @@ impl Cluster {
             state: PodState::Running,
             carriers,
         });
-        self.watch(query);
         id
     }
 
@@ -688,16 +695,16 @@ impl Cluster {
 
     /// Keeps counts for every group and key a pod's rules look at.
     pub(crate) fn watch(&mut self, query: &schedule::PodQuery) {
-        for (selector, key) in query.watched() {
-            let g = self.group(query.ns, &selector);
-            let Some(&key) = self.key_of.get(&key) else { continue };
+        query.watched(|selector, key| {
+            let g = self.group(query.ns, selector);
+            let Some(&key) = self.key_of.get(&key) else { return };
             let group = &self.groups[g as usize];
             if group.by_key.iter().any(|d| d.key == key) {
-                continue;
+                return;
             }
             let domains = self.domains_of(key, &group.live, &group.all);
             self.groups[g as usize].by_key.push(domains);
-        }
+        });
     }
 
     /// Per-node counts summed per domain of a key.
@@ -716,8 +723,7 @@ impl Cluster {
     }
 
     fn carrier(&mut self, kind: CarrierKind, ns: u32, selector: &[(u32, u32)], key: u32) -> u32 {
-        let lookup = (kind, ns, selector.to_vec(), key);
-        if let Some(&c) = self.carrier_of.get(&lookup) {
+        if let Some(&c) = self.carrier_of.get(&(kind, ns, key)).and_then(|by| by.get(selector)) {
             return c;
         }
         let c = self.carriers.len() as u32;
@@ -733,21 +739,20 @@ impl Cluster {
             domain_total: 0,
             total: 0,
         });
-        self.carrier_of.insert(lookup, c);
+        self.carrier_of.entry((kind, ns, key)).or_default().insert(selector.to_vec(), c);
         c
     }
 
     /// The group of pods of `ns` matching `selector`, counted from now on.
     fn group(&mut self, ns: u32, selector: &[(u32, u32)]) -> u32 {
-        let lookup = (ns, selector.to_vec());
-        if let Some(&g) = self.group_of.get(&lookup) {
+        if let Some(g) = self.find_group_id(ns, selector) {
             return g;
         }
         let (live, all) = self.count_pods(ns, selector);
         let g = self.groups.len() as u32;
         let any = Bits::from_fn(all.len(), |i| all[i] > 0);
         self.groups.push(Group { selector: selector.to_vec(), live, all, any, by_key: Vec::new() });
-        self.group_of.insert(lookup, g);
+        self.group_of.entry(ns).or_default().insert(selector.to_vec(), g);
         self.ns_groups.entry(ns).or_default().push(g);
         g
     }
@@ -770,9 +775,11 @@ impl Cluster {
 
     /// The registered group of pods of `ns` matching `selector`, if any.
     pub(crate) fn find_group(&self, ns: u32, selector: &[(u32, u32)]) -> Option<&Group> {
-        // A lookup without building the key would need a borrowed form of it; the
-        // selectors are a few pairs, so the copy is cheap next to the placement.
-        self.group_of.get(&(ns, selector.to_vec())).map(|&g| &self.groups[g as usize])
+        self.find_group_id(ns, selector).map(|g| &self.groups[g as usize])
+    }
+
+    fn find_group_id(&self, ns: u32, selector: &[(u32, u32)]) -> Option<u32> {
+        self.group_of.get(&ns).and_then(|by| by.get(selector)).copied()
     }
 
     /// The index of a label key's domain table, if some node has that label.

@@ -8,10 +8,9 @@
 use crate::bits::Bits;
 use crate::fit::{FitClass, NO_FIT};
 use crate::intern::{Interner, MISSING, Symbols, label, merge, subset};
-use crate::{CORDONED, CarrierKind, Cluster, Domains, HARD_TAINTS, ITaint, KeyIndex, NodeId, Req, SchedPod};
+use crate::{CORDONED, CarrierKind, Cluster, Domains, HARD_TAINTS, ITaint, KeyIndex, Map, NodeId, Req, SchedPod};
 use doppel_model::spec::{AffinityTerm, TaintEffect, TolerationOperator};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 mod fast;
@@ -246,16 +245,20 @@ impl PodQuery {
         self.affinity.iter().try_fold(Vec::new(), |acc, term| merge(&acc, &term.selector))
     }
 
-    /// The (selector, topology key) pairs whose matching pods this pod's rules count.
-    pub(crate) fn watched(&self) -> Vec<(Vec<(u32, u32)>, u32)> {
-        let spreads = self.hard.iter().chain(&self.soft).map(|c| (c.selector.clone(), c.key));
-        let terms =
-            self.anti.iter().chain(&self.pref_affinity).chain(&self.pref_anti).map(|t| (t.selector.clone(), t.key));
-        let mut out: Vec<_> = spreads.chain(terms).collect();
-        if let Some(selector) = self.affinity_selector().filter(|_| !self.affinity.is_empty()) {
-            out.extend(self.affinity.iter().map(|t| (selector.clone(), t.key)));
+    /// Calls `f` with each (selector, topology key) pair whose matching pods this
+    /// pod's rules count.
+    pub(crate) fn watched(&self, mut f: impl FnMut(&[(u32, u32)], u32)) {
+        for c in self.hard.iter().chain(&self.soft) {
+            f(&c.selector, c.key);
         }
-        out
+        for t in self.anti.iter().chain(&self.pref_affinity).chain(&self.pref_anti) {
+            f(&t.selector, t.key);
+        }
+        if let Some(selector) = self.affinity_selector().filter(|_| !self.affinity.is_empty()) {
+            for t in &self.affinity {
+                f(&selector, t.key);
+            }
+        }
     }
 }
 
@@ -459,7 +462,7 @@ impl Cluster {
     }
 
     pub(crate) fn query_reading(&self, pod: &SchedPod) -> PodQuery {
-        resolve(pod, &mut Symbols::Reading { known: &self.syms, extra: HashMap::new() })
+        resolve(pod, &mut Symbols::Reading { known: &self.syms, extra: Map::default() })
     }
 
     /// Pods of `ns` matching `selector` per node, terminating ones included or not.
