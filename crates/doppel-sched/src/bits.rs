@@ -124,7 +124,6 @@ impl Bits {
     }
 
     /// The nodes of the set, in increasing order.
-    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(w, &word)| Ones { word, base: w * 64 })
     }
