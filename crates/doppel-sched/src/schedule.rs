@@ -356,15 +356,65 @@ impl Feasible {
     }
 }
 
-/// Counts summed per domain of one key, with a last slot (zero) for nodes without it.
-struct DomainSums<'a> {
-    domain: &'a [u32],
+/// Inter-pod counts summed per domain of a key, with a last slot (zero) for nodes
+/// without the key.
+struct Table<'a> {
+    index: &'a KeyIndex,
     sums: Vec<i64>,
 }
 
-impl DomainSums<'_> {
-    fn at(&self, i: usize) -> i64 {
-        self.sums[(self.domain[i] as usize).min(self.sums.len() - 1)]
+/// Inter-pod counts on a key with one node per domain: per node, and the nodes where
+/// they are not zero.
+struct Fine<'a> {
+    domain: &'a [u32],
+    counts: Cow<'a, [u32]>,
+    any: Cow<'a, Bits>,
+    sign: i64,
+}
+
+/// What InterPodAffinity's score sums per node: the pods matching the pod's preferred
+/// terms (anti-affinity negative), and the existing pods whose preferred terms (or
+/// required affinity, with weight 1) the pod matches. Per-domain tables, one per key,
+/// except for keys with one node per domain (the hostname), counted per node.
+struct InterPodParts<'a> {
+    tables: Vec<Table<'a>>,
+    fine: Vec<Fine<'a>>,
+}
+
+impl InterPodParts<'_> {
+    /// Whether no term counted any pod (every node then scores 0).
+    fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.fine.is_empty()
+    }
+
+    /// Whether every table's key keeps its nodes per domain as sets.
+    fn coarse(&self) -> bool {
+        self.tables.iter().all(|t| t.index.is_coarse())
+    }
+
+    /// The inter-pod sum of node `i`.
+    fn raw(&self, i: usize) -> i64 {
+        let tables: i64 = self.tables.iter().map(|t| t.sums[(t.index.domain[i] as usize).min(t.index.len())]).sum();
+        let fine: i64 =
+            self.fine.iter().map(|f| if f.domain[i] == MISSING { 0 } else { f.sign * i64::from(f.counts[i]) }).sum();
+        tables + fine
+    }
+}
+
+impl<'a> InterPodParts<'a> {
+    /// Adds `sign` times a per-domain table to the sums of its key.
+    fn add_table(&mut self, index: &'a KeyIndex, sums: &[i64], sign: i64) {
+        let at_key = match self.tables.iter().position(|t| std::ptr::eq(t.index, index)) {
+            Some(found) => found,
+            None => {
+                self.tables.push(Table { index, sums: vec![0; index.len() + 1] });
+                self.tables.len() - 1
+            }
+        };
+        let table = &mut self.tables[at_key].sums;
+        for (d, slot) in table.iter_mut().enumerate().take(index.len()) {
+            *slot += sign * at(sums, d as u32);
+        }
     }
 }
 
@@ -605,9 +655,8 @@ impl Cluster {
         let Some(filters) = self.domain_filters(q, node_rules) else {
             return Err(self.refusal(q, node_rules));
         };
-        if q.soft.is_empty()
-            && let Some(parts) = self.inter_pod_parts(q)
-        {
+        let parts = self.inter_pod_parts(q);
+        if q.soft.is_empty() && parts.coarse() {
             let feasible = self.feasible_set(&taints, fit, node_rules, &filters);
             return match (feasible.count(), feasible.first()) {
                 (0, _) | (_, None) => Err(self.refusal(q, node_rules)),
@@ -615,7 +664,6 @@ impl Cluster {
                 _ => Ok(NodeId(self.best_of_set(&feasible, fit, &taints, &parts))),
             };
         }
-        let sums = self.inter_pod_sums(q);
         let mut found = Feasible::with_capacity(n);
         'nodes: for (i, (&class, &score)) in self.taint_class.iter().zip(&fit.scores).enumerate() {
             let prefer = taints[class as usize];
@@ -627,13 +675,13 @@ impl Cluster {
                     continue 'nodes;
                 }
             }
-            let raw = sums.iter().map(|t| t.at(i)).sum();
+            let raw = parts.raw(i);
             found.push(i as u32, score, prefer, raw);
         }
         match found.node.len() {
             0 => Err(self.refusal(q, node_rules)),
             1 => Ok(NodeId(found.node[0])),
-            _ => Ok(NodeId(self.best(q, &found, node_rules, !sums.is_empty()))),
+            _ => Ok(NodeId(self.best(q, &found, node_rules, !parts.is_empty()))),
         }
     }
 
@@ -876,31 +924,29 @@ impl Cluster {
         normal.into_iter().zip(&scored).map(|(s, &scored)| if scored { s } else { 0 }).collect()
     }
 
-    /// What InterPodAffinity's score adds up per node: the pods matching the pod's
-    /// preferred terms (anti-affinity negative), and the existing pods whose preferred
-    /// terms (or required affinity, with weight 1) the pod matches, per domain; one
-    /// table per key, none when no term counted any pod (all nodes then score 0).
-    fn inter_pod_sums(&self, q: &PodQuery) -> Vec<DomainSums<'_>> {
-        let mut tables: Vec<DomainSums<'_>> = Vec::new();
-        let mut add = |key: usize, sums: &[i64], sign: i64| {
-            let index = &self.keys[key];
-            let at = match tables.iter().position(|t| std::ptr::eq(t.domain, index.domain.as_slice())) {
-                Some(at) => at,
-                None => {
-                    tables.push(DomainSums { domain: &index.domain, sums: vec![0; index.len() + 1] });
-                    tables.len() - 1
-                }
-            };
-            for (slot, &count) in tables[at].sums.iter_mut().zip(sums) {
-                *slot += sign * count;
-            }
-        };
+    /// The inter-pod terms of the pod and of existing pods that count some pod.
+    fn inter_pod_parts(&self, q: &PodQuery) -> InterPodParts<'_> {
+        let mut parts = InterPodParts { tables: Vec::new(), fine: Vec::new() };
         let own = q.pref_affinity.iter().map(|t| (t, 1)).chain(q.pref_anti.iter().map(|t| (t, -1)));
         for (term, sign) in own {
             let Some(key) = self.key_index(term.key) else { continue };
             let (sums, total) = pick(self.domains(q.ns, &term.selector, key), false);
-            if total > 0 {
-                add(key, &sums, sign);
+            if total <= 0 {
+                continue;
+            }
+            let index = &self.keys[key];
+            if index.one_node_per_domain() {
+                let (counts, any) = match self.find_group(q.ns, &term.selector) {
+                    Some(group) => (Cow::Borrowed(group.all.as_slice()), Cow::Borrowed(&group.any)),
+                    None => {
+                        let (_, all) = self.count_pods(q.ns, &term.selector);
+                        let any = Bits::from_fn(all.len(), |i| all[i] > 0);
+                        (Cow::Owned(all), Cow::Owned(any))
+                    }
+                };
+                parts.fine.push(Fine { domain: &index.domain, counts, any, sign });
+            } else {
+                parts.add_table(index, &sums, sign);
             }
         }
         for c in &self.carriers {
@@ -914,9 +960,19 @@ impl Cluster {
                 && subset(&c.selector, &q.labels)
                 && let Some(key) = c.key_index
             {
-                add(key, &c.per_domain, sign);
+                let index = &self.keys[key];
+                if index.one_node_per_domain() {
+                    parts.fine.push(Fine {
+                        domain: &index.domain,
+                        counts: Cow::Borrowed(&c.per_node),
+                        any: Cow::Borrowed(&c.any),
+                        sign,
+                    });
+                } else {
+                    parts.add_table(index, &c.per_domain, sign);
+                }
             }
         }
-        tables
+        parts
     }
 }

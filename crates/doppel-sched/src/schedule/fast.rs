@@ -12,108 +12,12 @@
 //! what the cell or the counted node's taint class can add), stopping once none left
 //! can catch up.
 
-use super::{DomainFilter, PodQuery, at, pick};
+use super::{DomainFilter, InterPodParts};
+use crate::Cluster;
 use crate::bits::Bits;
 use crate::fit::{FitClass, MAX_FIT};
-use crate::intern::{MISSING, subset};
-use crate::{CarrierKind, Cluster, KeyIndex};
-use std::borrow::Cow;
-
-/// Inter-pod counts summed per domain of a key with few domains, with a last slot
-/// (zero) for nodes without the key.
-struct Coarse<'a> {
-    index: &'a KeyIndex,
-    sums: Vec<i64>,
-}
-
-/// Inter-pod counts on a key with one node per domain: per node, and the nodes where
-/// they are not zero.
-struct Fine<'a> {
-    domain: &'a [u32],
-    counts: Cow<'a, [u32]>,
-    any: Cow<'a, Bits>,
-    sign: i64,
-}
-
-/// What InterPodAffinity's score sums per node, split by the kind of key.
-pub(super) struct InterPodParts<'a> {
-    coarse: Vec<Coarse<'a>>,
-    fine: Vec<Fine<'a>>,
-}
-
-impl InterPodParts<'_> {
-    fn is_empty(&self) -> bool {
-        self.coarse.is_empty() && self.fine.is_empty()
-    }
-
-    /// The inter-pod sum of node `i`.
-    fn raw(&self, i: usize) -> i64 {
-        let coarse: i64 = self.coarse.iter().map(|c| c.sums[(c.index.domain[i] as usize).min(c.index.len())]).sum();
-        let fine: i64 =
-            self.fine.iter().map(|f| if f.domain[i] == MISSING { 0 } else { f.sign * i64::from(f.counts[i]) }).sum();
-        coarse + fine
-    }
-}
 
 impl Cluster {
-    /// The inter-pod terms that count some pod (as `inter_pod_sums` collects them),
-    /// split by key; `None` when one is on a key neither with few domains nor with one
-    /// node per domain.
-    pub(super) fn inter_pod_parts(&self, q: &PodQuery) -> Option<InterPodParts<'_>> {
-        let mut parts = InterPodParts { coarse: Vec::new(), fine: Vec::new() };
-        let own = q.pref_affinity.iter().map(|t| (t, 1)).chain(q.pref_anti.iter().map(|t| (t, -1)));
-        for (term, sign) in own {
-            let Some(key) = self.key_index(term.key) else { continue };
-            let (sums, total) = pick(self.domains(q.ns, &term.selector, key), false);
-            if total <= 0 {
-                continue;
-            }
-            let index = &self.keys[key];
-            if index.one_node_per_domain() {
-                let (counts, any) = match self.find_group(q.ns, &term.selector) {
-                    Some(group) => (Cow::Borrowed(group.all.as_slice()), Cow::Borrowed(&group.any)),
-                    None => {
-                        let (_, all) = self.count_pods(q.ns, &term.selector);
-                        let any = Bits::from_fn(all.len(), |i| all[i] > 0);
-                        (Cow::Owned(all), Cow::Owned(any))
-                    }
-                };
-                parts.fine.push(Fine { domain: &index.domain, counts, any, sign });
-            } else if index.is_coarse() {
-                parts.add_coarse(index, &sums, sign);
-            } else {
-                return None;
-            }
-        }
-        for c in &self.carriers {
-            let sign = match c.kind {
-                CarrierKind::RequiredAffinity | CarrierKind::PreferredAffinity => 1,
-                CarrierKind::PreferredAnti => -1,
-                CarrierKind::RequiredAnti => continue,
-            };
-            if c.domain_total > 0
-                && c.ns == q.ns
-                && subset(&c.selector, &q.labels)
-                && let Some(key) = c.key_index
-            {
-                let index = &self.keys[key];
-                if index.one_node_per_domain() {
-                    parts.fine.push(Fine {
-                        domain: &index.domain,
-                        counts: Cow::Borrowed(&c.per_node),
-                        any: Cow::Borrowed(&c.any),
-                        sign,
-                    });
-                } else if index.is_coarse() {
-                    parts.add_coarse(index, &c.per_domain, sign);
-                } else {
-                    return None;
-                }
-            }
-        }
-        Some(parts)
-    }
-
     /// The feasible nodes as a set: taint classes the pod may use, nodes it fits, its
     /// node rules, then each domain filter.
     pub(super) fn feasible_set(
@@ -255,7 +159,7 @@ impl Cluster {
     /// has the same of both.
     fn cells(&self, plain: Bits, taints: &[i32], parts: &InterPodParts<'_>) -> Vec<Bits> {
         let mut cells: Vec<Bits> = self.by_prefer(plain, taints).into_iter().map(|(_, bits)| bits).collect();
-        for coarse in &parts.coarse {
+        for coarse in &parts.tables {
             let mut split = Vec::new();
             for cell in cells {
                 let mut rest = cell.clone();
@@ -287,21 +191,4 @@ struct Group {
     extra: i64,
     exact: bool,
     next: i32,
-}
-
-impl<'a> InterPodParts<'a> {
-    /// Adds `sign` times a per-domain table to the sums of its (coarse) key.
-    fn add_coarse(&mut self, index: &'a KeyIndex, sums: &[i64], sign: i64) {
-        let at_key = match self.coarse.iter().position(|c| std::ptr::eq(c.index, index)) {
-            Some(found) => found,
-            None => {
-                self.coarse.push(Coarse { index, sums: vec![0; index.len() + 1] });
-                self.coarse.len() - 1
-            }
-        };
-        let table = &mut self.coarse[at_key].sums;
-        for (d, slot) in table.iter_mut().enumerate().take(index.len()) {
-            *slot += sign * at(sums, d as u32);
-        }
-    }
 }
