@@ -128,9 +128,9 @@ impl Bits {
         self.words.iter().enumerate().flat_map(|(w, &word)| Ones { word, base: w * 64 })
     }
 
-    /// The nodes in both sets, in increasing order.
-    pub(crate) fn iter_common<'a>(&'a self, other: &'a Bits) -> impl Iterator<Item = usize> + 'a {
-        self.words.iter().zip(&other.words).enumerate().flat_map(|(w, (a, b))| Ones { word: a & b, base: w * 64 })
+    /// The nodes in this set and in `words` (a set as bits), in increasing order.
+    pub(crate) fn iter_common_words<'a>(&'a self, words: &'a [u64]) -> impl Iterator<Item = usize> + 'a {
+        self.words.iter().zip(words).enumerate().flat_map(|(w, (a, b))| Ones { word: a & b, base: w * 64 })
     }
 }
 
@@ -175,7 +175,7 @@ mod tests {
             assert_eq!(ba.count(), members(&a).len());
             assert_eq!(ba.first(), members(&a).first().copied());
             let both: Vec<bool> = a.iter().zip(&b).map(|(x, y)| *x && *y).collect();
-            assert_eq!(ba.iter_common(&bb).collect::<Vec<_>>(), members(&both));
+            assert_eq!(ba.iter_common_words(&bb.words).collect::<Vec<_>>(), members(&both));
             let mut and = ba.clone();
             and.and(&bb);
             assert_eq!(and, Bits::from_fn(len, |i| both[i]));

@@ -1,7 +1,7 @@
 //! The part of a node's score that depends only on the node's requests and the pod's:
 //! NodeResourcesFit's filter and LeastAllocated score, and BalancedAllocation. Pods of
-//! one workload request the same, so these are kept per distinct request and only the
-//! nodes whose pods changed since are computed again.
+//! one workload request the same, so these are kept per distinct request and a node's
+//! are computed again when its pods change.
 
 use crate::bits::Bits;
 use crate::{Hot, Req};
@@ -108,26 +108,27 @@ pub(crate) struct FitClass {
     pub(crate) scores: Vec<i32>,
     /// The nodes the pod fits.
     pub(crate) fits: Bits,
-    /// Per fit score from 0 to [`MAX_FIT`], the nodes with that score, and how many.
-    pub(crate) by_score: Vec<Bits>,
+    /// Per fit score from 0 to [`MAX_FIT`], the nodes with that score as a row of
+    /// `words` words, all rows in one array.
+    by_score: Vec<u64>,
+    words: usize,
+    /// Per fit score, how many nodes have it.
     pub(crate) with_score: Vec<u32>,
-    /// Nodes whose scores are out of date, each once.
-    stale: Vec<u32>,
-    is_stale: Vec<bool>,
     last_used: u64,
 }
 
 impl FitClass {
     fn new(hot: &[Hot], req: &Req, clock: u64) -> FitClass {
         let n = hot.len();
+        let words = n.div_ceil(64);
+        let rows = MAX_FIT as usize + 1;
         let mut class = FitClass {
             req: *req,
             scores: vec![NO_FIT; n],
             fits: Bits::zeros(n),
-            by_score: vec![Bits::zeros(n); MAX_FIT as usize + 1],
-            with_score: vec![0; MAX_FIT as usize + 1],
-            stale: Vec::new(),
-            is_stale: vec![false; n],
+            by_score: vec![0; rows * words],
+            words,
+            with_score: vec![0; rows],
             last_used: clock,
         };
         for (i, node) in hot.iter().enumerate() {
@@ -136,38 +137,48 @@ impl FitClass {
         class
     }
 
+    /// The nodes with fit score `score`, a bit per node.
+    pub(crate) fn with(&self, score: i32) -> &[u64] {
+        let start = score as usize * self.words;
+        &self.by_score[start..start + self.words]
+    }
+
     /// Gives node `i` its new score.
     fn put(&mut self, i: usize, score: i32) {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
         let old = self.scores[i];
         if old != NO_FIT {
-            self.by_score[old as usize].set(i, false);
+            self.by_score[old as usize * self.words + word] &= !bit;
             self.with_score[old as usize] -= 1;
         }
         if score != NO_FIT {
-            self.by_score[score as usize].set(i, true);
+            self.by_score[score as usize * self.words + word] |= bit;
             self.with_score[score as usize] += 1;
         }
         self.fits.set(i, score != NO_FIT);
         self.scores[i] = score;
     }
 
-    fn refresh(&mut self, hot: &[Hot]) {
-        while let Some(i) = self.stale.pop() {
-            let i = i as usize;
-            self.put(i, fit_score(&hot[i], &self.req));
-            self.is_stale[i] = false;
+    /// Adds a node slot at the end, with no score yet.
+    fn push(&mut self) {
+        let n = self.scores.len();
+        if (n + 1).div_ceil(64) > self.words {
+            // Every row gets one more word.
+            let rows = MAX_FIT as usize + 1;
+            let mut wider = vec![0; rows * (self.words + 1)];
+            for row in 0..rows {
+                let old = &self.by_score[row * self.words..(row + 1) * self.words];
+                wider[row * (self.words + 1)..row * (self.words + 1) + self.words].copy_from_slice(old);
+            }
+            self.by_score = wider;
+            self.words += 1;
         }
-    }
-
-    fn mark(&mut self, i: usize) {
-        if !self.is_stale[i] {
-            self.is_stale[i] = true;
-            self.stale.push(i as u32);
-        }
+        self.scores.push(NO_FIT);
+        self.fits.push(false);
     }
 }
 
-/// Fit scores for the last few distinct requests placed.
+/// Fit scores for the last few distinct requests placed, kept up to date.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FitCache {
     classes: Vec<FitClass>,
@@ -175,24 +186,20 @@ pub(crate) struct FitCache {
 }
 
 impl FitCache {
-    /// A node's requests or pod count changed: its scores are out of date.
-    pub(crate) fn touch(&mut self, node: usize) {
+    /// Node `i`'s requests or pod count changed to those of `node`.
+    pub(crate) fn update(&mut self, i: usize, node: &Hot) {
         for class in &mut self.classes {
-            class.mark(node);
+            let score = fit_score(node, &class.req);
+            class.put(i, score);
         }
     }
 
     /// A node was added after the others.
-    pub(crate) fn push_node(&mut self) {
+    pub(crate) fn push_node(&mut self, node: &Hot) {
         for class in &mut self.classes {
-            let i = class.scores.len();
-            class.scores.push(NO_FIT);
-            class.fits.push(false);
-            for bits in &mut class.by_score {
-                bits.push(false);
-            }
-            class.is_stale.push(false);
-            class.mark(i);
+            class.push();
+            let score = fit_score(node, &class.req);
+            class.put(class.scores.len() - 1, score);
         }
     }
 
@@ -203,15 +210,10 @@ impl FitCache {
             class.put(last, NO_FIT);
             class.scores.pop();
             class.fits.pop();
-            for bits in &mut class.by_score {
-                bits.pop();
-            }
-            class.is_stale.pop();
-            class.stale.retain(|&i| (i as usize) < last);
         }
     }
 
-    /// The fit scores for `req`, brought up to date (and kept for next time).
+    /// The fit scores for `req` (kept for next time).
     pub(crate) fn class(&mut self, hot: &[Hot], req: &Req) -> &FitClass {
         self.clock += 1;
         let clock = self.clock;
@@ -229,20 +231,14 @@ impl FitCache {
         };
         let class = &mut self.classes[found];
         class.last_used = clock;
-        class.refresh(hot);
         class
     }
 
     /// The fit scores for `req`, without keeping anything: from the cache where it
-    /// holds `req` and is up to date, else computed.
+    /// holds `req`, else computed.
     pub(crate) fn peek(&self, hot: &[Hot], req: &Req) -> Cow<'_, FitClass> {
         match self.classes.iter().find(|c| c.req == *req) {
-            Some(class) if class.stale.is_empty() => Cow::Borrowed(class),
-            Some(class) => {
-                let mut class = class.clone();
-                class.refresh(hot);
-                Cow::Owned(class)
-            }
+            Some(class) => Cow::Borrowed(class),
             None => Cow::Owned(FitClass::new(hot, req, 0)),
         }
     }
@@ -272,38 +268,42 @@ mod tests {
         assert_eq!(class.scores, expected, "round {round}");
         for (i, &score) in expected.iter().enumerate() {
             assert_eq!(class.fits.get(i), score != NO_FIT, "round {round}");
-            for (s, bits) in class.by_score.iter().enumerate() {
-                assert_eq!(bits.get(i), score == s as i32, "round {round}");
+            for s in 0..=MAX_FIT {
+                let row = class.with(s);
+                assert_eq!(row[i / 64] >> (i % 64) & 1 == 1, score == s, "round {round}");
             }
         }
-        for (s, bits) in class.by_score.iter().enumerate() {
-            assert_eq!(bits.count(), class.with_score[s] as usize, "round {round}");
+        for s in 0..=MAX_FIT {
+            let set: u32 = class.with(s).iter().map(|w| w.count_ones()).sum();
+            assert_eq!(set, class.with_score[s as usize], "round {round}");
         }
     }
 
     #[test]
     fn cached_scores_follow_changed_nodes_and_many_requests() {
-        let mut nodes = vec![hot(4000, 8 << 30), hot(2000, 8 << 30), hot(1000, 1 << 30)];
+        // Enough nodes that some come and go across a word of the per-score sets.
+        let kinds = [hot(4000, 8 << 30), hot(2000, 8 << 30), hot(1000, 1 << 30)];
+        let mut nodes: Vec<Hot> = (0..62).map(|i| kinds[i % 3]).collect();
         let mut cache = FitCache::default();
         let fresh = |nodes: &[Hot], r: &Req| nodes.iter().map(|n| fit_score(n, r)).collect::<Vec<_>>();
         // More distinct requests than the cache keeps, revisited in turn.
         let reqs: Vec<Req> = (1..=CLASSES as i64 + 3).map(|k| req(250 * k, k << 28)).collect();
-        for round in 0..40usize {
+        for round in 0..60usize {
             let r = reqs[(round * 7) % reqs.len()];
             let expected = fresh(&nodes, &r);
             check(&cache.peek(&nodes, &r), &expected, round);
             check(cache.class(&nodes, &r), &expected, round);
             // A pod lands on one node; now and then a node comes or goes.
-            let n = round % nodes.len();
+            let n = (round * 5) % nodes.len();
             nodes[n].req_cpu += r.cpu;
             nodes[n].req_mem += r.mem;
             nodes[n].nz_cpu += r.nz_cpu;
             nodes[n].nz_mem += r.nz_mem;
             nodes[n].count += 1;
-            cache.touch(n);
-            if round % 9 == 4 {
+            cache.update(n, &nodes[n]);
+            if round % 9 == 4 || round % 9 == 5 {
                 nodes.push(hot(8000, 16 << 30));
-                cache.push_node();
+                cache.push_node(&nodes[nodes.len() - 1]);
             } else if round % 9 == 8 && nodes.len() > 1 {
                 nodes.pop();
                 cache.pop_node();

@@ -498,7 +498,7 @@ impl Cluster {
             bits.push(false);
         }
         self.classify_taints(id.0 as usize);
-        self.fit.push_node();
+        self.fit.push_node(&self.hot[id.0 as usize]);
         id
     }
 
@@ -625,7 +625,7 @@ impl Cluster {
         hot.nz_cpu = hot.nz_cpu.saturating_add(req.nz_cpu);
         hot.nz_mem = hot.nz_mem.saturating_add(req.nz_mem);
         hot.count += 1;
-        self.fit.touch(n);
+        self.fit.update(n, hot);
         self.nodes[n].pods.push(id);
         self.count_in_groups(query.ns, &query.labels, n, 1, 1);
         // The pod's own terms become carriers that later pods are checked against (the
@@ -819,7 +819,7 @@ impl Cluster {
         hot.nz_cpu = hot.nz_cpu.saturating_sub(req.nz_cpu);
         hot.nz_mem = hot.nz_mem.saturating_sub(req.nz_mem);
         hot.count = hot.count.saturating_sub(1);
-        self.fit.touch(n);
+        self.fit.update(n, hot);
         self.nodes[n].pods.retain(|&p| p != pod);
         self.pods[pod.0 as usize].state = PodState::Removed;
     }

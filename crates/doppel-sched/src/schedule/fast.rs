@@ -121,7 +121,7 @@ impl Cluster {
             if best.is_some_and(|(total, _)| top < total) {
                 break;
             }
-            for i in fit.by_score[f as usize].iter_common(&group.bits) {
+            for i in group.bits.iter_common_words(fit.with(f)) {
                 if best.is_some_and(|(total, at)| top < total || (top == total && i > at)) {
                     break;
                 }
