@@ -45,13 +45,7 @@ impl Bits {
         }
     }
 
-    /// The number of nodes the set ranges over.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     /// Whether node `i` is in the set.
-    #[cfg(test)]
     pub(crate) fn get(&self, i: usize) -> bool {
         self.words[i / 64] >> (i % 64) & 1 == 1
     }
@@ -106,6 +100,16 @@ impl Bits {
         for (a, b) in self.words.iter_mut().zip(&other.words) {
             *a &= !b;
         }
+    }
+
+    /// The set as words of 64 nodes.
+    pub(crate) fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// Whether the two sets have a node in common.
+    pub(crate) fn intersects(&self, other: &Bits) -> bool {
+        self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
     }
 
     /// Whether the set is empty.

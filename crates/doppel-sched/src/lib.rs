@@ -244,6 +244,8 @@ pub(crate) struct KeyIndex {
     /// Per domain, its nodes, while the key has at most [`COARSE`] domains (then
     /// dropped for good).
     pub(crate) members: Vec<Bits>,
+    /// The nodes that have the key.
+    pub(crate) keyed: Bits,
     /// The number of domains holding more than one node.
     shared: u32,
 }
@@ -268,6 +270,7 @@ impl KeyIndex {
     /// Puts node `n` (the last so far) in domain `d`.
     fn join(&mut self, n: usize, d: u32) {
         self.domain[n] = d;
+        self.keyed.set(n, true);
         self.nodes_in[d as usize] += 1;
         if self.nodes_in[d as usize] == 2 {
             self.shared += 1;
@@ -288,6 +291,7 @@ impl KeyIndex {
         for bits in &mut self.members {
             bits.pop();
         }
+        self.keyed.pop();
     }
 
     /// The number of distinct values.
@@ -448,6 +452,7 @@ impl Cluster {
         let labels = self.syms.labels(&node.labels);
         for key in &mut self.keys {
             key.domain.push(MISSING);
+            key.keyed.push(false);
             for bits in &mut key.members {
                 bits.push(false);
             }
@@ -457,7 +462,8 @@ impl Cluster {
                 Some(&index) => index,
                 None => {
                     let index = self.keys.len();
-                    self.keys.push(KeyIndex { domain: vec![MISSING; id.0 as usize + 1], ..KeyIndex::default() });
+                    let n = id.0 as usize + 1;
+                    self.keys.push(KeyIndex { domain: vec![MISSING; n], keyed: Bits::zeros(n), ..KeyIndex::default() });
                     self.key_of.insert(key, index);
                     for carrier in self.carriers.iter_mut().filter(|c| c.key == key) {
                         carrier.key_index = Some(index);

@@ -444,16 +444,14 @@ impl<'a> DomainFilter<'a> {
             return Bits::from_fn(n, |i| self.passes(i));
         }
         let mut out = Bits::zeros(n);
-        let mut keyed = Bits::zeros(n);
         for (members, &pass) in self.index.members.iter().zip(&self.pass) {
             if pass {
                 out.or(members);
             }
-            keyed.or(members);
         }
         if self.pass[self.index.len()] {
             let mut missing = Bits::ones(n);
-            missing.and_not(&keyed);
+            missing.and_not(&self.index.keyed);
             out.or(&missing);
         }
         out
@@ -522,6 +520,19 @@ impl Cluster {
             None => {
                 let (l, a) = self.count_pods(ns, selector);
                 Cow::Owned(if live { l } else { a })
+            }
+        }
+    }
+
+    /// The same, with the nodes where some pod counted (or a superset of them).
+    fn counts_where(&self, ns: u32, selector: &[(u32, u32)], live: bool) -> (Cow<'_, [u32]>, Cow<'_, Bits>) {
+        match self.find_group(ns, selector) {
+            Some(group) => (Cow::Borrowed(if live { &group.live } else { &group.all }), Cow::Borrowed(&group.any)),
+            None => {
+                let (l, a) = self.count_pods(ns, selector);
+                let counts = if live { l } else { a };
+                let any = Bits::from_fn(counts.len(), |i| counts[i] > 0);
+                (Cow::Owned(counts), Cow::Owned(any))
             }
         }
     }
@@ -656,12 +667,16 @@ impl Cluster {
             return Err(self.refusal(q, node_rules));
         };
         let parts = self.inter_pod_parts(q);
-        if q.soft.is_empty() && parts.coarse() {
-            let feasible = self.feasible_set(&taints, fit, node_rules, &filters);
+        if parts.coarse() && self.soft_coarse(q) {
+            let allowed = node_rules.map(|ok| Bits::from_fn(n, |i| ok[i]));
+            let feasible = self.feasible_set(&taints, fit, allowed.as_ref(), &filters);
             return match (feasible.count(), feasible.first()) {
                 (0, _) | (_, None) => Err(self.refusal(q, node_rules)),
                 (1, Some(i)) => Ok(NodeId(i as u32)),
-                _ => Ok(NodeId(self.best_of_set(&feasible, fit, &taints, &parts))),
+                _ => {
+                    let soft = self.soft_parts(q, &feasible, allowed.as_ref());
+                    Ok(NodeId(self.best_of_set(&feasible, fit, &taints, &parts, &soft)))
+                }
             };
         }
         let mut found = Feasible::with_capacity(n);
@@ -936,14 +951,7 @@ impl Cluster {
             }
             let index = &self.keys[key];
             if index.one_node_per_domain() {
-                let (counts, any) = match self.find_group(q.ns, &term.selector) {
-                    Some(group) => (Cow::Borrowed(group.all.as_slice()), Cow::Borrowed(&group.any)),
-                    None => {
-                        let (_, all) = self.count_pods(q.ns, &term.selector);
-                        let any = Bits::from_fn(all.len(), |i| all[i] > 0);
-                        (Cow::Owned(all), Cow::Owned(any))
-                    }
-                };
+                let (counts, any) = self.counts_where(q.ns, &term.selector, false);
                 parts.fine.push(Fine { domain: &index.domain, counts, any, sign });
             } else {
                 parts.add_table(index, &sums, sign);
