@@ -20,6 +20,12 @@
 //! default spreading constraints (they need the pod's owning workload), `minDomains`,
 //! `matchLabelKeys`, namespace selectors of affinity terms, and the sampling of nodes
 //! (`percentageOfNodesToScore`): every node is filtered and scored.
+//!
+//! "Every node is scored" is the outcome, not the method: fit scores are kept per
+//! distinct request and updated as pods come and go, nodes are grouped by taint class
+//! and by domain into sets (bit vectors), and the best node is sought from the highest
+//! possible total down (`schedule/fast.rs`). The plain filter-then-score of every node
+//! is kept as a test oracle (`schedule/plain.rs`) that every decision must match.
 
 mod autoscale;
 mod bits;

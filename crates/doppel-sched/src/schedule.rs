@@ -652,8 +652,11 @@ impl Cluster {
     /// `fit` holds every node's fit score for the pod's requests.
     ///
     /// Taints are judged once per taint class, and the topology spread and inter-pod
-    /// filters once per domain, so a node costs a few table lookups; the reasons of a
-    /// refusal are gathered only when no node is left.
+    /// filters once per domain. When every key the scores read has few domains or one
+    /// node per domain (the usual zone and hostname), the filters combine node sets and
+    /// the scoring visits few nodes (`fast.rs`); otherwise one pass over the nodes
+    /// filters them with a few table lookups each and `best` scores the survivors. The
+    /// reasons of a refusal are gathered only when no node is left.
     pub(crate) fn decide(&self, q: &PodQuery, fit: &FitClass) -> Result<NodeId, Unschedulable> {
         let n = self.nodes.len();
         if n == 0 {

@@ -1,16 +1,19 @@
-//! The scoring of the feasible nodes without visiting each of them, for pods whose
-//! scores come from their fit, their taints and inter-pod terms (no soft spread).
+//! The scoring of the feasible nodes without visiting each of them.
 //!
-//! Such a node's total is its fit score (LeastAllocated plus BalancedAllocation, kept
-//! per request) plus what its taint class and its inter-pod sum are worth once
-//! normalised. Both normalisations need the extremes over every feasible node, but a
-//! node's taint class and its inter-pod sum only vary from node to node where a term
-//! counted pods on that very node (keys with one node per domain, such as the
-//! hostname); elsewhere they are the same across a whole taint class and domain. So
-//! the extremes come from one node per such cell plus the nodes with pods counted.
-//! The best node is then sought from the highest possible total down (fit score plus
-//! what the cell or the counted node's taint class can add), stopping once none left
-//! can catch up.
+//! A feasible node's total is its fit score (LeastAllocated plus BalancedAllocation,
+//! kept per request) plus what its taint class, its inter-pod sum and its soft spread
+//! score are worth once normalised. The normalisations need the extremes over every
+//! feasible node, but those three only vary from node to node where a count is kept
+//! per node (inter-pod terms on keys with one node per domain, soft spread on the
+//! hostname) and is not zero there; elsewhere they are the same across a whole cell:
+//! one taint score, one domain of each key involved (keys with few domains, kept as
+//! node sets). So the extremes come from one node per cell plus the counted nodes. The
+//! best node is then sought from the highest possible total down (a fit score plus
+//! what the cell, or at most what a counted node of that taint score, can add),
+//! stopping once nothing left can reach the best found.
+//!
+//! Pods whose terms are on other keys (many domains, shared by several nodes) go
+//! through the pass over every node in `decide`.
 
 use super::{DomainFilter, InterPodParts, PodQuery, at, pick};
 use crate::bits::Bits;
