@@ -166,21 +166,29 @@ impl Cluster {
         counted.and(feasible);
         let mut plain = feasible.clone();
         plain.and_not(&counted);
-        let cells = self.cells(plain, taints, parts, soft);
+        let by_prefer = self.by_prefer(taints);
+        let cells = self.cells(&plain, &by_prefer, parts, soft);
         // The extremes of the untolerated PreferNoSchedule taints, of the inter-pod sums
         // and of the soft spread scores over the feasible nodes: one node per cell, and
         // every counted node.
-        let (mut max_prefer, mut min_raw, mut max_raw) = (0, i64::MAX, i64::MIN);
+        let mut max_prefer = cells.iter().filter_map(Bits::first).map(prefer).max().unwrap_or(0);
+        for (p, members) in &by_prefer {
+            if *p > max_prefer && members.intersects(&counted) {
+                max_prefer = *p;
+            }
+        }
+        let (mut min_raw, mut max_raw) = if parts.is_empty() { (0, 0) } else { (i64::MAX, i64::MIN) };
         let (mut min_soft, mut max_soft, mut any_soft) = (i64::MAX, 0, false);
-        for i in cells.iter().filter_map(Bits::first).chain(counted.iter()) {
-            max_prefer = max_prefer.max(prefer(i));
-            let raw = parts.raw(i);
-            min_raw = min_raw.min(raw);
-            max_raw = max_raw.max(raw);
-            if let Some(raw) = soft.raw(i) {
-                min_soft = min_soft.min(raw);
-                max_soft = max_soft.max(raw);
-                any_soft = true;
+        if !parts.is_empty() || !soft.terms.is_empty() {
+            for i in cells.iter().filter_map(Bits::first).chain(counted.iter()) {
+                let raw = parts.raw(i);
+                min_raw = min_raw.min(raw);
+                max_raw = max_raw.max(raw);
+                if let Some(raw) = soft.raw(i) {
+                    min_soft = min_soft.min(raw);
+                    max_soft = max_soft.max(raw);
+                    any_soft = true;
+                }
             }
         }
         // The scores, as `best` gives them.
@@ -217,9 +225,13 @@ impl Cluster {
                 Group { bits, extra, exact: true, next: MAX_FIT }
             })
             .collect();
-        for (p, bits) in self.by_prefer(counted, taints) {
-            let taint = taint_scores.get(p as usize).copied().unwrap_or(0);
-            groups.push(Group { bits, extra: taint + best_rest, exact: false, next: MAX_FIT });
+        for (p, members) in &by_prefer {
+            let mut bits = members.clone();
+            bits.and(&counted);
+            if !bits.is_empty() {
+                let taint = taint_scores.get(*p as usize).copied().unwrap_or(0);
+                groups.push(Group { bits, extra: taint + best_rest, exact: false, next: MAX_FIT });
+            }
         }
         // From the highest possible total down; a lower one can no longer win.
         let mut best: Option<(i64, usize)> = None;
@@ -252,8 +264,8 @@ impl Cluster {
         best.map_or(0, |(_, i)| i as u32)
     }
 
-    /// The nodes of `set` split by their untolerated `PreferNoSchedule` taints.
-    fn by_prefer(&self, set: Bits, taints: &[i32]) -> Vec<(i32, Bits)> {
+    /// The nodes the pod may use, split by their untolerated `PreferNoSchedule` taints.
+    fn by_prefer(&self, taints: &[i32]) -> Vec<(i32, Bits)> {
         let mut out: Vec<(i32, Bits)> = Vec::new();
         for (members, &verdict) in self.taint_members.iter().zip(taints) {
             if verdict < 0 {
@@ -264,19 +276,30 @@ impl Cluster {
                 None => out.push((verdict, members.clone())),
             }
         }
-        for (_, bits) in &mut out {
-            bits.and(&set);
-        }
-        out.retain(|(_, bits)| !bits.is_empty());
         out
     }
 
-    /// The nodes of `plain` split by their untolerated `PreferNoSchedule` taints, their
+    /// The nodes of `plain` split by their untolerated `PreferNoSchedule` taints (as
+    /// `by_prefer` splits the nodes), their
     /// domain of each key of the inter-pod tables and of the soft spread constraints,
     /// and whether the soft spread scores them: within a cell, every node scores the
     /// same but for its fit.
-    fn cells(&self, plain: Bits, taints: &[i32], parts: &InterPodParts<'_>, soft: &SoftParts<'_>) -> Vec<Bits> {
-        let mut cells: Vec<Bits> = self.by_prefer(plain, taints).into_iter().map(|(_, bits)| bits).collect();
+    fn cells(
+        &self,
+        plain: &Bits,
+        by_prefer: &[(i32, Bits)],
+        parts: &InterPodParts<'_>,
+        soft: &SoftParts<'_>,
+    ) -> Vec<Bits> {
+        let mut cells: Vec<Bits> = by_prefer
+            .iter()
+            .map(|(_, members)| {
+                let mut cell = members.clone();
+                cell.and(plain);
+                cell
+            })
+            .filter(|cell| !cell.is_empty())
+            .collect();
         let split = |cells: Vec<Bits>, sets: &[Bits]| {
             let mut out = Vec::new();
             for cell in cells {
