@@ -1,8 +1,8 @@
 //! Label keys, values, namespaces and taint parts as small integers, so that the
 //! placement loop compares numbers, never strings.
 
+use crate::Map;
 use doppel_model::Labels;
-use std::collections::HashMap;
 
 /// A node that lacks a label, in per-node domain tables.
 pub(crate) const MISSING: u32 = u32::MAX;
@@ -10,7 +10,7 @@ pub(crate) const MISSING: u32 = u32::MAX;
 /// Strings seen by a cluster, each with a dense id.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Interner {
-    ids: HashMap<Box<str>, u32>,
+    ids: Map<Box<str>, u32>,
     names: Vec<Box<str>>,
 }
 
@@ -55,7 +55,7 @@ pub(crate) enum Symbols<'a> {
         /// The cluster's interner.
         known: &'a Interner,
         /// Strings new to the cluster, with ids past the interner's.
-        extra: HashMap<Box<str>, u32>,
+        extra: Map<Box<str>, u32>,
     },
 }
 
@@ -144,7 +144,7 @@ mod tests {
     fn reading_symbols_give_unknown_strings_fresh_ids() {
         let mut interner = Interner::default();
         let app = interner.intern("app");
-        let mut symbols = Symbols::Reading { known: &interner, extra: HashMap::new() };
+        let mut symbols = Symbols::Reading { known: &interner, extra: Map::default() };
         assert_eq!(symbols.id("app"), app);
         let new = symbols.id("new");
         assert_ne!(new, app);

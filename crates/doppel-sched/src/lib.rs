@@ -20,14 +20,24 @@
 //! default spreading constraints (they need the pod's owning workload), `minDomains`,
 //! `matchLabelKeys`, namespace selectors of affinity terms, and the sampling of nodes
 //! (`percentageOfNodesToScore`): every node is filtered and scored.
+//!
+//! "Every node is scored" is the outcome, not the method: fit scores are kept per
+//! distinct request and updated as pods come and go, nodes are grouped by taint class
+//! and by domain into sets (bit vectors), and the best node is sought from the highest
+//! possible total down (`schedule/fast.rs`). The plain filter-then-score of every node
+//! is kept as a test oracle (`schedule/plain.rs`) that every decision must match.
 
 mod autoscale;
+mod bits;
+mod fit;
 mod intern;
 mod pdb;
 mod schedule;
 
+use bits::Bits;
 use doppel_model::Labels;
 use doppel_model::spec::{Resources, Scheduling, Taint, TaintEffect};
+use fit::FitCache;
 use intern::{Interner, MISSING, subset};
 use std::collections::HashMap;
 use std::fmt;
@@ -35,6 +45,10 @@ use std::fmt;
 pub use autoscale::{NodeGroup, ScaleUp, autoscale};
 pub use pdb::{Pdb, PdbStatus};
 pub use schedule::Unschedulable;
+
+/// Hash maps with a fixed fast hash: lookups by label ids and names on every
+/// placement, and the same iteration order from run to run.
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 /// The node label holding the node's name, the usual per-node topology key.
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
@@ -142,7 +156,7 @@ impl Req {
 }
 
 /// A taint with interned key and value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct ITaint {
     pub(crate) key: u32,
     pub(crate) value: u32,
@@ -173,6 +187,14 @@ pub(crate) struct Hot {
     pub(crate) count: u32,
     pub(crate) max_pods: u32,
     pub(crate) flags: u8,
+}
+
+/// What the taint filter and score look at of a node: whether it is cordoned, and its
+/// taints. Nodes share few of these, so a pod's tolerations are checked once per class.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct TaintClass {
+    pub(crate) cordoned: bool,
+    pub(crate) taints: Vec<ITaint>,
 }
 
 /// The rest of a node.
@@ -215,28 +237,82 @@ pub(crate) struct PodRec {
     pub(crate) carriers: Vec<u32>,
 }
 
+/// The most domains a key may have for its nodes to be kept as one set per domain.
+const COARSE: usize = 64;
+
 /// The domains of one node label key: per node, the index of its value (or MISSING),
 /// and per domain, its number of nodes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyIndex {
     pub(crate) domain: Vec<u32>,
     pub(crate) nodes_in: Vec<u32>,
-    lookup: HashMap<u32, u32>,
+    lookup: Map<u32, u32>,
+    /// Per domain, its nodes, while the key has at most [`COARSE`] domains (then
+    /// dropped for good).
+    pub(crate) members: Vec<Bits>,
+    /// The nodes that have the key.
+    pub(crate) keyed: Bits,
+    /// The number of domains holding more than one node.
+    shared: u32,
 }
 
 impl KeyIndex {
+    /// The domain of `value`, added if new.
     fn domain_of(&mut self, value: u32) -> u32 {
-        let next = self.nodes_in.len() as u32;
-        let nodes_in = &mut self.nodes_in;
-        *self.lookup.entry(value).or_insert_with(|| {
-            nodes_in.push(0);
-            next
-        })
+        if let Some(&d) = self.lookup.get(&value) {
+            return d;
+        }
+        let d = self.nodes_in.len() as u32;
+        if self.is_coarse() && self.members.len() < COARSE {
+            self.members.push(Bits::zeros(self.domain.len()));
+        } else {
+            self.members.clear();
+        }
+        self.nodes_in.push(0);
+        self.lookup.insert(value, d);
+        d
+    }
+
+    /// Puts node `n` (the last so far) in domain `d`.
+    fn join(&mut self, n: usize, d: u32) {
+        self.domain[n] = d;
+        self.keyed.set(n, true);
+        self.nodes_in[d as usize] += 1;
+        if self.nodes_in[d as usize] == 2 {
+            self.shared += 1;
+        }
+        if let Some(bits) = self.members.get_mut(d as usize) {
+            bits.set(n, true);
+        }
+    }
+
+    /// Drops the last node.
+    fn pop(&mut self) {
+        if let Some(d) = self.domain.pop().filter(|&d| d != MISSING) {
+            self.nodes_in[d as usize] -= 1;
+            if self.nodes_in[d as usize] == 1 {
+                self.shared -= 1;
+            }
+        }
+        for bits in &mut self.members {
+            bits.pop();
+        }
+        self.keyed.pop();
     }
 
     /// The number of distinct values.
     pub(crate) fn len(&self) -> usize {
         self.nodes_in.len()
+    }
+
+    /// Whether the nodes of each domain are kept as a set.
+    pub(crate) fn is_coarse(&self) -> bool {
+        self.members.len() == self.len()
+    }
+
+    /// Whether no two nodes share a domain (as with the hostname label).
+    pub(crate) fn one_node_per_domain(&self) -> bool {
+        self.shared == 0
     }
 }
 
@@ -268,6 +344,8 @@ pub(crate) struct Group {
     pub(crate) selector: Vec<(u32, u32)>,
     pub(crate) live: Vec<u32>,
     pub(crate) all: Vec<u32>,
+    /// The nodes where `all` is not zero.
+    pub(crate) any: Bits,
     pub(crate) by_key: Vec<Domains>,
 }
 
@@ -290,12 +368,15 @@ pub(crate) struct Carrier {
     pub(crate) key: u32,
     pub(crate) key_index: Option<usize>,
     pub(crate) per_node: Vec<u32>,
+    /// The nodes where `per_node` is not zero.
+    pub(crate) any: Bits,
     pub(crate) per_domain: Vec<i64>,
     pub(crate) domain_total: i64,
     pub(crate) total: u32,
 }
 
-type CarrierKey = (CarrierKind, u32, Vec<(u32, u32)>, u32);
+/// Ids by label selector (looked up by slice, without building a key).
+type BySelector = Map<Vec<(u32, u32)>, u32>;
 
 /// Nodes and the pods bound to them, with the indexes placement needs.
 #[derive(Clone)]
@@ -303,15 +384,24 @@ pub struct Cluster {
     pub(crate) syms: Interner,
     pub(crate) hot: Vec<Hot>,
     pub(crate) nodes: Vec<NodeRec>,
-    names: HashMap<String, NodeId>,
+    names: Map<String, NodeId>,
     pub(crate) keys: Vec<KeyIndex>,
-    key_of: HashMap<u32, usize>,
+    key_of: Map<u32, usize>,
     pub(crate) pods: Vec<PodRec>,
     pub(crate) groups: Vec<Group>,
-    group_of: HashMap<(u32, Vec<(u32, u32)>), u32>,
-    ns_groups: HashMap<u32, Vec<u32>>,
+    /// Per namespace, its groups by selector.
+    group_of: Map<u32, BySelector>,
+    ns_groups: Map<u32, Vec<u32>>,
     pub(crate) carriers: Vec<Carrier>,
-    carrier_of: HashMap<CarrierKey, u32>,
+    /// Per kind, namespace and topology key, the carriers by selector.
+    carrier_of: Map<(CarrierKind, u32, u32), BySelector>,
+    /// Per node, its taint class.
+    pub(crate) taint_class: Vec<u32>,
+    pub(crate) taint_classes: Vec<TaintClass>,
+    /// Per taint class, its nodes.
+    pub(crate) taint_members: Vec<Bits>,
+    taint_class_of: Map<TaintClass, u32>,
+    pub(crate) fit: FitCache,
     pub(crate) hostname: u32,
     pub(crate) empty: u32,
     pub(crate) unschedulable_key: u32,
@@ -338,15 +428,20 @@ impl Cluster {
             syms,
             hot: Vec::with_capacity(nodes.len()),
             nodes: Vec::with_capacity(nodes.len()),
-            names: HashMap::new(),
+            names: Map::default(),
             keys: Vec::new(),
-            key_of: HashMap::new(),
+            key_of: Map::default(),
             pods: Vec::new(),
             groups: Vec::new(),
-            group_of: HashMap::new(),
-            ns_groups: HashMap::new(),
+            group_of: Map::default(),
+            ns_groups: Map::default(),
             carriers: Vec::new(),
-            carrier_of: HashMap::new(),
+            carrier_of: Map::default(),
+            taint_class: Vec::with_capacity(nodes.len()),
+            taint_classes: Vec::new(),
+            taint_members: Vec::new(),
+            taint_class_of: Map::default(),
+            fit: FitCache::default(),
             hostname,
             empty,
             unschedulable_key,
@@ -363,13 +458,18 @@ impl Cluster {
         let labels = self.syms.labels(&node.labels);
         for key in &mut self.keys {
             key.domain.push(MISSING);
+            key.keyed.push(false);
+            for bits in &mut key.members {
+                bits.push(false);
+            }
         }
         for &(key, value) in &labels {
             let index = match self.key_of.get(&key) {
                 Some(&index) => index,
                 None => {
                     let index = self.keys.len();
-                    self.keys.push(KeyIndex { domain: vec![MISSING; id.0 as usize + 1], ..KeyIndex::default() });
+                    let n = id.0 as usize + 1;
+                    self.keys.push(KeyIndex { domain: vec![MISSING; n], keyed: Bits::zeros(n), ..KeyIndex::default() });
                     self.key_of.insert(key, index);
                     for carrier in self.carriers.iter_mut().filter(|c| c.key == key) {
                         carrier.key_index = Some(index);
@@ -379,15 +479,16 @@ impl Cluster {
             };
             let keys = &mut self.keys[index];
             let domain = keys.domain_of(value);
-            keys.domain[id.0 as usize] = domain;
-            keys.nodes_in[domain as usize] += 1;
+            keys.join(id.0 as usize, domain);
         }
         for group in &mut self.groups {
             group.live.push(0);
             group.all.push(0);
+            group.any.push(false);
         }
         for carrier in &mut self.carriers {
             carrier.per_node.push(0);
+            carrier.any.push(false);
         }
         let taints = node.taints.iter().map(|t| self.intern_taint(t)).collect::<Vec<_>>();
         let alloc = Req::of(&node.allocatable);
@@ -404,7 +505,31 @@ impl Cluster {
             ..Hot::default()
         });
         self.nodes.push(rec);
+        self.taint_class.push(u32::MAX);
+        for bits in &mut self.taint_members {
+            bits.push(false);
+        }
+        self.classify_taints(id.0 as usize);
+        self.fit.push_node(&self.hot[id.0 as usize]);
         id
+    }
+
+    /// Puts a node in the taint class of its cordon and taints.
+    fn classify_taints(&mut self, n: usize) {
+        let rec = &self.nodes[n];
+        self.hot[n].flags = rec.flags();
+        let class = TaintClass { cordoned: rec.spec.unschedulable, taints: rec.taints.clone() };
+        let next = self.taint_classes.len() as u32;
+        let id = *self.taint_class_of.entry(class).or_insert(next);
+        if id == next {
+            self.taint_classes.push(TaintClass { cordoned: rec.spec.unschedulable, taints: rec.taints.clone() });
+            self.taint_members.push(Bits::zeros(self.nodes.len()));
+        }
+        if let Some(old) = self.taint_members.get_mut(self.taint_class[n] as usize) {
+            old.set(n, false);
+        }
+        self.taint_members[id as usize].set(n, true);
+        self.taint_class[n] = id;
     }
 
     /// Removes the last node, which must hold no pods (used by the autoscaler's trials).
@@ -416,20 +541,25 @@ impl Cluster {
         let id = NodeId(self.nodes.len() as u32 - 1);
         let node = self.nodes.pop().expect("checked above");
         self.hot.pop();
+        self.taint_class.pop();
+        for bits in &mut self.taint_members {
+            bits.pop();
+        }
+        self.fit.pop_node();
         if self.names.get(&node.spec.name) == Some(&id) {
             self.names.remove(&node.spec.name);
         }
         for key in &mut self.keys {
-            if let Some(d) = key.domain.pop().filter(|&d| d != MISSING) {
-                key.nodes_in[d as usize] -= 1;
-            }
+            key.pop();
         }
         for group in &mut self.groups {
             group.live.pop();
             group.all.pop();
+            group.any.pop();
         }
         for carrier in &mut self.carriers {
             carrier.per_node.pop();
+            carrier.any.pop();
         }
     }
 
@@ -468,7 +598,7 @@ impl Cluster {
         let rec = &mut self.nodes[node.0 as usize];
         rec.taints.push(interned);
         rec.spec.taints.push(taint);
-        self.hot[node.0 as usize].flags = rec.flags();
+        self.classify_taints(node.0 as usize);
     }
 
     /// Removes every taint of this key from a node.
@@ -478,20 +608,21 @@ impl Cluster {
             rec.taints.retain(|t| t.key != id);
         }
         rec.spec.taints.retain(|t| t.key != key);
-        self.hot[node.0 as usize].flags = rec.flags();
+        self.classify_taints(node.0 as usize);
     }
 
     /// Cordons (true) or uncordons (false) a node.
     pub fn set_unschedulable(&mut self, node: NodeId, unschedulable: bool) {
         let rec = &mut self.nodes[node.0 as usize];
         rec.spec.unschedulable = unschedulable;
-        self.hot[node.0 as usize].flags = rec.flags();
+        self.classify_taints(node.0 as usize);
     }
 
     /// Binds an existing pod to a node without any check (the pod is already there).
     /// Panics if `node` is not a node of this cluster.
     pub fn bind(&mut self, pod: SchedPod, node: NodeId) -> PodId {
         let query = self.query_interning(&pod);
+        self.watch(&query);
         self.bind_query(pod, &query, node)
     }
 
@@ -506,10 +637,11 @@ impl Cluster {
         hot.nz_cpu = hot.nz_cpu.saturating_add(req.nz_cpu);
         hot.nz_mem = hot.nz_mem.saturating_add(req.nz_mem);
         hot.count += 1;
+        self.fit.update(n, hot);
         self.nodes[n].pods.push(id);
         self.count_in_groups(query.ns, &query.labels, n, 1, 1);
-        // The pod's own terms become carriers that later pods are checked against, and
-        // the groups its rules count are kept from now on, for its siblings.
+        // The pod's own terms become carriers that later pods are checked against (the
+        // groups its rules count are kept from now on: the caller watched them).
         let mut carriers = Vec::new();
         let terms = [
             (CarrierKind::RequiredAffinity, &query.affinity),
@@ -533,7 +665,6 @@ impl Cluster {
             state: PodState::Running,
             carriers,
         });
-        self.watch(query);
         id
     }
 
@@ -547,6 +678,7 @@ impl Cluster {
             }
             group.live[n] = (i64::from(group.live[n]) + live) as u32;
             group.all[n] = (i64::from(group.all[n]) + all) as u32;
+            group.any.set(n, group.all[n] > 0);
             for domains in &mut group.by_key {
                 let d = self.keys[domains.key].domain[n];
                 if d != MISSING {
@@ -562,6 +694,7 @@ impl Cluster {
     fn count_in_carrier(&mut self, c: u32, n: usize, delta: i64) {
         let carrier = &mut self.carriers[c as usize];
         carrier.per_node[n] = (i64::from(carrier.per_node[n]) + delta) as u32;
+        carrier.any.set(n, carrier.per_node[n] > 0);
         carrier.total = (i64::from(carrier.total) + delta) as u32;
         if let Some(key) = carrier.key_index {
             let d = self.keys[key].domain[n];
@@ -574,16 +707,16 @@ impl Cluster {
 
     /// Keeps counts for every group and key a pod's rules look at.
     pub(crate) fn watch(&mut self, query: &schedule::PodQuery) {
-        for (selector, key) in query.watched() {
-            let g = self.group(query.ns, &selector);
-            let Some(&key) = self.key_of.get(&key) else { continue };
+        query.watched(|selector, key| {
+            let g = self.group(query.ns, selector);
+            let Some(&key) = self.key_of.get(&key) else { return };
             let group = &self.groups[g as usize];
             if group.by_key.iter().any(|d| d.key == key) {
-                continue;
+                return;
             }
             let domains = self.domains_of(key, &group.live, &group.all);
             self.groups[g as usize].by_key.push(domains);
-        }
+        });
     }
 
     /// Per-node counts summed per domain of a key.
@@ -602,8 +735,7 @@ impl Cluster {
     }
 
     fn carrier(&mut self, kind: CarrierKind, ns: u32, selector: &[(u32, u32)], key: u32) -> u32 {
-        let lookup = (kind, ns, selector.to_vec(), key);
-        if let Some(&c) = self.carrier_of.get(&lookup) {
+        if let Some(&c) = self.carrier_of.get(&(kind, ns, key)).and_then(|by| by.get(selector)) {
             return c;
         }
         let c = self.carriers.len() as u32;
@@ -614,24 +746,25 @@ impl Cluster {
             key,
             key_index: self.key_of.get(&key).copied(),
             per_node: vec![0; self.nodes.len()],
+            any: Bits::zeros(self.nodes.len()),
             per_domain: Vec::new(),
             domain_total: 0,
             total: 0,
         });
-        self.carrier_of.insert(lookup, c);
+        self.carrier_of.entry((kind, ns, key)).or_default().insert(selector.to_vec(), c);
         c
     }
 
     /// The group of pods of `ns` matching `selector`, counted from now on.
     fn group(&mut self, ns: u32, selector: &[(u32, u32)]) -> u32 {
-        let lookup = (ns, selector.to_vec());
-        if let Some(&g) = self.group_of.get(&lookup) {
+        if let Some(g) = self.find_group_id(ns, selector) {
             return g;
         }
         let (live, all) = self.count_pods(ns, selector);
         let g = self.groups.len() as u32;
-        self.groups.push(Group { selector: selector.to_vec(), live, all, by_key: Vec::new() });
-        self.group_of.insert(lookup, g);
+        let any = Bits::from_fn(all.len(), |i| all[i] > 0);
+        self.groups.push(Group { selector: selector.to_vec(), live, all, any, by_key: Vec::new() });
+        self.group_of.entry(ns).or_default().insert(selector.to_vec(), g);
         self.ns_groups.entry(ns).or_default().push(g);
         g
     }
@@ -654,9 +787,11 @@ impl Cluster {
 
     /// The registered group of pods of `ns` matching `selector`, if any.
     pub(crate) fn find_group(&self, ns: u32, selector: &[(u32, u32)]) -> Option<&Group> {
-        // A lookup without building the key would need a borrowed form of it; the
-        // selectors are a few pairs, so the copy is cheap next to the placement.
-        self.group_of.get(&(ns, selector.to_vec())).map(|&g| &self.groups[g as usize])
+        self.find_group_id(ns, selector).map(|g| &self.groups[g as usize])
+    }
+
+    fn find_group_id(&self, ns: u32, selector: &[(u32, u32)]) -> Option<u32> {
+        self.group_of.get(&ns).and_then(|by| by.get(selector)).copied()
     }
 
     /// The index of a label key's domain table, if some node has that label.
@@ -696,6 +831,7 @@ impl Cluster {
         hot.nz_cpu = hot.nz_cpu.saturating_sub(req.nz_cpu);
         hot.nz_mem = hot.nz_mem.saturating_sub(req.nz_mem);
         hot.count = hot.count.saturating_sub(1);
+        self.fit.update(n, hot);
         self.nodes[n].pods.retain(|&p| p != pod);
         self.pods[pod.0 as usize].state = PodState::Removed;
     }
@@ -745,7 +881,8 @@ impl Cluster {
     /// Where the scheduler would put this pod now: filters, then scores. Binds nothing.
     pub fn schedule(&self, pod: &SchedPod) -> Result<NodeId, Unschedulable> {
         let query = self.query_reading(pod);
-        self.decide(&query)
+        let fit = self.fit.peek(&self.hot, &query.req);
+        self.decide(&query, &fit)
     }
 
     /// Schedules a pod and binds it where it goes; gives the pod back if it fits nowhere.
@@ -755,7 +892,10 @@ impl Cluster {
     pub fn place(&mut self, pod: SchedPod) -> Result<(PodId, NodeId), (SchedPod, Unschedulable)> {
         let query = self.query_interning(&pod);
         self.watch(&query);
-        match self.decide(&query) {
+        let mut cache = std::mem::take(&mut self.fit);
+        let decision = self.decide(&query, cache.class(&self.hot, &query.req));
+        self.fit = cache;
+        match decision {
             Ok(node) => Ok((self.bind_query(pod, &query, node), node)),
             Err(reason) => Err((pod, reason)),
         }

@@ -5,12 +5,17 @@
 //! (kube-scheduler, taint-and-toleration, assign-pod-node,
 //! topology-spread-constraints, resource-bin-packing) and the v1.30 plugins.
 
+use crate::bits::Bits;
+use crate::fit::{FitClass, NO_FIT};
 use crate::intern::{Interner, MISSING, Symbols, label, merge, subset};
-use crate::{CORDONED, CarrierKind, Cluster, Domains, HARD_TAINTS, Hot, ITaint, NodeId, PREFER_TAINTS, Req, SchedPod};
+use crate::{CORDONED, CarrierKind, Cluster, Domains, HARD_TAINTS, ITaint, KeyIndex, Map, NodeId, Req, SchedPod};
 use doppel_model::spec::{AffinityTerm, TaintEffect, TolerationOperator};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
+
+mod fast;
+#[cfg(test)]
+mod plain;
 
 /// Why a pod fits no node, as the scheduler tells it: the number of nodes and, for
 /// each reason, how many nodes it rejected (a node lacking both cpu and memory counts
@@ -240,23 +245,27 @@ impl PodQuery {
         self.affinity.iter().try_fold(Vec::new(), |acc, term| merge(&acc, &term.selector))
     }
 
-    /// The (selector, topology key) pairs whose matching pods this pod's rules count.
-    pub(crate) fn watched(&self) -> Vec<(Vec<(u32, u32)>, u32)> {
-        let spreads = self.hard.iter().chain(&self.soft).map(|c| (c.selector.clone(), c.key));
-        let terms =
-            self.anti.iter().chain(&self.pref_affinity).chain(&self.pref_anti).map(|t| (t.selector.clone(), t.key));
-        let mut out: Vec<_> = spreads.chain(terms).collect();
-        if let Some(selector) = self.affinity_selector().filter(|_| !self.affinity.is_empty()) {
-            out.extend(self.affinity.iter().map(|t| (selector.clone(), t.key)));
+    /// Calls `f` with each (selector, topology key) pair whose matching pods this
+    /// pod's rules count.
+    pub(crate) fn watched(&self, mut f: impl FnMut(&[(u32, u32)], u32)) {
+        for c in self.hard.iter().chain(&self.soft) {
+            f(&c.selector, c.key);
         }
-        out
+        for t in self.anti.iter().chain(&self.pref_affinity).chain(&self.pref_anti) {
+            f(&t.selector, t.key);
+        }
+        if let Some(selector) = self.affinity_selector().filter(|_| !self.affinity.is_empty()) {
+            for t in &self.affinity {
+                f(&selector, t.key);
+            }
+        }
     }
 }
 
-/// A key's domain of each node, and a per-domain table of counts.
-type DomainCounts<'a> = (&'a [u32], Cow<'a, [i64]>);
+/// A key's domains, and a per-domain table of counts.
+type IndexCounts<'a> = (&'a KeyIndex, Cow<'a, [i64]>);
 /// The same, for a key that may be on no node.
-type MaybeDomainCounts<'a> = (Option<&'a [u32]>, Cow<'a, [i64]>);
+type MaybeIndexCounts<'a> = (Option<&'a KeyIndex>, Cow<'a, [i64]>);
 
 /// A slot of a per-domain table (missing slots are zero).
 fn at(table: &[i64], d: u32) -> i64 {
@@ -276,7 +285,7 @@ fn pick(domains: Cow<'_, Domains>, live: bool) -> (Cow<'_, [i64]>, i64) {
 /// A hard spread constraint ready for the filter: matching pods per domain, and the
 /// smallest count over the eligible domains.
 struct HardSpread<'a> {
-    domain: Option<&'a [u32]>,
+    index: Option<&'a KeyIndex>,
     counts: Cow<'a, [i64]>,
     min: i64,
     self_match: i64,
@@ -286,7 +295,7 @@ struct HardSpread<'a> {
 /// The incoming pod's required affinity ready for the filter.
 struct RequiredAffinity<'a> {
     /// Per term: the domains of its key (if some node has it), matching pods per domain.
-    terms: Vec<MaybeDomainCounts<'a>>,
+    terms: Vec<MaybeIndexCounts<'a>>,
     /// Whether any pod anywhere matched (the "first pod" exception needs none).
     any: bool,
     /// Whether the pod matches all its own terms.
@@ -298,18 +307,163 @@ struct RequiredAffinity<'a> {
 struct InterPod<'a> {
     affinity: Option<RequiredAffinity<'a>>,
     /// Per anti-affinity term that counted some pod: domains, matching pods per domain.
-    anti: Vec<DomainCounts<'a>>,
+    anti: Vec<IndexCounts<'a>>,
     /// Per existing pods' anti-affinity term matching the pod: domains, and the pods
     /// carrying it per domain (the pod may not join a domain that has one).
-    existing: Vec<(&'a [u32], &'a [i64])>,
+    existing: Vec<(&'a KeyIndex, &'a [i64])>,
+}
+
+/// A filter judging nodes by their domain of one key: `pass[d]` for domain `d`, and
+/// the last slot for nodes without the key.
+pub(crate) struct DomainFilter<'a> {
+    index: &'a KeyIndex,
+    pass: Vec<bool>,
+}
+
+/// The nodes that pass the filters, with what their scores need: the fit score, the
+/// untolerated `PreferNoSchedule` taints and the inter-pod sum (with its bounds).
+struct Feasible {
+    node: Vec<u32>,
+    fit: Vec<i32>,
+    prefer: Vec<i32>,
+    raw: Vec<i64>,
+    max_prefer: i32,
+    min_raw: i64,
+    max_raw: i64,
+}
+
+impl Feasible {
+    fn with_capacity(n: usize) -> Feasible {
+        Feasible {
+            node: Vec::with_capacity(n),
+            fit: Vec::with_capacity(n),
+            prefer: Vec::with_capacity(n),
+            raw: Vec::with_capacity(n),
+            max_prefer: 0,
+            min_raw: i64::MAX,
+            max_raw: i64::MIN,
+        }
+    }
+
+    fn push(&mut self, node: u32, fit: i32, prefer: i32, raw: i64) {
+        self.node.push(node);
+        self.fit.push(fit);
+        self.prefer.push(prefer);
+        self.raw.push(raw);
+        self.max_prefer = self.max_prefer.max(prefer);
+        self.min_raw = self.min_raw.min(raw);
+        self.max_raw = self.max_raw.max(raw);
+    }
+}
+
+/// Inter-pod counts summed per domain of a key, with a last slot (zero) for nodes
+/// without the key.
+struct Table<'a> {
+    index: &'a KeyIndex,
+    sums: Vec<i64>,
+}
+
+/// Inter-pod counts on a key with one node per domain: per node, and the nodes where
+/// they are not zero.
+struct Fine<'a> {
+    domain: &'a [u32],
+    counts: Cow<'a, [u32]>,
+    any: Cow<'a, Bits>,
+    sign: i64,
+}
+
+/// What InterPodAffinity's score sums per node: the pods matching the pod's preferred
+/// terms (anti-affinity negative), and the existing pods whose preferred terms (or
+/// required affinity, with weight 1) the pod matches. Per-domain tables, one per key,
+/// except for keys with one node per domain (the hostname), counted per node.
+struct InterPodParts<'a> {
+    tables: Vec<Table<'a>>,
+    fine: Vec<Fine<'a>>,
+}
+
+impl InterPodParts<'_> {
+    /// Whether no term counted any pod (every node then scores 0).
+    fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.fine.is_empty()
+    }
+
+    /// Whether every table's key keeps its nodes per domain as sets.
+    fn coarse(&self) -> bool {
+        self.tables.iter().all(|t| t.index.is_coarse())
+    }
+
+    /// The inter-pod sum of node `i`.
+    fn raw(&self, i: usize) -> i64 {
+        let tables: i64 = self.tables.iter().map(|t| t.sums[(t.index.domain[i] as usize).min(t.index.len())]).sum();
+        let fine: i64 =
+            self.fine.iter().map(|f| if f.domain[i] == MISSING { 0 } else { f.sign * i64::from(f.counts[i]) }).sum();
+        tables + fine
+    }
+}
+
+impl<'a> InterPodParts<'a> {
+    /// Adds `sign` times a per-domain table to the sums of its key.
+    fn add_table(&mut self, index: &'a KeyIndex, sums: &[i64], sign: i64) {
+        let at_key = match self.tables.iter().position(|t| std::ptr::eq(t.index, index)) {
+            Some(found) => found,
+            None => {
+                self.tables.push(Table { index, sums: vec![0; index.len() + 1] });
+                self.tables.len() - 1
+            }
+        };
+        let table = &mut self.tables[at_key].sums;
+        for (d, slot) in table.iter_mut().enumerate().take(index.len()) {
+            *slot += sign * at(sums, d as u32);
+        }
+    }
+}
+
+impl<'a> DomainFilter<'a> {
+    /// Adds the verdict `pass` per domain of a key (`missing` for nodes without it) to
+    /// the filters, merged with the filter of the same key if there is one.
+    fn add(filters: &mut Vec<DomainFilter<'a>>, index: &'a KeyIndex, missing: bool, pass: impl Fn(u32) -> bool) {
+        let at = filters.iter().position(|f| std::ptr::eq(f.index, index));
+        let at = at.unwrap_or_else(|| {
+            filters.push(DomainFilter { index, pass: vec![true; index.len() + 1] });
+            filters.len() - 1
+        });
+        for (d, slot) in filters[at].pass.iter_mut().enumerate() {
+            *slot &= if d == index.len() { missing } else { pass(d as u32) };
+        }
+    }
+
+    fn passes(&self, i: usize) -> bool {
+        let d = (self.index.domain[i] as usize).min(self.pass.len() - 1);
+        self.pass[d]
+    }
+
+    /// The nodes that pass: from the domains' node sets where the key has them.
+    pub(crate) fn bits(&self) -> Bits {
+        let n = self.index.domain.len();
+        if !self.index.is_coarse() {
+            return Bits::from_fn(n, |i| self.passes(i));
+        }
+        let mut out = Bits::zeros(n);
+        for (members, &pass) in self.index.members.iter().zip(&self.pass) {
+            if pass {
+                out.or(members);
+            }
+        }
+        if self.pass[self.index.len()] {
+            let mut missing = Bits::ones(n);
+            missing.and_not(&self.index.keyed);
+            out.or(&missing);
+        }
+        out
+    }
 }
 
 impl InterPod<'_> {
     fn check(&self, i: usize) -> Option<Reason> {
         if let Some(affinity) = &self.affinity {
             let mut pods_exist = true;
-            for (domain, sums) in &affinity.terms {
-                let Some(d) = domain.map(|domain| domain[i]).filter(|&d| d != MISSING) else {
+            for (index, sums) in &affinity.terms {
+                let Some(d) = index.map(|index| index.domain[i]).filter(|&d| d != MISSING) else {
                     return Some(Reason::Affinity);
                 };
                 if at(sums, d) <= 0 {
@@ -320,111 +474,20 @@ impl InterPod<'_> {
                 return Some(Reason::Affinity);
             }
         }
-        for (domain, sums) in &self.anti {
-            let d = domain[i];
+        for (index, sums) in &self.anti {
+            let d = index.domain[i];
             if d != MISSING && at(sums, d) > 0 {
                 return Some(Reason::AntiAffinity);
             }
         }
-        for (domain, carriers) in &self.existing {
-            let d = domain[i];
+        for (index, carriers) in &self.existing {
+            let d = index.domain[i];
             if d != MISSING && at(carriers, d) > 0 {
                 return Some(Reason::ExistingAnti);
             }
         }
         None
     }
-}
-
-/// `part * 100 / whole`, rounded down, for `0 <= part <= whole` and `whole > 0`;
-/// `inverse` is about `1 / whole`. Estimated in floating point and corrected, which
-/// is exact and cheaper than an integer division.
-fn percent(part: i64, whole: i64, inverse: f64) -> i64 {
-    const LIMIT: i64 = i64::MAX / 128;
-    if part > LIMIT || whole > LIMIT {
-        return (i128::from(part) * 100 / i128::from(whole)) as i64;
-    }
-    let scaled = part * 100;
-    let mut q = (scaled as f64 * inverse) as i64;
-    while q > 0 && q * whole > scaled {
-        q -= 1;
-    }
-    while (q + 1) * whole <= scaled {
-        q += 1;
-    }
-    q
-}
-
-/// NodeResourcesFit's LeastAllocated score: the free share of cpu and memory after
-/// the pod, averaged (pods that request nothing count as 100m and 200 MiB).
-fn least_allocated(node: &Hot, req: &Req) -> i64 {
-    let mut score = 0;
-    let mut weight = 0;
-    let pairs = [
-        (node.alloc_cpu, node.nz_cpu.saturating_add(req.nz_cpu), node.inv_cpu),
-        (node.alloc_mem, node.nz_mem.saturating_add(req.nz_mem), node.inv_mem),
-    ];
-    for (alloc, requested, inverse) in pairs {
-        if alloc <= 0 {
-            continue;
-        }
-        weight += 1;
-        if requested <= alloc {
-            score += percent(alloc - requested, alloc, inverse);
-        }
-    }
-    if weight == 2 { score / 2 } else { score }
-}
-
-/// NodeResourcesBalancedAllocation: 100 x (1 - the standard deviation of the cpu and
-/// memory shares requested after the pod), in the scheduler's floating-point steps.
-fn balanced_allocation(node: &Hot, req: &Req) -> i64 {
-    balanced(node, req, false)
-}
-
-/// An estimate of `balanced_allocation` from reciprocals (no division), plus one: at
-/// least the exact value, as the estimate's error is far below one point.
-fn balanced_allocation_bound(node: &Hot, req: &Req) -> i64 {
-    balanced(node, req, true) + 1
-}
-
-fn balanced(node: &Hot, req: &Req, estimate: bool) -> i64 {
-    let pairs = [
-        (node.alloc_cpu, node.req_cpu.saturating_add(req.cpu), node.inv_cpu),
-        (node.alloc_mem, node.req_mem.saturating_add(req.mem), node.inv_mem),
-    ];
-    let mut fractions = [0.0f64; 2];
-    let mut n = 0;
-    for (alloc, requested, inverse) in pairs {
-        if alloc <= 0 {
-            continue;
-        }
-        let share = if estimate { requested as f64 * inverse } else { requested as f64 / alloc as f64 };
-        fractions[n] = share.min(1.0);
-        n += 1;
-    }
-    let std = if n == 2 { (fractions[0] - fractions[1]).abs() / 2.0 } else { 0.0 };
-    ((1.0 - std) * 100.0) as i64
-}
-
-/// The index of the highest `partial + BalancedAllocation` (the first of equals),
-/// computing BalancedAllocation exactly only where its bound could still win.
-fn best_of(partial: &[i64], nodes: &[&Hot], req: &Req) -> usize {
-    let bound: Vec<i64> = partial.iter().zip(nodes).map(|(p, node)| p + balanced_allocation_bound(node, req)).collect();
-    let exact = |j: usize| partial[j] + balanced_allocation(nodes[j], req);
-    let mut best = (0..partial.len()).max_by_key(|&j| (bound[j], std::cmp::Reverse(j))).unwrap_or(0);
-    let mut best_total = exact(best);
-    for (j, &limit) in bound.iter().enumerate() {
-        if j == best || limit < best_total || (limit == best_total && j > best) {
-            continue;
-        }
-        let total = exact(j);
-        if total > best_total || (total == best_total && j < best) {
-            best = j;
-            best_total = total;
-        }
-    }
-    best
 }
 
 /// `f(v)` for values from `min` to `max`, from a table when the range is short next
@@ -447,7 +510,7 @@ impl Cluster {
     }
 
     pub(crate) fn query_reading(&self, pod: &SchedPod) -> PodQuery {
-        resolve(pod, &mut Symbols::Reading { known: &self.syms, extra: HashMap::new() })
+        resolve(pod, &mut Symbols::Reading { known: &self.syms, extra: Map::default() })
     }
 
     /// Pods of `ns` matching `selector` per node, terminating ones included or not.
@@ -457,6 +520,19 @@ impl Cluster {
             None => {
                 let (l, a) = self.count_pods(ns, selector);
                 Cow::Owned(if live { l } else { a })
+            }
+        }
+    }
+
+    /// The same, with the nodes where some pod counted (or a superset of them).
+    fn counts_where(&self, ns: u32, selector: &[(u32, u32)], live: bool) -> (Cow<'_, [u32]>, Cow<'_, Bits>) {
+        match self.find_group(ns, selector) {
+            Some(group) => (Cow::Borrowed(if live { &group.live } else { &group.all }), Cow::Borrowed(&group.any)),
+            None => {
+                let (l, a) = self.count_pods(ns, selector);
+                let counts = if live { l } else { a };
+                let any = Bits::from_fn(counts.len(), |i| counts[i] > 0);
+                (Cow::Owned(counts), Cow::Owned(any))
             }
         }
     }
@@ -503,7 +579,7 @@ impl Cluster {
                 let self_match = i64::from(subset(&c.selector, &q.labels));
                 let max_skew = i64::from(c.max_skew);
                 let Some(key) = *key else {
-                    return HardSpread { domain: None, counts: Cow::Owned(Vec::new()), min: 0, self_match, max_skew };
+                    return HardSpread { index: None, counts: Cow::Owned(Vec::new()), min: 0, self_match, max_skew };
                 };
                 let index = &self.keys[key];
                 let (counts, min) = if fast {
@@ -524,7 +600,7 @@ impl Cluster {
                     (Cow::Owned(counts), min)
                 };
                 let min = min.unwrap_or(i64::from(i32::MAX));
-                HardSpread { domain: Some(&index.domain), counts, min, self_match, max_skew }
+                HardSpread { index: Some(index), counts, min, self_match, max_skew }
             })
             .collect()
     }
@@ -540,9 +616,9 @@ impl Cluster {
                     (Some(key), Some(selector)) => {
                         let (sums, total) = pick(self.domains(q.ns, selector, key), false);
                         any |= total > 0;
-                        (Some(self.keys[key].domain.as_slice()), sums)
+                        (Some(&self.keys[key]), sums)
                     }
-                    (Some(key), None) => (Some(self.keys[key].domain.as_slice()), Cow::Owned(Vec::new())),
+                    (Some(key), None) => (Some(&self.keys[key]), Cow::Owned(Vec::new())),
                     (None, _) => (None, Cow::Owned(Vec::new())),
                 })
                 .collect();
@@ -555,7 +631,7 @@ impl Cluster {
             .filter_map(|term| {
                 let key = self.key_index(term.key)?;
                 let (sums, total) = pick(self.domains(q.ns, &term.selector, key), false);
-                (total > 0).then_some((self.keys[key].domain.as_slice(), sums))
+                (total > 0).then_some((&self.keys[key], sums))
             })
             .collect();
         let existing = self
@@ -567,13 +643,21 @@ impl Cluster {
                     && c.ns == q.ns
                     && subset(&c.selector, &q.labels)
             })
-            .filter_map(|c| Some((self.keys[c.key_index?].domain.as_slice(), c.per_domain.as_slice())))
+            .filter_map(|c| Some((&self.keys[c.key_index?], c.per_domain.as_slice())))
             .collect();
         InterPod { affinity, anti, existing }
     }
 
     /// Filters every node, then scores the survivors; the best wins, ties to the first.
-    pub(crate) fn decide(&self, q: &PodQuery) -> Result<NodeId, Unschedulable> {
+    /// `fit` holds every node's fit score for the pod's requests.
+    ///
+    /// Taints are judged once per taint class, and the topology spread and inter-pod
+    /// filters once per domain. When every key the scores read has few domains or one
+    /// node per domain (the usual zone and hostname), the filters combine node sets and
+    /// the scoring visits few nodes (`fast.rs`); otherwise one pass over the nodes
+    /// filters them with a few table lookups each and `best` scores the survivors. The
+    /// reasons of a refusal are gathered only when no node is left.
+    pub(crate) fn decide(&self, q: &PodQuery, fit: &FitClass) -> Result<NodeId, Unschedulable> {
         let n = self.nodes.len();
         if n == 0 {
             return Err(Unschedulable::default());
@@ -581,14 +665,107 @@ impl Cluster {
         let node_rules: Option<Vec<bool>> =
             q.has_node_rules().then(|| self.nodes.iter().map(|node| q.matches_node(&node.labels)).collect());
         let node_rules = node_rules.as_deref();
+        let taints = self.taint_verdicts(q);
+        let Some(filters) = self.domain_filters(q, node_rules) else {
+            return Err(self.refusal(q, node_rules));
+        };
+        let parts = self.inter_pod_parts(q);
+        if parts.coarse() && self.soft_coarse(q) {
+            let allowed = node_rules.map(|ok| Bits::from_fn(n, |i| ok[i]));
+            let feasible = self.feasible_set(&taints, fit, allowed.as_ref(), &filters);
+            return match (feasible.count(), feasible.first()) {
+                (0, _) | (_, None) => Err(self.refusal(q, node_rules)),
+                (1, Some(i)) => Ok(NodeId(i as u32)),
+                _ => {
+                    let soft = self.soft_parts(q, &feasible, allowed.as_ref());
+                    Ok(NodeId(self.best_of_set(&feasible, fit, &taints, &parts, &soft)))
+                }
+            };
+        }
+        let mut found = Feasible::with_capacity(n);
+        'nodes: for (i, (&class, &score)) in self.taint_class.iter().zip(&fit.scores).enumerate() {
+            let prefer = taints[class as usize];
+            if prefer < 0 || score == NO_FIT || node_rules.is_some_and(|ok| !ok[i]) {
+                continue;
+            }
+            for filter in &filters {
+                if !filter.passes(i) {
+                    continue 'nodes;
+                }
+            }
+            let raw = parts.raw(i);
+            found.push(i as u32, score, prefer, raw);
+        }
+        match found.node.len() {
+            0 => Err(self.refusal(q, node_rules)),
+            1 => Ok(NodeId(found.node[0])),
+            _ => Ok(NodeId(self.best(q, &found, node_rules, !parts.is_empty()))),
+        }
+    }
+
+    /// Per taint class: -1 if the pod may not go there (cordoned, or an untolerated
+    /// `NoSchedule` or `NoExecute` taint), else its untolerated `PreferNoSchedule` taints.
+    fn taint_verdicts(&self, q: &PodQuery) -> Vec<i32> {
+        let cordon = ITaint { key: self.unschedulable_key, value: self.empty, effect: TaintEffect::NoSchedule };
+        let tolerates_cordon = q.tolerates(&cordon);
+        self.taint_classes
+            .iter()
+            .map(|class| {
+                let mut prefer = 0;
+                if class.cordoned && !tolerates_cordon {
+                    return -1;
+                }
+                for taint in &class.taints {
+                    if q.tolerates(taint) {
+                        continue;
+                    }
+                    if taint.effect != TaintEffect::PreferNoSchedule {
+                        return -1;
+                    }
+                    prefer += 1;
+                }
+                prefer
+            })
+            .collect()
+    }
+
+    /// The hard topology spread constraints and inter-pod rules as per-domain verdicts,
+    /// those of one key merged, and those passing every node left out; `None` when
+    /// they reject every node.
+    fn domain_filters(&self, q: &PodQuery, node_rules: Option<&[bool]>) -> Option<Vec<DomainFilter<'_>>> {
+        let mut filters: Vec<DomainFilter<'_>> = Vec::new();
+        for c in self.hard_spread(q, node_rules) {
+            let index = c.index?;
+            DomainFilter::add(&mut filters, index, false, |d| {
+                at(&c.counts, d).max(0) + c.self_match - c.min <= c.max_skew
+            });
+        }
+        let inter_pod = self.inter_pod(q);
+        if let Some(affinity) = &inter_pod.affinity {
+            let strict = affinity.any || !affinity.self_match;
+            for (index, sums) in &affinity.terms {
+                DomainFilter::add(&mut filters, (*index)?, false, |d| !strict || at(sums, d) > 0);
+            }
+        }
+        for (index, sums) in &inter_pod.anti {
+            DomainFilter::add(&mut filters, index, true, |d| at(sums, d) <= 0);
+        }
+        for (index, carriers) in &inter_pod.existing {
+            DomainFilter::add(&mut filters, index, true, |d| at(carriers, d) <= 0);
+        }
+        filters.retain(|f| f.pass.contains(&false));
+        Some(filters)
+    }
+
+    /// Every filter in the scheduler's order, counting each node's first reason (all
+    /// its shortages for NodeResourcesFit): the nodes that pass, and the reasons.
+    fn filter_all(&self, q: &PodQuery, node_rules: Option<&[bool]>) -> (Vec<u32>, Tally) {
         let hard = self.hard_spread(q, node_rules);
         let inter_pod = self.inter_pod(q);
         let cordon = ITaint { key: self.unschedulable_key, value: self.empty, effect: TaintEffect::NoSchedule };
         let tolerates_cordon = q.tolerates(&cordon);
         let req = q.req;
-
-        let mut feasible: Vec<u32> = Vec::with_capacity(n);
-        let mut prefer_taints = false;
+        let mut feasible = Vec::new();
         let mut tally = Tally::default();
         'nodes: for (i, node) in self.hot.iter().enumerate() {
             // NodeUnschedulable
@@ -634,7 +811,7 @@ impl Cluster {
             }
             // PodTopologySpread
             for c in &hard {
-                let Some(d) = c.domain.map(|domain| domain[i]).filter(|&d| d != MISSING) else {
+                let Some(d) = c.index.map(|index| index.domain[i]).filter(|&d| d != MISSING) else {
                     tally.add(Reason::SpreadLabel);
                     continue 'nodes;
                 };
@@ -648,66 +825,54 @@ impl Cluster {
                 tally.add(reason);
                 continue;
             }
-            prefer_taints |= node.flags & PREFER_TAINTS != 0;
             feasible.push(i as u32);
         }
-
-        match feasible.len() {
-            0 => Err(tally.finish(n, &self.syms)),
-            1 => Ok(NodeId(feasible[0])),
-            _ => Ok(NodeId(self.best(q, &feasible, node_rules, prefer_taints))),
-        }
+        (feasible, tally)
     }
 
-    /// The best feasible node: the weighted sum of the score plugins, ties to the
-    /// first. BalancedAllocation is computed exactly only for nodes whose bound can
-    /// still win; the others cannot change the outcome.
-    fn best(&self, q: &PodQuery, feasible: &[u32], node_rules: Option<&[bool]>, prefer_taints: bool) -> u32 {
-        let partial = self.partial_scores(q, feasible, node_rules, prefer_taints);
-        let hot: Vec<&Hot> = feasible.iter().map(|&i| &self.hot[i as usize]).collect();
-        feasible[best_of(&partial, &hot, &q.req)]
+    /// Why no node takes the pod, as the scheduler words it.
+    fn refusal(&self, q: &PodQuery, node_rules: Option<&[bool]>) -> Unschedulable {
+        let (feasible, tally) = self.filter_all(q, node_rules);
+        debug_assert!(feasible.is_empty(), "the filters disagree on {feasible:?}");
+        tally.finish(self.nodes.len(), &self.syms)
     }
 
-    /// Every weighted score but BalancedAllocation, per feasible node.
-    fn partial_scores(
-        &self,
-        q: &PodQuery,
-        feasible: &[u32],
-        node_rules: Option<&[bool]>,
-        prefer_taints: bool,
-    ) -> Vec<i64> {
-        let mut partial: Vec<i64> = feasible.iter().map(|&i| least_allocated(&self.hot[i as usize], &q.req)).collect();
+    /// The best of several feasible nodes: the highest weighted sum of the score
+    /// plugins, ties to the first. `inter_pod` tells whether some preferred inter-pod
+    /// term counted a pod (otherwise InterPodAffinity scores every node 0).
+    fn best(&self, q: &PodQuery, found: &Feasible, node_rules: Option<&[bool]>, inter_pod: bool) -> u32 {
         // TaintToleration (weight 3): fewer untolerated PreferNoSchedule taints is better.
-        if prefer_taints {
-            let raw: Vec<i64> = feasible
-                .iter()
-                .map(|&i| {
-                    if self.hot[i as usize].flags & PREFER_TAINTS == 0 {
-                        return 0;
-                    }
-                    let taints = &self.nodes[i as usize].taints;
-                    let untolerated =
-                        taints.iter().filter(|t| t.effect == TaintEffect::PreferNoSchedule && !q.tolerates(t)).count();
-                    untolerated as i64
-                })
-                .collect();
-            let max = raw.iter().copied().max().unwrap_or(0);
-            let scores = tabulate(&raw, 0, max, |r| if max == 0 { 100 } else { 100 - 100 * r / max });
-            for (t, s) in partial.iter_mut().zip(scores) {
-                *t += 3 * s;
+        // When no feasible node has one, every node scores the same: it changes nothing.
+        let max = i64::from(found.max_prefer);
+        let taint_scores: Vec<i64> =
+            if max > 0 { (0..=max).map(|r| 3 * (100 - 100 * r / max)).collect() } else { vec![0] };
+        // InterPodAffinity (weight 2): the raw sums normalised between the lowest and the
+        // highest, from a table when the range is short.
+        let (min, spread) = (found.min_raw, found.max_raw - found.min_raw);
+        let normal = |r: i64| if spread > 0 { 2 * (100.0 * ((r - min) as f64 / spread as f64)) as i64 } else { 0 };
+        let table: Vec<i64> = if inter_pod && (spread as usize) < found.node.len() {
+            (min..=found.max_raw).map(normal).collect()
+        } else {
+            Vec::new()
+        };
+        let inter_pod_score = |r: i64| match table.get((r - min) as usize) {
+            Some(&score) => score,
+            None if inter_pod => normal(r),
+            None => 0,
+        };
+        // PodTopologySpread (weight 2), for soft constraints.
+        let spread_scores = if q.soft.is_empty() { Vec::new() } else { self.spread_scores(q, &found.node, node_rules) };
+        let mut best = (i64::MIN, 0);
+        for j in 0..found.node.len() {
+            let total = i64::from(found.fit[j])
+                + taint_scores[found.prefer[j] as usize]
+                + inter_pod_score(found.raw[j])
+                + spread_scores.get(j).map_or(0, |s| 2 * s);
+            if total > best.0 {
+                best = (total, found.node[j]);
             }
         }
-        if !q.soft.is_empty() {
-            for (t, s) in partial.iter_mut().zip(self.spread_scores(q, feasible, node_rules)) {
-                *t += 2 * s;
-            }
-        }
-        if let Some(scores) = self.inter_pod_scores(q, feasible) {
-            for (t, s) in partial.iter_mut().zip(scores) {
-                *t += 2 * s;
-            }
-        }
-        partial
+        best.1
     }
 
     /// PodTopologySpread's score for soft constraints, normalised so that the node
@@ -777,17 +942,22 @@ impl Cluster {
         normal.into_iter().zip(&scored).map(|(s, &scored)| if scored { s } else { 0 }).collect()
     }
 
-    /// InterPodAffinity's score: preferred terms of the pod and of existing pods (and
-    /// existing pods' required affinity, with weight 1), normalised between the lowest
-    /// and highest node; `None` when no term counted any pod (all nodes score 0).
-    fn inter_pod_scores(&self, q: &PodQuery, feasible: &[u32]) -> Option<Vec<i64>> {
-        let mut parts: Vec<(DomainCounts<'_>, i64)> = Vec::new();
+    /// The inter-pod terms of the pod and of existing pods that count some pod.
+    fn inter_pod_parts(&self, q: &PodQuery) -> InterPodParts<'_> {
+        let mut parts = InterPodParts { tables: Vec::new(), fine: Vec::new() };
         let own = q.pref_affinity.iter().map(|t| (t, 1)).chain(q.pref_anti.iter().map(|t| (t, -1)));
         for (term, sign) in own {
             let Some(key) = self.key_index(term.key) else { continue };
             let (sums, total) = pick(self.domains(q.ns, &term.selector, key), false);
-            if total > 0 {
-                parts.push(((&self.keys[key].domain, sums), sign));
+            if total <= 0 {
+                continue;
+            }
+            let index = &self.keys[key];
+            if index.one_node_per_domain() {
+                let (counts, any) = self.counts_where(q.ns, &term.selector, false);
+                parts.fine.push(Fine { domain: &index.domain, counts, any, sign });
+            } else {
+                parts.add_table(index, &sums, sign);
             }
         }
         for c in &self.carriers {
@@ -801,105 +971,19 @@ impl Cluster {
                 && subset(&c.selector, &q.labels)
                 && let Some(key) = c.key_index
             {
-                parts.push(((&self.keys[key].domain, Cow::Borrowed(c.per_domain.as_slice())), sign));
+                let index = &self.keys[key];
+                if index.one_node_per_domain() {
+                    parts.fine.push(Fine {
+                        domain: &index.domain,
+                        counts: Cow::Borrowed(&c.per_node),
+                        any: Cow::Borrowed(&c.any),
+                        sign,
+                    });
+                } else {
+                    parts.add_table(index, &c.per_domain, sign);
+                }
             }
         }
-        if parts.is_empty() {
-            return None;
-        }
-        let raw: Vec<i64> = feasible
-            .iter()
-            .map(|&i| {
-                parts
-                    .iter()
-                    .map(|((domain, sums), sign)| {
-                        let d = domain[i as usize];
-                        if d == MISSING { 0 } else { sign * at(sums, d) }
-                    })
-                    .sum()
-            })
-            .collect();
-        let min = raw.iter().copied().min().unwrap_or(0);
-        let max = raw.iter().copied().max().unwrap_or(0);
-        let spread = max - min;
-        Some(tabulate(
-            &raw,
-            min,
-            max,
-            |r| if spread > 0 { (100.0 * ((r - min) as f64 / spread as f64)) as i64 } else { 0 },
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
-        let mut x = seed;
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        }
-    }
-
-    fn node(next: &mut impl FnMut() -> u64) -> Hot {
-        let alloc_cpu = [0, 1000, 2000, 4000, 3999, 16000][(next() % 6) as usize];
-        let alloc_mem = [0i64, 1 << 30, 4 << 30, 3_000_000_000, 64 << 30][(next() % 5) as usize];
-        Hot {
-            alloc_cpu,
-            alloc_mem,
-            req_cpu: (next() % 5000) as i64,
-            req_mem: (next() % (8 << 30)) as i64,
-            nz_cpu: (next() % 5000) as i64,
-            nz_mem: (next() % (8 << 30)) as i64,
-            inv_cpu: if alloc_cpu > 0 { 1.0 / alloc_cpu as f64 } else { 0.0 },
-            inv_mem: if alloc_mem > 0 { 1.0 / alloc_mem as f64 } else { 0.0 },
-            ..Hot::default()
-        }
-    }
-
-    #[test]
-    fn pruned_best_is_the_exhaustive_best() {
-        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
-        for _ in 0..3_000 {
-            let count = 1 + (next() % 12) as usize;
-            let nodes: Vec<Hot> = (0..count).map(|_| node(&mut next)).collect();
-            let refs: Vec<&Hot> = nodes.iter().collect();
-            let req = Req::of(&doppel_model::spec::Resources {
-                cpu: doppel_model::Cores((next() % 3000) as f64 / 1000.0),
-                memory: doppel_model::Bytes(next() % (2 << 30)),
-                ..Default::default()
-            });
-            let partial: Vec<i64> = nodes.iter().map(|n| least_allocated(n, &req) + (next() % 3) as i64).collect();
-            for (n, p) in nodes.iter().zip(&partial) {
-                assert!(balanced_allocation_bound(n, &req) >= balanced_allocation(n, &req), "{n:?} {p}");
-            }
-            let totals: Vec<i64> = nodes.iter().zip(&partial).map(|(n, p)| p + balanced_allocation(n, &req)).collect();
-            let expected = (0..count).max_by_key(|&j| (totals[j], std::cmp::Reverse(j))).expect("some node");
-            assert_eq!(best_of(&partial, &refs, &req), expected, "{totals:?}");
-        }
-    }
-
-    #[test]
-    fn percent_is_integer_division() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for _ in 0..200_000 {
-            let whole = (next() % (1 << (next() % 62))) as i64 + 1;
-            let part = (next() as i64).rem_euclid(whole + 1);
-            let expected = (i128::from(part) * 100 / i128::from(whole)) as i64;
-            assert_eq!(percent(part, whole, 1.0 / whole as f64), expected, "{part}/{whole}");
-        }
-        for (part, whole) in [(0, 1), (1, 1), (2, 3), (i64::MAX, i64::MAX), (i64::MAX - 1, i64::MAX), (7, 700)] {
-            assert_eq!(percent(part, whole, 1.0 / whole as f64), (i128::from(part) * 100 / i128::from(whole)) as i64);
-        }
+        parts
     }
 }
