@@ -192,6 +192,11 @@ impl KillerSets {
         out
     }
 
+    /// The members of `c`'s killer set in no particular order (no sorting, no allocation).
+    pub fn members(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
+        self.chain(c).flat_map(|a| self.own(a).iter().copied())
+    }
+
     /// Appends `c`'s set, unsorted.
     fn extend_with(&self, c: u32, out: &mut Vec<u32>) {
         for a in self.chain(c) {

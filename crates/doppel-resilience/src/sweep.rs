@@ -211,19 +211,21 @@ impl Cuts {
 /// Inverts killer sets into what each failure cuts off.
 pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
     let down = k.taken_down();
-    let sets: Vec<Vec<u32>> =
-        g.entry.iter().map(|&c| if k.down_already[c as usize] { Vec::new() } else { k.set(c) }).collect();
+    let live = || g.entry.iter().enumerate().filter(|&(_, &c)| !k.down_already[c as usize]);
     let mut entry_start = vec![0u32; g.len() + 1];
-    for &x in sets.iter().flatten() {
-        entry_start[x as usize + 1] += 1;
+    for (_, &c) in live() {
+        for x in k.members(c) {
+            entry_start[x as usize + 1] += 1;
+        }
     }
     for c in 0..g.len() {
         entry_start[c + 1] += entry_start[c];
     }
     let mut fill = entry_start.clone();
     let mut entry_list = vec![0u32; entry_start[g.len()] as usize];
-    for (e, set) in sets.iter().enumerate() {
-        for &x in set {
+    // Entries in order, so each component's list comes out ascending.
+    for (e, &c) in live() {
+        for x in k.members(c) {
             entry_list[fill[x as usize] as usize] = e as u32;
             fill[x as usize] += 1;
         }
