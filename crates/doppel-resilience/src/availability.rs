@@ -348,13 +348,11 @@ fn has_redundancy(g: &FailGraph, top: u32) -> bool {
 /// every way it reaches `top` is masked after a delay.
 fn series(g: &FailGraph, k: &KillerSets, rel: &[Option<Reliability>], mask: &[f64], top: u32) -> Vec<(u32, f64)> {
     let mut out = Vec::new();
-    for &x in k.sets[top as usize].iter() {
+    for x in k.set(top) {
         let Some(r) = rel[x as usize] else { continue };
         let nodes = (0..g.len()).filter(|&n| g.comps[n].class == Class::Node);
-        let ctx = Reach {
-            kills_every_node: nodes.clone().count() > 0
-                && nodes.into_iter().all(|n| k.sets[n].binary_search(&x).is_ok()),
-        };
+        let ctx =
+            Reach { kills_every_node: nodes.clone().count() > 0 && nodes.into_iter().all(|n| k.kills(x, n as u32)) };
         let delay = reach_delay(g, k, mask, &ctx, top, x, &mut HashMap::new());
         let young = if delay.is_infinite() { 1.0 } else { 1.0 - (-delay / 3600.0 / r.mttr_h).exp() };
         out.push((x, r.unavailability() * young));
@@ -371,7 +369,7 @@ fn series(g: &FailGraph, k: &KillerSets, rel: &[Option<Reliability>], mask: &[f6
             (Class::Failover, _) => {
                 for &p in g.inputs(c).iter().filter(|&&p| is_primary(g, c, p)) {
                     let Some(r) = rel[p as usize] else { continue };
-                    if k.sets[top as usize].binary_search(&p).is_ok() || out.iter().any(|(x, _)| *x == p) {
+                    if k.kills(p, top) || out.iter().any(|(x, _)| *x == p) {
                         continue;
                     }
                     let young = 1.0 - (-mask[c as usize] / 3600.0 / r.mttr_h).exp();
@@ -409,8 +407,7 @@ fn reach_delay(
         return d;
     }
     memo.insert(c, 0.0); // cycles reach nothing new
-    let killed: Vec<u32> =
-        g.inputs(c).iter().copied().filter(|&i| k.sets[i as usize].binary_search(&x).is_ok()).collect();
+    let killed: Vec<u32> = g.inputs(c).iter().copied().filter(|&i| k.kills(x, i)).collect();
     let class = g.comps[c as usize].class;
     // A mask holds only while there is somewhere to go: a surviving node for a pod, a
     // surviving replica for a failover role.

@@ -8,7 +8,6 @@
 
 use crate::topology::{Ix, StationKind, Topology};
 use serde::Serialize;
-use std::rc::Rc;
 
 /// What a component needs from its inputs to stay alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -146,14 +145,132 @@ impl Builder {
 }
 
 /// For every component, the failable components whose failure alone takes it down.
+///
+/// Stored as a forest: a component's set is its *base*'s set (for one that needs all its
+/// inputs, the largest of theirs) plus its *own* members, which are not in the base's. A
+/// set is so the disjoint union of the own members along its chain of bases, and most
+/// components store a handful of members instead of a copy of what their inputs hold.
 #[derive(Debug, Clone)]
 pub struct KillerSets {
-    /// Per component, sorted; shared between components with the same set.
-    pub sets: Vec<Rc<[u32]>>,
+    /// Own members of every component, back to back (each list in no particular order).
+    members: Vec<u32>,
+    /// Per component, where its own members start in `members` and how many there are.
+    own: Vec<(u32, u32)>,
+    /// Per component, its base, or [`NO_BASE`].
+    base: Vec<u32>,
+    /// Per component, the size of its whole set.
+    size: Vec<u32>,
+    /// Components in the order their sets were computed (what is needed first).
+    order: Vec<u32>,
     /// Components down before anything fails (a workload with fewer ready pods than it needs).
     pub down_already: Vec<bool>,
     /// Components in a dependency cycle that holds an at-least gate (treated as needing all).
     pub approximated: Vec<u32>,
+}
+
+/// No base: the component's own members are its whole set.
+const NO_BASE: u32 = u32::MAX;
+
+impl KillerSets {
+    /// The members of `c`'s set that its base's does not hold.
+    fn own(&self, c: u32) -> &[u32] {
+        let (start, len) = self.own[c as usize];
+        &self.members[start as usize..(start + len) as usize]
+    }
+
+    /// `c`, its base, its base's base, and so on.
+    fn chain(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(Some(c), |&a| Some(self.base[a as usize]).filter(|&b| b != NO_BASE))
+    }
+
+    /// The killer set of component `c`, sorted: every failable component whose failure
+    /// alone takes `c` down (empty for a component down already).
+    pub fn set(&self, c: u32) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.size[c as usize] as usize);
+        self.extend_with(c, &mut out);
+        out.sort_unstable();
+        out
+    }
+
+    /// The members of `c`'s killer set in no particular order (no sorting, no allocation).
+    pub fn members(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
+        self.chain(c).flat_map(|a| self.own(a).iter().copied())
+    }
+
+    /// Appends `c`'s set, unsorted.
+    fn extend_with(&self, c: u32, out: &mut Vec<u32>) {
+        for a in self.chain(c) {
+            out.extend_from_slice(self.own(a));
+        }
+    }
+
+    /// Whether the failure of `x` alone takes `c` down.
+    pub fn kills(&self, x: u32, c: u32) -> bool {
+        self.chain(c).any(|a| self.own(a).contains(&x))
+    }
+
+    /// Per component, how many components its failure alone takes down (itself included;
+    /// components down already count for nothing): how many sets hold it. Without visiting
+    /// every set: `x` is in the set of every component whose chain of bases passes through
+    /// one that owns `x`, so each owner adds the number of live components at or above it
+    /// in the forest of bases.
+    pub fn taken_down(&self) -> Vec<u32> {
+        let n = self.own.len();
+        let mut above: Vec<u32> = self.down_already.iter().map(|&d| u32::from(!d)).collect();
+        for &c in self.order.iter().rev() {
+            let b = self.base[c as usize];
+            if b != NO_BASE {
+                above[b as usize] += above[c as usize];
+            }
+        }
+        let mut down = vec![0u32; n];
+        for (c, &(start, len)) in self.own.iter().enumerate() {
+            let weight = above[c];
+            for &x in &self.members[start as usize..(start + len) as usize] {
+                down[x as usize] += weight;
+            }
+        }
+        down
+    }
+
+    /// Records `c`'s set as `base`'s plus `own` (none of it in `base`'s).
+    fn store(&mut self, c: u32, base: u32, own: &[u32]) {
+        let start = self.members.len() as u32;
+        self.members.extend_from_slice(own);
+        self.own[c as usize] = (start, own.len() as u32);
+        self.base[c as usize] = base;
+        let below = if base == NO_BASE { 0 } else { self.size[base as usize] };
+        self.size[c as usize] = below + own.len() as u32;
+    }
+}
+
+/// Working memory of [`FailGraph::killer_sets`].
+struct SetScratch {
+    /// Per component, the mark of the last set it was found in.
+    member: Vec<u32>,
+    /// Per component, the mark of the last set whose chain passed through it.
+    link: Vec<u32>,
+    /// The current mark.
+    mark: u32,
+    /// Live inputs of the component at hand.
+    live: Vec<u32>,
+    /// The set being built.
+    acc: Vec<u32>,
+    /// Per component, how many inputs' sets hold it (valid where `member` is current).
+    count: Vec<u32>,
+}
+
+impl SetScratch {
+    fn new(n: usize) -> SetScratch {
+        SetScratch {
+            member: vec![0; n],
+            link: vec![0; n],
+            mark: 0,
+            live: Vec::new(),
+            acc: Vec::new(),
+            count: vec![0; n],
+        }
+    }
 }
 
 impl FailGraph {
@@ -349,37 +466,98 @@ impl FailGraph {
 
     /// Strongly connected components in dependency order (what is needed comes first).
     pub fn sccs(&self) -> Vec<Vec<u32>> {
+        let (order, bounds) = self.scc_order();
+        bounds.windows(2).map(|b| order[b[0] as usize..b[1] as usize].to_vec()).collect()
+    }
+
+    /// Strongly connected components in dependency order, flat: every component once, each
+    /// component's members sorted and back to back, and where each starts (one more entry
+    /// than components).
+    fn scc_order(&self) -> (Vec<u32>, Vec<u32>) {
+        match self.acyclic_order() {
+            Some(order) => {
+                let bounds = (0..=order.len() as u32).collect();
+                (order, bounds)
+            }
+            None => self.tarjan(),
+        }
+    }
+
+    /// Components in dependency order if there is no cycle (a depth-first postorder, cheaper
+    /// than Tarjan's bookkeeping), or none at the first cycle found.
+    fn acyclic_order(&self) -> Option<Vec<u32>> {
+        const UNSEEN: u8 = 0;
+        const ON_PATH: u8 = 1;
+        let n = self.len();
+        let mut state = vec![UNSEEN; n];
+        let mut order = Vec::with_capacity(n);
+        // (component, position in `inputs`).
+        let mut work: Vec<(u32, u32)> = Vec::new();
+        for root in 0..n as u32 {
+            if state[root as usize] != UNSEEN {
+                continue;
+            }
+            state[root as usize] = ON_PATH;
+            work.push((root, self.input_start[root as usize]));
+            while let Some(&mut (v, ref mut pos)) = work.last_mut() {
+                if *pos < self.input_start[v as usize + 1] {
+                    let w = self.inputs[*pos as usize];
+                    *pos += 1;
+                    match state[w as usize] {
+                        UNSEEN => {
+                            state[w as usize] = ON_PATH;
+                            work.push((w, self.input_start[w as usize]));
+                        }
+                        ON_PATH => return None,
+                        _ => {}
+                    }
+                    continue;
+                }
+                state[v as usize] = ON_PATH + 1;
+                order.push(v);
+                work.pop();
+            }
+        }
+        Some(order)
+    }
+
+    /// [`Self::scc_order`] by iterative Tarjan, for graphs with cycles.
+    fn tarjan(&self) -> (Vec<u32>, Vec<u32>) {
         let n = self.len();
         const UNSEEN: u32 = u32::MAX;
         let mut index = vec![UNSEEN; n];
         let mut low = vec![0u32; n];
         let mut on_stack = vec![false; n];
         let mut stack: Vec<u32> = Vec::new();
-        let mut out: Vec<Vec<u32>> = Vec::new();
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        let mut bounds: Vec<u32> = Vec::with_capacity(n + 1);
+        bounds.push(0);
         let mut next = 0u32;
-        // Iterative Tarjan: (component, position in its inputs).
-        let mut work: Vec<(u32, usize)> = Vec::new();
+        // (component, position in its inputs).
+        let mut work: Vec<(u32, u32)> = Vec::new();
         for root in 0..n as u32 {
             if index[root as usize] != UNSEEN {
                 continue;
             }
-            work.push((root, 0));
+            index[root as usize] = next;
+            low[root as usize] = next;
+            next += 1;
+            stack.push(root);
+            on_stack[root as usize] = true;
+            work.push((root, self.input_start[root as usize]));
             while let Some(&mut (v, ref mut pos)) = work.last_mut() {
                 let vi = v as usize;
-                if *pos == 0 && index[vi] == UNSEEN {
-                    index[vi] = next;
-                    low[vi] = next;
-                    next += 1;
-                    stack.push(v);
-                    on_stack[vi] = true;
-                }
-                let inputs = self.inputs(v);
-                if *pos < inputs.len() {
-                    let w = inputs[*pos];
+                if *pos < self.input_start[vi + 1] {
+                    let w = self.inputs[*pos as usize];
                     *pos += 1;
                     let wi = w as usize;
                     if index[wi] == UNSEEN {
-                        work.push((w, 0));
+                        index[wi] = next;
+                        low[wi] = next;
+                        next += 1;
+                        stack.push(w);
+                        on_stack[wi] = true;
+                        work.push((w, self.input_start[wi]));
                     } else if on_stack[wi] {
                         low[vi] = low[vi].min(index[wi]);
                     }
@@ -390,20 +568,20 @@ impl FailGraph {
                     low[parent as usize] = low[parent as usize].min(low[vi]);
                 }
                 if low[vi] == index[vi] {
-                    let mut scc = Vec::new();
+                    let from = order.len();
                     while let Some(w) = stack.pop() {
                         on_stack[w as usize] = false;
-                        scc.push(w);
+                        order.push(w);
                         if w == v {
                             break;
                         }
                     }
-                    scc.sort_unstable();
-                    out.push(scc);
+                    order[from..].sort_unstable();
+                    bounds.push(order.len() as u32);
                 }
             }
         }
-        out
+        (order, bounds)
     }
 
     /// Every component's killer set, bottom-up over the dependency order: a component
@@ -411,126 +589,151 @@ impl FailGraph {
     /// whatever kills n-k+1 of them (for one of n, the intersection). Inside a dependency
     /// cycle every member needs every other, so members share one set.
     pub fn killer_sets(&self) -> KillerSets {
-        let n = self.len();
-        let empty: Rc<[u32]> = Rc::from(Vec::new());
-        let mut sets: Vec<Rc<[u32]>> = vec![empty.clone(); n];
-        let mut down_already = vec![false; n];
-        let mut approximated = Vec::new();
-        let mut done = vec![false; n];
-        let mut scratch: Vec<u32> = Vec::new();
-        let mut merged: Vec<u32> = Vec::new();
-        for scc in self.sccs() {
-            if scc.len() == 1 {
-                let c = scc[0];
-                let (set, dead) = self.gate_set(c, &sets, &down_already, &done, &mut scratch, &mut merged);
-                sets[c as usize] = set.unwrap_or_else(|| empty.clone());
-                down_already[c as usize] = dead;
-                done[c as usize] = true;
-                continue;
-            }
-            // A cycle: the union of what every member's gate needs from outside, plus the members.
-            let mut acc: Vec<u32> = Vec::new();
-            let mut dead = false;
-            for &c in &scc {
-                if matches!(self.comps[c as usize].gate, Gate::AtLeast(_)) {
-                    approximated.push(c);
-                }
-                for &i in self.inputs(c) {
-                    if done[i as usize] {
-                        dead |= down_already[i as usize];
-                        union_into(&mut acc, &sets[i as usize], &mut merged);
-                    }
-                }
-            }
-            let mut members: Vec<u32> =
-                scc.iter().copied().filter(|&c| self.comps[c as usize].class.failable()).collect();
-            members.sort_unstable();
-            union_into(&mut acc, &members, &mut merged);
-            let set: Rc<[u32]> = Rc::from(acc);
-            for &c in &scc {
-                sets[c as usize] = set.clone();
-                down_already[c as usize] = dead;
-                done[c as usize] = true;
+        let (order, bounds) = self.scc_order();
+        let (mut k, mut w) = self.set_up();
+        for b in bounds.windows(2) {
+            let scc = &order[b[0] as usize..b[1] as usize];
+            if let [c] = *scc {
+                self.gate_set(c, &mut k, &mut w);
+            } else {
+                self.cycle_set(scc, &mut k, &mut w);
             }
         }
-        KillerSets { sets, down_already, approximated }
+        k.order = order;
+        k
     }
 
-    /// The killer set of one component whose inputs are all done; `None` means "as its
-    /// only input's" (shared, no copy). Also whether it is down before any failure.
-    fn gate_set(
-        &self,
-        c: u32,
-        sets: &[Rc<[u32]>],
-        down: &[bool],
-        done: &[bool],
-        scratch: &mut Vec<u32>,
-        merged: &mut Vec<u32>,
-    ) -> (Option<Rc<[u32]>>, bool) {
+    /// Empty killer sets and working memory.
+    fn set_up(&self) -> (KillerSets, SetScratch) {
+        let n = self.len();
+        let k = KillerSets {
+            members: Vec::with_capacity(n * 4),
+            own: vec![(0, 0); n],
+            base: vec![NO_BASE; n],
+            size: vec![0; n],
+            order: Vec::new(),
+            down_already: vec![false; n],
+            approximated: Vec::new(),
+        };
+        (k, SetScratch::new(n))
+    }
+
+    /// The killer set of one component whose inputs all have theirs.
+    fn gate_set(&self, c: u32, k: &mut KillerSets, w: &mut SetScratch) {
+        let ci = c as usize;
+        let (gate, own) = (self.comps[ci].gate, self.comps[ci].class.failable());
         let inputs = self.inputs(c);
-        let own = self.comps[c as usize].class.failable();
-        debug_assert!(inputs.iter().all(|&i| done[i as usize]));
-        let live: Vec<u32> = inputs.iter().copied().filter(|&i| !down[i as usize]).collect();
-        match self.comps[c as usize].gate {
-            Gate::All => {
-                if live.len() < inputs.len() {
-                    return (None, true);
-                }
-                if !own && live.len() == 1 {
-                    return (Some(sets[live[0] as usize].clone()), false);
-                }
-                // Largest first; an input already in the union adds nothing (its set is inside).
-                let mut order = live;
-                order.sort_by_key(|&i| std::cmp::Reverse(sets[i as usize].len()));
-                scratch.clear();
-                for i in order {
-                    if !sets[i as usize].is_empty() && scratch.binary_search(&i).is_ok() {
-                        continue;
-                    }
-                    union_into(scratch, &sets[i as usize], merged);
-                }
-                if own {
-                    union_into(scratch, &[c], merged);
-                }
-                (Some(Rc::from(scratch.as_slice())), false)
+        if let [i] = *inputs {
+            // The common case (a pod on its node, an entry point behind its service): its
+            // input's set and itself, with no set algebra.
+            if k.down_already[i as usize] || matches!(gate, Gate::AtLeast(at_least) if at_least > 1) {
+                k.down_already[ci] = true;
+            } else {
+                let itself = [c];
+                k.store(c, i, if own { &itself } else { &[] });
             }
-            Gate::AtLeast(k) => {
-                let k = k as usize;
-                if live.len() < k {
-                    return (None, true);
+            return;
+        }
+        w.live.clear();
+        w.live.extend(inputs.iter().copied().filter(|&i| !k.down_already[i as usize]));
+        let live = w.live.len();
+        // Dies with whatever kills `need` of its live inputs.
+        let need = match gate {
+            Gate::All if live < inputs.len() => None,
+            Gate::All => Some(1),
+            Gate::AtLeast(at_least) => live.checked_sub(at_least as usize).map(|spare| spare + 1),
+        };
+        let Some(need) = need else {
+            k.down_already[ci] = true;
+            return;
+        };
+        w.acc.clear();
+        if need == 1 && live > 0 {
+            // The union: the largest input's set is the base, and the own members are what
+            // the others' chains hold that the base's does not.
+            let base = w.live.iter().copied().max_by_key(|&i| k.size[i as usize]).unwrap_or(w.live[0]);
+            if live > 1 {
+                w.mark += 1;
+                let mark = w.mark;
+                for a in k.chain(base) {
+                    w.link[a as usize] = mark;
+                    for &x in k.own(a) {
+                        w.member[x as usize] = mark;
+                    }
                 }
-                // Dies with whatever kills more than live - k of its live inputs.
-                let need = live.len() - k + 1;
-                scratch.clear();
-                if need == 1 {
-                    for i in &live {
-                        union_into(scratch, &sets[*i as usize], merged);
-                    }
-                } else if need == live.len() {
-                    scratch.extend_from_slice(&sets[live[0] as usize]);
-                    for i in &live[1..] {
-                        intersect_into(scratch, &sets[*i as usize], merged);
-                    }
-                } else {
-                    let mut all: Vec<u32> = live.iter().flat_map(|&i| sets[i as usize].iter().copied()).collect();
-                    all.sort_unstable();
-                    let mut j = 0;
-                    while j < all.len() {
-                        let mut e = j;
-                        while e < all.len() && all[e] == all[j] {
-                            e += 1;
+                for &i in w.live.iter().filter(|&&i| i != base) {
+                    for a in k.chain(i) {
+                        let ai = a as usize;
+                        // Reached what is already in: so is the rest of the chain (a component's
+                        // set is inside every set that holds it; sets hold failable ones only).
+                        if w.link[ai] == mark || w.member[ai] == mark {
+                            break;
                         }
-                        if e - j >= need {
-                            scratch.push(all[j]);
+                        w.link[ai] = mark;
+                        for &x in k.own(a) {
+                            if w.member[x as usize] != mark {
+                                w.member[x as usize] = mark;
+                                w.acc.push(x);
+                            }
                         }
-                        j = e;
                     }
                 }
-                if own {
-                    union_into(scratch, &[c], merged);
-                }
-                (Some(Rc::from(scratch.as_slice())), false)
             }
+            if own {
+                w.acc.push(c);
+            }
+            k.store(c, base, &w.acc);
+            return;
+        }
+        if live > 1 {
+            // Whatever is in `need` of the inputs' sets (1 of n: in all of them).
+            w.mark += 1;
+            let mark = w.mark;
+            for &i in &w.live {
+                for a in k.chain(i) {
+                    for &x in k.own(a) {
+                        let xi = x as usize;
+                        if w.member[xi] != mark {
+                            w.member[xi] = mark;
+                            w.count[xi] = 0;
+                            w.acc.push(x);
+                        }
+                        w.count[xi] += 1;
+                    }
+                }
+            }
+            w.acc.retain(|&x| w.count[x as usize] as usize >= need);
+        }
+        if own {
+            w.acc.push(c);
+        }
+        k.store(c, NO_BASE, &w.acc);
+    }
+
+    /// The shared killer set of a dependency cycle: the union of what every member needs
+    /// from outside, plus the members.
+    fn cycle_set(&self, scc: &[u32], k: &mut KillerSets, w: &mut SetScratch) {
+        w.acc.clear();
+        let mut dead = false;
+        for &c in scc {
+            if matches!(self.comps[c as usize].gate, Gate::AtLeast(_)) {
+                k.approximated.push(c);
+            }
+            for &i in self.inputs(c) {
+                if scc.binary_search(&i).is_err() {
+                    dead |= k.down_already[i as usize];
+                    k.extend_with(i, &mut w.acc);
+                }
+            }
+        }
+        w.acc.extend(scc.iter().copied().filter(|&c| self.comps[c as usize].class.failable()));
+        w.acc.sort_unstable();
+        w.acc.dedup();
+        k.store(scc[0], NO_BASE, &w.acc);
+        for &c in scc {
+            k.own[c as usize] = k.own[scc[0] as usize];
+            k.size[c as usize] = k.size[scc[0] as usize];
+            k.down_already[c as usize] = dead;
         }
     }
 
@@ -621,56 +824,6 @@ impl Spread {
     }
 }
 
-/// `acc = acc ∪ other`, both sorted.
-fn union_into(acc: &mut Vec<u32>, other: &[u32], merged: &mut Vec<u32>) {
-    if other.is_empty() {
-        return;
-    }
-    if acc.is_empty() {
-        acc.extend_from_slice(other);
-        return;
-    }
-    merged.clear();
-    merged.reserve(acc.len() + other.len());
-    let (mut i, mut j) = (0, 0);
-    while i < acc.len() && j < other.len() {
-        let (a, b) = (acc[i], other[j]);
-        if a < b {
-            merged.push(a);
-            i += 1;
-        } else if b < a {
-            merged.push(b);
-            j += 1;
-        } else {
-            merged.push(a);
-            i += 1;
-            j += 1;
-        }
-    }
-    merged.extend_from_slice(&acc[i..]);
-    merged.extend_from_slice(&other[j..]);
-    std::mem::swap(acc, merged);
-}
-
-/// `acc = acc ∩ other`, both sorted.
-fn intersect_into(acc: &mut Vec<u32>, other: &[u32], merged: &mut Vec<u32>) {
-    merged.clear();
-    let (mut i, mut j) = (0, 0);
-    while i < acc.len() && j < other.len() {
-        let (a, b) = (acc[i], other[j]);
-        if a < b {
-            i += 1;
-        } else if b < a {
-            j += 1;
-        } else {
-            merged.push(a);
-            i += 1;
-            j += 1;
-        }
-    }
-    std::mem::swap(acc, merged);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -701,12 +854,12 @@ mod tests {
         let (g, [r, za, _zb, na, _nb, pa, _pb, w, s]) = small();
         let k = g.killer_sets();
         // A pod dies with itself, its node, its zone, its region.
-        assert_eq!(&*k.sets[pa as usize], &[r, za, na, pa]);
+        assert_eq!(k.set(pa), &[r, za, na, pa]);
         // The deployment has a pod in each zone: only the region (and itself) kill it.
-        assert_eq!(&*k.sets[w as usize], &[r, w]);
+        assert_eq!(k.set(w), &[r, w]);
         // The service needs the deployment and the database in zone a: zone a kills it.
         let db = 9;
-        assert_eq!(&*k.sets[s as usize], &[r, za, w, s, db]);
+        assert_eq!(k.set(s), &[r, za, w, s, db]);
     }
 
     #[test]
@@ -716,7 +869,7 @@ mod tests {
         let mut scratch = Spread::default();
         for x in 0..g.len() as u32 {
             let dead = g.spread(&[x], &mut scratch);
-            let from_sets: Vec<u32> = (0..g.len() as u32).filter(|&c| k.sets[c as usize].contains(&x)).collect();
+            let from_sets: Vec<u32> = (0..g.len() as u32).filter(|&c| k.set(c).contains(&x)).collect();
             assert_eq!(dead, from_sets, "failing {}", g.comps[x as usize].name);
         }
     }
@@ -737,7 +890,7 @@ mod tests {
         let g = b.finish();
         let k = g.killer_sets();
         // n0 takes two of three pods: the quorum is lost; n1 takes one: it holds.
-        assert_eq!(&*k.sets[q as usize], &[n[0], q]);
+        assert_eq!(k.set(q), &[n[0], q]);
         let mut scratch = Spread::default();
         assert!(g.spread(&[n[0]], &mut scratch).contains(&q));
         assert!(!g.spread(&[n[1]], &mut scratch).contains(&q));
@@ -755,8 +908,8 @@ mod tests {
         b.needs(c, d);
         let g = b.finish();
         let k = g.killer_sets();
-        assert_eq!(&*k.sets[a as usize], &[a, c, d]);
-        assert_eq!(&*k.sets[c as usize], &[a, c, d]);
+        assert_eq!(k.set(a), &[a, c, d]);
+        assert_eq!(k.set(c), &[a, c, d]);
         let mut scratch = Spread::default();
         assert_eq!(g.spread(&[d], &mut scratch), vec![a, c, d]);
     }
@@ -823,9 +976,13 @@ mod tests {
             prop_assume!(k.approximated.is_empty());
             prop_assume!(k.down_already.iter().all(|d| !d));
             let mut scratch = Spread::default();
+            let down = k.taken_down();
             for x in (0..g.len() as u32).filter(|&x| g.comps[x as usize].class.failable()) {
                 let dead: Vec<u32> = g.spread(&[x], &mut scratch);
-                let from_sets: Vec<u32> = (0..g.len() as u32).filter(|&c| k.sets[c as usize].contains(&x)).collect();
+                let from_sets: Vec<u32> = (0..g.len() as u32).filter(|&c| k.set(c).contains(&x)).collect();
+                let killed: Vec<u32> = (0..g.len() as u32).filter(|&c| k.kills(x, c)).collect();
+                prop_assert_eq!(down[x as usize] as usize, dead.len(), "counting c{}", x);
+                prop_assert_eq!(&killed, &from_sets, "kills c{}", x);
                 prop_assert_eq!(dead, from_sets, "failing c{}", x);
             }
         }

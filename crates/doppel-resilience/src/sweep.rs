@@ -195,31 +195,42 @@ pub fn entry_rates(topo: &Topology, load: &Load) -> Vec<f64> {
 pub struct Cuts {
     /// Per component: components it takes down (itself included); 0 for derived gates.
     pub down: Vec<u32>,
-    /// Per component: indices of the entries (topology order) it cuts off.
-    pub entries: Vec<Vec<u32>>,
+    /// Where each component's entries start in `entry_list` (one more entry than components).
+    entry_start: Vec<u32>,
+    /// The entries each component cuts off, back to back.
+    entry_list: Vec<u32>,
+}
+
+impl Cuts {
+    /// Indices of the entries (topology order, ascending) that component `c` cuts off.
+    pub fn entries(&self, c: usize) -> &[u32] {
+        &self.entry_list[self.entry_start[c] as usize..self.entry_start[c + 1] as usize]
+    }
 }
 
 /// Inverts killer sets into what each failure cuts off.
 pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
-    let mut down = vec![0u32; g.len()];
-    for (c, set) in k.sets.iter().enumerate() {
-        if k.down_already[c] {
-            continue;
-        }
-        for &x in set.iter() {
-            down[x as usize] += 1;
-        }
-    }
-    let mut entries = vec![Vec::new(); g.len()];
-    for (e, &c) in g.entry.iter().enumerate() {
-        if k.down_already[c as usize] {
-            continue;
-        }
-        for &x in k.sets[c as usize].iter() {
-            entries[x as usize].push(e as u32);
+    let down = k.taken_down();
+    let live = || g.entry.iter().enumerate().filter(|&(_, &c)| !k.down_already[c as usize]);
+    let mut entry_start = vec![0u32; g.len() + 1];
+    for (_, &c) in live() {
+        for x in k.members(c) {
+            entry_start[x as usize + 1] += 1;
         }
     }
-    Cuts { down, entries }
+    for c in 0..g.len() {
+        entry_start[c + 1] += entry_start[c];
+    }
+    let mut fill = entry_start.clone();
+    let mut entry_list = vec![0u32; entry_start[g.len()] as usize];
+    // Entries in order, so each component's list comes out ascending.
+    for (e, &c) in live() {
+        for x in k.members(c) {
+            entry_list[fill[x as usize] as usize] = e as u32;
+            fill[x as usize] += 1;
+        }
+    }
+    Cuts { down, entry_start, entry_list }
 }
 
 /// Components an entry point degrades without: what its soft dependencies (anywhere along
@@ -241,10 +252,10 @@ fn degraders(g: &FailGraph, k: &KillerSets, entry: u32) -> Vec<u32> {
     let mut out: BTreeSet<u32> = BTreeSet::new();
     for &(who, what) in &g.soft {
         if seen[who as usize] && !k.down_already[what as usize] {
-            out.extend(k.sets[what as usize].iter().copied());
+            out.extend(k.set(what).iter().copied());
         }
     }
-    let cut = &k.sets[entry as usize];
+    let cut = k.set(entry);
     out.into_iter().filter(|x| cut.binary_search(x).is_err()).collect()
 }
 
@@ -289,12 +300,12 @@ pub fn sweep(
     let mut singles: Vec<Single> = candidates
         .iter()
         .map(|&c| {
-            let rps_down: f64 = cut.entries[c].iter().map(|&e| rates[e as usize]).sum();
+            let rps_down: f64 = cut.entries(c).iter().map(|&e| rates[e as usize]).sum();
             let rps_degraded: f64 = degraded_by[c].iter().map(|&e| rates[e as usize]).sum();
             Single {
                 component: g.comps[c].name.clone(),
                 class: g.comps[c].class,
-                entries_down: cut.entries[c].iter().map(|&e| entry_name(e)).collect(),
+                entries_down: cut.entries(c).iter().map(|&e| entry_name(e)).collect(),
                 entries_degraded: degraded_by[c].iter().map(|&e| entry_name(e)).collect(),
                 components_down: cut.down[c],
                 rps_down,
@@ -347,7 +358,7 @@ pub fn sweep(
     let gaps = gaps(topo, &g, &k);
     let hard_logical = candidates
         .iter()
-        .filter(|&&c| matches!(g.comps[c].class, Class::Service | Class::Workload) && !cut.entries[c].is_empty())
+        .filter(|&&c| matches!(g.comps[c].class, Class::Service | Class::Workload) && !cut.entries(c).is_empty())
         .count();
     if hard_logical > 0 {
         notes.push(format!(
@@ -489,8 +500,7 @@ fn worst_pairs(g: &FailGraph, k: &KillerSets, cut: &Cuts, rates: &[f64], singles
             let dead = g.spread(&[a, b], &mut scratch);
             let mut down: Vec<u32> = dead.iter().filter_map(|c| entry_of.get(c).copied()).collect();
             down.sort_unstable();
-            let alone: BTreeSet<u32> =
-                cut.entries[a as usize].iter().chain(&cut.entries[b as usize]).copied().collect();
+            let alone: BTreeSet<u32> = cut.entries(a as usize).iter().chain(cut.entries(b as usize)).copied().collect();
             let together: Vec<u32> = down.iter().copied().filter(|e| !alone.contains(e)).collect();
             if together.is_empty() {
                 continue;
@@ -518,14 +528,14 @@ fn spofs(g: &FailGraph, k: &KillerSets, cut: &Cuts) -> Vec<Spof> {
     let mut out: Vec<Spof> = (0..g.len())
         .filter(|&c| {
             let class = g.comps[c].class;
-            class.failable() && !matches!(class, Class::Service | Class::Workload) && !cut.entries[c].is_empty()
+            class.failable() && !matches!(class, Class::Service | Class::Workload) && !cut.entries(c).is_empty()
         })
         .map(|c| {
-            let first = g.entry[cut.entries[c][0] as usize];
+            let first = g.entry[cut.entries(c)[0] as usize];
             Spof {
                 component: g.comps[c].name.clone(),
                 class: g.comps[c].class,
-                entries: cut.entries[c].iter().map(|&e| g.comps[g.entry[e as usize] as usize].name.clone()).collect(),
+                entries: cut.entries(c).iter().map(|&e| g.comps[g.entry[e as usize] as usize].name.clone()).collect(),
                 why: why(g, k, first, c as u32),
             }
         })
@@ -539,7 +549,7 @@ fn spofs(g: &FailGraph, k: &KillerSets, cut: &Cuts) -> Vec<Spof> {
 /// The shortest path by which `x` takes `top` down, from `top` to `x`; redundancy gates
 /// on the way say how many of their inputs `x` takes.
 pub fn why(g: &FailGraph, k: &KillerSets, top: u32, x: u32) -> Vec<String> {
-    let killed_by_x = |c: u32| k.sets[c as usize].binary_search(&x).is_ok();
+    let killed_by_x = |c: u32| k.kills(x, c);
     let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
     let mut queue = std::collections::VecDeque::from([top]);
     parent.insert(top, top);
@@ -586,12 +596,14 @@ fn gaps(topo: &Topology, g: &FailGraph, k: &KillerSets) -> Vec<Gap> {
     let index: std::collections::HashMap<&str, u32> =
         g.comps.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
     // Entry points that need a component: those whose killer sets hold it.
+    let entry_sets: Vec<Vec<u32>> = g.entry.iter().map(|&e| k.set(e)).collect();
     let needs = |name: &str| -> Vec<String> {
         let Some(&c) = index.get(name) else { return Vec::new() };
         g.entry
             .iter()
-            .filter(|&&e| k.sets[e as usize].binary_search(&c).is_ok())
-            .map(|&e| g.comps[e as usize].name.clone())
+            .zip(&entry_sets)
+            .filter(|(_, set)| set.binary_search(&c).is_ok())
+            .map(|(&e, _)| g.comps[e as usize].name.clone())
             .collect()
     };
     let mut out = Vec::new();
@@ -619,7 +631,8 @@ fn gaps(topo: &Topology, g: &FailGraph, k: &KillerSets) -> Vec<Gap> {
         }
         if w.needed > 1 {
             let Some(&c) = index.get(name.as_str()) else { continue };
-            let breakers: Vec<String> = k.sets[c as usize]
+            let breakers: Vec<String> = k
+                .set(c)
                 .iter()
                 .filter(|&&x| matches!(g.comps[x as usize].class, Class::Zone | Class::Node))
                 .map(|&x| g.comps[x as usize].name.clone())
@@ -675,27 +688,36 @@ fn gaps(topo: &Topology, g: &FailGraph, k: &KillerSets) -> Vec<Gap> {
 /// Disruption budgets that allow no voluntary eviction with every pod healthy: a node
 /// drain (an upgrade) waits on them for ever.
 fn blocking_pdbs(topo: &Topology) -> Vec<Gap> {
-    let mut cluster = doppel_sched::Cluster::new(topo.nodes.iter().map(|n| n.sched.clone()).collect());
-    for pod in topo.pods.iter().filter(|p| p.running) {
-        if let Some(n) = pod.node {
-            cluster.bind(pod.sched.clone(), doppel_sched::NodeId(n as u32));
-        }
-    }
+    let running: Vec<Ix> = (0..topo.pods.len()).filter(|&p| topo.pods[p].running).collect();
+    let pods = BySelector::new(
+        running.iter().map(|&p| (p, topo.pods[p].sched.namespace.as_str(), &topo.pods[p].sched.labels)),
+    );
+    let workloads = BySelector::new(
+        topo.workloads.iter().enumerate().map(|(w, wl)| (w, wl.template.namespace.as_str(), &wl.template.labels)),
+    );
     let mut out = Vec::new();
     for pdb in &topo.pdbs {
         let covered = |ns: &str, labels: &doppel_model::Labels| ns == pdb.namespace && labels.matches(&pdb.selector);
-        let healthy =
-            topo.pods.iter().filter(|p| p.running && covered(&p.sched.namespace, &p.sched.labels)).count() as u32;
+        // Running pods it covers; those bound to a node are what the disruption controller counts.
+        let (mut healthy, mut bound) = (0u32, 0u32);
+        for &p in pods.candidates(&pdb.namespace, &pdb.selector) {
+            let pod = &topo.pods[p];
+            if covered(&pod.sched.namespace, &pod.sched.labels) {
+                healthy += 1;
+                bound += u32::from(pod.node.is_some());
+            }
+        }
         if healthy == 0 {
             continue;
         }
-        let expected: u32 = topo
-            .workloads
+        let expected: u32 = workloads
+            .candidates(&pdb.namespace, &pdb.selector)
             .iter()
+            .map(|&w| &topo.workloads[w])
             .filter(|w| covered(&w.template.namespace, &w.template.labels))
             .map(|w| w.replicas)
             .sum();
-        if cluster.disruptions_allowed(pdb, expected.max(healthy)) == 0 {
+        if pdb.status(bound, bound, expected.max(healthy)).disruptions_allowed == 0 {
             out.push(Gap {
                 kind: GapKind::BlockingPdb,
                 subject: format!("pdb/{}", pdb.name),
@@ -707,6 +729,36 @@ fn blocking_pdbs(topo: &Topology) -> Vec<Gap> {
         }
     }
     out
+}
+
+/// Items (pods, workload templates) indexed by namespace and by each (namespace, label),
+/// so a selector's candidates come without a scan of every item.
+struct BySelector<'a> {
+    by_namespace: std::collections::HashMap<&'a str, Vec<Ix>>,
+    by_label: std::collections::HashMap<(&'a str, &'a str, &'a str), Vec<Ix>>,
+}
+
+impl<'a> BySelector<'a> {
+    fn new(items: impl Iterator<Item = (Ix, &'a str, &'a doppel_model::Labels)>) -> BySelector<'a> {
+        let mut index = BySelector { by_namespace: Default::default(), by_label: Default::default() };
+        for (i, ns, labels) in items {
+            index.by_namespace.entry(ns).or_default().push(i);
+            for (k, v) in labels.iter() {
+                index.by_label.entry((ns, k, v)).or_default().push(i);
+            }
+        }
+        index
+    }
+
+    /// Every item of `namespace` that has the selector's first label (all of the namespace
+    /// for an empty selector); a superset of the matches, to check with `Labels::matches`.
+    fn candidates(&self, namespace: &'a str, selector: &'a doppel_model::Labels) -> &[Ix] {
+        let found = match selector.iter().next() {
+            None => self.by_namespace.get(namespace),
+            Some((k, v)) => self.by_label.get(&(namespace, k, v)),
+        };
+        found.map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Standby regions whose nodes cannot hold what the primary's entry workloads request.

@@ -36,6 +36,27 @@ pub struct PdbStatus {
     pub disruptions_allowed: u32,
 }
 
+impl Pdb {
+    /// The status of this budget given its pods counted elsewhere: `matching` (pods it
+    /// covers), `healthy` (those not terminating) and `expected_pods` (the sum of its
+    /// workloads' replicas). The rules of [`Cluster::pdb_status`], without the pod scan.
+    pub fn status(&self, matching: u32, healthy: u32, expected_pods: u32) -> PdbStatus {
+        let (expected, desired) = match (self.max_unavailable, self.min_available) {
+            (Some(max), _) => (expected_pods, expected_pods.saturating_sub(max.resolve(expected_pods))),
+            (None, Some(IntOrPercent::Count(min))) => (matching, min),
+            (None, Some(min)) => (expected_pods, min.resolve(expected_pods)),
+            (None, None) => (0, 0),
+        };
+        let allowed = if expected == 0 { 0 } else { healthy.saturating_sub(desired) };
+        PdbStatus {
+            expected_pods: expected,
+            desired_healthy: desired,
+            current_healthy: healthy,
+            disruptions_allowed: allowed,
+        }
+    }
+}
+
 impl Cluster {
     /// Pods of `pdb`'s namespace matching its selector: (all, not terminating).
     fn pdb_pods(&self, pdb: &Pdb) -> (u32, u32) {
@@ -60,19 +81,7 @@ impl Cluster {
     /// allows nothing.
     pub fn pdb_status(&self, pdb: &Pdb, expected_pods: u32) -> PdbStatus {
         let (matching, healthy) = self.pdb_pods(pdb);
-        let (expected, desired) = match (pdb.max_unavailable, pdb.min_available) {
-            (Some(max), _) => (expected_pods, expected_pods.saturating_sub(max.resolve(expected_pods))),
-            (None, Some(IntOrPercent::Count(min))) => (matching, min),
-            (None, Some(min)) => (expected_pods, min.resolve(expected_pods)),
-            (None, None) => (0, 0),
-        };
-        let allowed = if expected == 0 { 0 } else { healthy.saturating_sub(desired) };
-        PdbStatus {
-            expected_pods: expected,
-            desired_healthy: desired,
-            current_healthy: healthy,
-            disruptions_allowed: allowed,
-        }
+        pdb.status(matching, healthy, expected_pods)
     }
 
     /// How many of a budget's pods may be evicted now: healthy (matching, not
