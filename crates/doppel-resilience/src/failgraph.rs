@@ -154,12 +154,9 @@ impl Builder {
 pub struct KillerSets {
     /// Own members of every component, back to back (each list in no particular order).
     members: Vec<u32>,
-    /// Per component, where its own members start in `members` and how many there are.
-    own: Vec<(u32, u32)>,
-    /// Per component, its base, or [`NO_BASE`].
-    base: Vec<u32>,
-    /// Per component, the size of its whole set.
-    size: Vec<u32>,
+    /// Per component, where its own members are, its base and its set's size, side by side
+    /// so a walk along a chain touches one cache line per link.
+    links: Vec<Link>,
     /// Components in the order their sets were computed (what is needed first).
     order: Vec<u32>,
     /// Components down before anything fails (a workload with fewer ready pods than it needs).
@@ -171,22 +168,35 @@ pub struct KillerSets {
 /// No base: the component's own members are its whole set.
 const NO_BASE: u32 = u32::MAX;
 
+/// One component's place in the forest of killer sets.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    /// Where its own members start in `members`.
+    start: u32,
+    /// How many own members it has.
+    len: u32,
+    /// Its base, or [`NO_BASE`].
+    base: u32,
+    /// The size of its whole set.
+    size: u32,
+}
+
 impl KillerSets {
     /// The members of `c`'s set that its base's does not hold.
     fn own(&self, c: u32) -> &[u32] {
-        let (start, len) = self.own[c as usize];
-        &self.members[start as usize..(start + len) as usize]
+        let l = self.links[c as usize];
+        &self.members[l.start as usize..(l.start + l.len) as usize]
     }
 
     /// `c`, its base, its base's base, and so on.
     fn chain(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
-        std::iter::successors(Some(c), |&a| Some(self.base[a as usize]).filter(|&b| b != NO_BASE))
+        std::iter::successors(Some(c), |&a| Some(self.links[a as usize].base).filter(|&b| b != NO_BASE))
     }
 
     /// The killer set of component `c`, sorted: every failable component whose failure
     /// alone takes `c` down (empty for a component down already).
     pub fn set(&self, c: u32) -> Vec<u32> {
-        let mut out = Vec::with_capacity(self.size[c as usize] as usize);
+        let mut out = Vec::with_capacity(self.links[c as usize].size as usize);
         self.extend_with(c, &mut out);
         out.sort_unstable();
         out
@@ -215,18 +225,18 @@ impl KillerSets {
     /// one that owns `x`, so each owner adds the number of live components at or above it
     /// in the forest of bases.
     pub fn taken_down(&self) -> Vec<u32> {
-        let n = self.own.len();
+        let n = self.links.len();
         let mut above: Vec<u32> = self.down_already.iter().map(|&d| u32::from(!d)).collect();
         for &c in self.order.iter().rev() {
-            let b = self.base[c as usize];
+            let b = self.links[c as usize].base;
             if b != NO_BASE {
                 above[b as usize] += above[c as usize];
             }
         }
         let mut down = vec![0u32; n];
-        for (c, &(start, len)) in self.own.iter().enumerate() {
+        for (c, l) in self.links.iter().enumerate() {
             let weight = above[c];
-            for &x in &self.members[start as usize..(start + len) as usize] {
+            for &x in &self.members[l.start as usize..(l.start + l.len) as usize] {
                 down[x as usize] += weight;
             }
         }
@@ -237,39 +247,37 @@ impl KillerSets {
     fn store(&mut self, c: u32, base: u32, own: &[u32]) {
         let start = self.members.len() as u32;
         self.members.extend_from_slice(own);
-        self.own[c as usize] = (start, own.len() as u32);
-        self.base[c as usize] = base;
-        let below = if base == NO_BASE { 0 } else { self.size[base as usize] };
-        self.size[c as usize] = below + own.len() as u32;
+        let below = if base == NO_BASE { 0 } else { self.links[base as usize].size };
+        self.links[c as usize] = Link { start, len: own.len() as u32, base, size: below + own.len() as u32 };
     }
 }
 
 /// Working memory of [`FailGraph::killer_sets`].
 struct SetScratch {
-    /// Per component, the mark of the last set it was found in.
-    member: Vec<u32>,
-    /// Per component, the mark of the last set whose chain passed through it.
-    link: Vec<u32>,
+    /// Per component, its marks and count, side by side (one cache line per visit).
+    slot: Vec<Slot>,
     /// The current mark.
     mark: u32,
     /// Live inputs of the component at hand.
     live: Vec<u32>,
     /// The set being built.
     acc: Vec<u32>,
-    /// Per component, how many inputs' sets hold it (valid where `member` is current).
-    count: Vec<u32>,
+}
+
+/// What [`SetScratch`] knows of one component.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// The mark of the last set it was found in.
+    member: u32,
+    /// The mark of the last set whose chain passed through it.
+    link: u32,
+    /// How many inputs' sets hold it (valid where `member` is current).
+    count: u32,
 }
 
 impl SetScratch {
     fn new(n: usize) -> SetScratch {
-        SetScratch {
-            member: vec![0; n],
-            link: vec![0; n],
-            mark: 0,
-            live: Vec::new(),
-            acc: Vec::new(),
-            count: vec![0; n],
-        }
+        SetScratch { slot: vec![Slot::default(); n], mark: 0, live: Vec::new(), acc: Vec::new() }
     }
 }
 
@@ -608,9 +616,7 @@ impl FailGraph {
         let n = self.len();
         let k = KillerSets {
             members: Vec::with_capacity(n * 4),
-            own: vec![(0, 0); n],
-            base: vec![NO_BASE; n],
-            size: vec![0; n],
+            links: vec![Link { start: 0, len: 0, base: NO_BASE, size: 0 }; n],
             order: Vec::new(),
             down_already: vec![false; n],
             approximated: Vec::new(),
@@ -651,14 +657,14 @@ impl FailGraph {
         if need == 1 && live > 0 {
             // The union: the largest input's set is the base, and the own members are what
             // the others' chains hold that the base's does not.
-            let base = w.live.iter().copied().max_by_key(|&i| k.size[i as usize]).unwrap_or(w.live[0]);
+            let base = w.live.iter().copied().max_by_key(|&i| k.links[i as usize].size).unwrap_or(w.live[0]);
             if live > 1 {
                 w.mark += 1;
                 let mark = w.mark;
                 for a in k.chain(base) {
-                    w.link[a as usize] = mark;
+                    w.slot[a as usize].link = mark;
                     for &x in k.own(a) {
-                        w.member[x as usize] = mark;
+                        w.slot[x as usize].member = mark;
                     }
                 }
                 for &i in w.live.iter().filter(|&&i| i != base) {
@@ -666,13 +672,13 @@ impl FailGraph {
                         let ai = a as usize;
                         // Reached what is already in: so is the rest of the chain (a component's
                         // set is inside every set that holds it; sets hold failable ones only).
-                        if w.link[ai] == mark || w.member[ai] == mark {
+                        if w.slot[ai].link == mark || w.slot[ai].member == mark {
                             break;
                         }
-                        w.link[ai] = mark;
+                        w.slot[ai].link = mark;
                         for &x in k.own(a) {
-                            if w.member[x as usize] != mark {
-                                w.member[x as usize] = mark;
+                            if w.slot[x as usize].member != mark {
+                                w.slot[x as usize].member = mark;
                                 w.acc.push(x);
                             }
                         }
@@ -693,16 +699,16 @@ impl FailGraph {
                 for a in k.chain(i) {
                     for &x in k.own(a) {
                         let xi = x as usize;
-                        if w.member[xi] != mark {
-                            w.member[xi] = mark;
-                            w.count[xi] = 0;
+                        if w.slot[xi].member != mark {
+                            w.slot[xi].member = mark;
+                            w.slot[xi].count = 0;
                             w.acc.push(x);
                         }
-                        w.count[xi] += 1;
+                        w.slot[xi].count += 1;
                     }
                 }
             }
-            w.acc.retain(|&x| w.count[x as usize] as usize >= need);
+            w.acc.retain(|&x| w.slot[x as usize].count as usize >= need);
         }
         if own {
             w.acc.push(c);
@@ -731,8 +737,7 @@ impl FailGraph {
         w.acc.dedup();
         k.store(scc[0], NO_BASE, &w.acc);
         for &c in scc {
-            k.own[c as usize] = k.own[scc[0] as usize];
-            k.size[c as usize] = k.size[scc[0] as usize];
+            k.links[c as usize] = k.links[scc[0] as usize];
             k.down_already[c as usize] = dead;
         }
     }
