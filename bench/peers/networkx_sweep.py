@@ -101,28 +101,25 @@ def killer_sets(g):
         order = list(nx.topological_sort(cond))
         groups = cond.graph["mapping"], cond.nodes.data("members")
     order.reverse()  # what is needed first
+
+    def one(v):
+        s = gate_set(sets, dead, succ[v], k[v])
+        if s is None:
+            dead.add(v)
+            s = EMPTY
+        elif failable[v]:
+            s = s | {v}
+        sets[v] = s
+
     if groups is None:
         for v in order:
-            s = gate_set(sets, dead, succ[v], k[v])
-            if s is None:
-                dead.add(v)
-                s = EMPTY
-            elif failable[v]:
-                s = s | {v}
-            sets[v] = s
+            one(v)
         return sets, dead
     mapping, members = groups
     for scc in order:
         vs = members[scc]
         if len(vs) == 1:
-            (v,) = vs
-            s = gate_set(sets, dead, succ[v], k[v])
-            if s is None:
-                dead.add(v)
-                s = EMPTY
-            elif failable[v]:
-                s = s | {v}
-            sets[v] = s
+            one(next(iter(vs)))
             continue
         # A cycle: every member needs every other; the union of what they need outside.
         outside = [i for v in vs for i in succ[v] if mapping[i] != scc]

@@ -221,7 +221,7 @@ fn masks(topo: &Topology, g: &FailGraph) -> Vec<f64> {
 }
 
 /// Delay after which input `i` of component `c` stops mattering (see [`masks`]): pods mask
-/// their node, failover roles their primary (the first input).
+/// their node, failover roles their primary.
 fn edge_mask(g: &FailGraph, mask: &[f64], c: u32, i: u32) -> f64 {
     match g.comps[c as usize].class {
         Class::Pod => mask[c as usize],
@@ -230,9 +230,9 @@ fn edge_mask(g: &FailGraph, mask: &[f64], c: u32, i: u32) -> f64 {
     }
 }
 
-/// Whether `i` is the primary instance of failover role `c` (named after it).
+/// Whether `i` is the primary instance of failover role `c`.
 fn is_primary(g: &FailGraph, c: u32, i: u32) -> bool {
-    g.comps[c as usize].name == format!("{} (after failover)", g.comps[i as usize].name)
+    g.primary_of(c) == Some(i)
 }
 
 /// Estimates the availability of every entry point.
@@ -246,13 +246,14 @@ pub fn estimate(
     let (rel, overridden) = reliabilities(view, &g)?;
     let mask = masks(topo, &g);
     let down_counts = monte_carlo(&g, &rel, &mask, options);
+    let node_killers = node_killers(&g, &k);
     let n = options.samples.max(1) as f64;
     let mut entries: Vec<EntryAvailability> = g
         .entry
         .iter()
         .enumerate()
         .map(|(e, &c)| {
-            let contributions = series(&g, &k, &rel, &mask, c);
+            let contributions = series(&g, &k, &rel, &mask, &node_killers, c);
             let series_u = 1.0 - contributions.iter().map(|(_, u)| 1.0 - u).product::<f64>();
             let redundant = has_redundancy(&g, c);
             let slo = slo_of(topo, e);
@@ -291,7 +292,7 @@ pub fn estimate(
         })
         .collect();
     entries.sort_by(|a, b| a.availability_pct.total_cmp(&b.availability_pct).then(a.entry.cmp(&b.entry)));
-    let mut classes: Vec<(Class, Reliability)> = [
+    let classes: Vec<(Class, Reliability)> = [
         Class::Region,
         Class::Zone,
         Class::Node,
@@ -305,7 +306,6 @@ pub fn estimate(
     .into_iter()
     .filter_map(|c| class_default(c).map(|r| (c, r)))
     .collect();
-    classes.dedup_by_key(|(c, _)| *c);
     Ok(AvailabilityReport {
         entries,
         samples: options.samples,
@@ -343,16 +343,34 @@ fn has_redundancy(g: &FailGraph, top: u32) -> bool {
     false
 }
 
+/// The failures that take every node down (sorted): after them no pod can be rescheduled.
+fn node_killers(g: &FailGraph, k: &KillerSets) -> Vec<u32> {
+    let mut nodes = (0..g.len() as u32).filter(|&n| g.comps[n as usize].class == Class::Node);
+    let Some(first) = nodes.next() else { return Vec::new() };
+    let mut out = k.set(first);
+    for n in nodes {
+        let set = k.set(n);
+        out.retain(|x| set.binary_search(x).is_ok());
+    }
+    out
+}
+
 /// Single failures that cut `top` off, each with the share of time it does so: its
 /// unavailability, times the chance that an outage is still young enough to matter when
-/// every way it reaches `top` is masked after a delay.
-fn series(g: &FailGraph, k: &KillerSets, rel: &[Option<Reliability>], mask: &[f64], top: u32) -> Vec<(u32, f64)> {
+/// every way it reaches `top` is masked after a delay. `node_killers` are the failures
+/// after which no pod can be rescheduled ([`node_killers`]).
+fn series(
+    g: &FailGraph,
+    k: &KillerSets,
+    rel: &[Option<Reliability>],
+    mask: &[f64],
+    node_killers: &[u32],
+    top: u32,
+) -> Vec<(u32, f64)> {
     let mut out = Vec::new();
     for x in k.set(top) {
         let Some(r) = rel[x as usize] else { continue };
-        let nodes = (0..g.len()).filter(|&n| g.comps[n].class == Class::Node);
-        let ctx =
-            Reach { kills_every_node: nodes.clone().count() > 0 && nodes.into_iter().all(|n| k.kills(x, n as u32)) };
+        let ctx = Reach { kills_every_node: node_killers.binary_search(&x).is_ok() };
         let delay = reach_delay(g, k, mask, &ctx, top, x, &mut HashMap::new());
         let young = if delay.is_infinite() { 1.0 } else { 1.0 - (-delay / 3600.0 / r.mttr_h).exp() };
         out.push((x, r.unavailability() * young));
@@ -627,7 +645,7 @@ mod tests {
         let rel: Vec<Option<Reliability>> = g.comps.iter().map(|c| class_default(c.class)).collect();
         let mask = vec![f64::INFINITY; g.len()];
         assert!(!has_redundancy(&g, entry));
-        let parts = series(&g, &k, &rel, &mask, entry);
+        let parts = series(&g, &k, &rel, &mask, &node_killers(&g, &k), entry);
         assert_eq!(parts.len(), 5);
         let expected: f64 = 1.0 - rel.iter().flatten().map(|r| 1.0 - r.unavailability()).product::<f64>();
         let got = 1.0 - parts.iter().map(|(_, u)| 1.0 - u).product::<f64>();
@@ -656,7 +674,7 @@ mod tests {
         let rel: Vec<Option<Reliability>> = g.comps.iter().map(|c| class_default(c.class)).collect();
         let mut mask = vec![f64::INFINITY; g.len()];
         mask[pod as usize] = 360.0;
-        let parts = series(&g, &k, &rel, &mask, service);
+        let parts = series(&g, &k, &rel, &mask, &node_killers(&g, &k), service);
         let node_part = parts.iter().find(|(x, _)| *x == node).map(|(_, u)| *u).unwrap_or_default();
         let node_u = rel[node as usize].map(|r| r.unavailability()).unwrap_or_default();
         let expected = node_u * (1.0 - (-360.0_f64 / 3600.0).exp());

@@ -2,7 +2,7 @@
 //! and, at each instant that matters, how load and failure cascade through the call graph.
 
 use crate::report::{Event, PendingPod, Report, Shortfall, duration};
-use crate::scenario::{Action, LoadPoint, Scenario};
+use crate::scenario::{Action, Scenario};
 use crate::topology::{Endpoint, Ix, Place, StationKind, Topology, defaults};
 use doppel_model::relation::RelKind;
 use doppel_model::spec::{Taint, TaintEffect};
@@ -549,11 +549,7 @@ struct Loads {
 
 impl Loads {
     fn new(topo: &Topology, scenario: &Scenario) -> Loads {
-        let hour = match scenario.load.point {
-            LoadPoint::Average => None,
-            LoadPoint::Hour(h) => Some(h as usize),
-            LoadPoint::Peak => Some(peak_hour(topo)),
-        };
+        let hour = scenario.load.hour(topo);
         let called: HashSet<(Ix, Option<Ix>)> = topo.calls.iter().map(|c| (c.to, c.endpoint)).collect();
         let outside = topo
             .stations

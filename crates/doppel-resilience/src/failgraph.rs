@@ -89,6 +89,8 @@ pub struct FailGraph {
     pub endpoint: Vec<Vec<u32>>,
     /// Per topology entry, its component.
     pub entry: Vec<u32>,
+    /// Per component, the primary instance it fails over from (failover roles), else `u32::MAX`.
+    primary: Vec<u32>,
 }
 
 /// Builds a graph component by component; inputs may name components added later.
@@ -117,14 +119,17 @@ impl Builder {
 
     /// Says that `who` degrades without `what`.
     pub fn soft(&mut self, who: u32, what: u32) {
-        if who != what && !self.soft.contains(&(who, what)) {
+        if who != what {
             self.soft.push((who, what));
         }
     }
 
     /// The finished graph.
-    pub fn finish(self) -> FailGraph {
-        let mut input_start = Vec::with_capacity(self.comps.len() + 1);
+    pub fn finish(mut self) -> FailGraph {
+        self.soft.sort_unstable();
+        self.soft.dedup();
+        let n = self.comps.len();
+        let mut input_start = Vec::with_capacity(n + 1);
         let mut inputs = Vec::new();
         input_start.push(0);
         for mut list in self.inputs {
@@ -140,6 +145,7 @@ impl Builder {
             station: Vec::new(),
             endpoint: Vec::new(),
             entry: Vec::new(),
+            primary: vec![u32::MAX; n],
         }
     }
 }
@@ -287,6 +293,11 @@ impl FailGraph {
         &self.inputs[self.input_start[c as usize] as usize..self.input_start[c as usize + 1] as usize]
     }
 
+    /// The primary instance failover role `c` fails over from, if `c` is one.
+    pub fn primary_of(&self, c: u32) -> Option<u32> {
+        self.primary.get(c as usize).copied().filter(|&p| p != u32::MAX)
+    }
+
     /// Number of components.
     pub fn len(&self) -> usize {
         self.comps.len()
@@ -371,10 +382,12 @@ impl FailGraph {
             instance.push(c);
             station.push(c);
         }
+        let mut primaries = Vec::new();
         for (s, st) in topo.stations.iter().enumerate() {
             let Some(f) = &st.failover else { continue };
             let role = b.add(format!("{} (after failover)", st.key), Class::Failover, Gate::AtLeast(1));
             b.needs(role, instance[s]);
+            primaries.push((role, instance[s]));
             match f.replica {
                 Some(r) => b.needs(role, instance[r]),
                 // A managed multi-zone standby: somewhere else in the region.
@@ -469,6 +482,9 @@ impl FailGraph {
         g.station = station;
         g.endpoint = endpoint;
         g.entry = entry;
+        for (role, instance) in primaries {
+            g.primary[role as usize] = instance;
+        }
         g
     }
 

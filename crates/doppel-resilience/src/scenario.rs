@@ -338,12 +338,28 @@ impl Scenario {
 
     /// A short description of the load ("peak (20:00) x2").
     pub fn load_text(&self) -> String {
-        let point = match self.load.point {
+        self.load.text()
+    }
+}
+
+impl Load {
+    /// A short description ("daily peak x2").
+    pub fn text(&self) -> String {
+        let point = match self.point {
             LoadPoint::Average => "daily average".to_string(),
             LoadPoint::Peak => "daily peak".to_string(),
             LoadPoint::Hour(h) => format!("{h:02}:00"),
         };
-        if self.load.factor == 1.0 { point } else { format!("{point} x{}", self.load.factor) }
+        if self.factor == 1.0 { point } else { format!("{point} x{}", self.factor) }
+    }
+
+    /// The hour of the day whose profile factors apply; none for the daily average.
+    pub fn hour(&self, topo: &crate::Topology) -> Option<usize> {
+        match self.point {
+            LoadPoint::Average => None,
+            LoadPoint::Hour(h) => Some(h as usize),
+            LoadPoint::Peak => Some(crate::engine::peak_hour(topo)),
+        }
     }
 }
 

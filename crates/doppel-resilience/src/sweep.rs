@@ -3,7 +3,7 @@
 //! failure cuts off) comes from the killer sets of [`FailGraph`]; the failures worth a closer
 //! look are then run through the engine, which adds time, rescheduling and capacity.
 
-use crate::engine::{self, peak_hour};
+use crate::engine;
 use crate::failgraph::{Class, FailGraph, Gate, KillerSets, Spread};
 use crate::report::{Report, State, duration};
 use crate::scenario::{Action, Fault, Load, LoadPoint, Scenario};
@@ -175,11 +175,7 @@ pub struct SweepReport {
 
 /// Entry rates at a load, per topology entry.
 pub fn entry_rates(topo: &Topology, load: &Load) -> Vec<f64> {
-    let hour = match load.point {
-        LoadPoint::Average => None,
-        LoadPoint::Hour(h) => Some(h as usize),
-        LoadPoint::Peak => Some(peak_hour(topo)),
-    };
+    let hour = load.hour(topo);
     topo.entries
         .iter()
         .map(|e| {
@@ -366,7 +362,7 @@ pub fn sweep(
         ));
     }
     SweepReport {
-        load: load_text(&options.load),
+        load: options.load.text(),
         components: g.len(),
         entries: g.entry.len(),
         swept,
@@ -377,12 +373,6 @@ pub fn sweep(
         gaps,
         notes,
     }
-}
-
-fn load_text(load: &Load) -> String {
-    let s =
-        Scenario { name: String::new(), load: *load, horizon_s: 0.0, autoscaler: true, seed: 0, faults: Vec::new() };
-    s.load_text()
 }
 
 /// Runs the chosen single failures through the engine, on every core.
@@ -420,19 +410,8 @@ fn simulate(
             }
         }
     });
-    out.into_iter().map(|s| s.unwrap_or_else(summarise_missing)).collect()
-}
-
-fn summarise_missing() -> Simulated {
-    Simulated {
-        worst: State::Up,
-        entries_down: 0,
-        entries_degraded: 0,
-        recovered_at_s: None,
-        lost_requests: 0.0,
-        worst_budget_pct: None,
-        cause: vec!["not simulated".into()],
-    }
+    // Every slot is filled: a thread that panicked has re-raised its panic above.
+    out.into_iter().flatten().collect()
 }
 
 /// The engine's report for one component failing at t=0 for good.
@@ -889,7 +868,7 @@ pub fn drill(
         .collect();
     DrillReport {
         drill: which,
-        load: load_text(&options.load),
+        load: options.load.text(),
         horizon_s: options.horizon_s,
         passed: runs.iter().all(|r| r.passed),
         runs,

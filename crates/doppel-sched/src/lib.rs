@@ -358,6 +358,19 @@ pub(crate) enum CarrierKind {
     PreferredAnti,
 }
 
+impl CarrierKind {
+    /// How a bound pod's term counts in the InterPodAffinity score of an incoming pod it
+    /// matches: +1 for affinity (required terms score as preferred with weight 1), -1 for
+    /// preferred anti-affinity; required anti-affinity does not score.
+    pub(crate) fn score_sign(self) -> Option<i64> {
+        match self {
+            CarrierKind::RequiredAffinity | CarrierKind::PreferredAffinity => Some(1),
+            CarrierKind::PreferredAnti => Some(-1),
+            CarrierKind::RequiredAnti => None,
+        }
+    }
+}
+
 /// An inter-pod affinity term of bound pods (declared in namespace `ns`), with the
 /// number of bound pods carrying it per node and per domain of its key.
 #[derive(Debug, Clone)]

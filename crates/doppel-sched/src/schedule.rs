@@ -961,11 +961,7 @@ impl Cluster {
             }
         }
         for c in &self.carriers {
-            let sign = match c.kind {
-                CarrierKind::RequiredAffinity | CarrierKind::PreferredAffinity => 1,
-                CarrierKind::PreferredAnti => -1,
-                CarrierKind::RequiredAnti => continue,
-            };
+            let Some(sign) = c.kind.score_sign() else { continue };
             if c.domain_total > 0
                 && c.ns == q.ns
                 && subset(&c.selector, &q.labels)

@@ -5,7 +5,7 @@
 use super::{PodQuery, Unschedulable, at, pick, tabulate};
 use crate::fit::{balanced_allocation, least_allocated};
 use crate::intern::{MISSING, subset};
-use crate::{CarrierKind, Cluster, NodeId, PREFER_TAINTS};
+use crate::{Cluster, NodeId, PREFER_TAINTS};
 use doppel_model::spec::TaintEffect;
 
 impl Cluster {
@@ -71,11 +71,7 @@ impl Cluster {
             }
         }
         for c in &self.carriers {
-            let sign = match c.kind {
-                CarrierKind::RequiredAffinity | CarrierKind::PreferredAffinity => 1,
-                CarrierKind::PreferredAnti => -1,
-                CarrierKind::RequiredAnti => continue,
-            };
+            let Some(sign) = c.kind.score_sign() else { continue };
             if c.domain_total > 0
                 && c.ns == q.ns
                 && subset(&c.selector, &q.labels)
