@@ -63,7 +63,10 @@ fn main() {
     let g = FailGraph::build(&topo);
     let failgraph_s = t.elapsed().as_secs_f64();
 
-    // The graph part: killer sets, then what each failure cuts off. Median of `runs`.
+    // The graph part: killer sets, then what each failure cuts off. Median of `runs`, each
+    // run once with the killer sets shared by rayon's threads (what `doppel spof` does) and
+    // once on one thread.
+    let mut serial_runs = Vec::with_capacity(runs);
     let mut killer_runs = Vec::with_capacity(runs);
     let mut cuts_runs = Vec::with_capacity(runs);
     let mut graph_runs = Vec::with_capacity(runs);
@@ -79,6 +82,12 @@ fn main() {
         killer_runs.push(killer_s);
         cuts_runs.push(cuts_s);
         drop(k);
+        let t = Instant::now();
+        let k = g.killer_sets_serial();
+        let serial = cuts(&g, &k);
+        serial_runs.push(t.elapsed().as_secs_f64());
+        assert_eq!(serial.down, c.down, "one thread and two disagree");
+        drop(k);
         answer = Some(c);
     }
     let answer = answer.expect("at least one run");
@@ -91,7 +100,7 @@ fn main() {
     if let Ok(path) = std::env::var("SWEEP_REPORT") {
         std::fs::write(path, serde_json::to_string_pretty(&report).expect("report as JSON")).expect("write the report");
     }
-    let failable = g.comps.iter().filter(|c| c.class.failable()).count();
+    let failable = g.comps().iter().filter(|c| c.class.failable()).count();
     let (pairs, entry_pairs) = write_answer(&g, &answer, &out.join("answer.txt"));
     write_graph(&g, &out.join("failgraph.txt"));
 
@@ -113,6 +122,8 @@ fn main() {
             "cuts_s": median(&cuts_runs),
             "graph_part_s": median(&graph_runs),
             "graph_part_runs_s": graph_runs,
+            "serial_graph_part_s": median(&serial_runs),
+            "threads": rayon::current_num_threads(),
             "sweep_s": sweep_s,
             "sweep_swept": report.swept,
             "sweep_singles": report.singles.len(),
@@ -130,18 +141,18 @@ fn median(xs: &[f64]) -> f64 {
 
 /// The class as the failure graph's serde name (`load_balancer`, `failover`, ...).
 fn class_name(g: &FailGraph, c: usize) -> String {
-    serde_json::to_value(g.comps[c].class).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(g.comps()[c].class).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn write_graph(g: &FailGraph, path: &std::path::Path) {
     let mut text = String::with_capacity(g.len() * 64);
     text.push_str("# doppel failure graph: index<TAB>name<TAB>class<TAB>k (0 = needs all inputs)<TAB>inputs\n");
     for c in 0..g.len() {
-        let k = match g.comps[c].gate {
+        let k = match g.comps()[c].gate {
             Gate::All => 0,
             Gate::AtLeast(k) => k,
         };
-        let _ = write!(text, "{c}\t{}\t{}\t{k}\t", g.comps[c].name, class_name(g, c));
+        let _ = write!(text, "{c}\t{}\t{}\t{k}\t", g.comps()[c].name, class_name(g, c));
         for (j, i) in g.inputs(c as u32).iter().enumerate() {
             if j > 0 {
                 text.push(' ');
@@ -158,7 +169,7 @@ fn write_answer(g: &FailGraph, answer: &Cuts, path: &std::path::Path) -> (u64, u
     let mut text = String::new();
     text.push_str("# per failable component: index<TAB>components its failure takes down\n");
     let (mut pairs, mut entry_pairs) = (0u64, 0u64);
-    for c in (0..g.len()).filter(|&c| g.comps[c].class.failable()) {
+    for c in (0..g.len()).filter(|&c| g.comps()[c].class.failable()) {
         let _ = writeln!(text, "{c}\t{}", answer.down[c]);
         pairs += u64::from(answer.down[c]);
         entry_pairs += answer.entries(c).len() as u64;

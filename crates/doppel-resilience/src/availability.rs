@@ -156,7 +156,7 @@ fn reliabilities(
     let mut errors = Vec::new();
     let mut overridden = 0;
     let rel = g
-        .comps
+        .comps()
         .iter()
         .map(|c| {
             let mut r = class_default(c.class)?;
@@ -199,7 +199,7 @@ fn reliabilities(
 /// the failure reaches it for as long as it lasts.
 fn masks(topo: &Topology, g: &FailGraph) -> Vec<f64> {
     let mut mask = vec![f64::INFINITY; g.len()];
-    let index: HashMap<&str, usize> = g.comps.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = g.comps().iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
     for pod in &topo.pods {
         let Some(w) = pod.workload else { continue };
         let wl = &topo.workloads[w];
@@ -212,7 +212,7 @@ fn masks(topo: &Topology, g: &FailGraph) -> Vec<f64> {
     }
     for (s, st) in topo.stations.iter().enumerate() {
         if let Some(f) = &st.failover
-            && g.comps[g.station[s] as usize].class == Class::Failover
+            && g.comps()[g.station[s] as usize].class == Class::Failover
         {
             mask[g.station[s] as usize] = f.after_s;
         }
@@ -223,7 +223,7 @@ fn masks(topo: &Topology, g: &FailGraph) -> Vec<f64> {
 /// Delay after which input `i` of component `c` stops mattering (see [`masks`]): pods mask
 /// their node, failover roles their primary.
 fn edge_mask(g: &FailGraph, mask: &[f64], c: u32, i: u32) -> f64 {
-    match g.comps[c as usize].class {
+    match g.comps()[c as usize].class {
         Class::Pod => mask[c as usize],
         Class::Failover if is_primary(g, c, i) => mask[c as usize],
         _ => f64::INFINITY,
@@ -272,14 +272,14 @@ pub fn estimate(
             let mut contributions: Vec<Contribution> = contributions
                 .iter()
                 .map(|(x, u)| Contribution {
-                    component: g.comps[*x as usize].name.clone(),
+                    component: g.comps()[*x as usize].name.clone(),
                     minutes_per_year: u * HOURS_PER_YEAR * 60.0,
                 })
                 .collect();
             contributions
                 .sort_by(|a, b| b.minutes_per_year.total_cmp(&a.minutes_per_year).then(a.component.cmp(&b.component)));
             EntryAvailability {
-                entry: g.comps[c as usize].name.clone(),
+                entry: g.comps()[c as usize].name.clone(),
                 slo_pct: slo,
                 availability_pct,
                 interval_pct: interval,
@@ -333,7 +333,7 @@ fn has_redundancy(g: &FailGraph, top: u32) -> bool {
             continue;
         }
         let inputs = g.inputs(c);
-        if let Gate::AtLeast(k) = g.comps[c as usize].gate
+        if let Gate::AtLeast(k) = g.comps()[c as usize].gate
             && inputs.len() as u32 > k
         {
             return true;
@@ -345,7 +345,7 @@ fn has_redundancy(g: &FailGraph, top: u32) -> bool {
 
 /// The failures that take every node down (sorted): after them no pod can be rescheduled.
 fn node_killers(g: &FailGraph, k: &KillerSets) -> Vec<u32> {
-    let mut nodes = (0..g.len() as u32).filter(|&n| g.comps[n as usize].class == Class::Node);
+    let mut nodes = (0..g.len() as u32).filter(|&n| g.comps()[n as usize].class == Class::Node);
     let Some(first) = nodes.next() else { return Vec::new() };
     let mut out = k.set(first);
     for n in nodes {
@@ -383,7 +383,7 @@ fn series(
         if std::mem::replace(&mut seen[c as usize], true) {
             continue;
         }
-        match (g.comps[c as usize].class, g.comps[c as usize].gate) {
+        match (g.comps()[c as usize].class, g.comps()[c as usize].gate) {
             (Class::Failover, _) => {
                 for &p in g.inputs(c).iter().filter(|&&p| is_primary(g, c, p)) {
                     let Some(r) = rel[p as usize] else { continue };
@@ -426,7 +426,7 @@ fn reach_delay(
     }
     memo.insert(c, 0.0); // cycles reach nothing new
     let killed: Vec<u32> = g.inputs(c).iter().copied().filter(|&i| k.kills(x, i)).collect();
-    let class = g.comps[c as usize].class;
+    let class = g.comps()[c as usize].class;
     // A mask holds only while there is somewhere to go: a surviving node for a pod, a
     // surviving replica for a failover role.
     let masked = |i: u32| match class {
@@ -442,7 +442,7 @@ fn reach_delay(
         })
         .collect();
     values.sort_by(|a, b| b.total_cmp(a));
-    let d = match g.comps[c as usize].gate {
+    let d = match g.comps()[c as usize].gate {
         Gate::All => values.first().copied().unwrap_or(0.0),
         Gate::AtLeast(need) => {
             let lose = (g.inputs(c).len() as u32 + 1).saturating_sub(need).max(1) as usize;
@@ -507,7 +507,7 @@ fn monte_carlo(g: &FailGraph, rel: &[Option<Reliability>], mask: &[f64], options
     let entry_of: HashMap<u32, usize> = g.entry.iter().enumerate().map(|(e, &c)| (c, e)).collect();
     let dependents = dependents(g);
     let mut counts = vec![0u64; g.entry.len()];
-    let total_nodes = g.comps.iter().filter(|c| c.class == Class::Node).count();
+    let total_nodes = g.comps().iter().filter(|c| c.class == Class::Node).count();
     let mut state: Vec<Option<f64>> = vec![None; g.len()]; // broken, with age in seconds
     let mut i = 0;
     while i < downs.len() {
@@ -570,7 +570,7 @@ fn evaluate(
     let mut nodes_down = 0usize;
     while let Some(Reverse((_, c))) = heap.pop() {
         let inputs = g.inputs(c);
-        let from_inputs = if g.comps[c as usize].class == Class::Failover {
+        let from_inputs = if g.comps()[c as usize].class == Class::Failover {
             // Down while the primary's outage is younger than the promotion delay, or when
             // the replica (or standby) is down too.
             let primary = inputs.iter().copied().find(|&i| is_primary(g, c, i));
@@ -593,7 +593,7 @@ fn evaluate(
                     state[i as usize].filter(|&age| age < limit)
                 })
                 .collect();
-            match g.comps[c as usize].gate {
+            match g.comps()[c as usize].gate {
                 Gate::All => ages.iter().copied().reduce(f64::max),
                 Gate::AtLeast(need) => (ages.len() as u32 + need > inputs.len() as u32)
                     .then(|| ages.iter().copied().fold(f64::INFINITY, f64::min)),
@@ -605,7 +605,7 @@ fn evaluate(
             (None, b) => b,
         };
         if let Some(age) = now {
-            nodes_down += usize::from(g.comps[c as usize].class == Class::Node);
+            nodes_down += usize::from(g.comps()[c as usize].class == Class::Node);
             state[c as usize] = Some(age);
             broken.push(c);
             for &d in &dependents[c as usize] {
@@ -642,7 +642,7 @@ mod tests {
         let mut g = b.finish();
         g.entry = vec![entry];
         let k = g.killer_sets();
-        let rel: Vec<Option<Reliability>> = g.comps.iter().map(|c| class_default(c.class)).collect();
+        let rel: Vec<Option<Reliability>> = g.comps().iter().map(|c| class_default(c.class)).collect();
         let mask = vec![f64::INFINITY; g.len()];
         assert!(!has_redundancy(&g, entry));
         let parts = series(&g, &k, &rel, &mask, &node_killers(&g, &k), entry);
@@ -671,7 +671,7 @@ mod tests {
         g.entry = vec![service];
         let _ = other; // a second node: the pod has somewhere to go
         let k = g.killer_sets();
-        let rel: Vec<Option<Reliability>> = g.comps.iter().map(|c| class_default(c.class)).collect();
+        let rel: Vec<Option<Reliability>> = g.comps().iter().map(|c| class_default(c.class)).collect();
         let mut mask = vec![f64::INFINITY; g.len()];
         mask[pod as usize] = 360.0;
         let parts = series(&g, &k, &rel, &mask, &node_killers(&g, &k), service);

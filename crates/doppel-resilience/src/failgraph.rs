@@ -76,7 +76,12 @@ pub struct Component {
 #[derive(Debug, Clone, Default)]
 pub struct FailGraph {
     /// The components.
-    pub comps: Vec<Component>,
+    comps: Vec<Component>,
+    /// Per component, what the killer-set pass reads of it, packed in one word so that pass
+    /// touches 4 bytes per component instead of a whole [`Component`]: [`FAILABLE`] if it
+    /// can fail, and in the low bits 0 for a gate needing all its inputs, k + 1 for one
+    /// needing at least k.
+    need: Vec<u32>,
     /// Where each component's inputs start in `inputs` (one more entry than components).
     input_start: Vec<u32>,
     /// Inputs of all components, back to back.
@@ -137,8 +142,10 @@ impl Builder {
             inputs.extend(list);
             input_start.push(inputs.len() as u32);
         }
+        let need = self.comps.iter().map(packed_need).collect();
         FailGraph {
             comps: self.comps,
+            need,
             input_start,
             inputs,
             soft: self.soft,
@@ -249,6 +256,14 @@ impl KillerSets {
         down
     }
 
+    /// Records what [`FailGraph::gate_set`] found for `c`.
+    fn record(&mut self, c: u32, outcome: Outcome, own: &[u32]) {
+        match outcome {
+            Outcome::Down => self.down_already[c as usize] = true,
+            Outcome::Set(base) => self.store(c, base, own),
+        }
+    }
+
     /// Records `c`'s set as `base`'s plus `own` (none of it in `base`'s).
     fn store(&mut self, c: u32, base: u32, own: &[u32]) {
         let start = self.members.len() as u32;
@@ -257,6 +272,48 @@ impl KillerSets {
         self.links[c as usize] = Link { start, len: own.len() as u32, base, size: below + own.len() as u32 };
     }
 }
+
+/// What [`FailGraph::gate_set`] found for one component.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    /// Down before anything fails.
+    Down,
+    /// Its set is this base's (or [`NO_BASE`]) plus the own members left in the scratch.
+    Set(u32),
+}
+
+/// Sets made on one thread for one level, to be recorded once the level is done.
+#[derive(Debug, Default)]
+struct Batch {
+    /// Per component: it, its outcome, and where its own members are in `members`.
+    made: Vec<(u32, Outcome, u32, u32)>,
+    /// Own members, back to back.
+    members: Vec<u32>,
+}
+
+impl Batch {
+    /// Adds one component's outcome and own members.
+    fn push(&mut self, c: u32, outcome: Outcome, own: &[u32]) {
+        let start = self.members.len() as u32;
+        self.members.extend_from_slice(own);
+        self.made.push((c, outcome, start, own.len() as u32));
+    }
+
+    /// Records everything in `k` and empties the batch.
+    fn record_into(&mut self, k: &mut KillerSets) {
+        for &(c, outcome, start, len) in &self.made {
+            k.record(c, outcome, &self.members[start as usize..(start + len) as usize]);
+        }
+        self.made.clear();
+        self.members.clear();
+    }
+}
+
+/// Graphs with fewer components have their killer sets made on one thread.
+const PARALLEL_FROM: usize = 20_000;
+
+/// Levels with fewer components with several inputs are done on one thread.
+const SPLIT_FROM: usize = 64;
 
 /// Working memory of [`FailGraph::killer_sets`].
 struct SetScratch {
@@ -287,7 +344,24 @@ impl SetScratch {
     }
 }
 
+/// The bit of [`FailGraph::need`] that says a component can fail.
+const FAILABLE: u32 = 1 << 31;
+
+/// A component's word in [`FailGraph::need`].
+fn packed_need(c: &Component) -> u32 {
+    let k = match c.gate {
+        Gate::All => 0,
+        Gate::AtLeast(k) => k.min(FAILABLE - 2) + 1,
+    };
+    k | if c.class.failable() { FAILABLE } else { 0 }
+}
+
 impl FailGraph {
+    /// The components, by index.
+    pub fn comps(&self) -> &[Component] {
+        &self.comps
+    }
+
     /// What component `c` needs.
     pub fn inputs(&self, c: u32) -> &[u32] {
         &self.inputs[self.input_start[c as usize] as usize..self.input_start[c as usize + 1] as usize]
@@ -612,13 +686,39 @@ impl FailGraph {
     /// needing all its inputs dies with any of them (union); one needing k of n dies with
     /// whatever kills n-k+1 of them (for one of n, the intersection). Inside a dependency
     /// cycle every member needs every other, so members share one set.
+    ///
+    /// On a large graph without cycles the work is shared by the threads of rayon's pool,
+    /// one dependency level at a time; the sets are the same as [`Self::killer_sets_serial`]'s.
     pub fn killer_sets(&self) -> KillerSets {
+        let parallel = self.len() >= PARALLEL_FROM && rayon::current_num_threads() > 1;
+        match self.acyclic_order() {
+            Some(order) if parallel => self.sets_by_level(order, SPLIT_FROM),
+            Some(order) => {
+                let bounds = (0..=order.len() as u32).collect();
+                self.sets_in_order(order, bounds)
+            }
+            None => {
+                let (order, bounds) = self.tarjan();
+                self.sets_in_order(order, bounds)
+            }
+        }
+    }
+
+    /// [`Self::killer_sets`] on the calling thread alone.
+    pub fn killer_sets_serial(&self) -> KillerSets {
         let (order, bounds) = self.scc_order();
-        let (mut k, mut w) = self.set_up();
+        self.sets_in_order(order, bounds)
+    }
+
+    /// The sets one strongly connected component after the other, on this thread.
+    fn sets_in_order(&self, order: Vec<u32>, bounds: Vec<u32>) -> KillerSets {
+        let mut k = self.empty_sets();
+        let mut w = SetScratch::new(self.len());
         for b in bounds.windows(2) {
             let scc = &order[b[0] as usize..b[1] as usize];
             if let [c] = *scc {
-                self.gate_set(c, &mut k, &mut w);
+                let made = self.gate_set(c, &k, &mut w);
+                k.record(c, made, &w.acc);
             } else {
                 self.cycle_set(scc, &mut k, &mut w);
             }
@@ -627,47 +727,126 @@ impl FailGraph {
         k
     }
 
-    /// Empty killer sets and working memory.
-    fn set_up(&self) -> (KillerSets, SetScratch) {
+    /// The sets of an acyclic graph level by level (a component's level is one more than
+    /// its inputs' highest), so the components of one level need nothing from each other:
+    /// each level's components with several inputs are split in two halves of about equal
+    /// work, done at once on two threads, each into its own buffer, then recorded. Those
+    /// with one input (most of them: pods, entry points) take no set algebra and are
+    /// recorded directly. A level with fewer than `split_from` components with several
+    /// inputs is done on this thread.
+    fn sets_by_level(&self, order: Vec<u32>, split_from: usize) -> KillerSets {
         let n = self.len();
-        let k = KillerSets {
+        // Sort key: twice the level, plus one for components with several inputs.
+        let mut key = vec![0u32; n];
+        let mut top = 0;
+        for &c in &order {
+            let level = self.inputs(c).iter().map(|&i| key[i as usize] / 2 + 1).max().unwrap_or(0);
+            key[c as usize] = 2 * level + u32::from(self.inputs(c).len() > 1);
+            top = top.max(key[c as usize]);
+        }
+        let mut start = vec![0u32; top as usize + 2];
+        for &c in &order {
+            start[key[c as usize] as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut sorted = vec![0u32; n];
+        let mut fill = start.clone();
+        for &c in &order {
+            let f = &mut fill[key[c as usize] as usize];
+            sorted[*f as usize] = c;
+            *f += 1;
+        }
+        drop(key);
+        let mut k = self.empty_sets();
+        let mut ws = [SetScratch::new(n), SetScratch::new(n)];
+        let mut outs = [Batch::default(), Batch::default()];
+        let mut cost: Vec<u64> = Vec::new();
+        rayon::scope(|_| {
+            for run in start.windows(2) {
+                let run = &sorted[run[0] as usize..run[1] as usize];
+                if run.len() < split_from.max(2) || self.inputs(run[0]).len() < 2 {
+                    let w = &mut ws[0];
+                    for &c in run {
+                        let made = self.gate_set(c, &k, w);
+                        k.record(c, made, &w.acc);
+                    }
+                    continue;
+                }
+                // Split where half the work is done; the work of a union or count is about
+                // the size of its inputs' sets.
+                cost.clear();
+                let mut sum = 0u64;
+                for &c in run {
+                    sum += 1 + self.inputs(c).iter().map(|&i| u64::from(k.links[i as usize].size)).sum::<u64>();
+                    cost.push(sum);
+                }
+                let mid = cost.partition_point(|&x| x * 2 < sum).clamp(1, run.len() - 1);
+                let (a, b) = run.split_at(mid);
+                let [wa, wb] = &mut ws;
+                let [oa, ob] = &mut outs;
+                let kr = &k;
+                rayon::join(|| self.sets_into(a, kr, wa, oa), || self.sets_into(b, kr, wb, ob));
+                for out in &mut outs {
+                    out.record_into(&mut k);
+                }
+            }
+        });
+        k.order = sorted;
+        k
+    }
+
+    /// The sets of `comps` (which need nothing from each other) into `out`.
+    fn sets_into(&self, comps: &[u32], k: &KillerSets, w: &mut SetScratch, out: &mut Batch) {
+        for &c in comps {
+            let made = self.gate_set(c, k, w);
+            out.push(c, made, &w.acc);
+        }
+    }
+
+    /// No sets yet.
+    fn empty_sets(&self) -> KillerSets {
+        let n = self.len();
+        KillerSets {
             members: Vec::with_capacity(n * 4),
             links: vec![Link { start: 0, len: 0, base: NO_BASE, size: 0 }; n],
             order: Vec::new(),
             down_already: vec![false; n],
             approximated: Vec::new(),
-        };
-        (k, SetScratch::new(n))
+        }
     }
 
-    /// The killer set of one component whose inputs all have theirs.
-    fn gate_set(&self, c: u32, k: &mut KillerSets, w: &mut SetScratch) {
+    /// The killer set of one component whose inputs all have theirs: [`Outcome::Down`], or
+    /// its base, with its own members left in `w.acc`.
+    fn gate_set(&self, c: u32, k: &KillerSets, w: &mut SetScratch) -> Outcome {
         let ci = c as usize;
-        let (gate, own) = (self.comps[ci].gate, self.comps[ci].class.failable());
+        // `at_least` is k + 1 for a gate needing k inputs, 0 for one needing all.
+        let (at_least, own) = (self.need[ci] & !FAILABLE, self.need[ci] & FAILABLE != 0);
         let inputs = self.inputs(c);
         if let [i] = *inputs {
             // The common case (a pod on its node, an entry point behind its service): its
             // input's set and itself, with no set algebra.
-            if k.down_already[i as usize] || matches!(gate, Gate::AtLeast(at_least) if at_least > 1) {
-                k.down_already[ci] = true;
-            } else {
-                let itself = [c];
-                k.store(c, i, if own { &itself } else { &[] });
+            if k.down_already[i as usize] || at_least > 2 {
+                return Outcome::Down;
             }
-            return;
+            w.acc.clear();
+            if own {
+                w.acc.push(c);
+            }
+            return Outcome::Set(i);
         }
         w.live.clear();
         w.live.extend(inputs.iter().copied().filter(|&i| !k.down_already[i as usize]));
         let live = w.live.len();
         // Dies with whatever kills `need` of its live inputs.
-        let need = match gate {
-            Gate::All if live < inputs.len() => None,
-            Gate::All => Some(1),
-            Gate::AtLeast(at_least) => live.checked_sub(at_least as usize).map(|spare| spare + 1),
+        let need = match at_least {
+            0 if live < inputs.len() => None,
+            0 => Some(1),
+            at_least => live.checked_sub(at_least as usize - 1).map(|spare| spare + 1),
         };
         let Some(need) = need else {
-            k.down_already[ci] = true;
-            return;
+            return Outcome::Down;
         };
         w.acc.clear();
         if need == 1 && live > 0 {
@@ -704,8 +883,7 @@ impl FailGraph {
             if own {
                 w.acc.push(c);
             }
-            k.store(c, base, &w.acc);
-            return;
+            return Outcome::Set(base);
         }
         if live > 1 {
             // Whatever is in `need` of the inputs' sets (1 of n: in all of them).
@@ -729,7 +907,7 @@ impl FailGraph {
         if own {
             w.acc.push(c);
         }
-        k.store(c, NO_BASE, &w.acc);
+        Outcome::Set(NO_BASE)
     }
 
     /// The shared killer set of a dependency cycle: the union of what every member needs
@@ -891,7 +1069,7 @@ mod tests {
         for x in 0..g.len() as u32 {
             let dead = g.spread(&[x], &mut scratch);
             let from_sets: Vec<u32> = (0..g.len() as u32).filter(|&c| k.set(c).contains(&x)).collect();
-            assert_eq!(dead, from_sets, "failing {}", g.comps[x as usize].name);
+            assert_eq!(dead, from_sets, "failing {}", g.comps()[x as usize].name);
         }
     }
 
@@ -998,13 +1176,26 @@ mod tests {
             prop_assume!(k.down_already.iter().all(|d| !d));
             let mut scratch = Spread::default();
             let down = k.taken_down();
-            for x in (0..g.len() as u32).filter(|&x| g.comps[x as usize].class.failable()) {
+            for x in (0..g.len() as u32).filter(|&x| g.comps()[x as usize].class.failable()) {
                 let dead: Vec<u32> = g.spread(&[x], &mut scratch);
                 let from_sets: Vec<u32> = (0..g.len() as u32).filter(|&c| k.set(c).contains(&x)).collect();
                 let killed: Vec<u32> = (0..g.len() as u32).filter(|&c| k.kills(x, c)).collect();
                 prop_assert_eq!(down[x as usize] as usize, dead.len(), "counting c{}", x);
                 prop_assert_eq!(&killed, &from_sets, "kills c{}", x);
                 prop_assert_eq!(dead, from_sets, "failing c{}", x);
+            }
+        }
+
+        /// Level by level on two threads, the sets are the serial pass's.
+        #[test]
+        fn sets_by_level_on_two_threads_are_the_serial_ones(g in graph()) {
+            let Some(order) = g.acyclic_order() else { return Ok(()) };
+            let serial = g.killer_sets_serial();
+            let split = g.sets_by_level(order, 0);
+            prop_assert_eq!(&serial.down_already, &split.down_already);
+            prop_assert_eq!(serial.taken_down(), split.taken_down());
+            for c in 0..g.len() as u32 {
+                prop_assert_eq!(serial.set(c), split.set(c), "c{}", c);
             }
         }
     }

@@ -267,7 +267,7 @@ pub fn sweep(
     let k = g.killer_sets();
     let cut = cuts(&g, &k);
     let rates = entry_rates(topo, &options.load);
-    let entry_name = |e: u32| g.comps[g.entry[e as usize] as usize].name.clone();
+    let entry_name = |e: u32| g.comps()[g.entry[e as usize] as usize].name.clone();
     let mut notes = Vec::new();
     if !k.approximated.is_empty() {
         notes.push(format!(
@@ -289,7 +289,7 @@ pub fn sweep(
     let only: Option<std::collections::HashSet<String>> =
         options.only.as_ref().map(|o| o.iter().map(|k| k.to_string()).collect());
     let wanted = |c: usize| -> bool {
-        let comp = &g.comps[c];
+        let comp = &g.comps()[c];
         comp.class.failable() && only.as_ref().is_none_or(|only| only.contains(&comp.name))
     };
     let candidates: Vec<usize> = (0..g.len()).filter(|&c| wanted(c) && !k.down_already[c]).collect();
@@ -299,8 +299,8 @@ pub fn sweep(
             let rps_down: f64 = cut.entries(c).iter().map(|&e| rates[e as usize]).sum();
             let rps_degraded: f64 = degraded_by[c].iter().map(|&e| rates[e as usize]).sum();
             Single {
-                component: g.comps[c].name.clone(),
-                class: g.comps[c].class,
+                component: g.comps()[c].name.clone(),
+                class: g.comps()[c].class,
                 entries_down: cut.entries(c).iter().map(|&e| entry_name(e)).collect(),
                 entries_degraded: degraded_by[c].iter().map(|&e| entry_name(e)).collect(),
                 components_down: cut.down[c],
@@ -354,7 +354,7 @@ pub fn sweep(
     let gaps = gaps(topo, &g, &k);
     let hard_logical = candidates
         .iter()
-        .filter(|&&c| matches!(g.comps[c].class, Class::Service | Class::Workload) && !cut.entries(c).is_empty())
+        .filter(|&&c| matches!(g.comps()[c].class, Class::Service | Class::Workload) && !cut.entries(c).is_empty())
         .count();
     if hard_logical > 0 {
         notes.push(format!(
@@ -462,10 +462,10 @@ fn summarise(report: &Report) -> Simulated {
 /// Pairs among the worst single failures and the zones: what they cut off together.
 fn worst_pairs(g: &FailGraph, k: &KillerSets, cut: &Cuts, rates: &[f64], singles: &[Single], pool: usize) -> Vec<Pair> {
     let index: std::collections::HashMap<&str, u32> =
-        g.comps.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+        g.comps().iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
     let mut members: Vec<u32> =
         singles.iter().take(pool).filter_map(|s| index.get(s.component.as_str()).copied()).collect();
-    for (c, comp) in g.comps.iter().enumerate() {
+    for (c, comp) in g.comps().iter().enumerate() {
         if comp.class == Class::Zone && !k.down_already[c] && !members.contains(&(c as u32)) {
             members.push(c as u32);
         }
@@ -484,10 +484,10 @@ fn worst_pairs(g: &FailGraph, k: &KillerSets, cut: &Cuts, rates: &[f64], singles
             if together.is_empty() {
                 continue;
             }
-            let name = |e: &u32| g.comps[g.entry[*e as usize] as usize].name.clone();
+            let name = |e: &u32| g.comps()[g.entry[*e as usize] as usize].name.clone();
             pairs.push(Pair {
-                a: g.comps[a as usize].name.clone(),
-                b: g.comps[b as usize].name.clone(),
+                a: g.comps()[a as usize].name.clone(),
+                b: g.comps()[b as usize].name.clone(),
                 entries_down: down.iter().map(name).collect(),
                 only_together: together.iter().map(name).collect(),
                 rps_down: down.iter().map(|&e| rates[e as usize]).sum(),
@@ -506,15 +506,15 @@ fn worst_pairs(g: &FailGraph, k: &KillerSets, cut: &Cuts, rates: &[f64], singles
 fn spofs(g: &FailGraph, k: &KillerSets, cut: &Cuts) -> Vec<Spof> {
     let mut out: Vec<Spof> = (0..g.len())
         .filter(|&c| {
-            let class = g.comps[c].class;
+            let class = g.comps()[c].class;
             class.failable() && !matches!(class, Class::Service | Class::Workload) && !cut.entries(c).is_empty()
         })
         .map(|c| {
             let first = g.entry[cut.entries(c)[0] as usize];
             Spof {
-                component: g.comps[c].name.clone(),
-                class: g.comps[c].class,
-                entries: cut.entries(c).iter().map(|&e| g.comps[g.entry[e as usize] as usize].name.clone()).collect(),
+                component: g.comps()[c].name.clone(),
+                class: g.comps()[c].class,
+                entries: cut.entries(c).iter().map(|&e| g.comps()[g.entry[e as usize] as usize].name.clone()).collect(),
                 why: why(g, k, first, c as u32),
             }
         })
@@ -544,7 +544,7 @@ pub fn why(g: &FailGraph, k: &KillerSets, top: u32, x: u32) -> Vec<String> {
         }
     }
     if !parent.contains_key(&x) {
-        return vec![g.comps[top as usize].name.clone()];
+        return vec![g.comps()[top as usize].name.clone()];
     }
     let mut path = vec![x];
     while let Some(&p) = parent.get(path.last().unwrap_or(&top)) {
@@ -554,10 +554,10 @@ pub fn why(g: &FailGraph, k: &KillerSets, top: u32, x: u32) -> Vec<String> {
         path.push(p);
     }
     path.reverse();
-    path.dedup_by(|a, b| g.comps[*a as usize].name == g.comps[*b as usize].name);
+    path.dedup_by(|a, b| g.comps()[*a as usize].name == g.comps()[*b as usize].name);
     path.iter()
         .map(|&c| {
-            let comp = &g.comps[c as usize];
+            let comp = &g.comps()[c as usize];
             match comp.gate {
                 Gate::AtLeast(need) if c != x => {
                     let inputs = g.inputs(c);
@@ -573,7 +573,7 @@ pub fn why(g: &FailGraph, k: &KillerSets, top: u32, x: u32) -> Vec<String> {
 /// Redundancy gaps found in the topology, with the entry points that need each subject.
 fn gaps(topo: &Topology, g: &FailGraph, k: &KillerSets) -> Vec<Gap> {
     let index: std::collections::HashMap<&str, u32> =
-        g.comps.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+        g.comps().iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
     // Entry points that need a component: those whose killer sets hold it.
     let entry_sets: Vec<Vec<u32>> = g.entry.iter().map(|&e| k.set(e)).collect();
     let needs = |name: &str| -> Vec<String> {
@@ -582,7 +582,7 @@ fn gaps(topo: &Topology, g: &FailGraph, k: &KillerSets) -> Vec<Gap> {
             .iter()
             .zip(&entry_sets)
             .filter(|(_, set)| set.binary_search(&c).is_ok())
-            .map(|(&e, _)| g.comps[e as usize].name.clone())
+            .map(|(&e, _)| g.comps()[e as usize].name.clone())
             .collect()
     };
     let mut out = Vec::new();
@@ -613,8 +613,8 @@ fn gaps(topo: &Topology, g: &FailGraph, k: &KillerSets) -> Vec<Gap> {
             let breakers: Vec<String> = k
                 .set(c)
                 .iter()
-                .filter(|&&x| matches!(g.comps[x as usize].class, Class::Zone | Class::Node))
-                .map(|&x| g.comps[x as usize].name.clone())
+                .filter(|&&x| matches!(g.comps()[x as usize].class, Class::Zone | Class::Node))
+                .map(|&x| g.comps()[x as usize].name.clone())
                 .collect();
             if !breakers.is_empty() {
                 push(

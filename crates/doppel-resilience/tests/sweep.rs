@@ -112,17 +112,17 @@ fn what_the_graph_cuts_off_the_engine_takes_down_for_every_single_failure() {
     let options = SweepOptions::default();
     let mut checked = 0;
     for c in 0..g.len() {
-        if !g.comps[c].class.failable() || cuts.entries(c).is_empty() {
+        if !g.comps()[c].class.failable() || cuts.entries(c).is_empty() {
             continue;
         }
-        let report = run_single(&twin, &topo, &options, &UtilisationLaw, &g.comps[c].name);
+        let report = run_single(&twin, &topo, &options, &UtilisationLaw, &g.comps()[c].name);
         for &e in cuts.entries(c) {
             let entry = &topo.entries[e as usize];
             let st = &topo.stations[entry.station];
             let name = &st.endpoints[entry.endpoint].name;
             let seen = report.entries.iter().find(|r| r.service == st.key && &r.endpoint == name).unwrap();
             let at_start = seen.timeline.first().map(|s| s.state);
-            assert_eq!(at_start, Some(State::Down), "{} should cut off {} {name}", g.comps[c].name, st.key);
+            assert_eq!(at_start, Some(State::Down), "{} should cut off {} {name}", g.comps()[c].name, st.key);
             checked += 1;
         }
     }
