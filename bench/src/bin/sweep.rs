@@ -63,10 +63,7 @@ fn main() {
     let g = FailGraph::build(&topo);
     let failgraph_s = t.elapsed().as_secs_f64();
 
-    // The graph part: killer sets, then what each failure cuts off. Median of `runs`, each
-    // run once with the killer sets shared by rayon's threads (what `doppel spof` does) and
-    // once on one thread.
-    let mut serial_runs = Vec::with_capacity(runs);
+    // The graph part: killer sets, then what each failure cuts off. Median of `runs`.
     let mut killer_runs = Vec::with_capacity(runs);
     let mut cuts_runs = Vec::with_capacity(runs);
     let mut graph_runs = Vec::with_capacity(runs);
@@ -81,12 +78,6 @@ fn main() {
         graph_runs.push(t.elapsed().as_secs_f64());
         killer_runs.push(killer_s);
         cuts_runs.push(cuts_s);
-        drop(k);
-        let t = Instant::now();
-        let k = g.killer_sets_serial();
-        let serial = cuts(&g, &k);
-        serial_runs.push(t.elapsed().as_secs_f64());
-        assert_eq!(serial.down, c.down, "one thread and two disagree");
         drop(k);
         answer = Some(c);
     }
@@ -122,8 +113,6 @@ fn main() {
             "cuts_s": median(&cuts_runs),
             "graph_part_s": median(&graph_runs),
             "graph_part_runs_s": graph_runs,
-            "serial_graph_part_s": median(&serial_runs),
-            "threads": rayon::current_num_threads(),
             "sweep_s": sweep_s,
             "sweep_swept": report.swept,
             "sweep_singles": report.singles.len(),

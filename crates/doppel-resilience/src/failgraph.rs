@@ -282,39 +282,6 @@ enum Outcome {
     Set(u32),
 }
 
-/// Sets made on one thread for one level, to be recorded once the level is done.
-#[derive(Debug, Default)]
-struct Batch {
-    /// Per component: it, its outcome, and where its own members are in `members`.
-    made: Vec<(u32, Outcome, u32, u32)>,
-    /// Own members, back to back.
-    members: Vec<u32>,
-}
-
-impl Batch {
-    /// Adds one component's outcome and own members.
-    fn push(&mut self, c: u32, outcome: Outcome, own: &[u32]) {
-        let start = self.members.len() as u32;
-        self.members.extend_from_slice(own);
-        self.made.push((c, outcome, start, own.len() as u32));
-    }
-
-    /// Records everything in `k` and empties the batch.
-    fn record_into(&mut self, k: &mut KillerSets) {
-        for &(c, outcome, start, len) in &self.made {
-            k.record(c, outcome, &self.members[start as usize..(start + len) as usize]);
-        }
-        self.made.clear();
-        self.members.clear();
-    }
-}
-
-/// Graphs with fewer components have their killer sets made on one thread.
-const PARALLEL_FROM: usize = 20_000;
-
-/// Levels with fewer components with several inputs are done on one thread.
-const SPLIT_FROM: usize = 64;
-
 /// Working memory of [`FailGraph::killer_sets`].
 struct SetScratch {
     /// Per component, its marks and count, side by side (one cache line per visit).
@@ -559,7 +526,52 @@ impl FailGraph {
         for (role, instance) in primaries {
             g.primary[role as usize] = instance;
         }
-        g
+        match g.acyclic_order() {
+            Some(order) => g.renumbered(&order),
+            None => g,
+        }
+    }
+
+    /// The same graph with component `order[i]` renumbered `i`. Built in dependency order,
+    /// a graph's passes read its arrays front to back and find what a component needs
+    /// just behind it.
+    fn renumbered(self, order: &[u32]) -> FailGraph {
+        let n = self.len();
+        let mut new = vec![0u32; n];
+        for (i, &c) in order.iter().enumerate() {
+            new[c as usize] = i as u32;
+        }
+        let map = |c: u32| new[c as usize];
+        let mut input_start = Vec::with_capacity(n + 1);
+        let mut inputs = Vec::with_capacity(self.inputs.len());
+        input_start.push(0);
+        for &c in order {
+            let from = inputs.len();
+            inputs.extend(self.inputs(c).iter().map(|&i| map(i)));
+            inputs[from..].sort_unstable();
+            input_start.push(inputs.len() as u32);
+        }
+        let mut soft: Vec<(u32, u32)> = self.soft.iter().map(|&(a, b)| (map(a), map(b))).collect();
+        soft.sort_unstable();
+        let primary = order
+            .iter()
+            .map(|&c| match self.primary[c as usize] {
+                u32::MAX => u32::MAX,
+                p => map(p),
+            })
+            .collect();
+        let mut comps: Vec<Option<Component>> = self.comps.into_iter().map(Some).collect();
+        FailGraph {
+            comps: order.iter().filter_map(|&c| comps[c as usize].take()).collect(),
+            need: order.iter().map(|&c| self.need[c as usize]).collect(),
+            input_start,
+            inputs,
+            soft,
+            station: self.station.iter().map(|&c| map(c)).collect(),
+            endpoint: self.endpoint.iter().map(|e| e.iter().map(|&c| map(c)).collect()).collect(),
+            entry: self.entry.iter().map(|&c| map(c)).collect(),
+            primary,
+        }
     }
 
     /// Strongly connected components in dependency order (what is needed comes first).
@@ -584,6 +596,11 @@ impl FailGraph {
     /// Components in dependency order if there is no cycle (a depth-first postorder, cheaper
     /// than Tarjan's bookkeeping), or none at the first cycle found.
     fn acyclic_order(&self) -> Option<Vec<u32>> {
+        // A graph built in dependency order (see `renumbered`) is its own order; one look at
+        // every input tells.
+        if (0..self.len()).all(|c| self.inputs(c as u32).last().is_none_or(|&i| i < c as u32)) {
+            return Some((0..self.len() as u32).collect());
+        }
         const UNSEEN: u8 = 0;
         const ON_PATH: u8 = 1;
         let n = self.len();
@@ -686,31 +703,12 @@ impl FailGraph {
     /// needing all its inputs dies with any of them (union); one needing k of n dies with
     /// whatever kills n-k+1 of them (for one of n, the intersection). Inside a dependency
     /// cycle every member needs every other, so members share one set.
-    ///
-    /// On a large graph without cycles the work is shared by the threads of rayon's pool,
-    /// one dependency level at a time; the sets are the same as [`Self::killer_sets_serial`]'s.
     pub fn killer_sets(&self) -> KillerSets {
-        let parallel = self.len() >= PARALLEL_FROM && rayon::current_num_threads() > 1;
-        match self.acyclic_order() {
-            Some(order) if parallel => self.sets_by_level(order, SPLIT_FROM),
-            Some(order) => {
-                let bounds = (0..=order.len() as u32).collect();
-                self.sets_in_order(order, bounds)
-            }
-            None => {
-                let (order, bounds) = self.tarjan();
-                self.sets_in_order(order, bounds)
-            }
-        }
-    }
-
-    /// [`Self::killer_sets`] on the calling thread alone.
-    pub fn killer_sets_serial(&self) -> KillerSets {
         let (order, bounds) = self.scc_order();
         self.sets_in_order(order, bounds)
     }
 
-    /// The sets one strongly connected component after the other, on this thread.
+    /// The sets one strongly connected component after the other.
     fn sets_in_order(&self, order: Vec<u32>, bounds: Vec<u32>) -> KillerSets {
         let mut k = self.empty_sets();
         let mut w = SetScratch::new(self.len());
@@ -725,84 +723,6 @@ impl FailGraph {
         }
         k.order = order;
         k
-    }
-
-    /// The sets of an acyclic graph level by level (a component's level is one more than
-    /// its inputs' highest), so the components of one level need nothing from each other:
-    /// each level's components with several inputs are split in two halves of about equal
-    /// work, done at once on two threads, each into its own buffer, then recorded. Those
-    /// with one input (most of them: pods, entry points) take no set algebra and are
-    /// recorded directly. A level with fewer than `split_from` components with several
-    /// inputs is done on this thread.
-    fn sets_by_level(&self, order: Vec<u32>, split_from: usize) -> KillerSets {
-        let n = self.len();
-        // Sort key: twice the level, plus one for components with several inputs.
-        let mut key = vec![0u32; n];
-        let mut top = 0;
-        for &c in &order {
-            let level = self.inputs(c).iter().map(|&i| key[i as usize] / 2 + 1).max().unwrap_or(0);
-            key[c as usize] = 2 * level + u32::from(self.inputs(c).len() > 1);
-            top = top.max(key[c as usize]);
-        }
-        let mut start = vec![0u32; top as usize + 2];
-        for &c in &order {
-            start[key[c as usize] as usize + 1] += 1;
-        }
-        for i in 1..start.len() {
-            start[i] += start[i - 1];
-        }
-        let mut sorted = vec![0u32; n];
-        let mut fill = start.clone();
-        for &c in &order {
-            let f = &mut fill[key[c as usize] as usize];
-            sorted[*f as usize] = c;
-            *f += 1;
-        }
-        drop(key);
-        let mut k = self.empty_sets();
-        let mut ws = [SetScratch::new(n), SetScratch::new(n)];
-        let mut outs = [Batch::default(), Batch::default()];
-        let mut cost: Vec<u64> = Vec::new();
-        rayon::scope(|_| {
-            for run in start.windows(2) {
-                let run = &sorted[run[0] as usize..run[1] as usize];
-                if run.len() < split_from.max(2) || self.inputs(run[0]).len() < 2 {
-                    let w = &mut ws[0];
-                    for &c in run {
-                        let made = self.gate_set(c, &k, w);
-                        k.record(c, made, &w.acc);
-                    }
-                    continue;
-                }
-                // Split where half the work is done; the work of a union or count is about
-                // the size of its inputs' sets.
-                cost.clear();
-                let mut sum = 0u64;
-                for &c in run {
-                    sum += 1 + self.inputs(c).iter().map(|&i| u64::from(k.links[i as usize].size)).sum::<u64>();
-                    cost.push(sum);
-                }
-                let mid = cost.partition_point(|&x| x * 2 < sum).clamp(1, run.len() - 1);
-                let (a, b) = run.split_at(mid);
-                let [wa, wb] = &mut ws;
-                let [oa, ob] = &mut outs;
-                let kr = &k;
-                rayon::join(|| self.sets_into(a, kr, wa, oa), || self.sets_into(b, kr, wb, ob));
-                for out in &mut outs {
-                    out.record_into(&mut k);
-                }
-            }
-        });
-        k.order = sorted;
-        k
-    }
-
-    /// The sets of `comps` (which need nothing from each other) into `out`.
-    fn sets_into(&self, comps: &[u32], k: &KillerSets, w: &mut SetScratch, out: &mut Batch) {
-        for &c in comps {
-            let made = self.gate_set(c, k, w);
-            out.push(c, made, &w.acc);
-        }
     }
 
     /// No sets yet.
@@ -1183,19 +1103,6 @@ mod tests {
                 prop_assert_eq!(down[x as usize] as usize, dead.len(), "counting c{}", x);
                 prop_assert_eq!(&killed, &from_sets, "kills c{}", x);
                 prop_assert_eq!(dead, from_sets, "failing c{}", x);
-            }
-        }
-
-        /// Level by level on two threads, the sets are the serial pass's.
-        #[test]
-        fn sets_by_level_on_two_threads_are_the_serial_ones(g in graph()) {
-            let Some(order) = g.acyclic_order() else { return Ok(()) };
-            let serial = g.killer_sets_serial();
-            let split = g.sets_by_level(order, 0);
-            prop_assert_eq!(&serial.down_already, &split.down_already);
-            prop_assert_eq!(serial.taken_down(), split.taken_down());
-            for c in 0..g.len() as u32 {
-                prop_assert_eq!(serial.set(c), split.set(c), "c{}", c);
             }
         }
     }
