@@ -282,32 +282,37 @@ enum Outcome {
     Set(u32),
 }
 
-/// Working memory of [`FailGraph::killer_sets`].
+/// Working memory of [`FailGraph::killer_sets`]: two bytes of marks per component, so
+/// the marks of a whole 100,000-component graph stay in the core's cache.
 struct SetScratch {
-    /// Per component, its marks and count, side by side (one cache line per visit).
-    slot: Vec<Slot>,
-    /// The current mark.
-    mark: u32,
+    /// Per component, the last round it was found in the set at hand: as a member, or as
+    /// a link of a chain walked (a link that is not a member is a derived gate, which is
+    /// never a member of any set, so the two cannot be confused).
+    seen: Vec<u16>,
+    /// The current round.
+    round: u16,
+    /// Per component, how many inputs' sets hold it (valid where `seen` is current, in a
+    /// count of k of n).
+    count: Vec<u32>,
     /// Live inputs of the component at hand.
     live: Vec<u32>,
     /// The set being built.
     acc: Vec<u32>,
 }
 
-/// What [`SetScratch`] knows of one component.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    /// The mark of the last set it was found in.
-    member: u32,
-    /// The mark of the last set whose chain passed through it.
-    link: u32,
-    /// How many inputs' sets hold it (valid where `member` is current).
-    count: u32,
-}
-
 impl SetScratch {
     fn new(n: usize) -> SetScratch {
-        SetScratch { slot: vec![Slot::default(); n], mark: 0, live: Vec::new(), acc: Vec::new() }
+        SetScratch { seen: vec![0; n], round: 0, count: vec![0; n], live: Vec::new(), acc: Vec::new() }
+    }
+
+    /// Starts a round: nothing is seen in it yet.
+    fn next_round(&mut self) -> u16 {
+        if self.round == u16::MAX {
+            self.seen.fill(0);
+            self.round = 0;
+        }
+        self.round += 1;
+        self.round
     }
 }
 
@@ -774,29 +779,29 @@ impl FailGraph {
             // the others' chains hold that the base's does not.
             let base = w.live.iter().copied().max_by_key(|&i| k.links[i as usize].size).unwrap_or(w.live[0]);
             if live > 1 {
-                w.mark += 1;
-                let mark = w.mark;
+                let round = w.next_round();
+                let seen = &mut w.seen[..];
                 for a in k.chain(base) {
-                    w.slot[a as usize].link = mark;
+                    seen[a as usize] = round;
                     for &x in k.own(a) {
-                        w.slot[x as usize].member = mark;
+                        seen[x as usize] = round;
                     }
                 }
                 for &i in w.live.iter().filter(|&&i| i != base) {
                     for a in k.chain(i) {
-                        let ai = a as usize;
                         // Reached what is already in: so is the rest of the chain (a component's
                         // set is inside every set that holds it; sets hold failable ones only).
-                        if w.slot[ai].link == mark || w.slot[ai].member == mark {
+                        if seen[a as usize] == round {
                             break;
                         }
-                        w.slot[ai].link = mark;
                         for &x in k.own(a) {
-                            if w.slot[x as usize].member != mark {
-                                w.slot[x as usize].member = mark;
+                            if seen[x as usize] != round {
+                                seen[x as usize] = round;
                                 w.acc.push(x);
                             }
                         }
+                        // After its own members, which hold it if it can fail.
+                        seen[a as usize] = round;
                     }
                 }
             }
@@ -807,22 +812,22 @@ impl FailGraph {
         }
         if live > 1 {
             // Whatever is in `need` of the inputs' sets (1 of n: in all of them).
-            w.mark += 1;
-            let mark = w.mark;
+            let round = w.next_round();
+            let (seen, count) = (&mut w.seen[..], &mut w.count[..]);
             for &i in &w.live {
                 for a in k.chain(i) {
                     for &x in k.own(a) {
                         let xi = x as usize;
-                        if w.slot[xi].member != mark {
-                            w.slot[xi].member = mark;
-                            w.slot[xi].count = 0;
+                        if seen[xi] != round {
+                            seen[xi] = round;
+                            count[xi] = 0;
                             w.acc.push(x);
                         }
-                        w.slot[xi].count += 1;
+                        count[xi] += 1;
                     }
                 }
             }
-            w.acc.retain(|&x| w.slot[x as usize].count as usize >= need);
+            w.acc.retain(|&x| count[x as usize] as usize >= need);
         }
         if own {
             w.acc.push(c);
