@@ -181,12 +181,16 @@ pub struct KillerSets {
 /// No base: the component's own members are its whole set.
 const NO_BASE: u32 = u32::MAX;
 
+/// The bit of [`Link::len`] that says the component is one of its own members (which is
+/// then not listed: most components' only own member is themselves).
+const ITSELF: u32 = 1 << 31;
+
 /// One component's place in the forest of killer sets.
 #[derive(Debug, Clone, Copy)]
 struct Link {
-    /// Where its own members start in `members`.
+    /// Where its listed own members start in `members`.
     start: u32,
-    /// How many own members it has.
+    /// How many own members are listed, plus [`ITSELF`] if the component is one too.
     len: u32,
     /// Its base, or [`NO_BASE`].
     base: u32,
@@ -195,10 +199,21 @@ struct Link {
 }
 
 impl KillerSets {
-    /// The members of `c`'s set that its base's does not hold.
+    /// The members of `c`'s set that its base's does not hold, but for `c` itself (see
+    /// [`Self::itself`]).
     fn own(&self, c: u32) -> &[u32] {
         let l = self.links[c as usize];
-        &self.members[l.start as usize..(l.start + l.len) as usize]
+        &self.members[l.start as usize..(l.start + (l.len & !ITSELF)) as usize]
+    }
+
+    /// Whether `c` is one of its own members (unlisted).
+    fn itself(&self, c: u32) -> bool {
+        self.links[c as usize].len & ITSELF != 0
+    }
+
+    /// All of `c`'s own members: itself if it is one, then the listed ones.
+    fn own_all(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
+        self.itself(c).then_some(c).into_iter().chain(self.own(c).iter().copied())
     }
 
     /// `c`, its base, its base's base, and so on.
@@ -217,19 +232,19 @@ impl KillerSets {
 
     /// The members of `c`'s killer set in no particular order (no sorting, no allocation).
     pub fn members(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
-        self.chain(c).flat_map(|a| self.own(a).iter().copied())
+        self.chain(c).flat_map(|a| self.own_all(a))
     }
 
     /// Appends `c`'s set, unsorted.
     fn extend_with(&self, c: u32, out: &mut Vec<u32>) {
         for a in self.chain(c) {
-            out.extend_from_slice(self.own(a));
+            out.extend(self.own_all(a));
         }
     }
 
     /// Whether the failure of `x` alone takes `c` down.
     pub fn kills(&self, x: u32, c: u32) -> bool {
-        self.chain(c).any(|a| self.own(a).contains(&x))
+        self.chain(c).any(|a| (a == x && self.itself(a)) || self.own(a).contains(&x))
     }
 
     /// Per component, how many components its failure alone takes down (itself included;
@@ -249,7 +264,10 @@ impl KillerSets {
         let mut down = vec![0u32; n];
         for (c, l) in self.links.iter().enumerate() {
             let weight = above[c];
-            for &x in &self.members[l.start as usize..(l.start + l.len) as usize] {
+            if l.len & ITSELF != 0 {
+                down[c] += weight;
+            }
+            for &x in &self.members[l.start as usize..(l.start + (l.len & !ITSELF)) as usize] {
                 down[x as usize] += weight;
             }
         }
@@ -260,16 +278,19 @@ impl KillerSets {
     fn record(&mut self, c: u32, outcome: Outcome, own: &[u32]) {
         match outcome {
             Outcome::Down => self.down_already[c as usize] = true,
-            Outcome::Set(base) => self.store(c, base, own),
+            Outcome::Set { base, itself } => self.store(c, base, own, itself),
         }
     }
 
-    /// Records `c`'s set as `base`'s plus `own` (none of it in `base`'s).
-    fn store(&mut self, c: u32, base: u32, own: &[u32]) {
+    /// Records `c`'s set as `base`'s plus `own` plus, if `itself`, `c` (none of it in
+    /// `base`'s).
+    fn store(&mut self, c: u32, base: u32, own: &[u32], itself: bool) {
         let start = self.members.len() as u32;
         self.members.extend_from_slice(own);
         let below = if base == NO_BASE { 0 } else { self.links[base as usize].size };
-        self.links[c as usize] = Link { start, len: own.len() as u32, base, size: below + own.len() as u32 };
+        let len = own.len() as u32 | if itself { ITSELF } else { 0 };
+        let size = below + own.len() as u32 + u32::from(itself);
+        self.links[c as usize] = Link { start, len, base, size };
     }
 }
 
@@ -278,8 +299,14 @@ impl KillerSets {
 enum Outcome {
     /// Down before anything fails.
     Down,
-    /// Its set is this base's (or [`NO_BASE`]) plus the own members left in the scratch.
-    Set(u32),
+    /// Its set is this base's (or [`NO_BASE`]) plus the own members left in the scratch,
+    /// plus the component itself if `itself`.
+    Set {
+        /// The base.
+        base: u32,
+        /// Whether the component is in its own set (it can fail).
+        itself: bool,
+    },
 }
 
 /// Working memory of [`FailGraph::killer_sets`]: two bytes of marks per component, so
@@ -756,10 +783,7 @@ impl FailGraph {
                 return Outcome::Down;
             }
             w.acc.clear();
-            if own {
-                w.acc.push(c);
-            }
-            return Outcome::Set(i);
+            return Outcome::Set { base: i, itself: own };
         }
         w.live.clear();
         w.live.extend(inputs.iter().copied().filter(|&i| !k.down_already[i as usize]));
@@ -782,6 +806,7 @@ impl FailGraph {
                 let round = w.next_round();
                 let seen = &mut w.seen[..];
                 for a in k.chain(base) {
+                    // Marks the link, and the component itself if it is an own member.
                     seen[a as usize] = round;
                     for &x in k.own(a) {
                         seen[x as usize] = round;
@@ -794,21 +819,20 @@ impl FailGraph {
                         if seen[a as usize] == round {
                             break;
                         }
+                        if k.itself(a) {
+                            w.acc.push(a);
+                        }
                         for &x in k.own(a) {
                             if seen[x as usize] != round {
                                 seen[x as usize] = round;
                                 w.acc.push(x);
                             }
                         }
-                        // After its own members, which hold it if it can fail.
                         seen[a as usize] = round;
                     }
                 }
             }
-            if own {
-                w.acc.push(c);
-            }
-            return Outcome::Set(base);
+            return Outcome::Set { base, itself: own };
         }
         if live > 1 {
             // Whatever is in `need` of the inputs' sets (1 of n: in all of them).
@@ -816,7 +840,7 @@ impl FailGraph {
             let (seen, count) = (&mut w.seen[..], &mut w.count[..]);
             for &i in &w.live {
                 for a in k.chain(i) {
-                    for &x in k.own(a) {
+                    for x in k.own_all(a) {
                         let xi = x as usize;
                         if seen[xi] != round {
                             seen[xi] = round;
@@ -829,10 +853,7 @@ impl FailGraph {
             }
             w.acc.retain(|&x| count[x as usize] as usize >= need);
         }
-        if own {
-            w.acc.push(c);
-        }
-        Outcome::Set(NO_BASE)
+        Outcome::Set { base: NO_BASE, itself: own }
     }
 
     /// The shared killer set of a dependency cycle: the union of what every member needs
@@ -854,7 +875,7 @@ impl FailGraph {
         w.acc.extend(scc.iter().copied().filter(|&c| self.comps[c as usize].class.failable()));
         w.acc.sort_unstable();
         w.acc.dedup();
-        k.store(scc[0], NO_BASE, &w.acc);
+        k.store(scc[0], NO_BASE, &w.acc, false);
         for &c in scc {
             k.links[c as usize] = k.links[scc[0] as usize];
             k.down_already[c as usize] = dead;
