@@ -170,8 +170,9 @@ pub struct KillerSets {
     /// Per component, where its own members are, its base and its set's size, side by side
     /// so a walk along a chain touches one cache line per link.
     links: Vec<Link>,
-    /// Components in the order their sets were computed (what is needed first).
-    order: Vec<u32>,
+    /// Components in the order their sets were computed (what is needed first); none
+    /// when that is their numbering.
+    order: Option<Vec<u32>>,
     /// Components down before anything fails (a workload with fewer ready pods than it needs).
     pub down_already: Vec<bool>,
     /// Components in a dependency cycle that holds an at-least gate (treated as needing all).
@@ -255,11 +256,15 @@ impl KillerSets {
     pub fn taken_down(&self) -> Vec<u32> {
         let n = self.links.len();
         let mut above: Vec<u32> = self.down_already.iter().map(|&d| u32::from(!d)).collect();
-        for &c in self.order.iter().rev() {
+        let mut lift = |c: u32| {
             let b = self.links[c as usize].base;
             if b != NO_BASE {
                 above[b as usize] += above[c as usize];
             }
+        };
+        match &self.order {
+            None => (0..n as u32).rev().for_each(&mut lift),
+            Some(order) => order.iter().rev().for_each(|&c| lift(c)),
         }
         let mut down = vec![0u32; n];
         for (c, l) in self.links.iter().enumerate() {
@@ -625,12 +630,17 @@ impl FailGraph {
         }
     }
 
+    /// Whether every component's inputs are numbered below it, so the numbering is a
+    /// dependency order (as [`Self::build`] numbers them; see `renumbered`): one look at
+    /// every input tells.
+    fn numbered_in_order(&self) -> bool {
+        (0..self.len()).all(|c| self.inputs(c as u32).last().is_none_or(|&i| i < c as u32))
+    }
+
     /// Components in dependency order if there is no cycle (a depth-first postorder, cheaper
     /// than Tarjan's bookkeeping), or none at the first cycle found.
     fn acyclic_order(&self) -> Option<Vec<u32>> {
-        // A graph built in dependency order (see `renumbered`) is its own order; one look at
-        // every input tells.
-        if (0..self.len()).all(|c| self.inputs(c as u32).last().is_none_or(|&i| i < c as u32)) {
+        if self.numbered_in_order() {
             return Some((0..self.len() as u32).collect());
         }
         const UNSEEN: u8 = 0;
@@ -736,14 +746,16 @@ impl FailGraph {
     /// whatever kills n-k+1 of them (for one of n, the intersection). Inside a dependency
     /// cycle every member needs every other, so members share one set.
     pub fn killer_sets(&self) -> KillerSets {
-        let (order, bounds) = self.scc_order();
-        self.sets_in_order(order, bounds)
-    }
-
-    /// The sets one strongly connected component after the other.
-    fn sets_in_order(&self, order: Vec<u32>, bounds: Vec<u32>) -> KillerSets {
         let mut k = self.empty_sets();
         let mut w = SetScratch::new(self.len());
+        if self.numbered_in_order() {
+            for c in 0..self.len() as u32 {
+                let made = self.gate_set(c, &k, &mut w);
+                k.record(c, made, &w.acc);
+            }
+            return k;
+        }
+        let (order, bounds) = self.scc_order();
         for b in bounds.windows(2) {
             let scc = &order[b[0] as usize..b[1] as usize];
             if let [c] = *scc {
@@ -753,7 +765,7 @@ impl FailGraph {
                 self.cycle_set(scc, &mut k, &mut w);
             }
         }
-        k.order = order;
+        k.order = Some(order);
         k
     }
 
@@ -763,7 +775,7 @@ impl FailGraph {
         KillerSets {
             members: Vec::with_capacity(n * 4),
             links: vec![Link { start: 0, len: 0, base: NO_BASE, size: 0 }; n],
-            order: Vec::new(),
+            order: None,
             down_already: vec![false; n],
             approximated: Vec::new(),
         }
