@@ -1007,6 +1007,17 @@ mod tests {
     }
 
     #[test]
+    fn rounds_wrap_without_stale_marks() {
+        let mut w = SetScratch::new(3);
+        w.round = u16::MAX - 1;
+        w.seen = vec![1, u16::MAX - 1, 0];
+        assert_eq!(w.next_round(), u16::MAX);
+        // Past the last round every mark is cleared, so an old mark of 1 is not current.
+        assert_eq!(w.next_round(), 1);
+        assert_eq!(w.seen, vec![0, 0, 0]);
+    }
+
+    #[test]
     fn killer_sets_follow_the_gates() {
         let (g, [r, za, _zb, na, _nb, pa, _pb, w, s]) = small();
         let k = g.killer_sets();
@@ -1141,6 +1152,23 @@ mod tests {
                 prop_assert_eq!(down[x as usize] as usize, dead.len(), "counting c{}", x);
                 prop_assert_eq!(&killed, &from_sets, "kills c{}", x);
                 prop_assert_eq!(dead, from_sets, "failing c{}", x);
+            }
+        }
+
+        /// Renumbered in dependency order (as `build` does), a graph has the same sets
+        /// under the new numbers, and its numbering is found to be an order.
+        #[test]
+        fn renumbering_keeps_the_sets(g in graph()) {
+            let Some(order) = g.acyclic_order() else { return Ok(()) };
+            let k = g.killer_sets();
+            let r = g.clone().renumbered(&order);
+            prop_assert!(r.numbered_in_order());
+            let kr = r.killer_sets();
+            for (new, &old) in order.iter().enumerate() {
+                let mut mapped: Vec<u32> = k.set(old).iter().map(|&x| order.iter().position(|&o| o == x).unwrap() as u32).collect();
+                mapped.sort_unstable();
+                prop_assert_eq!(&mapped, &kr.set(new as u32), "c{}", old);
+                prop_assert_eq!(&g.comps()[old as usize].name, &r.comps()[new].name);
             }
         }
     }
