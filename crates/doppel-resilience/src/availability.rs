@@ -199,16 +199,13 @@ fn reliabilities(
 /// the failure reaches it for as long as it lasts.
 fn masks(topo: &Topology, g: &FailGraph) -> Vec<f64> {
     let mut mask = vec![f64::INFINITY; g.len()];
-    let index: HashMap<&str, usize> = g.comps().iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
-    for pod in &topo.pods {
+    for (pod, &c) in topo.pods.iter().zip(&g.pod) {
         let Some(w) = pod.workload else { continue };
         let wl = &topo.workloads[w];
-        if wl.key.kind() != Kind::Deployment {
+        if wl.key.kind() != Kind::Deployment || c == u32::MAX {
             continue;
         }
-        if let Some(&c) = index.get(pod.key.to_string().as_str()) {
-            mask[c] = defaults::NODE_MONITOR_GRACE_S + defaults::TOLERATION_S + wl.startup_s;
-        }
+        mask[c as usize] = defaults::NODE_MONITOR_GRACE_S + defaults::TOLERATION_S + wl.startup_s;
     }
     for (s, st) in topo.stations.iter().enumerate() {
         if let Some(f) = &st.failover

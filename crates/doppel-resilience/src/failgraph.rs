@@ -8,6 +8,7 @@
 
 use crate::topology::{Ix, StationKind, Topology};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// What a component needs from its inputs to stay alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,6 +95,8 @@ pub struct FailGraph {
     pub endpoint: Vec<Vec<u32>>,
     /// Per topology entry, its component.
     pub entry: Vec<u32>,
+    /// Per topology pod, its component, or `u32::MAX` for a pod not running on a node.
+    pub pod: Vec<u32>,
     /// Per component, the primary instance it fails over from (failover roles), else `u32::MAX`.
     primary: Vec<u32>,
 }
@@ -152,6 +155,7 @@ impl Builder {
             station: Vec::new(),
             endpoint: Vec::new(),
             entry: Vec::new(),
+            pod: Vec::new(),
             primary: vec![u32::MAX; n],
         }
     }
@@ -366,6 +370,11 @@ impl FailGraph {
         &self.comps
     }
 
+    /// Component indices by name.
+    pub fn by_name(&self) -> HashMap<&str, u32> {
+        self.comps.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect()
+    }
+
     /// What component `c` needs.
     pub fn inputs(&self, c: u32) -> &[u32] {
         &self.inputs[self.input_start[c as usize] as usize..self.input_start[c as usize + 1] as usize]
@@ -428,13 +437,18 @@ impl FailGraph {
             .iter()
             .map(|w| b.add(w.key.to_string(), Class::Workload, Gate::AtLeast(w.needed.max(1))))
             .collect();
+        let mut pods = Vec::with_capacity(topo.pods.len());
         for pod in &topo.pods {
-            let (Some(n), true) = (pod.node, pod.running) else { continue };
+            let (Some(n), true) = (pod.node, pod.running) else {
+                pods.push(u32::MAX);
+                continue;
+            };
             let c = b.add(pod.key.to_string(), Class::Pod, Gate::All);
             b.needs(c, node[n]);
             if let Some(w) = pod.workload {
                 b.needs(workload[w], c);
             }
+            pods.push(c);
         }
         // Stations: the instance (failable), and for datastores that fail over, the role.
         let mut station = Vec::with_capacity(topo.stations.len());
@@ -560,6 +574,7 @@ impl FailGraph {
         g.station = station;
         g.endpoint = endpoint;
         g.entry = entry;
+        g.pod = pods;
         for (role, instance) in primaries {
             g.primary[role as usize] = instance;
         }
@@ -590,13 +605,8 @@ impl FailGraph {
         }
         let mut soft: Vec<(u32, u32)> = self.soft.iter().map(|&(a, b)| (map(a), map(b))).collect();
         soft.sort_unstable();
-        let primary = order
-            .iter()
-            .map(|&c| match self.primary[c as usize] {
-                u32::MAX => u32::MAX,
-                p => map(p),
-            })
-            .collect();
+        let map_some = |c: u32| if c == u32::MAX { c } else { map(c) };
+        let primary = order.iter().map(|&c| map_some(self.primary[c as usize])).collect();
         let mut comps: Vec<Option<Component>> = self.comps.into_iter().map(Some).collect();
         FailGraph {
             comps: order.iter().filter_map(|&c| comps[c as usize].take()).collect(),
@@ -607,6 +617,7 @@ impl FailGraph {
             station: self.station.iter().map(|&c| map(c)).collect(),
             endpoint: self.endpoint.iter().map(|e| e.iter().map(|&c| map(c)).collect()).collect(),
             entry: self.entry.iter().map(|&c| map(c)).collect(),
+            pod: self.pod.iter().map(|&c| map_some(c)).collect(),
             primary,
         }
     }

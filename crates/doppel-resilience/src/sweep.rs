@@ -11,7 +11,7 @@ use crate::topology::{Ix, StationKind, Topology};
 use doppel_model::{Key, TwinView};
 use doppel_perf::LoadModel;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// What to sweep and how closely.
 #[derive(Debug, Clone)]
@@ -349,9 +349,10 @@ pub fn sweep(
             && s.simulated.as_ref().is_none_or(|m| m.worst == State::Up))
     });
 
-    let pairs = worst_pairs(&g, &k, &cut, &rates, &singles, options.pair_pool);
+    let index = g.by_name();
+    let pairs = worst_pairs(&g, &k, &index, &cut, &rates, &singles, options.pair_pool);
     let spofs = spofs(&g, &k, &cut);
-    let gaps = gaps(topo, &g, &k);
+    let gaps = gaps(topo, &g, &k, &index);
     let hard_logical = candidates
         .iter()
         .filter(|&&c| matches!(g.comps()[c].class, Class::Service | Class::Workload) && !cut.entries(c).is_empty())
@@ -460,9 +461,15 @@ fn summarise(report: &Report) -> Simulated {
 }
 
 /// Pairs among the worst single failures and the zones: what they cut off together.
-fn worst_pairs(g: &FailGraph, k: &KillerSets, cut: &Cuts, rates: &[f64], singles: &[Single], pool: usize) -> Vec<Pair> {
-    let index: std::collections::HashMap<&str, u32> =
-        g.comps().iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+fn worst_pairs(
+    g: &FailGraph,
+    k: &KillerSets,
+    index: &HashMap<&str, u32>,
+    cut: &Cuts,
+    rates: &[f64],
+    singles: &[Single],
+    pool: usize,
+) -> Vec<Pair> {
     let mut members: Vec<u32> =
         singles.iter().take(pool).filter_map(|s| index.get(s.component.as_str()).copied()).collect();
     for (c, comp) in g.comps().iter().enumerate() {
@@ -470,7 +477,7 @@ fn worst_pairs(g: &FailGraph, k: &KillerSets, cut: &Cuts, rates: &[f64], singles
             members.push(c as u32);
         }
     }
-    let entry_of: std::collections::HashMap<u32, u32> =
+    let entry_of: HashMap<u32, u32> =
         g.entry.iter().enumerate().map(|(e, &c)| (c, e as u32)).collect();
     let mut scratch = Spread::default();
     let mut pairs = Vec::new();
@@ -529,7 +536,7 @@ fn spofs(g: &FailGraph, k: &KillerSets, cut: &Cuts) -> Vec<Spof> {
 /// on the way say how many of their inputs `x` takes.
 pub fn why(g: &FailGraph, k: &KillerSets, top: u32, x: u32) -> Vec<String> {
     let killed_by_x = |c: u32| k.kills(x, c);
-    let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut parent: HashMap<u32, u32> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([top]);
     parent.insert(top, top);
     while let Some(c) = queue.pop_front() {
@@ -571,9 +578,7 @@ pub fn why(g: &FailGraph, k: &KillerSets, top: u32, x: u32) -> Vec<String> {
 }
 
 /// Redundancy gaps found in the topology, with the entry points that need each subject.
-fn gaps(topo: &Topology, g: &FailGraph, k: &KillerSets) -> Vec<Gap> {
-    let index: std::collections::HashMap<&str, u32> =
-        g.comps().iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+fn gaps(topo: &Topology, g: &FailGraph, k: &KillerSets, index: &HashMap<&str, u32>) -> Vec<Gap> {
     // Entry points that need a component: those whose killer sets hold it.
     let entry_sets: Vec<Vec<u32>> = g.entry.iter().map(|&e| k.set(e)).collect();
     let needs = |name: &str| -> Vec<String> {
