@@ -1,27 +1,10 @@
 //! The bundled example estate is the demo's default and the fixture later analyses are
 //! tested on: it must load, and its numbers must hang together.
 
-use doppel_estate::{SourceFile, parse};
 use doppel_model::spec::PodPhase;
-use doppel_model::{Kind, RelKind, Spec, Twin, TwinView};
+use doppel_model::{Kind, RelKind, Spec, TwinView};
+use doppel_testkit::shop::shop;
 use std::collections::HashMap;
-
-fn shop() -> Twin {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop");
-    let mut files: Vec<SourceFile> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| SourceFile { path: p.display().to_string(), text: std::fs::read_to_string(&p).unwrap() })
-        .collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let estate =
-        parse(&files).unwrap_or_else(|d| panic!("{}", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")));
-    let mut twin = Twin::new();
-    let plan = estate.plan(&twin, false);
-    twin.apply(&plan.changeset).unwrap_or_else(|e| panic!("{e}"));
-    twin
-}
 
 #[test]
 fn the_shop_has_the_shape_the_brief_asks_for() {

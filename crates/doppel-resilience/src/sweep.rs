@@ -477,8 +477,7 @@ fn worst_pairs(
             members.push(c as u32);
         }
     }
-    let entry_of: HashMap<u32, u32> =
-        g.entry.iter().enumerate().map(|(e, &c)| (c, e as u32)).collect();
+    let entry_of: HashMap<u32, u32> = g.entry.iter().enumerate().map(|(e, &c)| (c, e as u32)).collect();
     let mut scratch = Spread::default();
     let mut pairs = Vec::new();
     for (i, &a) in members.iter().enumerate() {

@@ -1,12 +1,10 @@
 //! Availability estimates on the bundled estate, with the figures worked out by hand.
 
-mod common;
-
-use common::{shop, shop_with};
 use doppel_resilience::Topology;
 use doppel_resilience::availability::{
     AvailabilityOptions, AvailabilityReport, EntryAvailability, HOURS_PER_YEAR, Method, estimate,
 };
+use doppel_testkit::shop::{shop, shop_with};
 
 const MINUTES_PER_YEAR: f64 = HOURS_PER_YEAR * 60.0;
 

@@ -2,13 +2,12 @@
 //! the comments. Load is the daily peak (20:00, twice the daily average).
 
 use doppel_model::Twin;
-mod common;
 
-use common::shop;
 use doppel_perf::UtilisationLaw;
 use doppel_resilience::report::{EntryReport, Report, State};
 use doppel_resilience::scenario::Overrides;
 use doppel_resilience::{Scenario, ScenarioFile, Topology, run};
+use doppel_testkit::shop::shop;
 
 fn what_if(twin: &Twin, fail: &str) -> Report {
     let scenario =

@@ -1,14 +1,12 @@
 //! Sweeps on the bundled estate: single points of failure, redundancy gaps, worst pairs,
 //! and the graph's answer checked against the engine's for every single failure.
 
-mod common;
-
-use common::{shop, shop_with};
 use doppel_perf::UtilisationLaw;
 use doppel_resilience::Topology;
 use doppel_resilience::failgraph::FailGraph;
 use doppel_resilience::report::State;
 use doppel_resilience::sweep::{GapKind, SweepOptions, SweepReport, run_single, sweep};
+use doppel_testkit::shop::{shop, shop_with};
 
 fn swept(twin: &doppel_model::Twin) -> SweepReport {
     sweep(twin, &Topology::build(twin), &SweepOptions::default(), &UtilisationLaw, &|_, _| {})

@@ -1,5 +1,6 @@
 //! Test helpers shared by the crates' tests: a proptest strategy for scripts of changes,
-//! and the interpreter that turns a script into a ChangeSet against a given twin.
+//! the interpreter that turns a script into a ChangeSet against a given twin, and the
+//! bundled shop estate as a twin ([`shop`]).
 //!
 //! Scripts are generated blind and interpreted against the current state, so most
 //! ChangeSets are valid but some are not (duplicates, missing endpoints, wrong kinds):
@@ -10,6 +11,8 @@ use doppel_model::{
     CallAttrs, Change, ChangeSet, Cores, Entity, Key, Kind, Labels, RelKind, RelSpec, Relation, Spec, TwinView,
 };
 use proptest::prelude::*;
+
+pub mod shop;
 
 /// One step of a script; numbers pick among candidates modulo their count.
 #[derive(Debug, Clone)]
