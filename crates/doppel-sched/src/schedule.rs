@@ -648,6 +648,12 @@ impl Cluster {
         InterPod { affinity, anti, existing }
     }
 
+    /// Per node, whether it meets the pod's node selector and required node affinity;
+    /// none when the pod has neither.
+    pub(crate) fn node_rule_verdicts(&self, q: &PodQuery) -> Option<Vec<bool>> {
+        q.has_node_rules().then(|| self.nodes.iter().map(|node| q.matches_node(&node.labels)).collect())
+    }
+
     /// Filters every node, then scores the survivors; the best wins, ties to the first.
     /// `fit` holds every node's fit score for the pod's requests.
     ///
@@ -662,8 +668,7 @@ impl Cluster {
         if n == 0 {
             return Err(Unschedulable::default());
         }
-        let node_rules: Option<Vec<bool>> =
-            q.has_node_rules().then(|| self.nodes.iter().map(|node| q.matches_node(&node.labels)).collect());
+        let node_rules = self.node_rule_verdicts(q);
         let node_rules = node_rules.as_deref();
         let taints = self.taint_verdicts(q);
         let Some(filters) = self.domain_filters(q, node_rules) else {

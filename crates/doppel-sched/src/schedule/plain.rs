@@ -15,8 +15,7 @@ impl Cluster {
         if n == 0 {
             return Err(Unschedulable::default());
         }
-        let node_rules: Option<Vec<bool>> =
-            q.has_node_rules().then(|| self.nodes.iter().map(|node| q.matches_node(&node.labels)).collect());
+        let node_rules = self.node_rule_verdicts(q);
         let node_rules = node_rules.as_deref();
         let (feasible, tally) = self.filter_all(q, node_rules);
         match feasible.len() {
