@@ -106,6 +106,7 @@ fn main() {
             "failable": failable,
             "entries": g.entry.len(),
             "pairs": pairs,
+            "listed_members": g.killer_sets().listed(),
             "entry_pairs": entry_pairs,
             "topology_s": topology_s,
             "failgraph_s": failgraph_s,

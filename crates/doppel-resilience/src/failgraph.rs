@@ -247,6 +247,12 @@ impl KillerSets {
         }
     }
 
+    /// How many members the forest lists (a component in its own set is not listed): its
+    /// size, against the pairs it answers for.
+    pub fn listed(&self) -> usize {
+        self.members.len()
+    }
+
     /// Whether the failure of `x` alone takes `c` down.
     pub fn kills(&self, x: u32, c: u32) -> bool {
         self.chain(c).any(|a| (a == x && self.itself(a)) || self.own(a).contains(&x))
