@@ -80,9 +80,11 @@ pub struct FailGraph {
     comps: Vec<Component>,
     /// Per component, what the killer-set pass reads of it, packed in one word so that pass
     /// touches 4 bytes per component instead of a whole [`Component`]: [`FAILABLE`] if it
-    /// can fail, and in the low bits 0 for a gate needing all its inputs, k + 1 for one
-    /// needing at least k.
+    /// can fail, [`PRIVATE`] if exactly one component needs it, and in the low bits 0 for a
+    /// gate needing all its inputs, k + 1 for one needing at least k.
     need: Vec<u32>,
+    /// Per component, the lowest-numbered component that needs it (`u32::MAX` if none).
+    first_dependent: Vec<u32>,
     /// Where each component's inputs start in `inputs` (one more entry than components).
     input_start: Vec<u32>,
     /// Inputs of all components, back to back.
@@ -149,6 +151,7 @@ impl Builder {
         FailGraph {
             comps: self.comps,
             need,
+            first_dependent: Vec::new(),
             input_start,
             inputs,
             soft: self.soft,
@@ -158,6 +161,7 @@ impl Builder {
             pod: Vec::new(),
             primary: vec![u32::MAX; n],
         }
+        .with_dependents()
     }
 }
 
@@ -181,6 +185,18 @@ pub struct KillerSets {
     pub down_already: Vec<bool>,
     /// Components in a dependency cycle that holds an at-least gate (treated as needing all).
     pub approximated: Vec<u32>,
+    /// Per component, which of the [`HUBS`] lowest-numbered components its set holds, a bit
+    /// each (filled only where the numbering is a dependency order). There a graph from
+    /// [`FailGraph::build`] puts the regions and zones, which are in most sets.
+    hubs: Vec<u32>,
+}
+
+/// How many components [`KillerSets`] keeps a membership bit for in every set.
+const HUBS: u32 = 32;
+
+/// The bit of hub `x` in [`KillerSets::hubs`], or 0 if `x` is not a hub.
+fn hub_bit(x: u32) -> u32 {
+    if x < HUBS { 1 << x } else { 0 }
 }
 
 /// No base: the component's own members are its whole set.
@@ -262,29 +278,28 @@ impl KillerSets {
     /// components down already count for nothing): how many sets hold it. Without visiting
     /// every set: `x` is in the set of every component whose chain of bases passes through
     /// one that owns `x`, so each owner adds the number of live components at or above it
-    /// in the forest of bases.
+    /// in the forest of bases. One pass from the last set computed to the first: a
+    /// component's count above it is complete once every set built on it has been passed.
     pub fn taken_down(&self) -> Vec<u32> {
         let n = self.links.len();
         let mut above: Vec<u32> = self.down_already.iter().map(|&d| u32::from(!d)).collect();
-        let mut lift = |c: u32| {
-            let b = self.links[c as usize].base;
-            if b != NO_BASE {
-                above[b as usize] += above[c as usize];
-            }
-        };
-        match &self.order {
-            None => (0..n as u32).rev().for_each(&mut lift),
-            Some(order) => order.iter().rev().for_each(|&c| lift(c)),
-        }
         let mut down = vec![0u32; n];
-        for (c, l) in self.links.iter().enumerate() {
-            let weight = above[c];
+        let mut pass = |c: u32| {
+            let l = self.links[c as usize];
+            let weight = above[c as usize];
+            if l.base != NO_BASE {
+                above[l.base as usize] += weight;
+            }
             if l.len & ITSELF != 0 {
-                down[c] += weight;
+                down[c as usize] += weight;
             }
             for &x in &self.members[l.start as usize..(l.start + (l.len & !ITSELF)) as usize] {
                 down[x as usize] += weight;
             }
+        };
+        match &self.order {
+            None => (0..n as u32).rev().for_each(&mut pass),
+            Some(order) => order.iter().rev().for_each(|&c| pass(c)),
         }
         down
     }
@@ -361,11 +376,17 @@ impl SetScratch {
 /// The bit of [`FailGraph::need`] that says a component can fail.
 const FAILABLE: u32 = 1 << 31;
 
+/// The bit of [`FailGraph::need`] that says exactly one component needs this one.
+const PRIVATE: u32 = 1 << 30;
+
+/// The low bits of [`FailGraph::need`]: the gate.
+const GATE: u32 = PRIVATE - 1;
+
 /// A component's word in [`FailGraph::need`].
 fn packed_need(c: &Component) -> u32 {
     let k = match c.gate {
         Gate::All => 0,
-        Gate::AtLeast(k) => k.min(FAILABLE - 2) + 1,
+        Gate::AtLeast(k) => k.min(GATE - 1) + 1,
     };
     k | if c.class.failable() { FAILABLE } else { 0 }
 }
@@ -616,7 +637,8 @@ impl FailGraph {
         let mut comps: Vec<Option<Component>> = self.comps.into_iter().map(Some).collect();
         FailGraph {
             comps: order.iter().filter_map(|&c| comps[c as usize].take()).collect(),
-            need: order.iter().map(|&c| self.need[c as usize]).collect(),
+            need: order.iter().map(|&c| self.need[c as usize] & !PRIVATE).collect(),
+            first_dependent: Vec::new(),
             input_start,
             inputs,
             soft,
@@ -626,6 +648,31 @@ impl FailGraph {
             pod: self.pod.iter().map(|&c| map_some(c)).collect(),
             primary,
         }
+        .with_dependents()
+    }
+
+    /// Fills in who needs each component: its first dependent, and [`PRIVATE`] where
+    /// exactly one component needs it.
+    fn with_dependents(mut self) -> FailGraph {
+        let n = self.len();
+        let mut first = vec![u32::MAX; n];
+        let mut many = vec![false; n];
+        for c in 0..n as u32 {
+            for &i in self.inputs(c) {
+                if first[i as usize] == u32::MAX {
+                    first[i as usize] = c;
+                } else {
+                    many[i as usize] = true;
+                }
+            }
+        }
+        for (c, word) in self.need.iter_mut().enumerate() {
+            if first[c] != u32::MAX && !many[c] {
+                *word |= PRIVATE;
+            }
+        }
+        self.first_dependent = first;
+        self
     }
 
     /// Strongly connected components in dependency order (what is needed comes first).
@@ -763,26 +810,58 @@ impl FailGraph {
     /// whatever kills n-k+1 of them (for one of n, the intersection). Inside a dependency
     /// cycle every member needs every other, so members share one set.
     pub fn killer_sets(&self) -> KillerSets {
+        if self.numbered_in_order() {
+            return self.sets_in_order();
+        }
         let mut k = self.empty_sets();
         let mut w = SetScratch::new(self.len());
-        if self.numbered_in_order() {
-            for c in 0..self.len() as u32 {
-                let made = self.gate_set(c, &k, &mut w);
-                k.record(c, made, &w.acc);
-            }
-            return k;
-        }
         let (order, bounds) = self.scc_order();
         for b in bounds.windows(2) {
             let scc = &order[b[0] as usize..b[1] as usize];
             if let [c] = *scc {
-                let made = self.gate_set(c, &k, &mut w);
+                let made = self.gate_set(c, &k, &mut w, false);
                 k.record(c, made, &w.acc);
             } else {
                 self.cycle_set(scc, &mut k, &mut w);
             }
         }
         k.order = Some(order);
+        k
+    }
+
+    /// [`Self::killer_sets`] of a graph numbered in dependency order: component by component,
+    /// keeping each set's hub bits so unions can skip marking their base's set.
+    fn sets_in_order(&self) -> KillerSets {
+        let n = self.len();
+        let mut k = self.empty_sets();
+        k.hubs = vec![0; n];
+        let mut w = SetScratch::new(n);
+        for c in 0..n as u32 {
+            let ci = c as usize;
+            let (from, to) = (self.input_start[ci] as usize, self.input_start[ci + 1] as usize);
+            if to == from + 1 {
+                // The common case (a pod on its node, an entry point behind its service): its
+                // input's set, and itself if it can fail.
+                let (i, word) = (self.inputs[from] as usize, self.need[ci]);
+                if k.down_already[i] || word & GATE > 2 {
+                    k.down_already[ci] = true;
+                    continue;
+                }
+                let itself = word & FAILABLE != 0;
+                let below = k.links[i].size;
+                let (start, len) = (k.members.len() as u32, if itself { ITSELF } else { 0 });
+                k.links[ci] = Link { start, len, base: i as u32, size: below + u32::from(itself) };
+                k.hubs[ci] = k.hubs[i] | if itself { hub_bit(c) } else { 0 };
+                continue;
+            }
+            let made = self.gate_set(c, &k, &mut w, true);
+            k.record(c, made, &w.acc);
+            if let Outcome::Set { base, itself } = made {
+                let below = if base == NO_BASE { 0 } else { k.hubs[base as usize] };
+                let mine = if itself { hub_bit(c) } else { 0 };
+                k.hubs[ci] = w.acc.iter().fold(below | mine, |m, &x| m | hub_bit(x));
+            }
+        }
         k
     }
 
@@ -795,15 +874,18 @@ impl FailGraph {
             order: None,
             down_already: vec![false; n],
             approximated: Vec::new(),
+            hubs: Vec::new(),
         }
     }
 
     /// The killer set of one component whose inputs all have theirs: [`Outcome::Down`], or
-    /// its base, with its own members left in `w.acc`.
-    fn gate_set(&self, c: u32, k: &KillerSets, w: &mut SetScratch) -> Outcome {
+    /// its base, with its own members left in `w.acc`. `in_order` says the graph is
+    /// numbered in dependency order and `k.hubs` is kept, which [`Self::union_unmarked`]
+    /// needs.
+    fn gate_set(&self, c: u32, k: &KillerSets, w: &mut SetScratch, in_order: bool) -> Outcome {
         let ci = c as usize;
         // `at_least` is k + 1 for a gate needing k inputs, 0 for one needing all.
-        let (at_least, own) = (self.need[ci] & !FAILABLE, self.need[ci] & FAILABLE != 0);
+        let (at_least, own) = (self.need[ci] & GATE, self.need[ci] & FAILABLE != 0);
         let inputs = self.inputs(c);
         if let [i] = *inputs {
             // The common case (a pod on its node, an entry point behind its service): its
@@ -831,7 +913,8 @@ impl FailGraph {
             // The union: the largest input's set is the base, and the own members are what
             // the others' chains hold that the base's does not.
             let base = w.live.iter().copied().max_by_key(|&i| k.links[i as usize].size).unwrap_or(w.live[0]);
-            if live > 1 {
+            if live > 1 && !(in_order && self.union_unmarked(base, k, w)) {
+                w.acc.clear();
                 let round = w.next_round();
                 let seen = &mut w.seen[..];
                 for a in k.chain(base) {
@@ -866,23 +949,82 @@ impl FailGraph {
         if live > 1 {
             // Whatever is in `need` of the inputs' sets (1 of n: in all of them).
             let round = w.next_round();
-            let (seen, count) = (&mut w.seen[..], &mut w.count[..]);
+            let (seen, count, acc) = (&mut w.seen[..], &mut w.count[..], &mut w.acc);
+            let mut tally = |x: u32| {
+                let xi = x as usize;
+                if seen[xi] != round {
+                    seen[xi] = round;
+                    count[xi] = 0;
+                    acc.push(x);
+                }
+                count[xi] += 1;
+            };
             for &i in &w.live {
-                for a in k.chain(i) {
-                    for x in k.own_all(a) {
-                        let xi = x as usize;
-                        if seen[xi] != round {
-                            seen[xi] = round;
-                            count[xi] = 0;
-                            w.acc.push(x);
+                // An input only this component needs is in no other input's set (another
+                // input reaching it would reach this component: a cycle), so it is in one
+                // set, short of the two or more needed here: skip it, as pods are skipped.
+                if k.itself(i) && self.need[i as usize] & PRIVATE == 0 {
+                    tally(i);
+                }
+                k.own(i).iter().for_each(|&x| tally(x));
+                let below = k.links[i as usize].base;
+                if below != NO_BASE {
+                    k.chain(below).for_each(|a| k.own_all(a).for_each(&mut tally));
+                }
+            }
+            acc.retain(|&x| count[x as usize] as usize >= need);
+        }
+        Outcome::Set { base: NO_BASE, itself: own }
+    }
+
+    /// A union's own members (into `w.acc`) found without marking its base's set, when every
+    /// candidate can be placed in or out of that set by a cheap test: a hub by the base's
+    /// hub bits, and a component whose first dependent is numbered above the base is out of
+    /// it (in dependency order the base cannot reach it). True if that settled every
+    /// candidate; false, with `w.acc` to be cleared, at the first one it cannot settle.
+    fn union_unmarked(&self, base: u32, k: &KillerSets, w: &mut SetScratch) -> bool {
+        let round = w.next_round();
+        let hubs = k.hubs[base as usize];
+        // Some(true): in the base's set; Some(false): out of it; None: not known.
+        let within = |x: u32| -> Option<bool> {
+            if x == base {
+                Some(true)
+            } else if x < HUBS {
+                Some(hubs & hub_bit(x) != 0)
+            } else if self.first_dependent[x as usize] > base {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        let (seen, acc) = (&mut w.seen[..], &mut w.acc);
+        for &i in w.live.iter().filter(|&&i| i != base) {
+            for a in k.chain(i) {
+                // A link already walked, or in the base's set: so is the rest of its chain.
+                if seen[a as usize] == round {
+                    break;
+                }
+                match (within(a), k.itself(a)) {
+                    (Some(true), _) => break,
+                    (Some(false), true) => acc.push(a),
+                    (None, true) => return false,
+                    // A derived gate is in no set; its chain may still be.
+                    (_, false) => {}
+                }
+                seen[a as usize] = round;
+                for &x in k.own(a) {
+                    if seen[x as usize] != round {
+                        seen[x as usize] = round;
+                        match within(x) {
+                            Some(true) => {}
+                            Some(false) => acc.push(x),
+                            None => return false,
                         }
-                        count[xi] += 1;
                     }
                 }
             }
-            w.acc.retain(|&x| count[x as usize] as usize >= need);
         }
-        Outcome::Set { base: NO_BASE, itself: own }
+        true
     }
 
     /// The shared killer set of a dependency cycle: the union of what every member needs
@@ -1118,7 +1260,8 @@ mod tests {
     /// A random graph: each component needs some earlier ones (all of them, or at least k),
     /// plus a few later ones between all-gates, which make cycles.
     fn graph() -> impl Strategy<Value = FailGraph> {
-        (2usize..40).prop_flat_map(|n| {
+        // Up to 100 components, so sets hold components past the 32 hubs too.
+        (2usize..100).prop_flat_map(|n| {
             let comps =
                 proptest::collection::vec((any::<bool>(), 1u32..4, proptest::collection::vec(any::<u32>(), 0..4)), n);
             let back = proptest::collection::vec((any::<u32>(), any::<u32>()), 0..4);
