@@ -278,28 +278,29 @@ impl KillerSets {
     /// components down already count for nothing): how many sets hold it. Without visiting
     /// every set: `x` is in the set of every component whose chain of bases passes through
     /// one that owns `x`, so each owner adds the number of live components at or above it
-    /// in the forest of bases. One pass from the last set computed to the first: a
-    /// component's count above it is complete once every set built on it has been passed.
+    /// in the forest of bases.
     pub fn taken_down(&self) -> Vec<u32> {
         let n = self.links.len();
         let mut above: Vec<u32> = self.down_already.iter().map(|&d| u32::from(!d)).collect();
-        let mut down = vec![0u32; n];
-        let mut pass = |c: u32| {
-            let l = self.links[c as usize];
-            let weight = above[c as usize];
-            if l.base != NO_BASE {
-                above[l.base as usize] += weight;
+        let mut lift = |c: u32| {
+            let b = self.links[c as usize].base;
+            if b != NO_BASE {
+                above[b as usize] += above[c as usize];
             }
+        };
+        match &self.order {
+            None => (0..n as u32).rev().for_each(&mut lift),
+            Some(order) => order.iter().rev().for_each(|&c| lift(c)),
+        }
+        let mut down = vec![0u32; n];
+        for (c, l) in self.links.iter().enumerate() {
+            let weight = above[c];
             if l.len & ITSELF != 0 {
-                down[c as usize] += weight;
+                down[c] += weight;
             }
             for &x in &self.members[l.start as usize..(l.start + (l.len & !ITSELF)) as usize] {
                 down[x as usize] += weight;
             }
-        };
-        match &self.order {
-            None => (0..n as u32).rev().for_each(&mut pass),
-            Some(order) => order.iter().rev().for_each(|&c| pass(c)),
         }
         down
     }

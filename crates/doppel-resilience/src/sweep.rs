@@ -208,28 +208,24 @@ impl Cuts {
 pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
     let down = k.taken_down();
     let live = || g.entry.iter().enumerate().filter(|&(_, &c)| !k.down_already[c as usize]);
-    // Counted two places up, so after the running sum `entry_start[x + 1]` is where x's list
-    // begins, and after filling it is where x's list ends: where x + 1's begins.
-    let n = g.len();
-    let mut entry_start = vec![0u32; n + 2];
+    let mut entry_start = vec![0u32; g.len() + 1];
     for (_, &c) in live() {
         for x in k.members(c) {
-            entry_start[x as usize + 2] += 1;
+            entry_start[x as usize + 1] += 1;
         }
     }
-    for c in 2..n + 2 {
-        entry_start[c] += entry_start[c - 1];
+    for c in 0..g.len() {
+        entry_start[c + 1] += entry_start[c];
     }
-    let mut entry_list = vec![0u32; entry_start[n + 1] as usize];
+    let mut fill = entry_start.clone();
+    let mut entry_list = vec![0u32; entry_start[g.len()] as usize];
     // Entries in order, so each component's list comes out ascending.
     for (e, &c) in live() {
         for x in k.members(c) {
-            let at = &mut entry_start[x as usize + 1];
-            entry_list[*at as usize] = e as u32;
-            *at += 1;
+            entry_list[fill[x as usize] as usize] = e as u32;
+            fill[x as usize] += 1;
         }
     }
-    entry_start.pop();
     Cuts { down, entry_start, entry_list }
 }
 
