@@ -92,6 +92,7 @@ fn main() {
         std::fs::write(path, serde_json::to_string_pretty(&report).expect("report as JSON")).expect("write the report");
     }
     let failable = g.comps().iter().filter(|c| c.class.failable()).count();
+    let sets = g.killer_sets();
     let (pairs, entry_pairs) = write_answer(&g, &answer, &out.join("answer.txt"));
     write_graph(&g, &out.join("failgraph.txt"));
 
@@ -106,7 +107,9 @@ fn main() {
             "failable": failable,
             "entries": g.entry.len(),
             "pairs": pairs,
-            "listed_members": g.killer_sets().listed(),
+            "listed_members": sets.listed(),
+            "unions": sets.unions.total,
+            "unions_marked": sets.unions.marked,
             "entry_pairs": entry_pairs,
             "topology_s": topology_s,
             "failgraph_s": failgraph_s,

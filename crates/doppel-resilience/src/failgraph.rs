@@ -189,6 +189,19 @@ pub struct KillerSets {
     /// each (filled only where the numbering is a dependency order). There a graph from
     /// [`FailGraph::build`] puts the regions and zones, which are in most sets.
     hubs: Vec<u32>,
+    /// How the unions went: components that took the union of two or more live inputs'
+    /// sets, and how many of those had to mark their base's set.
+    pub unions: Unions,
+}
+
+/// How many components took the union of two or more live inputs' sets, and how many of
+/// them marked their base's set (the rest settled every candidate by cheap tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Unions {
+    /// Components that took a union of two or more live inputs.
+    pub total: u32,
+    /// Of those, the ones that marked their base's set.
+    pub marked: u32,
 }
 
 /// How many components [`KillerSets`] keeps a membership bit for in every set.
@@ -356,11 +369,20 @@ struct SetScratch {
     live: Vec<u32>,
     /// The set being built.
     acc: Vec<u32>,
+    /// Unions so far.
+    unions: Unions,
 }
 
 impl SetScratch {
     fn new(n: usize) -> SetScratch {
-        SetScratch { seen: vec![0; n], round: 0, count: vec![0; n], live: Vec::new(), acc: Vec::new() }
+        SetScratch {
+            seen: vec![0; n],
+            round: 0,
+            count: vec![0; n],
+            live: Vec::new(),
+            acc: Vec::new(),
+            unions: Unions::default(),
+        }
     }
 
     /// Starts a round: nothing is seen in it yet.
@@ -638,7 +660,7 @@ impl FailGraph {
         let mut comps: Vec<Option<Component>> = self.comps.into_iter().map(Some).collect();
         FailGraph {
             comps: order.iter().filter_map(|&c| comps[c as usize].take()).collect(),
-            need: order.iter().map(|&c| self.need[c as usize] & !PRIVATE).collect(),
+            need: order.iter().map(|&c| self.need[c as usize]).collect(),
             first_dependent: Vec::new(),
             input_start,
             inputs,
@@ -668,9 +690,8 @@ impl FailGraph {
             }
         }
         for (c, word) in self.need.iter_mut().enumerate() {
-            if first[c] != u32::MAX && !many[c] {
-                *word |= PRIVATE;
-            }
+            let private = first[c] != u32::MAX && !many[c];
+            *word = (*word & !PRIVATE) | if private { PRIVATE } else { 0 };
         }
         self.first_dependent = first;
         self
@@ -820,13 +841,16 @@ impl FailGraph {
         for b in bounds.windows(2) {
             let scc = &order[b[0] as usize..b[1] as usize];
             if let [c] = *scc {
-                let made = self.gate_set(c, &k, &mut w, false);
-                k.record(c, made, &w.acc);
+                if !self.one_input_set(c, &mut k) {
+                    let made = self.gate_set(c, &k, &mut w, false);
+                    k.record(c, made, &w.acc);
+                }
             } else {
                 self.cycle_set(scc, &mut k, &mut w);
             }
         }
         k.order = Some(order);
+        k.unions = w.unions;
         k
     }
 
@@ -838,21 +862,7 @@ impl FailGraph {
         k.hubs = vec![0; n];
         let mut w = SetScratch::new(n);
         for c in 0..n as u32 {
-            let ci = c as usize;
-            let (from, to) = (self.input_start[ci] as usize, self.input_start[ci + 1] as usize);
-            if to == from + 1 {
-                // The common case (a pod on its node, an entry point behind its service): its
-                // input's set, and itself if it can fail.
-                let (i, word) = (self.inputs[from] as usize, self.need[ci]);
-                if k.down_already[i] || word & GATE > 2 {
-                    k.down_already[ci] = true;
-                    continue;
-                }
-                let itself = word & FAILABLE != 0;
-                let below = k.links[i].size;
-                let (start, len) = (k.members.len() as u32, if itself { ITSELF } else { 0 });
-                k.links[ci] = Link { start, len, base: i as u32, size: below + u32::from(itself) };
-                k.hubs[ci] = k.hubs[i] | if itself { hub_bit(c) } else { 0 };
+            if self.one_input_set(c, &mut k) {
                 continue;
             }
             let made = self.gate_set(c, &k, &mut w, true);
@@ -860,10 +870,34 @@ impl FailGraph {
             if let Outcome::Set { base, itself } = made {
                 let below = if base == NO_BASE { 0 } else { k.hubs[base as usize] };
                 let mine = if itself { hub_bit(c) } else { 0 };
-                k.hubs[ci] = w.acc.iter().fold(below | mine, |m, &x| m | hub_bit(x));
+                k.hubs[c as usize] = w.acc.iter().fold(below | mine, |m, &x| m | hub_bit(x));
             }
         }
+        k.unions = w.unions;
         k
+    }
+
+    /// The set of `c` if it has exactly one input, the common case (a pod on its node, an
+    /// entry point behind its service): its input's set, and itself if it can fail, with no
+    /// set algebra. False, with nothing recorded, for any other component.
+    fn one_input_set(&self, c: u32, k: &mut KillerSets) -> bool {
+        let ci = c as usize;
+        let from = self.input_start[ci] as usize;
+        if self.input_start[ci + 1] as usize != from + 1 {
+            return false;
+        }
+        let (i, word) = (self.inputs[from], self.need[ci]);
+        // Down with its input, or needing at least two of its one input.
+        if k.down_already[i as usize] || word & GATE > 2 {
+            k.down_already[ci] = true;
+            return true;
+        }
+        let itself = word & FAILABLE != 0;
+        k.store(c, i, &[], itself);
+        if !k.hubs.is_empty() {
+            k.hubs[ci] = k.hubs[i as usize] | if itself { hub_bit(c) } else { 0 };
+        }
+        true
     }
 
     /// No sets yet.
@@ -876,6 +910,7 @@ impl FailGraph {
             down_already: vec![false; n],
             approximated: Vec::new(),
             hubs: Vec::new(),
+            unions: Unions::default(),
         }
     }
 
@@ -888,15 +923,6 @@ impl FailGraph {
         // `at_least` is k + 1 for a gate needing k inputs, 0 for one needing all.
         let (at_least, own) = (self.need[ci] & GATE, self.need[ci] & FAILABLE != 0);
         let inputs = self.inputs(c);
-        if let [i] = *inputs {
-            // The common case (a pod on its node, an entry point behind its service): its
-            // input's set and itself, with no set algebra.
-            if k.down_already[i as usize] || at_least > 2 {
-                return Outcome::Down;
-            }
-            w.acc.clear();
-            return Outcome::Set { base: i, itself: own };
-        }
         w.live.clear();
         w.live.extend(inputs.iter().copied().filter(|&i| !k.down_already[i as usize]));
         let live = w.live.len();
@@ -914,7 +940,9 @@ impl FailGraph {
             // The union: the largest input's set is the base, and the own members are what
             // the others' chains hold that the base's does not.
             let base = w.live.iter().copied().max_by_key(|&i| k.links[i as usize].size).unwrap_or(w.live[0]);
+            w.unions.total += u32::from(live > 1);
             if live > 1 && !(in_order && self.union_unmarked(base, k, w)) {
+                w.unions.marked += 1;
                 w.acc.clear();
                 let round = w.next_round();
                 let seen = &mut w.seen[..];
@@ -1175,6 +1203,21 @@ mod tests {
         // Past the last round every mark is cleared, so an old mark of 1 is not current.
         assert_eq!(w.next_round(), 1);
         assert_eq!(w.seen, vec![0, 0, 0]);
+    }
+
+    #[test]
+    fn unions_among_hubs_are_settled_without_marking() {
+        // Built with the database added after the service that needs it: not in order, so
+        // the one union (the service: its workload and the database) marks its base's set.
+        let (g, _) = small();
+        assert!(!g.numbered_in_order());
+        assert_eq!(g.killer_sets().unions, Unions { total: 1, marked: 1 });
+        // Renumbered in dependency order, with fewer components than hubs: every candidate
+        // is settled by hub bits.
+        let order = g.acyclic_order().expect("no cycle");
+        let ordered = g.renumbered(&order);
+        assert!(ordered.numbered_in_order());
+        assert_eq!(ordered.killer_sets().unions, Unions { total: 1, marked: 0 });
     }
 
     #[test]
