@@ -212,6 +212,23 @@ fn hub_bit(x: u32) -> u32 {
     if x < HUBS { 1 << x } else { 0 }
 }
 
+/// The lowest component a chain walk visits: in dependency order, [`HUBS`], since a link
+/// numbered below it holds only hubs, which their bits settle; else 0 (every link).
+fn hub_floor(in_order: bool) -> u32 {
+    if in_order { HUBS } else { 0 }
+}
+
+/// The positions of the bits set in `mask`, lowest first.
+fn bits(mut mask: u32) -> impl Iterator<Item = u32> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let b = mask.trailing_zeros();
+            mask &= mask - 1;
+            b
+        })
+    })
+}
+
 /// No base: the component's own members are its whole set.
 const NO_BASE: u32 = u32::MAX;
 
@@ -316,6 +333,12 @@ impl KillerSets {
             }
         }
         down
+    }
+
+    /// The hubs some of the `live` inputs' sets hold and `base`'s does not (a union's own
+    /// hub members; [`Self::hubs`] must be kept).
+    fn hubs_added(&self, live: &[u32], base: u32) -> impl Iterator<Item = u32> {
+        bits(live.iter().fold(0, |m, &i| m | self.hubs[i as usize]) & !self.hubs[base as usize])
     }
 
     /// Records what [`FailGraph::gate_set`] found for `c`.
@@ -945,8 +968,9 @@ impl FailGraph {
                 w.unions.marked += 1;
                 w.acc.clear();
                 let round = w.next_round();
+                let floor = hub_floor(in_order);
                 let seen = &mut w.seen[..];
-                for a in k.chain(base) {
+                for a in k.chain(base).take_while(|&a| a >= floor) {
                     // Marks the link, and the component itself if it is an own member.
                     seen[a as usize] = round;
                     for &x in k.own(a) {
@@ -957,14 +981,15 @@ impl FailGraph {
                     for a in k.chain(i) {
                         // Reached what is already in: so is the rest of the chain (a component's
                         // set is inside every set that holds it; sets hold failable ones only).
-                        if seen[a as usize] == round {
+                        // Or reached a hub, whose set holds hubs only, settled by their bits.
+                        if a < floor || seen[a as usize] == round {
                             break;
                         }
                         if k.itself(a) {
                             w.acc.push(a);
                         }
                         for &x in k.own(a) {
-                            if seen[x as usize] != round {
+                            if x >= floor && seen[x as usize] != round {
                                 seen[x as usize] = round;
                                 w.acc.push(x);
                             }
@@ -972,15 +997,22 @@ impl FailGraph {
                         seen[a as usize] = round;
                     }
                 }
+                if in_order {
+                    w.acc.extend(k.hubs_added(&w.live, base));
+                }
             }
             return Outcome::Set { base, itself: own };
         }
         if live > 1 {
             // Whatever is in `need` of the inputs' sets (1 of n: in all of them).
             let round = w.next_round();
+            let floor = hub_floor(in_order);
             let (seen, count, acc) = (&mut w.seen[..], &mut w.count[..], &mut w.acc);
             let mut tally = |x: u32| {
                 let xi = x as usize;
+                if x < floor {
+                    return;
+                }
                 if seen[xi] != round {
                     seen[xi] = round;
                     count[xi] = 0;
@@ -998,28 +1030,38 @@ impl FailGraph {
                 k.own(i).iter().for_each(|&x| tally(x));
                 let below = k.links[i as usize].base;
                 if below != NO_BASE {
-                    k.chain(below).for_each(|a| k.own_all(a).for_each(&mut tally));
+                    // In order, a link below the hubs holds hubs only: their bits count them.
+                    k.chain(below).take_while(|&a| a >= floor).for_each(|a| k.own_all(a).for_each(&mut tally));
                 }
             }
             acc.retain(|&x| count[x as usize] as usize >= need);
+            if in_order {
+                let masks = w.live.iter().map(|&i| k.hubs[i as usize]);
+                let hubs = if need == live {
+                    masks.fold(u32::MAX, |m, h| m & h)
+                } else {
+                    let any = masks.clone().fold(0, |m, h| m | h);
+                    bits(any)
+                        .filter(|&b| masks.clone().filter(|h| h & (1 << b) != 0).count() >= need)
+                        .fold(0, |m, b| m | 1 << b)
+                };
+                w.acc.extend(bits(hubs));
+            }
         }
         Outcome::Set { base: NO_BASE, itself: own }
     }
 
     /// A union's own members (into `w.acc`) found without marking its base's set, when every
-    /// candidate can be placed in or out of that set by a cheap test: a hub by the base's
-    /// hub bits, and a component whose first dependent is numbered above the base is out of
-    /// it (in dependency order the base cannot reach it). True if that settled every
+    /// candidate can be placed in or out of that set by a cheap test: hubs by the sets' hub
+    /// bits, and a component whose first dependent is numbered above the base is out of it
+    /// (in dependency order the base cannot reach it). True if that settled every
     /// candidate; false, with `w.acc` to be cleared, at the first one it cannot settle.
     fn union_unmarked(&self, base: u32, k: &KillerSets, w: &mut SetScratch) -> bool {
         let round = w.next_round();
-        let hubs = k.hubs[base as usize];
         // Some(true): in the base's set; Some(false): out of it; None: not known.
         let within = |x: u32| -> Option<bool> {
             if x == base {
                 Some(true)
-            } else if x < HUBS {
-                Some(hubs & hub_bit(x) != 0)
             } else if self.first_dependent[x as usize] > base {
                 Some(false)
             } else {
@@ -1030,7 +1072,8 @@ impl FailGraph {
         for &i in w.live.iter().filter(|&&i| i != base) {
             for a in k.chain(i) {
                 // A link already walked, or in the base's set: so is the rest of its chain.
-                if seen[a as usize] == round {
+                // A hub link's set holds hubs only, settled below by their bits.
+                if a < HUBS || seen[a as usize] == round {
                     break;
                 }
                 match (within(a), k.itself(a)) {
@@ -1042,7 +1085,7 @@ impl FailGraph {
                 }
                 seen[a as usize] = round;
                 for &x in k.own(a) {
-                    if seen[x as usize] != round {
+                    if x >= HUBS && seen[x as usize] != round {
                         seen[x as usize] = round;
                         match within(x) {
                             Some(true) => {}
@@ -1053,6 +1096,7 @@ impl FailGraph {
                 }
             }
         }
+        w.acc.extend(k.hubs_added(&w.live, base));
         true
     }
 
