@@ -6,6 +6,11 @@
 //! `cargo run --release -p doppel-bench --bin sweep -- [--services N] [--runs R] [--out DIR]`
 //! prints one JSON object.
 //!
+//! With `--paired` it instead prints that object (without the run times) as soon as the files
+//! are written, then reads run counts from stdin, one per line: for each count R it times R
+//! runs of the graph part and prints `{"runs_s": [...]}` on one line, until stdin closes.
+//! `bench/paired_sweep.py` drives it so, in turns with the peer in one process.
+//!
 //! `DIR/failgraph.txt` has one line per component, tab-separated:
 //! `index  name  class  k  inputs`, where `k` is 0 for a component that needs all of its
 //! inputs and k for one that needs at least k of them, and `inputs` is a space-separated list
@@ -38,6 +43,7 @@ fn main() {
     let mut services = DEFAULT_SERVICES;
     let mut runs = 21usize;
     let mut out = PathBuf::from("bench/out");
+    let mut paired = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
@@ -45,6 +51,7 @@ fn main() {
             "--services" => services = value().parse().expect("--services N"),
             "--runs" => runs = value().parse::<usize>().expect("--runs R").max(1),
             "--out" => out = PathBuf::from(value()),
+            "--paired" => paired = true,
             other => panic!("unknown argument {other}; see the doc comment of bench/src/bin/sweep.rs"),
         }
     }
@@ -63,67 +70,78 @@ fn main() {
     let g = FailGraph::build(&topo);
     let failgraph_s = t.elapsed().as_secs_f64();
 
-    // The graph part: killer sets, then what each failure cuts off. Median of `runs`.
-    let mut killer_runs = Vec::with_capacity(runs);
-    let mut cuts_runs = Vec::with_capacity(runs);
-    let mut graph_runs = Vec::with_capacity(runs);
-    let mut answer: Option<Cuts> = None;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let k = g.killer_sets();
-        let killer_s = t.elapsed().as_secs_f64();
-        let t2 = Instant::now();
-        let c = cuts(&g, &k);
-        let cuts_s = t2.elapsed().as_secs_f64();
-        graph_runs.push(t.elapsed().as_secs_f64());
-        killer_runs.push(killer_s);
-        cuts_runs.push(cuts_s);
-        drop(k);
-        answer = Some(c);
-    }
-    let answer = answer.expect("at least one run");
-
     let options = SweepOptions { verify: 0, ..SweepOptions::default() };
     let t = Instant::now();
     let report = sweep(&twin, &topo, &options, &UtilisationLaw, &|_, _| {});
     let sweep_s = t.elapsed().as_secs_f64();
-
     if let Ok(path) = std::env::var("SWEEP_REPORT") {
         std::fs::write(path, serde_json::to_string_pretty(&report).expect("report as JSON")).expect("write the report");
     }
-    let failable = g.comps().iter().filter(|c| c.class.failable()).count();
-    let sets = g.killer_sets();
-    let (pairs, entry_pairs) = write_answer(&g, &answer, &out.join("answer.txt"));
-    write_graph(&g, &out.join("failgraph.txt"));
 
-    println!(
-        "{}",
-        serde_json::json!({
-            "services": services,
-            "entities": entities,
-            "relations": twin.relation_count(),
-            "components": g.len(),
-            "edges": g.edges(),
-            "failable": failable,
-            "entries": g.entry.len(),
-            "pairs": pairs,
-            "listed_members": sets.listed(),
-            "unions": sets.unions.total,
-            "unions_marked": sets.unions.marked,
-            "entry_pairs": entry_pairs,
-            "topology_s": topology_s,
-            "failgraph_s": failgraph_s,
-            "killer_sets_s": median(&killer_runs),
-            "cuts_s": median(&cuts_runs),
-            "graph_part_s": median(&graph_runs),
-            "graph_part_runs_s": graph_runs,
-            "sweep_s": sweep_s,
-            "sweep_swept": report.swept,
-            "sweep_singles": report.singles.len(),
-            "sweep_spofs": report.spofs.len(),
-            "sweep_gaps": report.gaps.len(),
-        })
-    );
+    let sets = g.killer_sets();
+    let (pairs, entry_pairs) = write_answer(&g, &cuts(&g, &sets), &out.join("answer.txt"));
+    write_graph(&g, &out.join("failgraph.txt"));
+    let failable = g.comps().iter().filter(|c| c.class.failable()).count();
+    let mut summary = serde_json::json!({
+        "services": services,
+        "entities": entities,
+        "relations": twin.relation_count(),
+        "components": g.len(),
+        "edges": g.edges(),
+        "failable": failable,
+        "entries": g.entry.len(),
+        "pairs": pairs,
+        "listed_members": sets.listed(),
+        "unions": sets.unions.total,
+        "unions_marked": sets.unions.marked,
+        "entry_pairs": entry_pairs,
+        "topology_s": topology_s,
+        "failgraph_s": failgraph_s,
+        "sweep_s": sweep_s,
+        "sweep_swept": report.swept,
+        "sweep_singles": report.singles.len(),
+        "sweep_spofs": report.spofs.len(),
+        "sweep_gaps": report.gaps.len(),
+    });
+    drop(sets);
+
+    if paired {
+        println!("{summary}");
+        for line in std::io::stdin().lines() {
+            let line = line.expect("read a run count");
+            let count: usize = line.trim().parse().unwrap_or_else(|_| panic!("expected a run count, got {line:?}"));
+            let times: Vec<f64> = (0..count).map(|_| graph_part(&g).0).collect();
+            println!("{}", serde_json::json!({ "runs_s": times }));
+        }
+        return;
+    }
+
+    // The graph part: killer sets, then what each failure cuts off. Median of `runs`.
+    let (mut killer_runs, mut cuts_runs, mut graph_runs) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (total, killer_s, cuts_s) = graph_part(&g);
+        graph_runs.push(total);
+        killer_runs.push(killer_s);
+        cuts_runs.push(cuts_s);
+    }
+    summary["killer_sets_s"] = median(&killer_runs).into();
+    summary["cuts_s"] = median(&cuts_runs).into();
+    summary["graph_part_s"] = median(&graph_runs).into();
+    summary["graph_part_runs_s"] = graph_runs.into();
+    println!("{summary}");
+}
+
+/// One timed run of the graph part: (killer sets and cuts, killer sets, cuts), in seconds.
+fn graph_part(g: &FailGraph) -> (f64, f64, f64) {
+    let t = Instant::now();
+    let k = g.killer_sets();
+    let killer_s = t.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    let c = cuts(g, &k);
+    let cuts_s = t2.elapsed().as_secs_f64();
+    let total = t.elapsed().as_secs_f64();
+    drop((k, c));
+    (total, killer_s, cuts_s)
 }
 
 fn median(xs: &[f64]) -> f64 {

@@ -9,6 +9,7 @@
 use crate::topology::{Ix, StationKind, Topology};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What a component needs from its inputs to stay alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -101,6 +102,8 @@ pub struct FailGraph {
     pub pod: Vec<u32>,
     /// Per component, the primary instance it fails over from (failover roles), else `u32::MAX`.
     primary: Vec<u32>,
+    /// Which components carry which (used where the numbering is a dependency order).
+    carried: Arc<Carried>,
 }
 
 /// Builds a graph component by component; inputs may name components added later.
@@ -160,6 +163,7 @@ impl Builder {
             entry: Vec::new(),
             pod: Vec::new(),
             primary: vec![u32::MAX; n],
+            carried: Arc::default(),
         }
         .with_dependents()
     }
@@ -192,6 +196,9 @@ pub struct KillerSets {
     /// How the unions went: components that took the union of two or more live inputs'
     /// sets, and how many of those had to mark their base's set.
     pub unions: Unions,
+    /// Which components carry which, where the sets were computed in a dependency-ordered
+    /// numbering; none otherwise (nothing is carried then).
+    carried: Option<Arc<Carried>>,
 }
 
 /// How many components took the union of two or more live inputs' sets, and how many of
@@ -236,16 +243,49 @@ const NO_BASE: u32 = u32::MAX;
 /// then not listed: most components' only own member is themselves).
 const ITSELF: u32 = 1 << 31;
 
+/// The bit of [`Link::len`] that says the component is [`Carried`]: in any other set, it
+/// is a member exactly where its carrier is, and is left out of the lists (and of the
+/// chains of other components that pass through its link) for the carrier to stand for it.
+const CARRIED_LINK: u32 = 1 << 30;
+
+/// The low bits of [`Link::len`]: how many own members are listed.
+const LISTED: u32 = CARRIED_LINK - 1;
+
+/// Components whose membership another component's stands for, in a graph numbered in
+/// dependency order: a failable component `p` (not a hub) that exactly one component `d`
+/// needs, where `d` can fail and needs all its inputs. The failure of `p` spreads only
+/// through `d`, which it takes down, so for every set but `p`'s own, `p` is a member
+/// exactly when `d` is. Services carry their workloads so, which halves what the unions
+/// of services' sets list and mark.
+#[derive(Debug, Default)]
+pub struct Carried {
+    /// Per component, its carrier, or `u32::MAX`.
+    by: Vec<u32>,
+    /// Where each component's carried components start in `list` (one more than components).
+    start: Vec<u32>,
+    /// The components each carries, back to back.
+    list: Vec<u32>,
+}
+
+impl Carried {
+    /// What `d` carries directly.
+    fn of(&self, d: u32) -> &[u32] {
+        &self.list[self.start[d as usize] as usize..self.start[d as usize + 1] as usize]
+    }
+}
+
 /// One component's place in the forest of killer sets.
 #[derive(Debug, Clone, Copy)]
 struct Link {
     /// Where its listed own members start in `members`.
     start: u32,
-    /// How many own members are listed, plus [`ITSELF`] if the component is one too.
+    /// How many own members are listed, plus [`ITSELF`] if the component is one too, plus
+    /// [`CARRIED_LINK`] if it is carried.
     len: u32,
     /// Its base, or [`NO_BASE`].
     base: u32,
-    /// The size of its whole set.
+    /// How many members its chain lists, itself included: its set's size less what carried
+    /// members add (a guide to which input's set is the largest).
     size: u32,
 }
 
@@ -254,7 +294,7 @@ impl KillerSets {
     /// [`Self::itself`]).
     fn own(&self, c: u32) -> &[u32] {
         let l = self.links[c as usize];
-        &self.members[l.start as usize..(l.start + (l.len & !ITSELF)) as usize]
+        &self.members[l.start as usize..(l.start + (l.len & LISTED)) as usize]
     }
 
     /// Whether `c` is one of its own members (unlisted).
@@ -262,9 +302,16 @@ impl KillerSets {
         self.links[c as usize].len & ITSELF != 0
     }
 
-    /// All of `c`'s own members: itself if it is one, then the listed ones.
-    fn own_all(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
-        self.itself(c).then_some(c).into_iter().chain(self.own(c).iter().copied())
+    /// Whether `c` is one of its own members and counts as one in the sets whose chains pass
+    /// through its link: not when it is carried, as its carrier stands for it there.
+    fn itself_below(&self, c: u32) -> bool {
+        self.links[c as usize].len & (ITSELF | CARRIED_LINK) == ITSELF
+    }
+
+    /// The members link `c` adds to the sets whose chains pass through it (`c` itself not
+    /// when carried), then the listed ones.
+    fn own_below(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
+        self.itself_below(c).then_some(c).into_iter().chain(self.own(c).iter().copied())
     }
 
     /// `c`, its base, its base's base, and so on.
@@ -281,15 +328,25 @@ impl KillerSets {
         out
     }
 
-    /// The members of `c`'s killer set in no particular order (no sorting, no allocation).
-    pub fn members(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
-        self.chain(c).flat_map(|a| self.own_all(a))
-    }
-
-    /// Appends `c`'s set, unsorted.
-    fn extend_with(&self, c: u32, out: &mut Vec<u32>) {
-        for a in self.chain(c) {
-            out.extend(self.own_all(a));
+    /// Appends `c`'s set, unsorted: what its chain lists, then what those members carry.
+    pub fn extend_with(&self, c: u32, out: &mut Vec<u32>) {
+        let from = out.len();
+        if self.itself(c) {
+            out.push(c);
+        }
+        out.extend_from_slice(self.own(c));
+        for a in self.chain(c).skip(1) {
+            out.extend(self.own_below(a));
+        }
+        if let Some(carried) = &self.carried {
+            let mut j = from;
+            while j < out.len() {
+                // Mostly none or one each: pushed one by one, not copied as a slice.
+                for &p in carried.of(out[j]) {
+                    out.push(p);
+                }
+                j += 1;
+            }
         }
     }
 
@@ -301,7 +358,13 @@ impl KillerSets {
 
     /// Whether the failure of `x` alone takes `c` down.
     pub fn kills(&self, x: u32, c: u32) -> bool {
-        self.chain(c).any(|a| (a == x && self.itself(a)) || self.own(a).contains(&x))
+        if x == c {
+            return self.itself(c) || self.own(c).contains(&x);
+        }
+        if let Some(&d) = self.carried.as_ref().map(|k| &k.by[x as usize]).filter(|&&d| d != u32::MAX) {
+            return self.kills(d, c);
+        }
+        self.chain(c).any(|a| (a == x && self.itself_below(a)) || self.own(a).contains(&x))
     }
 
     /// Per component, how many components its failure alone takes down (itself included;
@@ -312,23 +375,44 @@ impl KillerSets {
     pub fn taken_down(&self) -> Vec<u32> {
         let n = self.links.len();
         let mut above: Vec<u32> = self.down_already.iter().map(|&d| u32::from(!d)).collect();
-        let mut lift = |c: u32| {
+        let mut down = vec![0u32; n];
+        let Some(order) = &self.order else {
+            // Numbered in dependency order: one pass from the top. A link's weight is final
+            // when reached (whatever is based on it is numbered above it), and so is the
+            // count of whatever its list holds (numbered below it).
+            let by = self.carried.as_ref().map(|k| &k.by[..]);
+            for c in (0..n).rev() {
+                let l = self.links[c];
+                let weight = above[c];
+                if l.base != NO_BASE {
+                    above[l.base as usize] += weight;
+                }
+                down[c] = if l.len & CARRIED_LINK != 0 {
+                    // Carried: itself, and whatever its carrier (numbered above) takes down.
+                    1 + by.map_or(0, |by| down[by[c] as usize])
+                } else if l.len & ITSELF != 0 {
+                    down[c] + weight
+                } else {
+                    down[c]
+                };
+                for &x in &self.members[l.start as usize..(l.start + (l.len & LISTED)) as usize] {
+                    down[x as usize] += weight;
+                }
+            }
+            return down;
+        };
+        for &c in order.iter().rev() {
             let b = self.links[c as usize].base;
             if b != NO_BASE {
                 above[b as usize] += above[c as usize];
             }
-        };
-        match &self.order {
-            None => (0..n as u32).rev().for_each(&mut lift),
-            Some(order) => order.iter().rev().for_each(|&c| lift(c)),
         }
-        let mut down = vec![0u32; n];
         for (c, l) in self.links.iter().enumerate() {
             let weight = above[c];
             if l.len & ITSELF != 0 {
                 down[c] += weight;
             }
-            for &x in &self.members[l.start as usize..(l.start + (l.len & !ITSELF)) as usize] {
+            for &x in &self.members[l.start as usize..(l.start + (l.len & LISTED)) as usize] {
                 down[x as usize] += weight;
             }
         }
@@ -341,22 +425,23 @@ impl KillerSets {
         bits(live.iter().fold(0, |m, &i| m | self.hubs[i as usize]) & !self.hubs[base as usize])
     }
 
-    /// Records what [`FailGraph::gate_set`] found for `c`.
-    fn record(&mut self, c: u32, outcome: Outcome, own: &[u32]) {
+    /// Records what [`FailGraph::gate_set`] found for `c`, with [`CARRIED_LINK`] in `carried`
+    /// if `c` is carried.
+    fn record(&mut self, c: u32, outcome: Outcome, own: &[u32], carried: u32) {
         match outcome {
             Outcome::Down => self.down_already[c as usize] = true,
-            Outcome::Set { base, itself } => self.store(c, base, own, itself),
+            Outcome::Set { base, itself } => self.store(c, base, own, if itself { ITSELF | carried } else { 0 }),
         }
     }
 
-    /// Records `c`'s set as `base`'s plus `own` plus, if `itself`, `c` (none of it in
-    /// `base`'s).
-    fn store(&mut self, c: u32, base: u32, own: &[u32], itself: bool) {
+    /// Records `c`'s set as `base`'s plus `own` plus, with [`ITSELF`] in `flags`, `c` (none
+    /// of it in `base`'s); [`CARRIED_LINK`] in `flags` marks `c` carried.
+    fn store(&mut self, c: u32, base: u32, own: &[u32], flags: u32) {
         let start = self.members.len() as u32;
         self.members.extend_from_slice(own);
         let below = if base == NO_BASE { 0 } else { self.links[base as usize].size };
-        let len = own.len() as u32 | if itself { ITSELF } else { 0 };
-        let size = below + own.len() as u32 + u32::from(itself);
+        let len = own.len() as u32 | flags;
+        let size = below + own.len() as u32 + u32::from(flags & ITSELF != 0);
         self.links[c as usize] = Link { start, len, base, size };
     }
 }
@@ -693,6 +778,7 @@ impl FailGraph {
             entry: self.entry.iter().map(|&c| map(c)).collect(),
             pod: self.pod.iter().map(|&c| map_some(c)).collect(),
             primary,
+            carried: Arc::default(),
         }
         .with_dependents()
     }
@@ -716,6 +802,32 @@ impl FailGraph {
             let private = first[c] != u32::MAX && !many[c];
             *word = (*word & !PRIVATE) | if private { PRIVATE } else { 0 };
         }
+        // Carried: failable, private, not a hub, and its one dependent can fail and needs all.
+        let word = |c: u32| self.need[c as usize];
+        let by: Vec<u32> = (0..n as u32)
+            .map(|p| {
+                let d = first[p as usize];
+                let carried = p >= HUBS
+                    && word(p) & (FAILABLE | PRIVATE) == FAILABLE | PRIVATE
+                    && word(d) & FAILABLE != 0
+                    && word(d) & GATE == 0;
+                if carried { d } else { u32::MAX }
+            })
+            .collect();
+        let mut start = vec![0u32; n + 1];
+        for &d in by.iter().filter(|&&d| d != u32::MAX) {
+            start[d as usize + 1] += 1;
+        }
+        for c in 0..n {
+            start[c + 1] += start[c];
+        }
+        let mut fill = start.clone();
+        let mut list = vec![0u32; start[n] as usize];
+        for (p, &d) in by.iter().enumerate().filter(|&(_, &d)| d != u32::MAX) {
+            list[fill[d as usize] as usize] = p as u32;
+            fill[d as usize] += 1;
+        }
+        self.carried = Arc::new(Carried { by, start, list });
         self.first_dependent = first;
         self
     }
@@ -866,7 +978,7 @@ impl FailGraph {
             if let [c] = *scc {
                 if !self.one_input_set(c, &mut k) {
                     let made = self.gate_set(c, &k, &mut w, false);
-                    k.record(c, made, &w.acc);
+                    k.record(c, made, &w.acc, 0);
                 }
             } else {
                 self.cycle_set(scc, &mut k, &mut w);
@@ -883,13 +995,14 @@ impl FailGraph {
         let n = self.len();
         let mut k = self.empty_sets();
         k.hubs = vec![0; n];
+        k.carried = Some(Arc::clone(&self.carried));
         let mut w = SetScratch::new(n);
         for c in 0..n as u32 {
             if self.one_input_set(c, &mut k) {
                 continue;
             }
             let made = self.gate_set(c, &k, &mut w, true);
-            k.record(c, made, &w.acc);
+            k.record(c, made, &w.acc, self.carried_flag(c, &k));
             if let Outcome::Set { base, itself } = made {
                 let below = if base == NO_BASE { 0 } else { k.hubs[base as usize] };
                 let mine = if itself { hub_bit(c) } else { 0 };
@@ -898,6 +1011,11 @@ impl FailGraph {
         }
         k.unions = w.unions;
         k
+    }
+
+    /// [`CARRIED_LINK`] if `c` is carried and the sets at hand use that, else 0.
+    fn carried_flag(&self, c: u32, k: &KillerSets) -> u32 {
+        if k.carried.is_some() && self.carried.by[c as usize] != u32::MAX { CARRIED_LINK } else { 0 }
     }
 
     /// The set of `c` if it has exactly one input, the common case (a pod on its node, an
@@ -916,7 +1034,8 @@ impl FailGraph {
             return true;
         }
         let itself = word & FAILABLE != 0;
-        k.store(c, i, &[], itself);
+        let flags = if itself { ITSELF | self.carried_flag(c, k) } else { 0 };
+        k.store(c, i, &[], flags);
         if !k.hubs.is_empty() {
             k.hubs[ci] = k.hubs[i as usize] | if itself { hub_bit(c) } else { 0 };
         }
@@ -934,6 +1053,7 @@ impl FailGraph {
             approximated: Vec::new(),
             hubs: Vec::new(),
             unions: Unions::default(),
+            carried: None,
         }
     }
 
@@ -985,7 +1105,7 @@ impl FailGraph {
                         if a < floor || seen[a as usize] == round {
                             break;
                         }
-                        if k.itself(a) {
+                        if k.itself_below(a) {
                             w.acc.push(a);
                         }
                         for &x in k.own(a) {
@@ -1024,14 +1144,14 @@ impl FailGraph {
                 // An input only this component needs is in no other input's set (another
                 // input reaching it would reach this component: a cycle), so it is in one
                 // set, short of the two or more needed here: skip it, as pods are skipped.
-                if k.itself(i) && self.need[i as usize] & PRIVATE == 0 {
+                if k.itself_below(i) && self.need[i as usize] & PRIVATE == 0 {
                     tally(i);
                 }
                 k.own(i).iter().for_each(|&x| tally(x));
                 let below = k.links[i as usize].base;
                 if below != NO_BASE {
                     // In order, a link below the hubs holds hubs only: their bits count them.
-                    k.chain(below).take_while(|&a| a >= floor).for_each(|a| k.own_all(a).for_each(&mut tally));
+                    k.chain(below).take_while(|&a| a >= floor).for_each(|a| k.own_below(a).for_each(&mut tally));
                 }
             }
             acc.retain(|&x| count[x as usize] as usize >= need);
@@ -1076,7 +1196,7 @@ impl FailGraph {
                 if a < HUBS || seen[a as usize] == round {
                     break;
                 }
-                match (within(a), k.itself(a)) {
+                match (within(a), k.itself_below(a)) {
                     (Some(true), _) => break,
                     (Some(false), true) => acc.push(a),
                     (None, true) => return false,
@@ -1119,7 +1239,7 @@ impl FailGraph {
         w.acc.extend(scc.iter().copied().filter(|&c| self.comps[c as usize].class.failable()));
         w.acc.sort_unstable();
         w.acc.dedup();
-        k.store(scc[0], NO_BASE, &w.acc, false);
+        k.store(scc[0], NO_BASE, &w.acc, 0);
         for &c in scc {
             k.links[c as usize] = k.links[scc[0] as usize];
             k.down_already[c as usize] = dead;
@@ -1262,6 +1382,33 @@ mod tests {
         let ordered = g.renumbered(&order);
         assert!(ordered.numbered_in_order());
         assert_eq!(ordered.killer_sets().unions, Unions { total: 1, marked: 0 });
+    }
+
+    #[test]
+    fn a_service_carries_its_workload_without_listing_it() {
+        // Past the hubs: a workload only its service needs, a callee, and a caller of both.
+        let mut b = Builder::default();
+        let hubs: Vec<u32> = (0..HUBS).map(|i| b.add(format!("zone-{i}"), Class::Zone, Gate::All)).collect();
+        let w = b.add("deployment/a", Class::Workload, Gate::All);
+        b.needs(w, hubs[0]);
+        let callee = b.add("service/b", Class::Service, Gate::All);
+        b.needs(callee, hubs[1]);
+        let s = b.add("service/a", Class::Service, Gate::All);
+        b.needs(s, w);
+        b.needs(s, callee);
+        let caller = b.add("service/c", Class::Service, Gate::All);
+        b.needs(caller, s);
+        b.needs(caller, callee);
+        let g = b.finish();
+        assert!(g.numbered_in_order());
+        let k = g.killer_sets();
+        // The workload is in the service's set and its caller's, listed in neither.
+        assert!(k.members.iter().all(|&x| x != w), "listed: {:?}", k.members);
+        assert_eq!(k.set(s), vec![hubs[0], hubs[1], w, callee, s]);
+        assert!(k.set(caller).contains(&w) && k.kills(w, caller) && k.kills(w, w));
+        assert!(!k.kills(w, callee));
+        // Its failure takes down itself, the service and the caller.
+        assert_eq!(k.taken_down()[w as usize], 3);
     }
 
     #[test]

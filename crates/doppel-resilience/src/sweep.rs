@@ -209,8 +209,11 @@ pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
     let down = k.taken_down();
     let live = || g.entry.iter().enumerate().filter(|&(_, &c)| !k.down_already[c as usize]);
     let mut entry_start = vec![0u32; g.len() + 1];
+    let mut members = Vec::new();
     for (_, &c) in live() {
-        for x in k.members(c) {
+        members.clear();
+        k.extend_with(c, &mut members);
+        for &x in &members {
             entry_start[x as usize + 1] += 1;
         }
     }
@@ -221,7 +224,9 @@ pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
     let mut entry_list = vec![0u32; entry_start[g.len()] as usize];
     // Entries in order, so each component's list comes out ascending.
     for (e, &c) in live() {
-        for x in k.members(c) {
+        members.clear();
+        k.extend_with(c, &mut members);
+        for &x in &members {
             entry_list[fill[x as usize] as usize] = e as u32;
             fill[x as usize] += 1;
         }
