@@ -207,30 +207,31 @@ impl Cuts {
 /// Inverts killer sets into what each failure cuts off.
 pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
     let down = k.taken_down();
-    let live = || g.entry.iter().enumerate().filter(|&(_, &c)| !k.down_already[c as usize]);
-    let mut entry_start = vec![0u32; g.len() + 1];
+    // Every (entry, member of its set) pair once, entries in order; then sorted by member
+    // in place: counted, and placed from the back so each member's entries stay ascending.
     let mut members = Vec::new();
-    for (_, &c) in live() {
-        members.clear();
+    let mut by_entry = Vec::new();
+    for (e, &c) in g.entry.iter().enumerate().filter(|&(_, &c)| !k.down_already[c as usize]) {
         k.extend_with(c, &mut members);
-        for &x in &members {
-            entry_start[x as usize + 1] += 1;
-        }
+        by_entry.resize(members.len(), e as u32);
+    }
+    let mut entry_start = vec![0u32; g.len() + 1];
+    for &x in &members {
+        entry_start[x as usize + 1] += 1;
     }
     for c in 0..g.len() {
         entry_start[c + 1] += entry_start[c];
     }
-    let mut fill = entry_start.clone();
-    let mut entry_list = vec![0u32; entry_start[g.len()] as usize];
-    // Entries in order, so each component's list comes out ascending.
-    for (e, &c) in live() {
-        members.clear();
-        k.extend_with(c, &mut members);
-        for &x in &members {
-            entry_list[fill[x as usize] as usize] = e as u32;
-            fill[x as usize] += 1;
-        }
+    let mut entry_list = vec![0u32; members.len()];
+    for (&x, &e) in members.iter().zip(&by_entry).rev() {
+        // Counts up to x's end; stepping back leaves x's start there once all are placed.
+        let end = &mut entry_start[x as usize + 1];
+        *end -= 1;
+        entry_list[*end as usize] = e;
     }
+    // Each member's count moved down one slot as it was placed: shift back.
+    entry_start.rotate_left(1);
+    entry_start[g.len()] = entry_list.len() as u32;
     Cuts { down, entry_start, entry_list }
 }
 
