@@ -206,7 +206,18 @@ impl Cuts {
 
 /// Inverts killer sets into what each failure cuts off.
 pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
-    let down = k.taken_down();
+    // The counts and the entry lists read the sets only: the lists on a second thread.
+    let (down, (entry_start, entry_list)) = std::thread::scope(|scope| {
+        let lists = scope.spawn(|| entry_lists(g, k));
+        let down = k.taken_down();
+        (down, lists.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    Cuts { down, entry_start, entry_list }
+}
+
+/// Per component, the live entry points its failure cuts off: (where each component's
+/// start, one more than components; the entries back to back, ascending per component).
+fn entry_lists(g: &FailGraph, k: &KillerSets) -> (Vec<u32>, Vec<u32>) {
     // Every (entry, member of its set) pair once, entries in order; then sorted by member
     // in place: counted, and placed from the back so each member's entries stay ascending.
     let mut members = Vec::new();
@@ -229,10 +240,10 @@ pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
         *end -= 1;
         entry_list[*end as usize] = e;
     }
-    // Each member's count moved down one slot as it was placed: shift back.
+    // Each member's start sits one slot up once all are placed: shift back.
     entry_start.rotate_left(1);
     entry_start[g.len()] = entry_list.len() as u32;
-    Cuts { down, entry_start, entry_list }
+    (entry_start, entry_list)
 }
 
 /// Components an entry point degrades without: what its soft dependencies (anywhere along
