@@ -14,11 +14,12 @@ the machine's speed, which on this VM comes and goes over seconds, mostly hits b
 
 Usage:
     python3 bench/paired_sweep.py SWEEP_BINARY OUT_DIR [--services N] [--pairs P] [--batch B]
-(defaults: 9005 services, 25 pairs, 51 Doppel runs per batch). Prints one JSON object: the
+(defaults: 9005 services, 25 pairs, 51 Doppel runs per batch; --help says more). Prints one JSON object: the
 sweep binary's summary under "doppel", the peer's versions, every pair's times and ratio.
 Exits 1 if the two answers differ.
 """
 
+import argparse
 import filecmp
 import json
 import statistics
@@ -32,24 +33,27 @@ import networkx_sweep as peer  # noqa: E402
 
 
 def main():
-    args = sys.argv[1:]
-    opts = {"--services": "9005", "--pairs": "25", "--batch": "51"}
-    for flag in list(opts):
-        if flag in args:
-            i = args.index(flag)
-            opts[flag] = args[i + 1]
-            del args[i : i + 2]
-    binary, out = args
-    out = Path(out)
-    pairs, batch = int(opts["--pairs"]), int(opts["--batch"])
+    parser = argparse.ArgumentParser(description="The N-1 sweep's graph part, Doppel against the networkx peer, in pairs.")
+    parser.add_argument("binary", help="the sweep binary (cargo build --release -p doppel-bench --bin sweep)")
+    parser.add_argument("out", type=Path, help="where the failure graph and both answers are written")
+    parser.add_argument("--services", type=int, default=9005, help="services in the generated estate (default 9005)")
+    parser.add_argument("--pairs", type=int, default=25, help="turns of Doppel and the peer (default 25)")
+    parser.add_argument("--batch", type=int, default=51, help="Doppel runs per turn (default 51)")
+    args = parser.parse_args()
+    out, batch, pairs = args.out, args.batch, args.pairs
+    if not Path(args.binary).is_file():
+        parser.error(f"no sweep binary at {args.binary}: build it with cargo build --release -p doppel-bench --bin sweep")
 
     doppel = subprocess.Popen(
-        [binary, "--services", opts["--services"], "--out", str(out), "--paired"],
+        [args.binary, "--services", str(args.services), "--out", str(out), "--paired"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    summary = json.loads(doppel.stdout.readline())
+    first = doppel.stdout.readline()
+    if not first:
+        sys.exit(f"{args.binary} --paired stopped before it was ready (exit code {doppel.wait()}); its errors are above")
+    summary = json.loads(first)
 
     def doppel_batch():
         doppel.stdin.write(f"{batch}\n")
@@ -61,12 +65,7 @@ def main():
 
     g = peer.read_graph(out / "failgraph.txt")
     _, down, entry_pairs = peer.timed_graph_part(g)
-    failable = sorted(v for v, f in g.nodes.data("failable") if f)
-    with open(out / "networkx_answer.txt", "w") as f:
-        f.write("# per failable component: index<TAB>components its failure takes down\n")
-        for v in failable:
-            f.write(f"{v}\t{down[v]}\n")
-        f.write(f"pairs\t{sum(down[v] for v in failable)}\nentry_pairs\t{entry_pairs}\n")
+    peer.write_answer(g, down, entry_pairs, out / "networkx_answer.txt")
     if not filecmp.cmp(out / "answer.txt", out / "networkx_answer.txt", shallow=False):
         print(f"MISMATCH: {out}/answer.txt and {out}/networkx_answer.txt differ", file=sys.stderr)
         doppel.kill()

@@ -26,9 +26,9 @@ Finally a Counter over all the sets inverts them into per-failure counts.
 
 Timed: only the graph computation (median of --runs), not reading the file or building
 the DiGraph; with Python's cyclic garbage collector paused, as ``timeit`` does by default
-(the computation makes no reference cycles, and a collection in the middle of it costs a
-third more time: 380 to 430 ms against 275 to 290 ms on this machine). ``--gc`` leaves the
-collector running, as a plain script would.
+(the computation makes no reference cycles, and the collections that fire in the middle of
+it made it 12 to 26% slower on this machine; docs/benchmarks.md has the figures). ``--gc``
+leaves the collector running, as a plain script would.
 
 Usage:
     python3 networkx_sweep.py FAILGRAPH.txt ANSWER_OUT.txt [--runs N] [--topological-sort] [--gc]
@@ -169,6 +169,18 @@ def timed_graph_part(g, sort=False, collect=False):
             gc.enable()
 
 
+def write_answer(g, down, entry_pairs, path):
+    """Writes the checksum file in the format of Doppel's answer.txt; returns the pairs."""
+    failable = sorted(v for v, f in g.nodes.data("failable") if f)
+    pairs = sum(down[v] for v in failable)
+    with open(path, "w") as f:
+        f.write("# per failable component: index<TAB>components its failure takes down\n")
+        for v in failable:
+            f.write(f"{v}\t{down[v]}\n")
+        f.write(f"pairs\t{pairs}\nentry_pairs\t{entry_pairs}\n")
+    return pairs
+
+
 def main():
     args = sys.argv[1:]
     runs = 3
@@ -191,13 +203,7 @@ def main():
         took, down, entry_pairs = timed_graph_part(g, sort, collect)
         times.append(took)
     cyclic = not nx.is_directed_acyclic_graph(g)
-    failable = sorted(v for v, f in g.nodes.data("failable") if f)
-    pairs = sum(down[v] for v in failable)
-    with open(answer_path, "w") as f:
-        f.write("# per failable component: index<TAB>components its failure takes down\n")
-        for v in failable:
-            f.write(f"{v}\t{down[v]}\n")
-        f.write(f"pairs\t{pairs}\nentry_pairs\t{entry_pairs}\n")
+    pairs = write_answer(g, down, entry_pairs, answer_path)
     print(
         json.dumps(
             {

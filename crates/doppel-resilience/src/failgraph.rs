@@ -236,6 +236,30 @@ fn bits(mut mask: u32) -> impl Iterator<Item = u32> {
     })
 }
 
+/// `values` grouped by `keys` (each below `n`), the two read side by side: where each key's
+/// values start (one more entry than keys), and the values back to back, each key's in the
+/// order they came.
+pub(crate) fn grouped(n: usize, keys: &[u32], values: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; n + 1];
+    for &k in keys {
+        start[k as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    // Placed from the back, each at the end of its key's slots, which leaves `start[k + 1]`
+    // at key k's start once all are placed; shifting down one slot makes them the starts.
+    let mut list = vec![0u32; values.len()];
+    for (&k, &v) in keys.iter().zip(values).rev() {
+        let end = &mut start[k as usize + 1];
+        *end -= 1;
+        list[*end as usize] = v;
+    }
+    start.rotate_left(1);
+    start[n] = list.len() as u32;
+    (start, list)
+}
+
 /// No base: the component's own members are its whole set.
 const NO_BASE: u32 = u32::MAX;
 
@@ -258,7 +282,7 @@ const LISTED: u32 = CARRIED_LINK - 1;
 /// exactly when `d` is. Services carry their workloads so, which halves what the unions
 /// of services' sets list and mark.
 #[derive(Debug, Default)]
-pub struct Carried {
+struct Carried {
     /// Per component, its carrier, or `u32::MAX`.
     by: Vec<u32>,
     /// Where each component's carried components start in `list` (one more than components).
@@ -814,19 +838,9 @@ impl FailGraph {
                 if carried { d } else { u32::MAX }
             })
             .collect();
-        let mut start = vec![0u32; n + 1];
-        for &d in by.iter().filter(|&&d| d != u32::MAX) {
-            start[d as usize + 1] += 1;
-        }
-        for c in 0..n {
-            start[c + 1] += start[c];
-        }
-        let mut fill = start.clone();
-        let mut list = vec![0u32; start[n] as usize];
-        for (p, &d) in by.iter().enumerate().filter(|&(_, &d)| d != u32::MAX) {
-            list[fill[d as usize] as usize] = p as u32;
-            fill[d as usize] += 1;
-        }
+        let (carriers, carried): (Vec<u32>, Vec<u32>) =
+            by.iter().enumerate().filter(|&(_, &d)| d != u32::MAX).map(|(p, &d)| (d, p as u32)).unzip();
+        let (start, list) = grouped(n, &carriers, &carried);
         self.carried = Arc::new(Carried { by, start, list });
         self.first_dependent = first;
         self
@@ -1356,6 +1370,13 @@ mod tests {
         }
         b.needs(db, za);
         (b.finish(), [r, za, zb, na, nb, pa, pb, w, s])
+    }
+
+    #[test]
+    fn grouped_keeps_each_keys_values_in_order() {
+        let (start, list) = grouped(4, &[2, 0, 2, 3, 0], &[10, 11, 12, 13, 14]);
+        assert_eq!(start, vec![0, 2, 2, 4, 5]);
+        assert_eq!(list, vec![11, 14, 10, 12, 13]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! look are then run through the engine, which adds time, rescheduling and capacity.
 
 use crate::engine;
-use crate::failgraph::{Class, FailGraph, Gate, KillerSets, Spread};
+use crate::failgraph::{Class, FailGraph, Gate, KillerSets, Spread, grouped};
 use crate::report::{Report, State, duration};
 use crate::scenario::{Action, Fault, Load, LoadPoint, Scenario};
 use crate::topology::{Ix, StationKind, Topology};
@@ -215,35 +215,18 @@ pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
     Cuts { down, entry_start, entry_list }
 }
 
-/// Per component, the live entry points its failure cuts off: (where each component's
-/// start, one more than components; the entries back to back, ascending per component).
+/// Per component, the live entry points its failure cuts off, grouped: where each
+/// component's start (one more entry than components), and the entry indices back to back,
+/// ascending per component.
 fn entry_lists(g: &FailGraph, k: &KillerSets) -> (Vec<u32>, Vec<u32>) {
-    // Every (entry, member of its set) pair once, entries in order; then sorted by member
-    // in place: counted, and placed from the back so each member's entries stay ascending.
+    // Every (member of an entry's set, entry) pair once, entries in order.
     let mut members = Vec::new();
     let mut by_entry = Vec::new();
     for (e, &c) in g.entry.iter().enumerate().filter(|&(_, &c)| !k.down_already[c as usize]) {
         k.extend_with(c, &mut members);
         by_entry.resize(members.len(), e as u32);
     }
-    let mut entry_start = vec![0u32; g.len() + 1];
-    for &x in &members {
-        entry_start[x as usize + 1] += 1;
-    }
-    for c in 0..g.len() {
-        entry_start[c + 1] += entry_start[c];
-    }
-    let mut entry_list = vec![0u32; members.len()];
-    for (&x, &e) in members.iter().zip(&by_entry).rev() {
-        // Counts up to x's end; stepping back leaves x's start there once all are placed.
-        let end = &mut entry_start[x as usize + 1];
-        *end -= 1;
-        entry_list[*end as usize] = e;
-    }
-    // Each member's start sits one slot up once all are placed: shift back.
-    entry_start.rotate_left(1);
-    entry_start[g.len()] = entry_list.len() as u32;
-    (entry_start, entry_list)
+    grouped(g.len(), &members, &by_entry)
 }
 
 /// Components an entry point degrades without: what its soft dependencies (anywhere along
