@@ -94,6 +94,7 @@ fn main() {
         "listed_members": sets.listed(),
         "unions": sets.unions.total,
         "unions_marked": sets.unions.marked,
+        "helped": sets.helped,
         "entry_pairs": entry_pairs,
         "topology_s": topology_s,
         "failgraph_s": failgraph_s,

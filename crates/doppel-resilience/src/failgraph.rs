@@ -11,6 +11,8 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod levels;
+
 /// What a component needs from its inputs to stay alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -196,6 +198,8 @@ pub struct KillerSets {
     /// How the unions went: components that took the union of two or more live inputs'
     /// sets, and how many of those had to mark their base's set.
     pub unions: Unions,
+    /// How many components' sets a second thread computed (0 on one thread).
+    pub helped: u32,
     /// Which components carry which, where the sets were computed in a dependency-ordered
     /// numbering; none otherwise (nothing is carried then).
     carried: Option<Arc<Carried>>,
@@ -313,34 +317,91 @@ struct Link {
     size: u32,
 }
 
-impl KillerSets {
-    /// The members of `c`'s set that its base's does not hold, but for `c` itself (see
-    /// [`Self::itself`]).
-    fn own(&self, c: u32) -> &[u32] {
-        let l = self.links[c as usize];
-        &self.members[l.start as usize..(l.start + (l.len & LISTED)) as usize]
-    }
+/// Read access to a forest of killer sets, complete or being computed: [`KillerSets`], and
+/// the view of the levels done so far that the level pass (`levels`) reads.
+trait Forest {
+    /// The link of component `c`.
+    fn link(&self, c: u32) -> Link;
 
-    /// Whether `c` is one of its own members (unlisted).
-    fn itself(&self, c: u32) -> bool {
-        self.links[c as usize].len & ITSELF != 0
+    /// The base of component `c` (its link's, read alone).
+    fn base(&self, c: u32) -> u32;
+
+    /// The members link `l` lists.
+    fn listed(&self, l: Link) -> &[u32];
+
+    /// Which hubs `c`'s set holds, a bit each (kept where the numbering is a dependency order).
+    fn hub_mask(&self, c: u32) -> u32;
+
+    /// Whether `c` is down before anything fails.
+    fn down(&self, c: u32) -> bool;
+
+    /// The members of `c`'s set that its base's does not hold, but for `c` itself (see
+    /// [`KillerSets::itself`]).
+    fn own(&self, c: u32) -> &[u32] {
+        self.listed(self.link(c))
     }
 
     /// Whether `c` is one of its own members and counts as one in the sets whose chains pass
     /// through its link: not when it is carried, as its carrier stands for it there.
     fn itself_below(&self, c: u32) -> bool {
-        self.links[c as usize].len & (ITSELF | CARRIED_LINK) == ITSELF
+        self.link(c).len & (ITSELF | CARRIED_LINK) == ITSELF
     }
 
     /// The members link `c` adds to the sets whose chains pass through it (`c` itself not
     /// when carried), then the listed ones.
-    fn own_below(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
-        self.itself_below(c).then_some(c).into_iter().chain(self.own(c).iter().copied())
+    fn own_below(&self, c: u32) -> impl Iterator<Item = u32> {
+        let l = self.link(c);
+        (l.len & (ITSELF | CARRIED_LINK) == ITSELF).then_some(c).into_iter().chain(self.listed(l).iter().copied())
     }
 
     /// `c`, its base, its base's base, and so on.
-    fn chain(&self, c: u32) -> impl Iterator<Item = u32> + '_ {
-        std::iter::successors(Some(c), |&a| Some(self.links[a as usize].base).filter(|&b| b != NO_BASE))
+    fn chain(&self, c: u32) -> impl Iterator<Item = u32> {
+        std::iter::successors(Some(c), |&a| Some(self.base(a)).filter(|&b| b != NO_BASE))
+    }
+
+    /// The hubs some of the `live` inputs' sets hold and `base`'s does not (a union's own
+    /// hub members; needs the hub bits kept).
+    fn hubs_added(&self, live: &[u32], base: u32) -> impl Iterator<Item = u32> {
+        bits(live.iter().fold(0, |m, &i| m | self.hub_mask(i)) & !self.hub_mask(base))
+    }
+}
+
+impl Forest for KillerSets {
+    fn link(&self, c: u32) -> Link {
+        self.links[c as usize]
+    }
+
+    fn base(&self, c: u32) -> u32 {
+        self.links[c as usize].base
+    }
+
+    fn listed(&self, l: Link) -> &[u32] {
+        &self.members[l.start as usize..(l.start + (l.len & LISTED)) as usize]
+    }
+
+    fn hub_mask(&self, c: u32) -> u32 {
+        self.hubs[c as usize]
+    }
+
+    fn down(&self, c: u32) -> bool {
+        self.down_already[c as usize]
+    }
+}
+
+impl Link {
+    /// The link of a set that is `base`'s (or [`NO_BASE`]) in `k`, plus `own` members listed
+    /// from `start`, plus what `flags` ([`ITSELF`], [`CARRIED_LINK`]) say.
+    fn new(start: u32, own: usize, flags: u32, base: u32, k: &impl Forest) -> Link {
+        let below = if base == NO_BASE { 0 } else { k.link(base).size };
+        let size = below + own as u32 + u32::from(flags & ITSELF != 0);
+        Link { start, len: own as u32 | flags, base, size }
+    }
+}
+
+impl KillerSets {
+    /// Whether `c` is one of its own members (unlisted).
+    fn itself(&self, c: u32) -> bool {
+        self.links[c as usize].len & ITSELF != 0
     }
 
     /// The killer set of component `c`, sorted: every failable component whose failure
@@ -443,18 +504,12 @@ impl KillerSets {
         down
     }
 
-    /// The hubs some of the `live` inputs' sets hold and `base`'s does not (a union's own
-    /// hub members; [`Self::hubs`] must be kept).
-    fn hubs_added(&self, live: &[u32], base: u32) -> impl Iterator<Item = u32> {
-        bits(live.iter().fold(0, |m, &i| m | self.hubs[i as usize]) & !self.hubs[base as usize])
-    }
-
-    /// Records what [`FailGraph::gate_set`] found for `c`, with [`CARRIED_LINK`] in `carried`
-    /// if `c` is carried.
-    fn record(&mut self, c: u32, outcome: Outcome, own: &[u32], carried: u32) {
+    /// Records what [`FailGraph::gate_set`] or [`FailGraph::one_input`] found for `c`, with
+    /// `own` its own members (nothing is carried where this is used).
+    fn record(&mut self, c: u32, outcome: Outcome, own: &[u32]) {
         match outcome {
             Outcome::Down => self.down_already[c as usize] = true,
-            Outcome::Set { base, itself } => self.store(c, base, own, if itself { ITSELF | carried } else { 0 }),
+            Outcome::Set { base, itself } => self.store(c, base, own, if itself { ITSELF } else { 0 }),
         }
     }
 
@@ -463,10 +518,7 @@ impl KillerSets {
     fn store(&mut self, c: u32, base: u32, own: &[u32], flags: u32) {
         let start = self.members.len() as u32;
         self.members.extend_from_slice(own);
-        let below = if base == NO_BASE { 0 } else { self.links[base as usize].size };
-        let len = own.len() as u32 | flags;
-        let size = below + own.len() as u32 + u32::from(flags & ITSELF != 0);
-        self.links[c as usize] = Link { start, len, base, size };
+        self.links[c as usize] = Link::new(start, own.len(), flags, base, self);
     }
 }
 
@@ -761,7 +813,10 @@ impl FailGraph {
             g.primary[role as usize] = instance;
         }
         match g.acyclic_order() {
-            Some(order) => g.renumbered(&order),
+            Some(order) => {
+                let order = g.by_levels(order);
+                g.renumbered(&order)
+            }
             None => g,
         }
     }
@@ -913,6 +968,21 @@ impl FailGraph {
         Some(order)
     }
 
+    /// `order`, a dependency order, regrouped by level: its first [`HUBS`] components as
+    /// they are (regions and zones, in a graph from [`Self::build`]), then the rest by the
+    /// length of their longest chain of inputs, stably. Each level then needs only the ones
+    /// below it, which lets the killer sets of a level be computed on two threads.
+    fn by_levels(&self, order: Vec<u32>) -> Vec<u32> {
+        let hubs = order.len().min(HUBS as usize);
+        let mut level = vec![0u32; self.len()];
+        for &c in &order[hubs..] {
+            level[c as usize] = 1 + self.inputs(c).iter().map(|&i| level[i as usize]).max().unwrap_or(0);
+        }
+        let mut out = order;
+        out[hubs..].sort_by_key(|&c| level[c as usize]);
+        out
+    }
+
     /// [`Self::scc_order`] by iterative Tarjan, for graphs with cycles.
     fn tarjan(&self) -> (Vec<u32>, Vec<u32>) {
         let n = self.len();
@@ -981,8 +1051,19 @@ impl FailGraph {
     /// whatever kills n-k+1 of them (for one of n, the intersection). Inside a dependency
     /// cycle every member needs every other, so members share one set.
     pub fn killer_sets(&self) -> KillerSets {
-        if self.numbered_in_order() {
-            return self.sets_in_order();
+        let threads = if self.len() >= levels::TWO_THREADS_FROM {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+        } else {
+            1
+        };
+        self.killer_sets_on(threads, levels::SHARED_FROM)
+    }
+
+    /// [`Self::killer_sets`] on up to `threads` threads (1 or 2), sharing a level of the
+    /// dependency order between them once it has `shared_from` components.
+    pub(crate) fn killer_sets_on(&self, threads: usize, shared_from: usize) -> KillerSets {
+        if let Some(k) = levels::killer_sets(self, threads, shared_from) {
+            return k;
         }
         let mut k = self.empty_sets();
         let mut w = SetScratch::new(self.len());
@@ -990,9 +1071,12 @@ impl FailGraph {
         for b in bounds.windows(2) {
             let scc = &order[b[0] as usize..b[1] as usize];
             if let [c] = *scc {
-                if !self.one_input_set(c, &mut k) {
-                    let made = self.gate_set(c, &k, &mut w, false);
-                    k.record(c, made, &w.acc, 0);
+                match self.one_input(c, &k) {
+                    Some(made) => k.record(c, made, &[]),
+                    None => {
+                        let made = self.gate_set(c, &k, &mut w, false);
+                        k.record(c, made, &w.acc);
+                    }
                 }
             } else {
                 self.cycle_set(scc, &mut k, &mut w);
@@ -1003,57 +1087,28 @@ impl FailGraph {
         k
     }
 
-    /// [`Self::killer_sets`] of a graph numbered in dependency order: component by component,
-    /// keeping each set's hub bits so unions can skip marking their base's set.
-    fn sets_in_order(&self) -> KillerSets {
-        let n = self.len();
-        let mut k = self.empty_sets();
-        k.hubs = vec![0; n];
-        k.carried = Some(Arc::clone(&self.carried));
-        let mut w = SetScratch::new(n);
-        for c in 0..n as u32 {
-            if self.one_input_set(c, &mut k) {
-                continue;
-            }
-            let made = self.gate_set(c, &k, &mut w, true);
-            k.record(c, made, &w.acc, self.carried_flag(c, &k));
-            if let Outcome::Set { base, itself } = made {
-                let below = if base == NO_BASE { 0 } else { k.hubs[base as usize] };
-                let mine = if itself { hub_bit(c) } else { 0 };
-                k.hubs[c as usize] = w.acc.iter().fold(below | mine, |m, &x| m | hub_bit(x));
-            }
-        }
-        k.unions = w.unions;
-        k
-    }
-
-    /// [`CARRIED_LINK`] if `c` is carried and the sets at hand use that, else 0.
-    fn carried_flag(&self, c: u32, k: &KillerSets) -> u32 {
-        if k.carried.is_some() && self.carried.by[c as usize] != u32::MAX { CARRIED_LINK } else { 0 }
+    /// [`CARRIED_LINK`] if `c` is carried (which sets computed in a dependency-ordered
+    /// numbering use), else 0.
+    fn carried_flag(&self, c: u32) -> u32 {
+        if self.carried.by[c as usize] != u32::MAX { CARRIED_LINK } else { 0 }
     }
 
     /// The set of `c` if it has exactly one input, the common case (a pod on its node, an
-    /// entry point behind its service): its input's set, and itself if it can fail, with no
-    /// set algebra. False, with nothing recorded, for any other component.
-    fn one_input_set(&self, c: u32, k: &mut KillerSets) -> bool {
+    /// entry point behind its service): its input's set as the base, and itself if it can
+    /// fail, with no set algebra and no own members listed. None for any other component.
+    fn one_input(&self, c: u32, k: &impl Forest) -> Option<Outcome> {
         let ci = c as usize;
         let from = self.input_start[ci] as usize;
         if self.input_start[ci + 1] as usize != from + 1 {
-            return false;
+            return None;
         }
         let (i, word) = (self.inputs[from], self.need[ci]);
         // Down with its input, or needing at least two of its one input.
-        if k.down_already[i as usize] || word & GATE > 2 {
-            k.down_already[ci] = true;
-            return true;
-        }
-        let itself = word & FAILABLE != 0;
-        let flags = if itself { ITSELF | self.carried_flag(c, k) } else { 0 };
-        k.store(c, i, &[], flags);
-        if !k.hubs.is_empty() {
-            k.hubs[ci] = k.hubs[i as usize] | if itself { hub_bit(c) } else { 0 };
-        }
-        true
+        Some(if k.down(i) || word & GATE > 2 {
+            Outcome::Down
+        } else {
+            Outcome::Set { base: i, itself: word & FAILABLE != 0 }
+        })
     }
 
     /// No sets yet.
@@ -1067,6 +1122,7 @@ impl FailGraph {
             approximated: Vec::new(),
             hubs: Vec::new(),
             unions: Unions::default(),
+            helped: 0,
             carried: None,
         }
     }
@@ -1075,13 +1131,13 @@ impl FailGraph {
     /// its base, with its own members left in `w.acc`. `in_order` says the graph is
     /// numbered in dependency order and `k.hubs` is kept, which [`Self::union_unmarked`]
     /// needs.
-    fn gate_set(&self, c: u32, k: &KillerSets, w: &mut SetScratch, in_order: bool) -> Outcome {
+    fn gate_set(&self, c: u32, k: &impl Forest, w: &mut SetScratch, in_order: bool) -> Outcome {
         let ci = c as usize;
         // `at_least` is k + 1 for a gate needing k inputs, 0 for one needing all.
         let (at_least, own) = (self.need[ci] & GATE, self.need[ci] & FAILABLE != 0);
         let inputs = self.inputs(c);
         w.live.clear();
-        w.live.extend(inputs.iter().copied().filter(|&i| !k.down_already[i as usize]));
+        w.live.extend(inputs.iter().copied().filter(|&i| !k.down(i)));
         let live = w.live.len();
         // Dies with whatever kills `need` of its live inputs.
         let need = match at_least {
@@ -1096,7 +1152,7 @@ impl FailGraph {
         if need == 1 && live > 0 {
             // The union: the largest input's set is the base, and the own members are what
             // the others' chains hold that the base's does not.
-            let base = w.live.iter().copied().max_by_key(|&i| k.links[i as usize].size).unwrap_or(w.live[0]);
+            let base = w.live.iter().copied().max_by_key(|&i| k.link(i).size).unwrap_or(w.live[0]);
             w.unions.total += u32::from(live > 1);
             if live > 1 && !(in_order && self.union_unmarked(base, k, w)) {
                 w.unions.marked += 1;
@@ -1162,7 +1218,7 @@ impl FailGraph {
                     tally(i);
                 }
                 k.own(i).iter().for_each(|&x| tally(x));
-                let below = k.links[i as usize].base;
+                let below = k.base(i);
                 if below != NO_BASE {
                     // In order, a link below the hubs holds hubs only: their bits count them.
                     k.chain(below).take_while(|&a| a >= floor).for_each(|a| k.own_below(a).for_each(&mut tally));
@@ -1170,7 +1226,7 @@ impl FailGraph {
             }
             acc.retain(|&x| count[x as usize] as usize >= need);
             if in_order {
-                let masks = w.live.iter().map(|&i| k.hubs[i as usize]);
+                let masks = w.live.iter().map(|&i| k.hub_mask(i));
                 let hubs = if need == live {
                     masks.fold(u32::MAX, |m, h| m & h)
                 } else {
@@ -1190,7 +1246,7 @@ impl FailGraph {
     /// bits, and a component whose first dependent is numbered above the base is out of it
     /// (in dependency order the base cannot reach it). True if that settled every
     /// candidate; false, with `w.acc` to be cleared, at the first one it cannot settle.
-    fn union_unmarked(&self, base: u32, k: &KillerSets, w: &mut SetScratch) -> bool {
+    fn union_unmarked(&self, base: u32, k: &impl Forest, w: &mut SetScratch) -> bool {
         let round = w.next_round();
         // Some(true): in the base's set; Some(false): out of it; None: not known.
         let within = |x: u32| -> Option<bool> {
@@ -1511,6 +1567,85 @@ mod tests {
         assert!(!k.down_already[p as usize]);
     }
 
+    /// A graph of `pods` pods on 300 nodes over 4 zones, a workload per 4 pods (needing 1 to
+    /// 4 of them), a service per workload needing it and up to three earlier services or
+    /// datastores (one in 8 a datastore on a node), from a seeded generator.
+    fn layered(pods: u32, seed: u64) -> FailGraph {
+        let mut x = seed.max(1);
+        let mut next = |below: u32| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % u64::from(below)) as u32
+        };
+        let mut b = Builder::default();
+        let zones: Vec<u32> = (0..4).map(|z| b.add(format!("zone/{z}"), Class::Zone, Gate::All)).collect();
+        let nodes: Vec<u32> = (0..300)
+            .map(|n| {
+                let c = b.add(format!("node/{n}"), Class::Node, Gate::All);
+                b.needs(c, zones[n % 4]);
+                c
+            })
+            .collect();
+        let mut callees: Vec<u32> = Vec::new();
+        for w in 0..pods / 4 {
+            let workload = b.add(format!("workload/{w}"), Class::Workload, Gate::AtLeast(1 + next(4)));
+            for p in 0..4 {
+                let pod = b.add(format!("pod/{w}-{p}"), Class::Pod, Gate::All);
+                b.needs(pod, nodes[next(300) as usize]);
+                b.needs(workload, pod);
+            }
+            let (name, class) =
+                if next(8) == 0 { ("datastore", Class::Datastore) } else { ("service", Class::Service) };
+            let s = b.add(format!("{name}/{w}"), class, Gate::All);
+            if class == Class::Datastore {
+                b.needs(s, nodes[next(300) as usize]);
+            } else {
+                b.needs(s, workload);
+                for _ in 0..next(4) {
+                    if !callees.is_empty() {
+                        b.needs(s, callees[next(callees.len() as u32) as usize]);
+                    }
+                }
+            }
+            callees.push(s);
+        }
+        let g = b.finish();
+        let order = g.acyclic_order().expect("inputs come first");
+        let order = g.by_levels(order);
+        g.renumbered(&order)
+    }
+
+    #[test]
+    fn two_threads_find_the_sets_one_thread_finds_on_a_large_graph() {
+        let g = layered(24_000, 7);
+        let one = g.killer_sets_on(1, usize::MAX);
+        assert_eq!(one.helped, 0);
+        // The second thread may start too late to take part; a few tries make sure it does.
+        let mut helped = 0;
+        for _ in 0..20 {
+            let two = g.killer_sets_on(2, 64);
+            assert_eq!(one.down_already, two.down_already);
+            assert_eq!(one.taken_down(), two.taken_down());
+            assert_eq!(one.unions, two.unions);
+            assert_eq!(one.listed(), two.listed());
+            for c in 0..g.len() as u32 {
+                assert_eq!(one.set(c), two.set(c), "{}", g.comps()[c as usize].name);
+            }
+            helped = two.helped;
+            if helped > 0 {
+                break;
+            }
+        }
+        assert!(helped > 0, "the second thread never took part");
+        let (down, mut scratch) = (one.taken_down(), Spread::default());
+        for x in (0..g.len() as u32).step_by(97).filter(|&x| g.comps()[x as usize].class.failable()) {
+            assert_eq!(down[x as usize] as usize, g.spread(&[x], &mut scratch).len(), "{}", g.comps()[x as usize].name);
+        }
+        // The graph exercises what it should: unions that mark, and some that need not.
+        assert!(one.unions.marked > 0 && one.unions.marked < one.unions.total, "{:?}", one.unions);
+    }
+
     use proptest::prelude::*;
 
     /// A random graph: each component needs some earlier ones (all of them, or at least k),
@@ -1568,6 +1703,18 @@ mod tests {
                 prop_assert_eq!(down[x as usize] as usize, dead.len(), "counting c{}", x);
                 prop_assert_eq!(&killed, &from_sets, "kills c{}", x);
                 prop_assert_eq!(dead, from_sets, "failing c{}", x);
+            }
+        }
+
+        /// On two threads sharing every level, the sets are the ones found on one thread.
+        #[test]
+        fn two_threads_find_the_sets_one_thread_finds(g in graph()) {
+            let one = g.killer_sets_on(1, usize::MAX);
+            let two = g.killer_sets_on(2, 1);
+            prop_assert_eq!(&one.down_already, &two.down_already);
+            prop_assert_eq!(one.taken_down(), two.taken_down());
+            for c in 0..g.len() as u32 {
+                prop_assert_eq!(one.set(c), two.set(c), "c{}", c);
             }
         }
 
