@@ -532,17 +532,22 @@ fn spofs(g: &FailGraph, k: &KillerSets, cut: &Cuts) -> Vec<Spof> {
 }
 
 /// The shortest path by which `x` takes `top` down, from `top` to `x`; redundancy gates
-/// on the way say how many of their inputs `x` takes.
+/// on the way say how many of their inputs `x` takes. Of paths equally short, the first by
+/// the names along it, so the path does not depend on how the graph is numbered.
 pub fn why(g: &FailGraph, k: &KillerSets, top: u32, x: u32) -> Vec<String> {
     let killed_by_x = |c: u32| k.kills(x, c);
     let mut parent: HashMap<u32, u32> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([top]);
     parent.insert(top, top);
+    let mut inputs = Vec::new();
     while let Some(c) = queue.pop_front() {
         if c == x {
             break;
         }
-        for &i in g.inputs(c) {
+        inputs.clear();
+        inputs.extend_from_slice(g.inputs(c));
+        inputs.sort_by(|&a, &b| g.comps()[a as usize].name.cmp(&g.comps()[b as usize].name));
+        for &i in &inputs {
             if killed_by_x(i) && !parent.contains_key(&i) {
                 parent.insert(i, c);
                 queue.push_back(i);

@@ -164,3 +164,21 @@ fn drills_say_whether_the_estate_recovers_and_how_fast() {
         ]
     );
 }
+
+#[test]
+fn of_two_equally_short_causes_why_names_the_first_by_name_whatever_the_numbering() {
+    use doppel_resilience::failgraph::{Builder, Class, Gate};
+    use doppel_resilience::sweep::why;
+    // top needs two services that both need the database; "service/b" is numbered first.
+    let mut b = Builder::default();
+    let db = b.add("datastore/db", Class::Datastore, Gate::All);
+    let sb = b.add("service/b", Class::Service, Gate::All);
+    let sa = b.add("service/a", Class::Service, Gate::All);
+    let top = b.add("service/top", Class::Service, Gate::All);
+    for (who, what) in [(sb, db), (sa, db), (top, sb), (top, sa)] {
+        b.needs(who, what);
+    }
+    let g = b.finish();
+    let path = why(&g, &g.killer_sets(), top, db);
+    assert_eq!(path, vec!["service/top", "service/a", "datastore/db"]);
+}
