@@ -101,10 +101,20 @@ fn packed(r: Range<u32>) -> u64 {
 
 /// Spins until `ready`, yielding the core after a while.
 fn wait(ready: impl Fn() -> bool) {
-    let mut spins = 0u32;
+    let mut backoff = Backoff::default();
     while !ready() {
-        if spins < SPINS_BEFORE_YIELDING {
-            spins += 1;
+        backoff.snooze();
+    }
+}
+
+/// How a thread waits: it spins a while, then yields its core each time.
+#[derive(Default)]
+struct Backoff(u32);
+
+impl Backoff {
+    fn snooze(&mut self) {
+        if self.0 < SPINS_BEFORE_YIELDING {
+            self.0 += 1;
             std::hint::spin_loop();
         } else {
             std::thread::yield_now();
@@ -185,19 +195,14 @@ impl<'g> Shared<'g> {
 
     /// The helper thread: takes chunks of each shared level until told to stop.
     fn help(&self) {
-        let mut spins = 0u32;
+        let mut backoff = Backoff::default();
         while !self.stop.load(SeqCst) {
             let cur = self.work.load(SeqCst);
             if cur as u32 >= (cur >> 32) as u32 {
-                if spins < SPINS_BEFORE_YIELDING {
-                    spins += 1;
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
+                backoff.snooze();
                 continue;
             }
-            spins = 0;
+            backoff = Backoff::default();
             self.busy.fetch_add(1, SeqCst);
             let _idle = IdleOnDrop(&self.busy);
             let mut helper = self.helper.lock().unwrap_or_else(PoisonError::into_inner);
