@@ -206,12 +206,13 @@ impl Cuts {
 
 /// Inverts killer sets into what each failure cuts off.
 pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
-    // The counts and the entry lists read the sets only: the lists on a second thread.
-    let (down, (entry_start, entry_list)) = std::thread::scope(|scope| {
-        let lists = scope.spawn(|| entry_lists(g, k));
-        let down = k.taken_down();
-        (down, lists.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    // The counts and the entry lists read the sets only: the lists on a thread of rayon's pool.
+    let mut lists = (Vec::new(), Vec::new());
+    let down = rayon::in_place_scope(|scope| {
+        scope.spawn(|_| lists = entry_lists(g, k));
+        k.taken_down()
     });
+    let (entry_start, entry_list) = lists;
     Cuts { down, entry_start, entry_list }
 }
 

@@ -8,7 +8,9 @@
 //! members in a buffer of its own. Between levels the buffers are appended to the forest's
 //! list and the links' starts moved by where each buffer landed, so the next level reads
 //! one list. Nothing here is unsafe: the links are atomics read and written without ordering
-//! cost, and the end of each level orders them (see [`Shared::busy`]).
+//! cost, and the end of each level orders them (see [`Shared::busy`]). The second thread is
+//! one of rayon's pool (starting a thread per call cost 50 to 200 µs here); it spins between
+//! levels, and yields its core when a wait grows long.
 
 use super::{FailGraph, Forest, ITSELF, KillerSets, LISTED, Link, NO_BASE, Outcome, SetScratch, Unions, hub_bit};
 use std::ops::Range;
@@ -32,9 +34,9 @@ pub(super) fn killer_sets(g: &FailGraph, threads: usize, shared_from: usize) -> 
     let levels = levels(g)?;
     let shared = Shared::new(g, threads > 1);
     let mut own = Worker::new(g.len());
-    std::thread::scope(|scope| {
+    rayon::in_place_scope(|scope| {
         if threads > 1 {
-            scope.spawn(|| shared.help());
+            scope.spawn(|_| shared.help());
         }
         // Lets the helper go however this thread leaves the scope.
         let _stop = StopOnDrop(&shared.stop);
