@@ -70,7 +70,7 @@ fn main() {
     let g = FailGraph::build(&topo);
     let failgraph_s = t.elapsed().as_secs_f64();
 
-    let options = SweepOptions { verify: 0, ..SweepOptions::default() };
+    let options = SweepOptions { verify: Some(0), ..SweepOptions::default() };
     let t = Instant::now();
     let report = sweep(&twin, &topo, &options, &UtilisationLaw, &|_, _| {});
     let sweep_s = t.elapsed().as_secs_f64();

@@ -21,8 +21,9 @@ pub struct SweepOptions {
     /// Components to fail one by one (entity keys); none means every failable component.
     pub only: Option<BTreeSet<Key>>,
     /// How many of the worst single failures to run through the engine (over time, with
-    /// rescheduling and capacity).
-    pub verify: usize,
+    /// rescheduling and capacity), each zone and region added up to as many again; none: as
+    /// many as [`verify_for`] the estate's size.
+    pub verify: Option<usize>,
     /// How many of the worst single failures (and every zone) to combine in pairs.
     pub pair_pool: usize,
     /// Seconds each verified scenario follows.
@@ -34,11 +35,27 @@ impl Default for SweepOptions {
         SweepOptions {
             load: Load { point: LoadPoint::Peak, factor: 1.0 },
             only: None,
-            verify: 200,
+            verify: None,
             pair_pool: 12,
             horizon_s: crate::scenario::DEFAULT_HORIZON_S,
         }
     }
+}
+
+/// The most single failures the engine follows by default ([`verify_for`]).
+pub const VERIFY_MOST: usize = 200;
+
+/// Engine work the default closer look may spend, in entities times runs: an engine run
+/// costs about 24 µs of one core per entity of the estate here, and the runs may be twice
+/// the count followed (zones and regions), so a 100,000-entity estate gets 2 (about 5 s of
+/// engine on two cores) and one of 1,000 entities or fewer [`VERIFY_MOST`].
+const ENGINE_BUDGET: usize = 200_000;
+
+/// How many of the worst single failures the engine follows by default on an estate of
+/// `entities`: as many as [`ENGINE_BUDGET`] allows, at most [`VERIFY_MOST`], so a sweep of
+/// a large estate stays quick (the ranking of the rest comes from the failure graph).
+pub fn verify_for(entities: usize) -> usize {
+    (ENGINE_BUDGET / entities.max(1)).min(VERIFY_MOST)
 }
 
 /// What the engine found when a single failure was run over time.
@@ -323,11 +340,20 @@ pub fn sweep(
 
     // The closer look: the worst structurally, and every failure domain (whose cost is
     // capacity and time, which the graph alone does not show).
-    let mut chosen: Vec<usize> = (0..singles.len().min(options.verify)).collect();
+    let verify = options.verify.unwrap_or_else(|| verify_for(view.entity_count()));
+    let mut chosen: Vec<usize> = (0..singles.len().min(verify)).collect();
     for (i, s) in singles.iter().enumerate() {
-        if matches!(s.class, Class::Zone | Class::Region) && !chosen.contains(&i) && chosen.len() < options.verify * 2 {
+        if matches!(s.class, Class::Zone | Class::Region) && !chosen.contains(&i) && chosen.len() < verify * 2 {
             chosen.push(i);
         }
+    }
+    if options.verify.is_none() && verify < VERIFY_MOST && chosen.len() < singles.len() {
+        notes.push(format!(
+            "the engine followed {} of the {} single failures over time (the worst {verify}, then zones and regions), a number sized to an estate of {} entities; the others are ranked by what the failure graph says they cut off (ask for more with --verify N)",
+            chosen.len(),
+            singles.len(),
+            view.entity_count()
+        ));
     }
     let simulated = simulate(view, topo, options, model, &singles, &chosen, progress);
     for (i, sim) in chosen.iter().zip(simulated) {

@@ -182,3 +182,33 @@ fn of_two_equally_short_causes_why_names_the_first_by_name_whatever_the_numberin
     let path = why(&g, &g.killer_sets(), top, db);
     assert_eq!(path, vec!["service/top", "service/a", "datastore/db"]);
 }
+
+#[test]
+fn the_closer_look_is_sized_to_the_estate_unless_asked() {
+    use doppel_resilience::sweep::{VERIFY_MOST, verify_for};
+    // Small estates get every failure that matters followed; a 100,000-entity one two (and
+    // as many zones or regions), so the default sweep takes seconds, not minutes.
+    assert_eq!(verify_for(0), VERIFY_MOST);
+    assert_eq!(verify_for(1_000), VERIFY_MOST);
+    assert_eq!(verify_for(10_000), 20);
+    assert_eq!(verify_for(100_000), 2);
+    assert_eq!(verify_for(1_000_000), 0);
+    // The bundled estate is small: the default follows as many as asking for 200 does, and
+    // says nothing about a budget.
+    let twin = shop();
+    let topo = Topology::build(&twin);
+    let by_default = swept(&twin);
+    let asked = sweep(
+        &twin,
+        &topo,
+        &SweepOptions { verify: Some(VERIFY_MOST), ..SweepOptions::default() },
+        &UtilisationLaw,
+        &|_, _| {},
+    );
+    assert_eq!(by_default.singles, asked.singles);
+    assert!(by_default.notes.iter().all(|n| !n.contains("sized to an estate")), "{:?}", by_default.notes);
+    // Asked for none, the engine follows none.
+    let none =
+        sweep(&twin, &topo, &SweepOptions { verify: Some(0), ..SweepOptions::default() }, &UtilisationLaw, &|_, _| {});
+    assert!(none.singles.iter().all(|s| s.simulated.is_none()));
+}

@@ -192,7 +192,7 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
         let report = doppel_resilience::run(&twin, &topo, &scenario, &doppel_perf::UtilisationLaw);
         super::resilience::print_report(&report, out);
         out.heading("7. Single points of failure (every component failed in turn)");
-        let options = doppel_resilience::sweep::SweepOptions { verify: 0, ..Default::default() };
+        let options = doppel_resilience::sweep::SweepOptions { verify: Some(0), ..Default::default() };
         let sweep = doppel_resilience::sweep::sweep(&twin, &topo, &options, &doppel_perf::UtilisationLaw, &|_, _| {});
         for s in &sweep.spofs {
             anstream::println!(

@@ -40,7 +40,7 @@ pub fn spof(store: &Path, args: &SpofArgs, at: &AtArgs, out: &Output) -> Result<
     let spinner = out.spinner("finding what each failure cuts off");
     let topo = Topology::build(&twin);
     spinner.finish_and_clear();
-    let bar = out.progress(options.verify as u64, "following the worst failures over time");
+    let bar = out.progress(0, "following the worst failures over time");
     let report = sweep(&twin, &topo, &options, &UtilisationLaw, &|done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
