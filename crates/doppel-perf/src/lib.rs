@@ -7,6 +7,8 @@
 
 use thiserror::Error;
 
+pub mod mmc;
+
 /// The load on one service (a station) at one instant of a scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StationLoad {
@@ -49,6 +51,12 @@ pub enum PerfError {
         value: f64,
         /// What was expected instead.
         expected: &'static str,
+    },
+    /// A queue asked to settle with as much work arriving as its servers can do, or more.
+    #[error("utilisation is {utilisation:.3}: a queue settles only below 1 (add servers or lower the load)")]
+    Saturated {
+        /// Offered work per server.
+        utilisation: f64,
     },
 }
 
