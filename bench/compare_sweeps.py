@@ -8,30 +8,9 @@ Usage: python3 bench/compare_sweeps.py BEFORE_BINARY AFTER_BINARY [--turns 20] [
 """
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 
-
-def start(binary, out):
-    try:
-        p = subprocess.Popen([binary, "--paired", "--out", out], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    except OSError as e:
-        sys.exit(f"cannot start {binary}: {e}")
-    if not p.stdout.readline():
-        sys.exit(f"{binary} stopped before it was ready")
-    return p
-
-
-def batch(p, runs):
-    p.stdin.write(f"{runs}\n")
-    p.stdin.flush()
-    line = p.stdout.readline()
-    if not line:
-        sys.exit("a sweep binary stopped in the middle of the turns")
-    return statistics.median(json.loads(line)["runs_s"])
+from sweep_process import SweepProcess
 
 
 def main():
@@ -41,14 +20,13 @@ def main():
     ap.add_argument("--turns", type=int, default=20)
     ap.add_argument("--batch", type=int, default=51)
     args = ap.parse_args()
-    procs = [start(args.a, "/tmp/compare_sweeps_a"), start(args.b, "/tmp/compare_sweeps_b")]
+    procs = [SweepProcess(args.a, "/tmp/compare_sweeps_a"), SweepProcess(args.b, "/tmp/compare_sweeps_b")]
     times = ([], [])
     for turn in range(args.turns):
         for i in ((0, 1) if turn % 2 == 0 else (1, 0)):
-            times[i].append(batch(procs[i], args.batch))
+            times[i].append(procs[i].batch(args.batch))
     for p in procs:
-        p.stdin.close()
-        p.wait()
+        p.close()
     ratios = sorted(b / a for a, b in zip(*times))
     q = lambda f: ratios[round(f * (len(ratios) - 1))]
     ms = lambda s: f"{s * 1e3:.2f} ms"

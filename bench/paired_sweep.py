@@ -22,14 +22,13 @@ Exits 1 if the two answers differ.
 import argparse
 import filecmp
 import json
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import networkx as nx  # noqa: E402
 import networkx_sweep as peer  # noqa: E402
+from sweep_process import SweepProcess  # noqa: E402  (this script's folder is on the path)
 
 
 def main():
@@ -44,21 +43,10 @@ def main():
     if not Path(args.binary).is_file():
         parser.error(f"no sweep binary at {args.binary}: build it with cargo build --release -p doppel-bench --bin sweep")
 
-    doppel = subprocess.Popen(
-        [args.binary, "--services", str(args.services), "--out", str(out), "--paired"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    first = doppel.stdout.readline()
-    if not first:
-        sys.exit(f"{args.binary} --paired stopped before it was ready (exit code {doppel.wait()}); its errors are above")
-    summary = json.loads(first)
+    doppel = SweepProcess(args.binary, out, args.services)
 
     def doppel_batch():
-        doppel.stdin.write(f"{batch}\n")
-        doppel.stdin.flush()
-        return statistics.median(json.loads(doppel.stdout.readline())["runs_s"])
+        return doppel.batch(batch)
 
     def peer_runs():
         return peer.timed_graph_part(g)[0], peer.timed_graph_part(g, collect=True)[0]
@@ -86,12 +74,11 @@ def main():
             f"with its collector running {n_gc * 1e3:.0f} ms ({n_gc / d:.0f}x)",
             file=sys.stderr,
         )
-    doppel.stdin.close()
-    doppel.wait()
+    doppel.close()
     print(
         json.dumps(
             {
-                "doppel": summary,
+                "doppel": doppel.summary,
                 "networkx": nx.__version__,
                 "python": sys.version.split()[0],
                 "batch": batch,

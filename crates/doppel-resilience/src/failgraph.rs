@@ -215,6 +215,14 @@ pub struct Unions {
     pub marked: u32,
 }
 
+impl std::ops::Add for Unions {
+    type Output = Unions;
+
+    fn add(self, other: Unions) -> Unions {
+        Unions { total: self.total + other.total, marked: self.marked + other.marked }
+    }
+}
+
 /// How many components [`KillerSets`] keeps a membership bit for in every set.
 const HUBS: u32 = 32;
 
@@ -227,6 +235,15 @@ fn hub_bit(x: u32) -> u32 {
 /// numbered below it holds only hubs, which their bits settle; else 0 (every link).
 fn hub_floor(in_order: bool) -> u32 {
     if in_order { HUBS } else { 0 }
+}
+
+/// Whether a pass over a graph of `n` components is worth a second thread: the graph is
+/// large enough that the second thread saves more than it costs to wake, and the process
+/// may run on two cores or more (asked once, as that reads the cgroup's quota).
+pub(crate) fn two_threads(n: usize) -> bool {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    n >= levels::TWO_THREADS_FROM
+        && *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
 }
 
 /// The positions of the bits set in `mask`, lowest first.
@@ -376,7 +393,7 @@ impl Forest for KillerSets {
     }
 
     fn listed(&self, l: Link) -> &[u32] {
-        &self.members[l.start as usize..(l.start + (l.len & LISTED)) as usize]
+        l.listed_in(&self.members)
     }
 
     fn hub_mask(&self, c: u32) -> u32 {
@@ -389,6 +406,11 @@ impl Forest for KillerSets {
 }
 
 impl Link {
+    /// The members it lists, in `members` (the forest's list).
+    fn listed_in(self, members: &[u32]) -> &[u32] {
+        &members[self.start as usize..(self.start + (self.len & LISTED)) as usize]
+    }
+
     /// The link of a set that is `base`'s (or [`NO_BASE`]) in `k`, plus `own` members listed
     /// from `start`, plus what `flags` ([`ITSELF`], [`CARRIED_LINK`]) say.
     fn new(start: u32, own: usize, flags: u32, base: u32, k: &impl Forest) -> Link {
@@ -480,7 +502,7 @@ impl KillerSets {
                 } else {
                     down[c]
                 };
-                for &x in &self.members[l.start as usize..(l.start + (l.len & LISTED)) as usize] {
+                for &x in l.listed_in(&self.members) {
                     down[x as usize] += weight;
                 }
             }
@@ -497,7 +519,7 @@ impl KillerSets {
             if l.len & ITSELF != 0 {
                 down[c] += weight;
             }
-            for &x in &self.members[l.start as usize..(l.start + (l.len & LISTED)) as usize] {
+            for &x in l.listed_in(&self.members) {
                 down[x as usize] += weight;
             }
         }
@@ -509,16 +531,16 @@ impl KillerSets {
     fn record(&mut self, c: u32, outcome: Outcome, own: &[u32]) {
         match outcome {
             Outcome::Down => self.down_already[c as usize] = true,
-            Outcome::Set { base, itself } => self.store(c, base, own, if itself { ITSELF } else { 0 }),
+            Outcome::Set { base, itself } => self.store(c, base, own, itself),
         }
     }
 
-    /// Records `c`'s set as `base`'s plus `own` plus, with [`ITSELF`] in `flags`, `c` (none
-    /// of it in `base`'s); [`CARRIED_LINK`] in `flags` marks `c` carried.
-    fn store(&mut self, c: u32, base: u32, own: &[u32], flags: u32) {
+    /// Records `c`'s set as `base`'s plus `own` plus, if `itself`, `c` (none of it in
+    /// `base`'s).
+    fn store(&mut self, c: u32, base: u32, own: &[u32], itself: bool) {
         let start = self.members.len() as u32;
         self.members.extend_from_slice(own);
-        self.links[c as usize] = Link::new(start, own.len(), flags, base, self);
+        self.links[c as usize] = Link::new(start, own.len(), if itself { ITSELF } else { 0 }, base, self);
     }
 }
 
@@ -1051,12 +1073,7 @@ impl FailGraph {
     /// whatever kills n-k+1 of them (for one of n, the intersection). Inside a dependency
     /// cycle every member needs every other, so members share one set.
     pub fn killer_sets(&self) -> KillerSets {
-        let threads = if self.len() >= levels::TWO_THREADS_FROM {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
-        } else {
-            1
-        };
-        self.killer_sets_on(threads, levels::SHARED_FROM)
+        self.killer_sets_on(if two_threads(self.len()) { 2 } else { 1 }, levels::SHARED_FROM)
     }
 
     /// [`Self::killer_sets`] on up to `threads` threads (1 or 2), sharing a level of the
@@ -1309,7 +1326,7 @@ impl FailGraph {
         w.acc.extend(scc.iter().copied().filter(|&c| self.comps[c as usize].class.failable()));
         w.acc.sort_unstable();
         w.acc.dedup();
-        k.store(scc[0], NO_BASE, &w.acc, 0);
+        k.store(scc[0], NO_BASE, &w.acc, false);
         for &c in scc {
             k.links[c as usize] = k.links[scc[0] as usize];
             k.down_already[c as usize] = dead;

@@ -4,7 +4,7 @@
 //! look are then run through the engine, which adds time, rescheduling and capacity.
 
 use crate::engine;
-use crate::failgraph::{Class, FailGraph, Gate, KillerSets, Spread, grouped};
+use crate::failgraph::{Class, FailGraph, Gate, KillerSets, Spread, grouped, two_threads};
 use crate::report::{Report, State, duration};
 use crate::scenario::{Action, Fault, Load, LoadPoint, Scenario};
 use crate::topology::{Ix, StationKind, Topology};
@@ -223,12 +223,18 @@ impl Cuts {
 
 /// Inverts killer sets into what each failure cuts off.
 pub fn cuts(g: &FailGraph, k: &KillerSets) -> Cuts {
-    // The counts and the entry lists read the sets only: the lists on a thread of rayon's pool.
+    // The counts and the entry lists read the sets only: on a large graph, the lists on a
+    // thread of rayon's pool.
     let mut lists = (Vec::new(), Vec::new());
-    let down = rayon::in_place_scope(|scope| {
-        scope.spawn(|_| lists = entry_lists(g, k));
+    let down = if two_threads(g.len()) {
+        rayon::in_place_scope(|scope| {
+            scope.spawn(|_| lists = entry_lists(g, k));
+            k.taken_down()
+        })
+    } else {
+        lists = entry_lists(g, k);
         k.taken_down()
-    });
+    };
     let (entry_start, entry_list) = lists;
     Cuts { down, entry_start, entry_list }
 }

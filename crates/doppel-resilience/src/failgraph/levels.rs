@@ -12,7 +12,7 @@
 //! one of rayon's pool (starting a thread per call cost 50 to 200 µs here); it spins between
 //! levels, and yields its core when a wait grows long.
 
-use super::{FailGraph, Forest, ITSELF, KillerSets, LISTED, Link, NO_BASE, Outcome, SetScratch, Unions, hub_bit};
+use super::{FailGraph, Forest, ITSELF, KillerSets, Link, NO_BASE, Outcome, SetScratch, Unions, hub_bit};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -34,10 +34,7 @@ pub(super) fn killer_sets(g: &FailGraph, threads: usize, shared_from: usize) -> 
     let levels = levels(g)?;
     let shared = Shared::new(g, threads > 1);
     let mut own = Worker::new(g.len());
-    rayon::in_place_scope(|scope| {
-        if threads > 1 {
-            scope.spawn(|_| shared.help());
-        }
+    let mut run = || {
         // Lets the helper go however this thread leaves the scope.
         let _stop = StopOnDrop(&shared.stop);
         for level in levels.windows(2).map(|b| b[0]..b[1]) {
@@ -53,13 +50,19 @@ pub(super) fn killer_sets(g: &FailGraph, threads: usize, shared_from: usize) -> 
             }
             shared.merge(&mut own, together);
         }
-    });
+    };
+    // On one thread rayon's pool is not even started.
+    if threads > 1 {
+        rayon::in_place_scope(|scope| {
+            scope.spawn(|_| shared.help());
+            run();
+        });
+    } else {
+        run();
+    }
     let helper = shared.helper.into_inner().unwrap_or_else(PoisonError::into_inner);
     let (helper_unions, helped) = helper.map_or((Unions::default(), 0), |h| (h.scratch.unions, h.grown));
-    let unions = Unions {
-        total: own.scratch.unions.total + helper_unions.total,
-        marked: own.scratch.unions.marked + helper_unions.marked,
-    };
+    let unions = own.scratch.unions + helper_unions;
     Some(KillerSets {
         members: shared.members.into_inner().unwrap_or_else(PoisonError::into_inner),
         links: shared.links.into_iter().map(|l| l.get()).collect(),
@@ -298,7 +301,7 @@ impl Forest for Done<'_> {
     }
 
     fn listed(&self, l: Link) -> &[u32] {
-        &self.members[l.start as usize..(l.start + (l.len & LISTED)) as usize]
+        l.listed_in(self.members)
     }
 
     fn hub_mask(&self, c: u32) -> u32 {
