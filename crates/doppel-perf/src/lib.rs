@@ -7,7 +7,13 @@
 
 use thiserror::Error;
 
+pub mod analytic;
+pub mod dist;
 pub mod mmc;
+pub mod network;
+
+pub use dist::ServiceDist;
+pub use network::{Breaker, Call, Endpoint, Network, Retry, Slo, Source, Station, Step};
 
 /// The load on one service (a station) at one instant of a scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +64,21 @@ pub enum PerfError {
         /// Offered work per server.
         utilisation: f64,
     },
+    /// A station of a network would be busy all the time or more: no steady state.
+    #[error("{station} would be {:.0}% busy ({arrival_rps:.1} rps on {servers} servers): a queue settles only below 100% (add servers or lower the load)", utilisation * 100.0)]
+    Overloaded {
+        /// The station.
+        station: String,
+        /// Offered work per server.
+        utilisation: f64,
+        /// Requests per second arriving.
+        arrival_rps: f64,
+        /// Its servers.
+        servers: u32,
+    },
+    /// The behavioural model is inconsistent (each problem named with its place).
+    #[error("{0}")]
+    Model(String),
 }
 
 /// A model of one service under load: the one interface resilience and performance share.

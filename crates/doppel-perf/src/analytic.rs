@@ -1,0 +1,726 @@
+//! The analytic solver: an open queueing network solved in one pass, for sweeps and for
+//! every what-if that needs an answer at once.
+//!
+//! 1. Traffic: each endpoint's arrival rate is its outside load plus what its callers send
+//!    (expected calls per request). Strongly connected groups of endpoints (call cycles) are
+//!    solved as a linear system; a cycle a request never leaves is refused.
+//! 2. Stations: M/M/c waiting by Erlang C, then for other service-time shapes the
+//!    Allen-Cunneen approximation `Wq(M/G/c) = Wq(M/M/c) (1 + cs²) / 2` with Poisson
+//!    arrivals (exact for one server: Pollaczek-Khinchine). Utilisation at or above 1 is an
+//!    error naming the station.
+//! 3. Latency: each endpoint's end-to-end time has a mean and variance built down the call
+//!    tree: its station's wait (exponential when it waits), its own service, then its steps
+//!    (copies add, choices mix, parallel calls take the slowest: the maximum of independent
+//!    gamma-shaped branches, integrated numerically). Means are exact for Jackson networks;
+//!    percentiles come from a gamma with the path's mean and variance, an approximation
+//!    (exact for one exponential station). Timeouts, retries and queue limits are the
+//!    simulator's: below saturation they rarely act.
+
+use statrs::distribution::{ContinuousCDF, Gamma};
+
+use crate::mmc::mmc;
+use crate::network::{Call, Network, Step};
+use crate::{LoadModel, PerfError, StationLoad, StationResult};
+
+/// How one station fares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationSolution {
+    /// Requests per second arriving.
+    pub arrival_rps: f64,
+    /// Busy share of its servers.
+    pub utilisation: f64,
+    /// Mean service time over the requests it serves, ms.
+    pub mean_service_ms: f64,
+    /// Probability a request waits for a server.
+    pub wait_probability: f64,
+    /// Mean wait for a server, ms.
+    pub mean_wait_ms: f64,
+    /// Mean time at the station (wait and own service), ms.
+    pub mean_response_ms: f64,
+}
+
+/// One endpoint's end-to-end time (calls included).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointSolution {
+    /// Requests per second arriving (from outside and from callers).
+    pub arrival_rps: f64,
+    /// Mean, ms.
+    pub mean_ms: f64,
+    /// Standard deviation, ms.
+    pub sd_ms: f64,
+}
+
+/// Latency at an entry point (one load source).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntrySolution {
+    /// Index of the source.
+    pub source: usize,
+    /// Index of its endpoint.
+    pub endpoint: usize,
+    /// Requests per second from outside.
+    pub rate_rps: f64,
+    /// Mean, ms.
+    pub mean_ms: f64,
+    /// Median, ms (gamma approximation).
+    pub p50_ms: f64,
+    /// 90th percentile, ms (gamma approximation).
+    pub p90_ms: f64,
+    /// 99th percentile, ms (gamma approximation).
+    pub p99_ms: f64,
+}
+
+/// The whole answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Solution {
+    /// Per station, in the network's order.
+    pub stations: Vec<StationSolution>,
+    /// Per endpoint.
+    pub endpoints: Vec<EndpointSolution>,
+    /// Per load source.
+    pub entries: Vec<EntrySolution>,
+    /// The busiest station with any load.
+    pub bottleneck: Option<usize>,
+}
+
+impl Solution {
+    /// Mean time in the network over all requests from outside (Little's law).
+    pub fn mean_response_ms(&self) -> f64 {
+        let rate: f64 = self.entries.iter().map(|e| e.rate_rps).sum();
+        if rate == 0.0 { 0.0 } else { self.entries.iter().map(|e| e.rate_rps * e.mean_ms).sum::<f64>() / rate }
+    }
+}
+
+/// Mean and variance of a time.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Moments {
+    mean: f64,
+    var: f64,
+}
+
+impl Moments {
+    fn fixed(value: f64) -> Moments {
+        Moments { mean: value, var: 0.0 }
+    }
+
+    fn plus(self, other: Moments) -> Moments {
+        Moments { mean: self.mean + other.mean, var: self.var + other.var }
+    }
+
+    /// `floor(times)` independent copies in sequence, and one more with the fraction's probability.
+    fn repeated(self, times: f64) -> Moments {
+        let n = times.floor();
+        let r = times - n;
+        let m2 = self.var + self.mean * self.mean;
+        Moments { mean: times * self.mean, var: (n * self.var + r * m2 - r * r * self.mean * self.mean).max(0.0) }
+    }
+
+    /// Mixture: each part with its probability, nothing (time 0) with the rest.
+    fn mixture(parts: &[(f64, Moments)]) -> Moments {
+        let mean: f64 = parts.iter().map(|(p, m)| p * m.mean).sum();
+        let second: f64 = parts.iter().map(|(p, m)| p * (m.var + m.mean * m.mean)).sum();
+        Moments { mean, var: (second - mean * mean).max(0.0) }
+    }
+}
+
+/// A time fitted by its two moments: nothing, a point mass or a gamma.
+enum Fitted {
+    Zero,
+    Point(f64),
+    Gamma(Gamma),
+}
+
+impl Fitted {
+    fn new(m: Moments) -> Fitted {
+        if m.mean <= 0.0 {
+            Fitted::Zero
+        } else if m.var <= m.mean * m.mean * 1e-12 {
+            Fitted::Point(m.mean)
+        } else {
+            Gamma::new(m.mean * m.mean / m.var, m.mean / m.var).map_or(Fitted::Point(m.mean), Fitted::Gamma)
+        }
+    }
+
+    fn cdf(&self, t: f64) -> f64 {
+        match self {
+            Fitted::Zero => 1.0,
+            Fitted::Point(at) => f64::from(u8::from(t >= *at)),
+            Fitted::Gamma(g) => g.cdf(t),
+        }
+    }
+
+    fn quantile(&self, p: f64) -> f64 {
+        match self {
+            Fitted::Zero => 0.0,
+            Fitted::Point(at) => *at,
+            Fitted::Gamma(g) => g.inverse_cdf(p),
+        }
+    }
+}
+
+/// The maximum of independent branches, each `(moments, copies)`: copies of one branch
+/// are independent too.
+fn maximum(branches: &[(Moments, f64)]) -> Moments {
+    let live: Vec<(Moments, f64)> = branches.iter().copied().filter(|(m, n)| m.mean > 0.0 && *n > 0.0).collect();
+    match live.as_slice() {
+        [] => return Moments::default(),
+        [(m, n)] if *n == 1.0 => return *m,
+        _ => {}
+    }
+    let upper = live.iter().map(|(m, n)| m.mean + (8.0 + n.ln().max(0.0)) * m.var.sqrt() * 1.5).fold(0.0, f64::max)
+        + live.iter().map(|(m, _)| m.mean).fold(0.0, f64::max);
+    let cdfs: Vec<(Fitted, f64)> = live.iter().map(|(m, n)| (Fitted::new(*m), *n)).collect();
+    // Simpson's rule on the survival function of the maximum.
+    let steps = 4000;
+    let h = upper / steps as f64;
+    let (mut first, mut second) = (0.0, 0.0);
+    for i in 0..=steps {
+        let t = i as f64 * h;
+        let survival = 1.0 - cdfs.iter().map(|(f, n)| f.cdf(t).powf(*n)).product::<f64>();
+        let w = if i == 0 || i == steps {
+            1.0
+        } else if i % 2 == 1 {
+            4.0
+        } else {
+            2.0
+        };
+        first += w * survival;
+        second += w * 2.0 * t * survival;
+    }
+    let mean = first * h / 3.0;
+    let m2 = second * h / 3.0;
+    Moments { mean, var: (m2 - mean * mean).max(0.0) }
+}
+
+/// Solves the network at the rates its sources state.
+pub fn solve(net: &Network) -> Result<Solution, PerfError> {
+    net.check()?;
+    let n = net.endpoints.len();
+    let groups = call_cycles(net);
+    let arrivals = traffic(net, &groups)?;
+
+    // Stations: merged service time of their endpoints, then the queue.
+    let mut stations = Vec::with_capacity(net.stations.len());
+    let mut waits = Vec::with_capacity(net.stations.len());
+    for (s, station) in net.stations.iter().enumerate() {
+        let (mut rate, mut work, mut second) = (0.0, 0.0, 0.0);
+        for (e, endpoint) in net.endpoints.iter().enumerate().filter(|(_, e)| e.station as usize == s) {
+            let mean = endpoint.dist.mean();
+            rate += arrivals[e];
+            work += arrivals[e] * mean;
+            second += arrivals[e] * mean * mean * (1.0 + endpoint.dist.scv());
+        }
+        let mean_service = if rate > 0.0 { work / rate } else { 0.0 };
+        let scv = if work > 0.0 { (second * rate / (work * work) - 1.0).max(0.0) } else { 0.0 };
+        if rate > 0.0 && work > 0.0 && station.servers == 0 {
+            return Err(PerfError::Overloaded {
+                station: station.name.clone(),
+                utilisation: f64::INFINITY,
+                arrival_rps: rate,
+                servers: 0,
+            });
+        }
+        let (utilisation, wait_probability, mean_wait) = if rate == 0.0 || work == 0.0 {
+            (0.0, 0.0, 0.0)
+        } else {
+            let q = mmc(rate, 1000.0 / mean_service, station.servers).map_err(|err| match err {
+                PerfError::Saturated { utilisation } => PerfError::Overloaded {
+                    station: station.name.clone(),
+                    utilisation,
+                    arrival_rps: rate,
+                    servers: station.servers,
+                },
+                other => other,
+            })?;
+            (q.utilisation, q.wait_probability, q.mean_wait * 1000.0 * (1.0 + scv) / 2.0)
+        };
+        // The wait: 0 with probability 1 - C, else exponential with mean Wq / C.
+        let wait_var = if wait_probability > 0.0 {
+            (2.0 * mean_wait * mean_wait / wait_probability - mean_wait * mean_wait).max(0.0)
+        } else {
+            0.0
+        };
+        waits.push(Moments { mean: mean_wait, var: wait_var });
+        stations.push(StationSolution {
+            arrival_rps: rate,
+            utilisation,
+            mean_service_ms: mean_service,
+            wait_probability,
+            mean_wait_ms: mean_wait,
+            mean_response_ms: mean_wait + mean_service,
+        });
+    }
+
+    // Latency, callees first: a group of endpoints calling each other is iterated to its fixed point.
+    let own: Vec<Moments> = net
+        .endpoints
+        .iter()
+        .map(|e| {
+            let mean = e.dist.mean();
+            waits[e.station as usize].plus(Moments { mean, var: e.dist.scv() * mean * mean })
+        })
+        .collect();
+    let mut time = vec![Moments::default(); n];
+    for group in &groups {
+        let single = group.len() == 1 && !net.calls_of(group[0]).any(|(c, _)| c.to as usize == group[0]);
+        let rounds = if single { 1 } else { 1_000_000 };
+        let mut settled = false;
+        for _ in 0..rounds {
+            let mut change: f64 = 0.0;
+            for &e in group {
+                let next = own[e].plus(steps_time(net, e, &time));
+                change = change.max((next.mean - time[e].mean).abs() / next.mean.max(1e-300));
+                time[e] = next;
+            }
+            if change < 1e-13 {
+                settled = true;
+                break;
+            }
+        }
+        if !settled && !single || group.iter().any(|&e| !time[e].mean.is_finite() || !time[e].var.is_finite()) {
+            return Err(PerfError::Model(format!(
+                "the latency of {} does not settle (a call cycle that requests hardly ever leave)",
+                names(net, group)
+            )));
+        }
+    }
+
+    let endpoints = (0..n)
+        .map(|e| EndpointSolution { arrival_rps: arrivals[e], mean_ms: time[e].mean, sd_ms: time[e].var.sqrt() })
+        .collect();
+    let entries = net
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let m = time[s.endpoint as usize];
+            let q = |p: f64| quantile(m, p);
+            EntrySolution {
+                source: i,
+                endpoint: s.endpoint as usize,
+                rate_rps: s.rate_rps,
+                mean_ms: m.mean,
+                p50_ms: q(0.5),
+                p90_ms: q(0.9),
+                p99_ms: q(0.99),
+            }
+        })
+        .collect();
+    let bottleneck = stations
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.arrival_rps > 0.0)
+        .max_by(|a, b| a.1.utilisation.total_cmp(&b.1.utilisation))
+        .map(|(i, _)| i);
+    Ok(Solution { stations, endpoints, entries, bottleneck })
+}
+
+/// A percentile of a time fitted by a gamma (a point mass when it does not vary).
+fn quantile(m: Moments, p: f64) -> f64 {
+    Fitted::new(m).quantile(p)
+}
+
+/// Time spent in an endpoint's steps, from its callees' current times.
+fn steps_time(net: &Network, e: usize, time: &[Moments]) -> Moments {
+    let call_time = |c: &Call| time[c.to as usize].plus(Moments::fixed(c.latency_ms));
+    let mut total = Moments::default();
+    for step in &net.endpoints[e].steps {
+        let t = match step {
+            Step::Call(c) => call_time(c).repeated(c.times),
+            Step::Choice(choices) => {
+                let parts: Vec<(f64, Moments)> =
+                    choices.iter().map(|(p, c)| (*p, call_time(c).repeated(c.times))).collect();
+                Moments::mixture(&parts)
+            }
+            Step::Parallel(calls) => {
+                let branches: Vec<(Moments, f64)> = calls
+                    .iter()
+                    .map(|c| {
+                        let n = c.times.floor();
+                        let r = c.times - n;
+                        let t = call_time(c);
+                        if r == 0.0 {
+                            (t, n)
+                        } else {
+                            let fewer = maximum(&[(t, n)]);
+                            let more = maximum(&[(t, n + 1.0)]);
+                            (Moments::mixture(&[(1.0 - r, fewer), (r, more)]), 1.0)
+                        }
+                    })
+                    .collect();
+                maximum(&branches)
+            }
+        };
+        total = total.plus(t);
+    }
+    total
+}
+
+/// Endpoints named for a message (the first few of a group).
+fn names(net: &Network, group: &[usize]) -> String {
+    let mut names: Vec<&str> = group.iter().map(|&e| net.endpoints[e].name.as_str()).collect();
+    names.sort_unstable();
+    let more = names.len().saturating_sub(4);
+    names.truncate(4);
+    let mut out = names.join(", ");
+    if more > 0 {
+        out.push_str(&format!(" and {more} more"));
+    }
+    out
+}
+
+/// Strongly connected groups of the call graph, callees before callers (Tarjan, iterative).
+fn call_cycles(net: &Network) -> Vec<Vec<usize>> {
+    let n = net.endpoints.len();
+    let out: Vec<Vec<usize>> = (0..n)
+        .map(|e| {
+            let mut to: Vec<usize> = net.calls_of(e).filter(|(_, w)| *w > 0.0).map(|(c, _)| c.to as usize).collect();
+            to.sort_unstable();
+            to.dedup();
+            to
+        })
+        .collect();
+    const UNSEEN: usize = usize::MAX;
+    let (mut index, mut low, mut on_stack) = (vec![UNSEEN; n], vec![0; n], vec![false; n]);
+    let (mut stack, mut groups, mut next) = (Vec::new(), Vec::new(), 0);
+    for root in 0..n {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut i)) = work.last_mut() {
+            if let Some(&w) = out[v].get(*i) {
+                *i += 1;
+                if index[w] == UNSEEN {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut group = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    group.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                group.sort_unstable();
+                groups.push(group);
+            }
+        }
+    }
+    groups
+}
+
+/// Arrival rate per endpoint, callers before callees.
+fn traffic(net: &Network, groups: &[Vec<usize>]) -> Result<Vec<f64>, PerfError> {
+    let n = net.endpoints.len();
+    let mut inflow = vec![0.0; n];
+    for s in &net.sources {
+        inflow[s.endpoint as usize] += s.rate_rps;
+    }
+    let mut rate = vec![0.0; n];
+    let mut member = vec![usize::MAX; n];
+    for group in groups.iter().rev() {
+        for (k, &e) in group.iter().enumerate() {
+            member[e] = k;
+        }
+        let k = group.len();
+        // calls[i][j]: calls per request from the group's i-th endpoint to its j-th.
+        let mut calls = vec![0.0; k * k];
+        for (i, &e) in group.iter().enumerate() {
+            for (c, w) in net.calls_of(e) {
+                let to = c.to as usize;
+                if member[to] < k && group.get(member[to]) == Some(&to) {
+                    calls[i * k + member[to]] += w;
+                }
+            }
+        }
+        let b: Vec<f64> = group.iter().map(|&e| inflow[e]).collect();
+        let cycle_error = || {
+            PerfError::Model(format!(
+                "{} call each other in a loop with no way out: a request makes on average one call or more back into the loop, so it never finishes (lower a probability or count in the loop)",
+                names(net, group)
+            ))
+        };
+        let solved = if k == 1 {
+            if calls[0] >= 1.0 {
+                return Err(cycle_error());
+            }
+            vec![b[0] / (1.0 - calls[0])]
+        } else {
+            // (I - C) x = 1 has a solution x >= 1 exactly when requests leave the loop.
+            let mut a = vec![0.0; k * k];
+            for i in 0..k {
+                for j in 0..k {
+                    a[i * k + j] = f64::from(u8::from(i == j)) - calls[i * k + j];
+                }
+            }
+            let leaves = solve_dense(a.clone(), k, vec![1.0; k]);
+            if leaves.is_none_or(|x| x.iter().any(|v| !v.is_finite() || *v < 1.0 - 1e-9)) {
+                return Err(cycle_error());
+            }
+            let mut at = vec![0.0; k * k];
+            for i in 0..k {
+                for j in 0..k {
+                    at[i * k + j] = a[j * k + i];
+                }
+            }
+            solve_dense(at, k, b).ok_or_else(cycle_error)?
+        };
+        for (i, &e) in group.iter().enumerate() {
+            rate[e] = solved[i];
+        }
+        for &e in group {
+            for (c, w) in net.calls_of(e) {
+                let to = c.to as usize;
+                if !(member[to] < k && group.get(member[to]) == Some(&to)) {
+                    inflow[to] += rate[e] * w;
+                }
+            }
+        }
+    }
+    Ok(rate)
+}
+
+/// Gaussian elimination with partial pivoting; `None` when the matrix is singular.
+fn solve_dense(mut a: Vec<f64>, n: usize, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&x, &y| a[x * n + col].abs().total_cmp(&a[y * n + col].abs()))?;
+        if a[pivot * n + col].abs() < 1e-12 {
+            return None;
+        }
+        if pivot != col {
+            for j in 0..n {
+                a.swap(pivot * n + j, col * n + j);
+            }
+            b.swap(pivot, col);
+        }
+        for row in col + 1..n {
+            let f = a[row * n + col] / a[col * n + col];
+            if f != 0.0 {
+                for j in col..n {
+                    a[row * n + j] -= f * a[col * n + j];
+                }
+                b[row] -= f * b[col];
+            }
+        }
+    }
+    let mut x = vec![0.0; n];
+    for row in (0..n).rev() {
+        let s: f64 = (row + 1..n).map(|j| a[row * n + j] * x[j]).sum();
+        x[row] = (b[row] - s) / a[row * n + row];
+    }
+    Some(x)
+}
+
+/// The queueing answer for one station (M/M/c, Allen-Cunneen for other shapes), as the
+/// resilience cascade asks it; overload is shed as by the utilisation law.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Queueing;
+
+impl LoadModel for Queueing {
+    fn name(&self) -> &'static str {
+        "queueing"
+    }
+
+    fn station(&self, load: &StationLoad) -> Result<StationResult, PerfError> {
+        load.check()?;
+        let servers = load.servers.floor() as u32;
+        let saturated = || crate::UtilisationLaw.station(load);
+        if load.arrival_rps == 0.0 || load.service_time_ms == 0.0 || servers == 0 {
+            return saturated();
+        }
+        match mmc(load.arrival_rps, 1000.0 / load.service_time_ms, servers) {
+            Ok(q) => {
+                let scv = load.service_time_cv * load.service_time_cv;
+                let wait = q.mean_wait * 1000.0 * (1.0 + scv) / 2.0;
+                let m = Moments {
+                    mean: wait + load.service_time_ms,
+                    var: if q.wait_probability > 0.0 {
+                        (2.0 * wait * wait / q.wait_probability - wait * wait).max(0.0)
+                    } else {
+                        0.0
+                    } + scv * load.service_time_ms * load.service_time_ms,
+                };
+                let (latency, loss) = match load.timeout_ms {
+                    Some(t) if m.mean > t => (t, 1.0 - t / m.mean),
+                    _ => (m.mean, 0.0),
+                };
+                Ok(StationResult {
+                    utilisation: q.utilisation,
+                    latency_ms: latency,
+                    latency_p99_ms: Some(quantile(m, 0.99)),
+                    loss,
+                })
+            }
+            Err(PerfError::Saturated { .. }) => saturated(),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dist::ServiceDist;
+    use crate::network::{Endpoint, Slo, Source, Station};
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * b.abs().max(1e-12)
+    }
+
+    #[test]
+    fn mm1_is_exact() {
+        // lambda 8/s, mean 100 ms: rho 0.8, response 1/(mu - lambda) = 500 ms.
+        let net = Network::jackson(&[1], &[100.0], &[8.0], &[vec![0.0]]);
+        let s = solve(&net).unwrap();
+        assert!(close(s.stations[0].utilisation, 0.8, 1e-12));
+        assert!(close(s.entries[0].mean_ms, 500.0, 1e-12));
+        // The sojourn of M/M/1 is exponential: its median is ln 2 / (mu - lambda).
+        assert!(close(s.entries[0].p50_ms, 500.0 * 2f64.ln(), 1e-9), "{}", s.entries[0].p50_ms);
+        assert!(close(s.entries[0].p99_ms, 500.0 * 100f64.ln(), 1e-9), "{}", s.entries[0].p99_ms);
+    }
+
+    #[test]
+    fn mmc_matches_erlang_c() {
+        // Two servers, lambda 15/s, mean 100 ms: a = 1.5, rho 0.75, C = 9/14, Wq = C/(c mu - lambda) = 9/70 s.
+        let net = Network::jackson(&[2], &[100.0], &[15.0], &[vec![0.0]]);
+        let s = solve(&net).unwrap();
+        assert!(close(s.stations[0].wait_probability, 9.0 / 14.0, 1e-12));
+        assert!(close(s.entries[0].mean_ms, 9000.0 / 70.0 + 100.0, 1e-12));
+    }
+
+    #[test]
+    fn md1_is_pollaczek_khinchine() {
+        // Deterministic 100 ms at 8/s: Wq = rho S / (2 (1 - rho)) = 200 ms.
+        let mut net = Network::jackson(&[1], &[100.0], &[8.0], &[vec![0.0]]);
+        net.endpoints[0].dist = ServiceDist::Deterministic { value: 100.0 };
+        let s = solve(&net).unwrap();
+        assert!(close(s.stations[0].mean_wait_ms, 200.0, 1e-12), "{}", s.stations[0].mean_wait_ms);
+        assert!(close(s.entries[0].mean_ms, 300.0, 1e-12));
+    }
+
+    #[test]
+    fn tandem_adds_the_stations() {
+        // 5/s through 100 ms then 150 ms (one server each): 1/(10-5) + 1/(6.67-5) = 200 + 600 ms.
+        let net = Network::jackson(&[1, 1], &[100.0, 150.0], &[5.0, 0.0], &[vec![0.0, 1.0], vec![0.0, 0.0]]);
+        let s = solve(&net).unwrap();
+        assert!(close(s.entries[0].mean_ms, 800.0, 1e-12), "{}", s.entries[0].mean_ms);
+    }
+
+    /// Three stations with feedback: 1 -> 2 -> 3, 3 back to 1 with 0.3 and to 2 with 0.2.
+    pub(crate) fn jackson3() -> Network {
+        Network::jackson(
+            &[1, 2, 1],
+            &[40.0, 120.0, 50.0],
+            &[4.0, 2.0, 0.0],
+            &[vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0], vec![0.3, 0.2, 0.0]],
+        )
+    }
+
+    /// The textbook answer: visit rates from the traffic equations, each station M/M/c,
+    /// Little's law over the whole network.
+    pub(crate) fn jackson3_exact() -> f64 {
+        // lambda1 = 4 + 0.3 l3, lambda2 = 2 + l1 + 0.2 l3, lambda3 = l2 => l3 = (6 + 0.3 l3 ... )
+        let l3 = 6.0 / (1.0 - 0.5);
+        let (l1, l2) = (4.0 + 0.3 * l3, 2.0 + 4.0 + 0.3 * l3 + 0.2 * l3);
+        assert!(close(l2, l3, 1e-12));
+        let w = |l: f64, s_ms: f64, c: u32| crate::mmc::mmc(l, 1000.0 / s_ms, c).unwrap().mean_response * 1000.0;
+        (l1 * w(l1, 40.0, 1) + l2 * w(l2, 120.0, 2) + l3 * w(l3, 50.0, 1)) / 6.0
+    }
+
+    #[test]
+    fn jackson_with_feedback_is_exact() {
+        let s = solve(&jackson3()).unwrap();
+        assert!(close(s.endpoints[2].arrival_rps, 12.0, 1e-12), "{:?}", s.endpoints);
+        assert!(
+            close(s.mean_response_ms(), jackson3_exact(), 1e-10),
+            "{} vs {}",
+            s.mean_response_ms(),
+            jackson3_exact()
+        );
+        assert_eq!(s.bottleneck, Some(1)); // 12/s x 120 ms on two servers: 72%
+    }
+
+    #[test]
+    fn a_cycle_without_exit_is_refused_by_name() {
+        let net = Network::jackson(&[1, 1], &[10.0, 10.0], &[1.0, 0.0], &[vec![0.0, 1.0], vec![1.0, 0.0]]);
+        let err = solve(&net).unwrap_err().to_string();
+        assert!(err.contains("station 0, station 1 call each other in a loop with no way out"), "{err}");
+        let net = Network::jackson(&[1], &[10.0], &[1.0], &[vec![1.0]]);
+        assert!(solve(&net).unwrap_err().to_string().contains("no way out"));
+    }
+
+    #[test]
+    fn overload_names_the_station_and_never_gives_nan() {
+        let net = Network::jackson(&[1, 1], &[10.0, 300.0], &[5.0, 0.0], &[vec![0.0, 0.7], vec![0.0, 0.0]]);
+        let err = solve(&net).unwrap_err().to_string();
+        assert!(err.starts_with("station 1 would be 105% busy (3.5 rps on 1 servers)"), "{err}");
+        let mut net = Network::jackson(&[1], &[10.0], &[5.0], &[vec![0.0]]);
+        net.stations[0].servers = 0;
+        assert!(solve(&net).unwrap_err().to_string().contains("on 0 servers"));
+        net.sources[0].rate_rps = f64::NAN;
+        assert!(solve(&net).unwrap_err().to_string().contains("arrival rate is NaN"));
+    }
+
+    #[test]
+    fn parallel_calls_take_the_slowest() {
+        // An idle front (no wait) calling two exponential 100 ms backends side by side at a
+        // trickle: E[max of two exponentials] = 150 ms.
+        let mut net = Network::default();
+        for (i, mean) in [(0, 0.0), (1, 100.0), (2, 100.0)] {
+            net.stations.push(Station { name: format!("s{i}"), servers: 1000, queue_limit: None });
+            net.endpoints.push(Endpoint {
+                name: format!("e{i}"),
+                station: i,
+                dist: ServiceDist::Exponential { mean },
+                steps: vec![],
+                slo: Slo::default(),
+            });
+        }
+        net.endpoints[0].steps = vec![Step::Parallel(vec![Call::to(1, 1.0), Call::to(2, 1.0)])];
+        net.sources.push(Source { endpoint: 0, rate_rps: 0.001, daily: None, weekly: None });
+        let s = solve(&net).unwrap();
+        assert!(close(s.entries[0].mean_ms, 150.0, 1e-3), "{}", s.entries[0].mean_ms);
+        // Three copies of one: 100 (1 + 1/2 + 1/3).
+        net.endpoints[0].steps = vec![Step::Parallel(vec![Call::to(1, 3.0)])];
+        let s = solve(&net).unwrap();
+        assert!(close(s.entries[0].mean_ms, 100.0 * (1.0 + 0.5 + 1.0 / 3.0), 1e-3), "{}", s.entries[0].mean_ms);
+        // In sequence instead: 300 ms.
+        net.endpoints[0].steps = vec![Step::Call(Call::to(1, 3.0))];
+        assert!(close(solve(&net).unwrap().entries[0].mean_ms, 300.0, 1e-6));
+    }
+
+    #[test]
+    fn queueing_model_agrees_with_mmc_and_sheds_overload() {
+        let load = StationLoad {
+            arrival_rps: 8.0,
+            servers: 1.0,
+            service_time_ms: 100.0,
+            service_time_cv: 1.0,
+            queue_limit: None,
+            timeout_ms: None,
+        };
+        let r = Queueing.station(&load).unwrap();
+        assert!(close(r.latency_ms, 500.0, 1e-12));
+        let r = Queueing.station(&StationLoad { arrival_rps: 20.0, timeout_ms: Some(1000.0), ..load }).unwrap();
+        assert!(close(r.loss, 0.5, 1e-12), "{r:?}");
+    }
+}
