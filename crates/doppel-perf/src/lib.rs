@@ -9,8 +9,10 @@ use thiserror::Error;
 
 pub mod analytic;
 pub mod dist;
+pub mod hist;
 pub mod mmc;
 pub mod network;
+pub mod sim;
 
 pub use dist::ServiceDist;
 pub use network::{Breaker, Call, Endpoint, Network, Retry, Slo, Source, Station, Step};

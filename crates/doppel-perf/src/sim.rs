@@ -1,0 +1,1162 @@
+//! The discrete-event simulator: requests flow through a [`Network`]'s call graph with
+//! queues, server limits, timeouts, retries with backoff, circuit breakers, fan-out and
+//! join, and load that follows the sources' daily and weekly profiles.
+//!
+//! One calendar (a binary heap of `u128` keys: time bits, sequence number, event) over an
+//! arena of request frames. A request's own work comes first, then its steps; a call that
+//! is the last thing a frame does and needs no tracking is a tail call (the callee answers
+//! the caller's caller), so Markov routing costs one frame however long the walk. Runs are
+//! deterministic for a seed: replication `r` draws from ChaCha8 stream `r` of that seed,
+//! replications run on rayon and are merged in order. Requests that arrive during the
+//! warm-up are not counted. Every figure is the mean over replications with a 95%
+//! Student-t interval.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp1};
+use rayon::prelude::*;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::PerfError;
+use crate::dist::Sampler;
+use crate::hist::LatencyHistogram;
+use crate::network::{Network, Step};
+
+/// How to run a simulation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Simulated seconds measured in each replication, after the warm-up.
+    pub horizon_s: f64,
+    /// Simulated seconds run first and not counted.
+    pub warmup_s: f64,
+    /// Independent replications (at least 2 for confidence intervals).
+    pub replications: u32,
+    /// Hours since Monday 00:00 at the start, when the sources' profiles apply; `None`
+    /// holds every source at its mean rate.
+    pub start_hour: Option<f64>,
+    /// Width of the buckets of utilisation over time, in seconds.
+    pub bucket_s: f64,
+    /// Requests in flight at which a run gives up (queues growing without end).
+    pub max_in_flight: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            seed: 1,
+            horizon_s: 600.0,
+            warmup_s: 60.0,
+            replications: 10,
+            start_hour: None,
+            bucket_s: 60.0,
+            max_in_flight: 5_000_000,
+        }
+    }
+}
+
+/// A figure with its 95% confidence interval over replications.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// Mean over replications.
+    pub mean: f64,
+    /// Half-width of the 95% interval; `None` with fewer than 2 replications or no data.
+    pub half_width: Option<f64>,
+}
+
+impl Estimate {
+    /// Whether the interval holds `value`.
+    pub fn covers(&self, value: f64) -> bool {
+        self.half_width.is_some_and(|h| (self.mean - value).abs() <= h)
+    }
+
+    fn of(values: &[f64]) -> Estimate {
+        let values: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let n = values.len();
+        if n == 0 {
+            return Estimate { mean: 0.0, half_width: None };
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        if n < 2 {
+            return Estimate { mean, half_width: None };
+        }
+        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
+        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64).map_or(1.96, |d| d.inverse_cdf(0.975));
+        Estimate { mean, half_width: Some(t * (var / n as f64).sqrt()) }
+    }
+}
+
+/// What one entry point (load source) saw.
+#[derive(Debug, Clone)]
+pub struct EntryStats {
+    /// Index of the source.
+    pub source: usize,
+    /// Index of its endpoint.
+    pub endpoint: usize,
+    /// Requests answered successfully per second.
+    pub throughput_rps: Estimate,
+    /// Share of requests that failed (dropped, timed out, refused by a breaker or a
+    /// station that is down, or a hard call that failed).
+    pub error_rate: Estimate,
+    /// Mean response time of successful requests, ms.
+    pub mean_ms: Estimate,
+    /// Median, ms.
+    pub p50_ms: Estimate,
+    /// 90th percentile, ms.
+    pub p90_ms: Estimate,
+    /// 99th percentile, ms.
+    pub p99_ms: Estimate,
+    /// Successful requests' response times over all replications.
+    pub histogram: LatencyHistogram,
+}
+
+/// What one station saw.
+#[derive(Debug, Clone)]
+pub struct StationStats {
+    /// Busy share of its servers.
+    pub utilisation: Estimate,
+    /// Requests served per second.
+    pub throughput_rps: Estimate,
+    /// Mean time at the station (wait and own service), ms.
+    pub mean_response_ms: Estimate,
+    /// 99th percentile of that, ms.
+    pub p99_ms: Estimate,
+    /// Requests dropped (queue full or no servers) per second.
+    pub dropped_rps: Estimate,
+    /// Attempts at its endpoints its callers gave up on per second.
+    pub timeouts_rps: Estimate,
+    /// Calls to it refused by an open breaker per second.
+    pub rejected_rps: Estimate,
+    /// Busy share per bucket of `bucket_s`, averaged over replications.
+    pub utilisation_over_time: Vec<f64>,
+}
+
+/// The whole answer.
+#[derive(Debug, Clone)]
+pub struct SimReport {
+    /// Replications run.
+    pub replications: u32,
+    /// Events handled, all replications together.
+    pub events: u64,
+    /// Mean response time of successful requests from outside, ms.
+    pub mean_response_ms: Estimate,
+    /// Per source.
+    pub entries: Vec<EntryStats>,
+    /// Per station.
+    pub stations: Vec<StationStats>,
+}
+
+/// Runs the replications of a simulation on rayon's pool.
+pub fn run(net: &Network, config: &SimConfig) -> Result<SimReport, PerfError> {
+    let model = Model::compile(net, config)?;
+    let runs: Vec<Result<Run, PerfError>> =
+        (0..config.replications.max(1)).into_par_iter().map(|r| model.replicate(u64::from(r))).collect();
+    let runs = runs.into_iter().collect::<Result<Vec<Run>, PerfError>>()?;
+    Ok(model.report(&runs))
+}
+
+/// Runs one replication on the calling thread and returns the events it handled and the
+/// mean response time of successful requests (ms): the benchmark's entry point.
+pub fn run_once(net: &Network, config: &SimConfig, replication: u64) -> Result<(u64, f64), PerfError> {
+    let model = Model::compile(net, config)?;
+    let run = model.replicate(replication)?;
+    let (sum, n) = run.entries.iter().fold((0.0, 0u64), |(s, n), e| (s + e.sum_ms, n + e.ok));
+    Ok((run.events, if n == 0 { 0.0 } else { sum / n as f64 }))
+}
+
+// ---------------------------------------------------------------------------------------
+// The compiled model.
+
+const NONE: u32 = u32::MAX;
+const ORPHAN: u32 = u32::MAX - 1;
+const BRANCH: u32 = 1 << 31;
+
+const ARRIVAL: u32 = 0;
+const DONE: u32 = 1;
+const DELIVER: u32 = 2;
+const TIMEOUT: u32 = 3;
+const RETRY: u32 = 4;
+const KIND_SHIFT: u32 = 29;
+const ID_MASK: u32 = (1 << KIND_SHIFT) - 1;
+
+#[derive(Debug)]
+struct CCall {
+    to: u32,
+    whole: u32,
+    frac: f64,
+    tracked: bool,
+    hard: bool,
+    timeout_ms: f64,
+    retries: u32,
+    backoff_ms: f64,
+    breaker: Option<(u32, f64)>,
+    latency_ms: f64,
+}
+
+#[derive(Debug)]
+enum CStep {
+    One(u32),
+    Parallel(u32, u32),
+    /// Calls `start..end` with cumulative probabilities in `cumulative`.
+    Choice(u32, u32),
+}
+
+#[derive(Debug)]
+struct CEndpoint {
+    station: u32,
+    sampler: Sampler,
+    steps: std::ops::Range<usize>,
+}
+
+#[derive(Debug)]
+struct CSource {
+    endpoint: u32,
+    /// Rate of candidate arrivals per ms (the peak when thinning).
+    rate_per_ms: f64,
+    /// Whether candidates are thinned by the profile.
+    thinned: bool,
+}
+
+struct Model<'n> {
+    net: &'n Network,
+    config: SimConfig,
+    endpoints: Vec<CEndpoint>,
+    steps: Vec<CStep>,
+    calls: Vec<CCall>,
+    cumulative: Vec<f64>,
+    sources: Vec<CSource>,
+    warmup_ms: f64,
+    end_ms: f64,
+    buckets: usize,
+    /// Buckets per ms.
+    per_bucket_ms: f64,
+}
+
+impl<'n> Model<'n> {
+    fn compile(net: &'n Network, config: &SimConfig) -> Result<Model<'n>, PerfError> {
+        net.check()?;
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !(positive(config.horizon_s) && config.warmup_s.is_finite() && config.warmup_s >= 0.0) {
+            return Err(PerfError::Model(format!(
+                "simulation horizon {} s and warm-up {} s: expected a horizon above 0 and a warm-up of at least 0",
+                config.horizon_s, config.warmup_s
+            )));
+        }
+        if !positive(config.bucket_s) {
+            return Err(PerfError::Model(format!("utilisation bucket {} s: expected above 0", config.bucket_s)));
+        }
+        if config.start_hour.is_some_and(|h| !h.is_finite()) {
+            return Err(PerfError::Model("simulation start hour: expected a finite number of hours".into()));
+        }
+        if net.endpoints.len() > ID_MASK as usize {
+            return Err(PerfError::Model(format!(
+                "{} endpoints: at most {ID_MASK} can be simulated",
+                net.endpoints.len()
+            )));
+        }
+        let mut m = Model {
+            net,
+            config: config.clone(),
+            endpoints: Vec::new(),
+            steps: Vec::new(),
+            calls: Vec::new(),
+            cumulative: Vec::new(),
+            sources: Vec::new(),
+            warmup_ms: config.warmup_s * 1000.0,
+            end_ms: (config.warmup_s + config.horizon_s) * 1000.0,
+            buckets: (config.horizon_s / config.bucket_s).ceil().max(1.0) as usize,
+            per_bucket_ms: 1.0 / (config.bucket_s * 1000.0),
+        };
+        for e in &net.endpoints {
+            let first = m.steps.len();
+            for step in &e.steps {
+                let compiled = match step {
+                    Step::Call(c) => CStep::One(m.call(c)),
+                    Step::Parallel(cs) => {
+                        let start = m.calls.len() as u32;
+                        for c in cs {
+                            m.call(c);
+                        }
+                        CStep::Parallel(start, m.calls.len() as u32)
+                    }
+                    Step::Choice(cs) => {
+                        let start = m.calls.len() as u32;
+                        let mut acc = 0.0;
+                        for (p, c) in cs {
+                            let i = m.call(c) as usize;
+                            acc += p;
+                            m.cumulative[i] = acc;
+                        }
+                        CStep::Choice(start, m.calls.len() as u32)
+                    }
+                };
+                m.steps.push(compiled);
+            }
+            m.endpoints.push(CEndpoint { station: e.station, sampler: e.dist.sampler(), steps: first..m.steps.len() });
+        }
+        for s in &net.sources {
+            let (rate, thinned) = match config.start_hour {
+                Some(_) if s.daily.is_some() || s.weekly.is_some() => (s.peak_rate(), true),
+                _ => (s.rate_rps, false),
+            };
+            m.sources.push(CSource { endpoint: s.endpoint, rate_per_ms: rate / 1000.0, thinned });
+        }
+        Ok(m)
+    }
+
+    /// Adds a call; choices keep `cumulative` aligned with `calls`.
+    fn call(&mut self, c: &crate::network::Call) -> u32 {
+        let whole = c.times.floor();
+        self.calls.push(CCall {
+            to: c.to,
+            whole: whole.min(f64::from(u32::MAX)) as u32,
+            frac: c.times - whole,
+            tracked: c.tracked(),
+            hard: c.hard,
+            timeout_ms: c.timeout_ms.unwrap_or(f64::INFINITY),
+            retries: c.retry.max,
+            backoff_ms: c.retry.backoff_ms,
+            breaker: c.breaker.map(|b| (b.failures, b.open_ms)),
+            latency_ms: c.latency_ms,
+        });
+        if self.cumulative.len() < self.calls.len() {
+            self.cumulative.resize(self.calls.len(), 0.0);
+        }
+        (self.calls.len() - 1) as u32
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One replication.
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    endpoint: u32,
+    /// Parent frame, `BRANCH | branch`, `NONE` (a request from outside) or `ORPHAN`.
+    link: u32,
+    source: u32,
+    /// The call of the current sequential step (for its copies).
+    call: u32,
+    origin: f64,
+    arrived: f64,
+    step: u32,
+    repeat: u32,
+    pending: u32,
+    failed: bool,
+    fails_up: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Branch {
+    parent: u32,
+    call: u32,
+    attempt: u32,
+    child: u32,
+    timer: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+struct BreakerState {
+    failures: u32,
+    open_until: f64,
+}
+
+struct StationState {
+    servers: u32,
+    busy: u32,
+    limit: usize,
+    queue: VecDeque<u32>,
+}
+
+/// Counters of one replication.
+#[derive(Debug, Clone)]
+struct Run {
+    events: u64,
+    entries: Vec<EntryRun>,
+    stations: Vec<StationRun>,
+}
+
+#[derive(Debug, Clone)]
+struct EntryRun {
+    ok: u64,
+    failed: u64,
+    sum_ms: f64,
+    histogram: LatencyHistogram,
+}
+
+#[derive(Debug, Clone)]
+struct StationRun {
+    served: u64,
+    sum_ms: f64,
+    histogram: LatencyHistogram,
+    busy_ms: Vec<f64>,
+    dropped: u64,
+    timeouts: u64,
+    rejected: u64,
+}
+
+struct Sim<'m, 'n> {
+    m: &'m Model<'n>,
+    rng: ChaCha8Rng,
+    now: f64,
+    seq: u32,
+    heap: BinaryHeap<Reverse<u128>>,
+    frames: Vec<Frame>,
+    free_frames: Vec<u32>,
+    branches: Vec<Branch>,
+    free_branches: Vec<u32>,
+    breakers: Vec<BreakerState>,
+    stations: Vec<StationState>,
+    scratch: Vec<u32>,
+    run: Run,
+}
+
+impl Model<'_> {
+    fn replicate(&self, replication: u64) -> Result<Run, PerfError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
+        rng.set_stream(replication);
+        let net = self.net;
+        let mut sim = Sim {
+            m: self,
+            rng,
+            now: 0.0,
+            seq: 0,
+            heap: BinaryHeap::with_capacity(1024),
+            frames: Vec::with_capacity(1024),
+            free_frames: Vec::new(),
+            branches: Vec::new(),
+            free_branches: Vec::new(),
+            breakers: vec![BreakerState::default(); self.calls.len()],
+            stations: net
+                .stations
+                .iter()
+                .map(|s| StationState {
+                    servers: s.servers,
+                    busy: 0,
+                    limit: s.queue_limit.map_or(usize::MAX, |l| l as usize),
+                    queue: VecDeque::new(),
+                })
+                .collect(),
+            scratch: Vec::new(),
+            run: Run {
+                events: 0,
+                entries: (0..net.sources.len())
+                    .map(|_| EntryRun { ok: 0, failed: 0, sum_ms: 0.0, histogram: LatencyHistogram::new() })
+                    .collect(),
+                stations: (0..net.stations.len())
+                    .map(|_| StationRun {
+                        served: 0,
+                        sum_ms: 0.0,
+                        histogram: LatencyHistogram::new(),
+                        busy_ms: vec![0.0; self.buckets],
+                        dropped: 0,
+                        timeouts: 0,
+                        rejected: 0,
+                    })
+                    .collect(),
+            },
+        };
+        for (i, s) in self.sources.iter().enumerate() {
+            if s.rate_per_ms > 0.0 {
+                let gap = sim.exp() / s.rate_per_ms;
+                sim.push(gap, ARRIVAL, i as u32);
+            }
+        }
+        sim.main_loop()?;
+        Ok(sim.run)
+    }
+}
+
+impl Sim<'_, '_> {
+    #[inline]
+    fn exp(&mut self) -> f64 {
+        Exp1.sample(&mut self.rng)
+    }
+
+    #[inline]
+    fn push(&mut self, at: f64, kind: u32, id: u32) {
+        let key = (u128::from(at.to_bits()) << 64) | (u128::from(self.seq) << 32) | u128::from(kind << KIND_SHIFT | id);
+        self.seq = self.seq.wrapping_add(1);
+        self.heap.push(Reverse(key));
+    }
+
+    fn main_loop(&mut self) -> Result<(), PerfError> {
+        let end = self.m.end_ms;
+        while let Some(Reverse(key)) = self.heap.pop() {
+            let at = f64::from_bits((key >> 64) as u64);
+            if at > end {
+                break;
+            }
+            self.now = at;
+            self.run.events += 1;
+            let what = key as u32;
+            let id = what & ID_MASK;
+            match what >> KIND_SHIFT {
+                ARRIVAL => self.arrival(id)?,
+                DONE => self.done(id),
+                DELIVER => {
+                    let next = self.arrive(id);
+                    self.drive(next);
+                }
+                TIMEOUT => {
+                    let b = self.branches[id as usize];
+                    if b.timer == (key >> 32) as u32 && b.child != NONE {
+                        self.frames[b.child as usize].link = ORPHAN;
+                        let station = self.m.endpoints[self.m.calls[b.call as usize].to as usize].station;
+                        if self.counted() {
+                            self.run.stations[station as usize].timeouts += 1;
+                        }
+                        self.branches[id as usize].child = NONE;
+                        let next = self.branch_failed(id);
+                        self.drive(next);
+                    }
+                }
+                _ => {
+                    let next = self.attempt(id);
+                    self.drive(next);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn counted(&self) -> bool {
+        self.now >= self.m.warmup_ms
+    }
+
+    fn arrival(&mut self, source: u32) -> Result<(), PerfError> {
+        let s = &self.m.sources[source as usize];
+        let (endpoint, rate, thinned) = (s.endpoint, s.rate_per_ms, s.thinned);
+        let gap = self.exp() / rate;
+        self.push(self.now + gap, ARRIVAL, source);
+        if thinned {
+            let hours = self.m.config.start_hour.unwrap_or(0.0) + self.now / 3_600_000.0;
+            let keep = self.m.net.sources[source as usize].rate_at(hours) / 1000.0 / rate;
+            if self.rng.random::<f64>() >= keep {
+                return Ok(());
+            }
+        }
+        let f = self.new_frame(Frame {
+            endpoint,
+            link: NONE,
+            source,
+            call: NONE,
+            origin: self.now,
+            arrived: self.now,
+            step: 0,
+            repeat: 0,
+            pending: 0,
+            failed: false,
+            fails_up: true,
+        });
+        if self.frames.len() > self.m.config.max_in_flight {
+            return Err(PerfError::Model(format!(
+                "more than {} requests in flight after {:.0} simulated seconds: the load is more than the estate can serve and queues grow without end (add servers, lower the load, or set queue limits)",
+                self.m.config.max_in_flight,
+                self.now / 1000.0
+            )));
+        }
+        let next = self.arrive(f);
+        self.drive(next);
+        Ok(())
+    }
+
+    fn new_frame(&mut self, frame: Frame) -> u32 {
+        if let Some(f) = self.free_frames.pop() {
+            self.frames[f as usize] = frame;
+            f
+        } else {
+            self.frames.push(frame);
+            (self.frames.len() - 1) as u32
+        }
+    }
+
+    /// A request reaches its station: served at once, queued, or dropped. Returns a frame
+    /// that can move on (the caller of a dropped request).
+    fn arrive(&mut self, f: u32) -> Option<u32> {
+        self.frames[f as usize].arrived = self.now;
+        let e = &self.m.endpoints[self.frames[f as usize].endpoint as usize];
+        let s = e.station as usize;
+        let st = &mut self.stations[s];
+        if st.busy < st.servers {
+            st.busy += 1;
+            self.serve(f, s);
+        } else if st.servers == 0 || st.queue.len() >= st.limit {
+            if self.counted() {
+                self.run.stations[s].dropped += 1;
+            }
+            self.frames[f as usize].failed = true;
+            return self.finish(f);
+        } else {
+            st.queue.push_back(f);
+        }
+        None
+    }
+
+    /// Starts serving a request on a server already taken.
+    #[inline]
+    fn serve(&mut self, f: u32, s: usize) {
+        let e = self.frames[f as usize].endpoint as usize;
+        let d = self.m.endpoints[e].sampler.sample(&mut self.rng);
+        if self.now >= self.m.warmup_ms {
+            let bucket = (((self.now - self.m.warmup_ms) * self.m.per_bucket_ms) as usize).min(self.m.buckets - 1);
+            self.run.stations[s].busy_ms[bucket] += d;
+        }
+        self.push(self.now + d, DONE, f);
+    }
+
+    fn done(&mut self, f: u32) {
+        let frame = self.frames[f as usize];
+        let s = self.m.endpoints[frame.endpoint as usize].station as usize;
+        if frame.arrived >= self.m.warmup_ms {
+            let r = &mut self.run.stations[s];
+            let t = self.now - frame.arrived;
+            r.served += 1;
+            r.sum_ms += t;
+            r.histogram.record(t);
+        }
+        if let Some(next) = self.stations[s].queue.pop_front() {
+            self.serve(next, s);
+        } else {
+            self.stations[s].busy -= 1;
+        }
+        self.drive(Some(f));
+    }
+
+    /// Advances frames until none can move without an event.
+    #[inline]
+    fn drive(&mut self, mut next: Option<u32>) {
+        while let Some(f) = next {
+            next = self.advance(f);
+        }
+    }
+
+    /// Moves a frame on after its own work or a finished step: issues its next calls, or
+    /// finishes it. Returns a frame that can now move on (its parent), if any.
+    fn advance(&mut self, f: u32) -> Option<u32> {
+        loop {
+            let frame = self.frames[f as usize];
+            let steps = &self.m.endpoints[frame.endpoint as usize].steps;
+            if frame.failed || frame.repeat == 0 && frame.step as usize == steps.len() {
+                return self.finish(f);
+            }
+            let call = if frame.repeat > 0 {
+                frame.call
+            } else {
+                let step = &self.m.steps[steps.start + frame.step as usize];
+                self.frames[f as usize].step += 1;
+                match *step {
+                    CStep::One(c) => {
+                        let copies = self.copies(c);
+                        if copies == 0 {
+                            continue;
+                        }
+                        self.frames[f as usize].repeat = copies;
+                        self.frames[f as usize].call = c;
+                        c
+                    }
+                    CStep::Choice(start, end) => {
+                        let u: f64 = self.rng.random();
+                        let Some(c) = (start..end).find(|&c| u < self.m.cumulative[c as usize]) else { continue };
+                        let copies = self.copies(c);
+                        if copies == 0 {
+                            continue;
+                        }
+                        self.frames[f as usize].repeat = copies;
+                        self.frames[f as usize].call = c;
+                        c
+                    }
+                    CStep::Parallel(start, end) => {
+                        // Every copy counted before any is sent, so the join completes only
+                        // when all have answered (some may fail at once).
+                        let mut copies = std::mem::take(&mut self.scratch);
+                        copies.clear();
+                        for c in start..end {
+                            let n = self.copies(c);
+                            copies.extend(std::iter::repeat_n(c, n as usize));
+                        }
+                        if copies.is_empty() {
+                            self.scratch = copies;
+                            continue;
+                        }
+                        self.frames[f as usize].pending = copies.len() as u32;
+                        let mut ready = None;
+                        for &c in &copies {
+                            if let Some(r) = self.issue(c, f) {
+                                ready = Some(r);
+                            }
+                        }
+                        self.scratch = copies;
+                        return ready;
+                    }
+                }
+            };
+            // One copy of a sequential call.
+            let frame = &mut self.frames[f as usize];
+            frame.repeat -= 1;
+            let last = frame.repeat == 0 && frame.step as usize == steps.len();
+            let cc = &self.m.calls[call as usize];
+            if last && !cc.tracked && cc.latency_ms == 0.0 {
+                // A tail call: the callee answers this frame's caller.
+                let child = Frame {
+                    endpoint: cc.to,
+                    call: NONE,
+                    step: 0,
+                    repeat: 0,
+                    pending: 0,
+                    failed: false,
+                    fails_up: cc.hard && frame.fails_up,
+                    ..*frame
+                };
+                // Same slot: a branch waiting on this frame now waits on the callee.
+                self.frames[f as usize] = child;
+                return self.arrive(f);
+            }
+            frame.pending = 1;
+            return self.issue(call, f);
+        }
+    }
+
+    /// Copies of a call this request makes.
+    #[inline]
+    fn copies(&mut self, c: u32) -> u32 {
+        let cc = &self.m.calls[c as usize];
+        let extra = cc.frac > 0.0 && self.rng.random::<f64>() < cc.frac;
+        cc.whole + u32::from(extra)
+    }
+
+    /// Sends one call from frame `f`; returns a frame that can move on at once (when the
+    /// call failed without waiting).
+    fn issue(&mut self, c: u32, f: u32) -> Option<u32> {
+        if self.m.calls[c as usize].tracked {
+            let b = if let Some(b) = self.free_branches.pop() {
+                b
+            } else {
+                self.branches.push(Branch { parent: 0, call: 0, attempt: 0, child: NONE, timer: 0 });
+                (self.branches.len() - 1) as u32
+            };
+            self.branches[b as usize] = Branch { parent: f, call: c, attempt: 0, child: NONE, timer: 0 };
+            self.attempt(b)
+        } else {
+            let child = self.child(c, f, f);
+            self.send(c, child)
+        }
+    }
+
+    fn child(&mut self, c: u32, f: u32, link: u32) -> u32 {
+        let parent = self.frames[f as usize];
+        let cc = &self.m.calls[c as usize];
+        self.new_frame(Frame {
+            endpoint: cc.to,
+            link,
+            source: parent.source,
+            call: NONE,
+            origin: parent.origin,
+            arrived: self.now,
+            step: 0,
+            repeat: 0,
+            pending: 0,
+            failed: false,
+            fails_up: cc.hard || cc.tracked,
+        })
+    }
+
+    fn send(&mut self, c: u32, child: u32) -> Option<u32> {
+        let latency = self.m.calls[c as usize].latency_ms;
+        if latency > 0.0 {
+            self.push(self.now + latency, DELIVER, child);
+            None
+        } else {
+            self.arrive(child)
+        }
+    }
+
+    /// One attempt of a tracked call (first or retry).
+    fn attempt(&mut self, b: u32) -> Option<u32> {
+        let branch = self.branches[b as usize];
+        let cc = &self.m.calls[branch.call as usize];
+        if cc.breaker.is_some() && self.now < self.breakers[branch.call as usize].open_until {
+            if self.counted() {
+                let s = self.m.endpoints[cc.to as usize].station as usize;
+                self.run.stations[s].rejected += 1;
+            }
+            return self.branch_failed(b);
+        }
+        let child = self.child(branch.call, branch.parent, BRANCH | b);
+        self.branches[b as usize].child = child;
+        if cc.timeout_ms.is_finite() {
+            self.branches[b as usize].timer = self.seq;
+            self.push(self.now + cc.timeout_ms, TIMEOUT, b);
+        }
+        self.send(branch.call, child)
+    }
+
+    /// A tracked call's attempt failed: retry, or give up and tell the parent.
+    fn branch_failed(&mut self, b: u32) -> Option<u32> {
+        let branch = self.branches[b as usize];
+        let cc = &self.m.calls[branch.call as usize];
+        if let Some((threshold, open_ms)) = cc.breaker {
+            let state = &mut self.breakers[branch.call as usize];
+            state.failures += 1;
+            if state.failures >= threshold {
+                state.open_until = self.now + open_ms;
+                state.failures = 0;
+            }
+        }
+        if branch.attempt < cc.retries {
+            self.branches[b as usize].attempt += 1;
+            self.branches[b as usize].child = NONE;
+            if cc.backoff_ms > 0.0 {
+                self.push(self.now + cc.backoff_ms, RETRY, b);
+                return None;
+            }
+            return self.attempt(b);
+        }
+        if cc.hard {
+            self.frames[branch.parent as usize].failed = true;
+        }
+        self.branch_over(b)
+    }
+
+    /// Closes a branch; its parent moves on when its step has no call left.
+    fn branch_over(&mut self, b: u32) -> Option<u32> {
+        let parent = self.branches[b as usize].parent;
+        self.branches[b as usize].child = NONE;
+        self.branches[b as usize].timer = self.seq.wrapping_sub(1);
+        self.free_branches.push(b);
+        let p = &mut self.frames[parent as usize];
+        p.pending -= 1;
+        (p.pending == 0).then_some(parent)
+    }
+
+    /// A frame is done (answered or failed): records a request from outside, tells the
+    /// caller, frees the frame. Returns the caller when it can move on.
+    fn finish(&mut self, f: u32) -> Option<u32> {
+        let frame = self.frames[f as usize];
+        self.free_frames.push(f);
+        // A failure its caller tolerates (a soft call answered by a tail call) is an answer.
+        let ok = !frame.failed || !frame.fails_up;
+        match frame.link {
+            NONE => {
+                if frame.origin >= self.m.warmup_ms {
+                    let r = &mut self.run.entries[frame.source as usize];
+                    if ok {
+                        let t = self.now - frame.origin;
+                        r.ok += 1;
+                        r.sum_ms += t;
+                        r.histogram.record(t);
+                    } else {
+                        r.failed += 1;
+                    }
+                }
+                None
+            }
+            ORPHAN => None,
+            link if link & BRANCH != 0 => {
+                let b = link & !BRANCH;
+                if ok {
+                    if let Some(state) = self.breakers.get_mut(self.branches[b as usize].call as usize) {
+                        state.failures = 0;
+                    }
+                    self.branch_over(b)
+                } else {
+                    self.branches[b as usize].child = NONE;
+                    self.branch_failed(b)
+                }
+            }
+            parent => {
+                let p = &mut self.frames[parent as usize];
+                if !ok {
+                    p.failed = true;
+                }
+                p.pending -= 1;
+                (p.pending == 0).then_some(parent)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Merging replications.
+
+impl Model<'_> {
+    fn report(&self, runs: &[Run]) -> SimReport {
+        let seconds = self.config.horizon_s;
+        let per_run = |f: &dyn Fn(&Run) -> f64| Estimate::of(&runs.iter().map(f).collect::<Vec<f64>>());
+        let quantile = |h: &LatencyHistogram, q: f64| h.quantile(q);
+        let entries = (0..self.net.sources.len())
+            .map(|i| {
+                let mut all = LatencyHistogram::new();
+                for r in runs {
+                    all.add(&r.entries[i].histogram);
+                }
+                let mean = |r: &Run| {
+                    let e = &r.entries[i];
+                    if e.ok == 0 { f64::NAN } else { e.sum_ms / e.ok as f64 }
+                };
+                EntryStats {
+                    source: i,
+                    endpoint: self.net.sources[i].endpoint as usize,
+                    throughput_rps: per_run(&|r| r.entries[i].ok as f64 / seconds),
+                    error_rate: per_run(&|r| {
+                        let e = &r.entries[i];
+                        let n = e.ok + e.failed;
+                        if n == 0 { f64::NAN } else { e.failed as f64 / n as f64 }
+                    }),
+                    mean_ms: per_run(&mean),
+                    p50_ms: per_run(&|r| quantile(&r.entries[i].histogram, 0.5)),
+                    p90_ms: per_run(&|r| quantile(&r.entries[i].histogram, 0.9)),
+                    p99_ms: per_run(&|r| quantile(&r.entries[i].histogram, 0.99)),
+                    histogram: all,
+                }
+            })
+            .collect();
+        let stations = self
+            .net
+            .stations
+            .iter()
+            .enumerate()
+            .map(|(s, station)| {
+                let capacity_ms = f64::from(station.servers) * self.config.bucket_s * 1000.0;
+                let over_time = (0..self.buckets)
+                    .map(|b| {
+                        let busy: f64 = runs.iter().map(|r| r.stations[s].busy_ms[b]).sum::<f64>() / runs.len() as f64;
+                        if capacity_ms > 0.0 { busy / capacity_ms } else { 0.0 }
+                    })
+                    .collect();
+                let total_capacity = f64::from(station.servers) * seconds * 1000.0;
+                StationStats {
+                    utilisation: per_run(&|r| {
+                        if total_capacity > 0.0 {
+                            r.stations[s].busy_ms.iter().sum::<f64>() / total_capacity
+                        } else {
+                            0.0
+                        }
+                    }),
+                    throughput_rps: per_run(&|r| r.stations[s].served as f64 / seconds),
+                    mean_response_ms: per_run(&|r| {
+                        let st = &r.stations[s];
+                        if st.served == 0 { f64::NAN } else { st.sum_ms / st.served as f64 }
+                    }),
+                    p99_ms: per_run(&|r| quantile(&r.stations[s].histogram, 0.99)),
+                    dropped_rps: per_run(&|r| r.stations[s].dropped as f64 / seconds),
+                    timeouts_rps: per_run(&|r| r.stations[s].timeouts as f64 / seconds),
+                    rejected_rps: per_run(&|r| r.stations[s].rejected as f64 / seconds),
+                    utilisation_over_time: over_time,
+                }
+            })
+            .collect();
+        SimReport {
+            replications: runs.len() as u32,
+            events: runs.iter().map(|r| r.events).sum(),
+            mean_response_ms: per_run(&|r| {
+                let (sum, n) = r.entries.iter().fold((0.0, 0u64), |(s, n), e| (s + e.sum_ms, n + e.ok));
+                if n == 0 { f64::NAN } else { sum / n as f64 }
+            }),
+            entries,
+            stations,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytic::solve;
+    use crate::dist::ServiceDist;
+    use crate::network::{Breaker, Call, Endpoint, Retry, Slo, Source, Station};
+
+    /// Runs `net` long enough for about `requests` requests from outside in all.
+    fn simulate(net: &Network, requests: f64, seed: u64) -> SimReport {
+        let rate: f64 = net.sources.iter().map(|s| s.rate_rps).sum();
+        let replications = 20;
+        let config = SimConfig {
+            seed,
+            horizon_s: requests / rate / f64::from(replications),
+            warmup_s: 200.0 / rate,
+            replications,
+            ..SimConfig::default()
+        };
+        run(net, &config).unwrap()
+    }
+
+    /// The simulated mean response time is within 2% of the exact one and its 95% interval
+    /// covers it.
+    fn agrees(report: &SimReport, exact: f64) {
+        let m = report.mean_response_ms;
+        let error = (m.mean - exact).abs() / exact;
+        assert!(error < 0.02, "simulated {m:?} vs exact {exact}: {:.2}% off", error * 100.0);
+        assert!(m.covers(exact), "interval {m:?} misses the exact {exact}");
+    }
+
+    #[test]
+    fn mm1() {
+        // 6/s at 100 ms: 1 / (10 - 6) s = 250 ms.
+        let net = Network::jackson(&[1], &[100.0], &[6.0], &[vec![0.0]]);
+        let r = simulate(&net, 600_000.0, 1);
+        agrees(&r, 250.0);
+        assert!((r.stations[0].utilisation.mean - 0.6).abs() < 0.01, "{:?}", r.stations[0].utilisation);
+    }
+
+    #[test]
+    fn mmc_erlang_c() {
+        let net = Network::jackson(&[3], &[100.0], &[21.0], &[vec![0.0]]);
+        let exact = crate::mmc::mmc(21.0, 10.0, 3).unwrap().mean_response * 1000.0;
+        agrees(&simulate(&net, 600_000.0, 2), exact);
+    }
+
+    #[test]
+    fn md1_pollaczek_khinchine() {
+        // Deterministic 100 ms at 6/s: Wq = 0.6 x 100 / (2 x 0.4) = 75 ms.
+        let mut net = Network::jackson(&[1], &[100.0], &[6.0], &[vec![0.0]]);
+        net.endpoints[0].dist = ServiceDist::Deterministic { value: 100.0 };
+        agrees(&simulate(&net, 400_000.0, 3), 175.0);
+    }
+
+    #[test]
+    fn tandem_line() {
+        let routing = vec![vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0], vec![0.0, 0.0, 0.0]];
+        let net = Network::jackson(&[1, 2, 1], &[50.0, 150.0, 80.0], &[8.0, 0.0, 0.0], &routing);
+        // 1/(20-8) + M/M/2 at a = 1.2 + 1/(12.5-8): Erlang C by hand for the middle one.
+        let middle = crate::mmc::mmc(8.0, 1000.0 / 150.0, 2).unwrap().mean_response * 1000.0;
+        let exact = 1000.0 / 12.0 + middle + 1000.0 / 4.5;
+        agrees(&simulate(&net, 500_000.0, 4), exact);
+    }
+
+    #[test]
+    fn jackson_network_with_feedback() {
+        let net = Network::jackson(
+            &[1, 2, 1],
+            &[40.0, 120.0, 50.0],
+            &[4.0, 2.0, 0.0],
+            &[vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0], vec![0.3, 0.2, 0.0]],
+        );
+        let exact = solve(&net).unwrap().mean_response_ms();
+        let r = simulate(&net, 600_000.0, 5);
+        agrees(&r, exact);
+        // Each station's throughput is its visit rate (12/s at the third).
+        assert!(r.stations[2].throughput_rps.covers(12.0), "{:?}", r.stations[2].throughput_rps);
+    }
+
+    #[test]
+    fn a_seed_decides_everything() {
+        let net = Network::jackson(&[1, 1], &[50.0, 60.0], &[5.0, 0.0], &[vec![0.0, 0.5], vec![0.2, 0.0]]);
+        let config = SimConfig { horizon_s: 200.0, replications: 3, ..SimConfig::default() };
+        let a = run(&net, &config).unwrap();
+        let b = run(&net, &config).unwrap();
+        assert_eq!(a.events, b.events);
+        assert_eq!(a.mean_response_ms, b.mean_response_ms);
+        let c = run(&net, &SimConfig { seed: 2, ..config }).unwrap();
+        assert_ne!(a.mean_response_ms, c.mean_response_ms);
+    }
+
+    #[test]
+    fn a_full_queue_drops_as_mm1k_says() {
+        // M/M/1/K with K = 1 + 3 places, rho = 0.8: P(full) = (1 - rho) rho^K / (1 - rho^(K+1)).
+        let mut net = Network::jackson(&[1], &[100.0], &[8.0], &[vec![0.0]]);
+        net.stations[0].queue_limit = Some(3);
+        let rho: f64 = 0.8;
+        let loss = (1.0 - rho) * rho.powi(4) / (1.0 - rho.powi(5));
+        let r = simulate(&net, 400_000.0, 6);
+        let e = &r.entries[0].error_rate;
+        assert!((e.mean - loss).abs() < 0.02 * loss && e.covers(loss), "{e:?} vs {loss}");
+    }
+
+    fn front_and_back(back_servers: u32, back_mean: f64, call: Call) -> Network {
+        let mut net = Network::default();
+        for (i, servers, mean) in [(0, 100, 5.0), (1, back_servers, back_mean)] {
+            net.stations.push(Station { name: format!("s{i}"), servers, queue_limit: None });
+            net.endpoints.push(Endpoint {
+                name: format!("e{i}"),
+                station: i,
+                dist: ServiceDist::Exponential { mean },
+                steps: vec![],
+                slo: Slo::default(),
+            });
+        }
+        net.endpoints[0].steps = vec![Step::Call(call)];
+        net.sources.push(Source { endpoint: 0, rate_rps: 10.0, daily: None, weekly: None });
+        net
+    }
+
+    fn short() -> SimConfig {
+        SimConfig { horizon_s: 2000.0, warmup_s: 20.0, replications: 4, ..SimConfig::default() }
+    }
+
+    #[test]
+    fn timeouts_bound_the_wait_and_fail_requests() {
+        // The back end takes 100 ms on average on plenty of servers; callers give up at 50 ms:
+        // an attempt times out with probability e^-0.5.
+        let call = Call { timeout_ms: Some(50.0), ..Call::to(1, 1.0) };
+        let r = run(&front_and_back(1000, 100.0, call), &short()).unwrap();
+        let expected = (-0.5f64).exp();
+        let e = r.entries[0].error_rate.mean;
+        assert!((e - expected).abs() < 0.02, "error rate {e} vs {expected}");
+        assert!(r.stations[1].timeouts_rps.mean > 5.0, "{:?}", r.stations[1].timeouts_rps);
+        // Two retries: fails only when all three attempts time out.
+        let call = Call { timeout_ms: Some(50.0), retry: Retry { max: 2, backoff_ms: 10.0 }, ..Call::to(1, 1.0) };
+        let r = run(&front_and_back(1000, 100.0, call), &short()).unwrap();
+        let e = r.entries[0].error_rate.mean;
+        assert!((e - expected.powi(3)).abs() < 0.02, "error rate {e} vs {}", expected.powi(3));
+        // The back end sees the retries: 10/s x (1 + p + p^2).
+        let sent = 10.0 * (1.0 + expected + expected * expected);
+        assert!((r.stations[1].throughput_rps.mean - sent).abs() < 0.03 * sent, "{:?}", r.stations[1].throughput_rps);
+    }
+
+    #[test]
+    fn a_breaker_fails_fast_and_a_soft_call_is_survived() {
+        // The back end is down: calls fail at once; a breaker opening after 5 failures for a
+        // second refuses almost all of them itself.
+        let call = Call { breaker: Some(Breaker { failures: 5, open_ms: 1000.0 }), ..Call::to(1, 1.0) };
+        let r = run(&front_and_back(0, 10.0, call.clone()), &short()).unwrap();
+        assert_eq!(r.entries[0].error_rate.mean, 1.0);
+        let (rejected, dropped) = (r.stations[1].rejected_rps.mean, r.stations[1].dropped_rps.mean);
+        assert!(rejected > 8.0 * dropped, "rejected {rejected}/s, dropped {dropped}/s");
+        // The same call made soft: every request is answered.
+        let r = run(&front_and_back(0, 10.0, Call { hard: false, ..call }), &short()).unwrap();
+        assert_eq!(r.entries[0].error_rate.mean, 0.0);
+        // A soft tail call (untracked) too.
+        let r = run(&front_and_back(0, 10.0, Call { hard: false, ..Call::to(1, 1.0) }), &short()).unwrap();
+        assert_eq!(r.entries[0].error_rate.mean, 0.0);
+        assert!(r.entries[0].throughput_rps.covers(10.0) || (r.entries[0].throughput_rps.mean - 10.0).abs() < 0.3);
+    }
+
+    #[test]
+    fn parallel_calls_join_on_the_slowest() {
+        let mut net = front_and_back(1000, 100.0, Call::to(1, 1.0));
+        net.endpoints[0].dist = ServiceDist::Deterministic { value: 0.0 };
+        net.endpoints[0].steps = vec![Step::Parallel(vec![Call::to(1, 2.0)])];
+        let r = run(&net, &short()).unwrap();
+        let m = r.mean_response_ms.mean;
+        assert!((m - 150.0).abs() < 3.0, "{m}");
+        // Added latency on the wire.
+        net.endpoints[0].steps = vec![Step::Call(Call { latency_ms: 20.0, ..Call::to(1, 1.0) })];
+        let m = run(&net, &short()).unwrap().mean_response_ms.mean;
+        assert!((m - 120.0).abs() < 3.0, "{m}");
+    }
+
+    #[test]
+    fn load_follows_the_profile() {
+        let mut net = Network::jackson(&[100], &[10.0], &[10.0], &[vec![0.0]]);
+        let mut daily = [1.0; 24];
+        daily[12] = 3.0;
+        net.sources[0].daily = Some(daily);
+        let config = |hour| SimConfig { start_hour: Some(hour), horizon_s: 1800.0, warmup_s: 0.0, ..short() };
+        let noon = run(&net, &config(12.0)).unwrap().entries[0].throughput_rps;
+        let night = run(&net, &config(2.0)).unwrap().entries[0].throughput_rps;
+        assert!(noon.covers(30.0) && night.covers(10.0), "{noon:?} {night:?}");
+    }
+
+    #[test]
+    fn endless_queues_are_stopped_with_a_message() {
+        let net = Network::jackson(&[1], &[100.0], &[50.0], &[vec![0.0]]);
+        let config = SimConfig { horizon_s: 100_000.0, max_in_flight: 10_000, replications: 1, ..SimConfig::default() };
+        let err = run(&net, &config).unwrap_err().to_string();
+        assert!(err.contains("more than 10000 requests in flight"), "{err}");
+    }
+}
