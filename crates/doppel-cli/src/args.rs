@@ -163,6 +163,27 @@ pub enum Command {
         #[arg(long = "version", value_name = "N")]
         version: Option<u64>,
     },
+    /// Latency and utilisation under load: p50/p99 per entry point, the bottleneck, and
+    /// what-ifs (load, replicas, instance speed, added latency).
+    Perf {
+        #[command(flatten)]
+        args: PerfArgs,
+        /// Run on this version of the twin (see `doppel history`).
+        #[arg(long = "version", value_name = "N")]
+        version: Option<u64>,
+    },
+    /// How far the load can grow before an objective breaks, and the replicas each service
+    /// needs to meet its objectives at a target load.
+    Capacity {
+        #[command(flatten)]
+        args: PerfArgs,
+        /// Load to plan for (3x).
+        #[arg(long, value_name = "FACTOR", default_value = "2x")]
+        target: String,
+        /// Run on this version of the twin (see `doppel history`).
+        #[arg(long = "version", value_name = "N")]
+        version: Option<u64>,
+    },
     /// Print the JSON Schema of estate files (for editor completion).
     Schema,
     /// Write a synthetic estate of realistic shape (about 11 entities per service).
@@ -210,6 +231,33 @@ pub struct WhatIfArgs {
     /// Print Markdown (for a pull request comment).
     #[arg(long)]
     pub markdown: bool,
+}
+
+/// The load and changes a performance question asks about.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PerfArgs {
+    /// Load factor on top (3x).
+    #[arg(long, value_name = "FACTOR")]
+    pub load: Option<String>,
+    /// When in the day: peak (default), average, or an hour 0-23.
+    #[arg(long = "at", value_name = "POINT")]
+    pub at_point: Option<String>,
+    /// A change: replicas:SERVICE=N, speed:SERVICE=FACTOR, instance:SERVICE=TYPE or
+    /// latency:TARGET=MS (added to every call into it); repeatable. SERVICE may omit `service/`.
+    #[arg(long = "set", value_name = "CHANGE")]
+    pub set: Vec<String>,
+    /// Also run the discrete-event simulator (timeouts, retries, queue limits, tails).
+    #[arg(long)]
+    pub sim: bool,
+    /// Simulated seconds per replication (after a warm-up of a tenth of it).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub horizon: f64,
+    /// Replications of the simulation (for the confidence intervals).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub replications: u32,
+    /// Seed of the simulation; the same twin and seed give the same figures.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// What a sweep fails and how closely it looks.

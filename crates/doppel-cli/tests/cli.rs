@@ -382,3 +382,65 @@ fn spof_availability_and_drills_report_and_refuse_bad_input() {
     let quiet = stdout(&scratch.doppel(&["--quiet", "load", examples().to_str().unwrap()]).success());
     assert_eq!(quiet.lines().count(), 1, "{quiet}");
 }
+
+#[test]
+fn perf_and_capacity_answer_load_questions_and_refuse_bad_changes() {
+    let scratch = Scratch::new();
+    scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    let one = json(&scratch.doppel(&["perf", "--json"]).success());
+    assert_eq!(one["bottleneck"], "service/catalog");
+    let entries = one["entries"].as_array().unwrap();
+    let product = entries.iter().find(|e| e["endpoint"] == "service/frontend GET /product/{id}").unwrap();
+    let (p50, p99) = (product["analytic"]["p50_ms"].as_f64().unwrap(), product["analytic"]["p99_ms"].as_f64().unwrap());
+    assert!(p50 > 5.0 && p50 < p99 && p99 < 700.0, "{product}");
+    // Three times the peak overloads the catalog; four more replicas carry it.
+    let three = stdout(&scratch.doppel(&["perf", "--load", "3x"]).success());
+    assert!(three.contains("cannot carry this load: service/catalog would be 150% busy"), "{three}");
+    let scaled = json(
+        &scratch
+            .doppel(&[
+                "perf",
+                "--load",
+                "3x",
+                "--set",
+                "replicas:catalog=8",
+                "--set",
+                "replicas:frontend=12",
+                "--set",
+                "replicas:recommendation=5",
+                "--json",
+            ])
+            .success(),
+    );
+    assert!(scaled["error"].is_null(), "{scaled}");
+    // Cores twice as fast as the reference halve the catalog's busy share.
+    let faster = json(&scratch.doppel(&["perf", "--set", "speed:catalog=2", "--json"]).success());
+    let busy = |v: &serde_json::Value| {
+        v["stations"].as_array().unwrap().iter().find(|s| s["station"] == "service/catalog").unwrap()["analytic"]["utilisation"]
+            .as_f64()
+            .unwrap()
+    };
+    let reference = json(&scratch.doppel(&["perf", "--set", "speed:catalog=1", "--json"]).success());
+    assert!((busy(&faster) - busy(&reference) / 2.0).abs() < 1e-9, "{} vs {}", busy(&faster), busy(&reference));
+    assert!(busy(&faster) < busy(&one));
+    // The simulator agrees with the queueing model at the daily peak within its noise.
+    let sim = json(&scratch.doppel(&["perf", "--sim", "--horizon", "60", "--replications", "4", "--json"]).success());
+    let sim_product = sim["entries"].as_array().unwrap().iter().find(|e| e["endpoint"] == product["endpoint"]).unwrap();
+    let sim_mean = sim_product["simulated"]["mean_ms"]["mean"].as_f64().unwrap();
+    let mean = sim_product["analytic"]["mean_ms"].as_f64().unwrap();
+    assert!((sim_mean / mean - 1.0).abs() < 0.25, "simulated {sim_mean} vs analytic {mean}");
+
+    let capacity = json(&scratch.doppel(&["capacity", "--target", "3x", "--json"]).success());
+    let factor = capacity["saturation_factor"].as_f64().unwrap();
+    assert!(factor > 1.0 && factor < 3.0, "{capacity}");
+    let catalog = capacity["replicas"].as_array().unwrap().iter().find(|r| r["service"] == "service/catalog").unwrap();
+    assert!(catalog["needed"].as_u64().unwrap() > catalog["now"].as_u64().unwrap(), "{capacity}");
+
+    let err = stderr(&scratch.doppel(&["perf", "--set", "replicas:nothing=3"]).failure());
+    assert!(err.contains("service/nothing is not a service"), "{err}");
+    let err = stderr(&scratch.doppel(&["perf", "--set", "replicas:cart"]).failure());
+    assert!(err.contains("expected replicas:SERVICE=N"), "{err}");
+    let err = stderr(&scratch.doppel(&["perf", "--set", "instance:cart=z9.huge"]).failure());
+    assert!(err.contains("no instance type `z9.huge`"), "{err}");
+    scratch.doppel(&["perf", "--load=-2"]).code(3);
+}

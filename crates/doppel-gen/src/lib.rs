@@ -148,7 +148,8 @@ pub fn generate(config: GenConfig) -> Generated {
                 rate_rps: Some(rate.round()),
                 daily_profile: DAILY_PROFILE.to_vec(),
                 slo: Some(Slo { availability_pct: Some(99.9), latency_p50_ms: None, latency_p99_ms: Some(500.0) }),
-                service_time: Some(ServiceTime { mean_ms: 5.0, cv: None }),
+                service_time: Some(ServiceTime { mean_ms: 5.0, ..Default::default() }),
+                ..Default::default()
             });
         }
         let k = b.entity(

@@ -120,6 +120,30 @@ impl Entity {
                             format!("expected 24 hourly factors, found {}", endpoint.daily_profile.len()),
                         ));
                     }
+                    if !endpoint.weekly_profile.is_empty() && endpoint.weekly_profile.len() != 7 {
+                        problems.push(FieldProblem::new(
+                            format!("{at}.weekly_profile"),
+                            format!("expected 7 daily factors (Monday first), found {}", endpoint.weekly_profile.len()),
+                        ));
+                    }
+                    if let Some(time) = &endpoint.service_time {
+                        let mut previous = 0.0;
+                        for (b, bin) in time.histogram.iter().enumerate() {
+                            if bin.upper_ms <= previous || !bin.upper_ms.is_finite() {
+                                problems.push(FieldProblem::new(
+                                    format!("{at}.service_time.histogram.{b}.upper_ms"),
+                                    format!("bin edges must increase from 0: {} follows {previous}", bin.upper_ms),
+                                ));
+                            }
+                            previous = bin.upper_ms;
+                        }
+                        if !time.histogram.is_empty() && time.histogram.iter().map(|b| b.weight).sum::<f64>() <= 0.0 {
+                            problems.push(FieldProblem::new(
+                                format!("{at}.service_time.histogram"),
+                                "some bin needs a weight above 0",
+                            ));
+                        }
+                    }
                     if let Some(slo) = &endpoint.slo {
                         check_slo(&format!("{at}.slo"), slo, &mut problems);
                     }
@@ -237,6 +261,17 @@ pub fn check_relation(relation: &Relation) -> Vec<FieldProblem> {
         }
         if call.timeout_ms.is_some_and(|t| t <= 0.0) {
             problems.push(FieldProblem::new("timeout_ms", "a timeout must be above 0 ms"));
+        }
+        if let Some(b) = &call.breaker {
+            if b.failures == 0 {
+                problems.push(FieldProblem::new("breaker.failures", "a breaker opens after at least 1 failure"));
+            }
+            if b.open_ms <= 0.0 || b.open_ms.is_nan() {
+                problems.push(FieldProblem::new(
+                    "breaker.open_ms",
+                    "a breaker stays open for some time: use a value above 0",
+                ));
+            }
         }
     }
     if relation.from == relation.to {

@@ -45,11 +45,30 @@ pub struct CallAttrs {
     pub timeout_ms: Option<f64>,
     /// Retries after a failure or timeout.
     pub retries: u32,
+    /// Wait before each retry.
+    pub backoff_ms: Option<f64>,
+    /// A circuit breaker on the call.
+    pub breaker: Option<BreakerAttrs>,
+    /// Made side by side with the caller's other parallel calls (its copies too), before
+    /// its calls in sequence; the caller waits for the slowest.
+    pub parallel: bool,
+    /// Time on the wire added to each call (both ways).
+    pub latency_ms: Option<f64>,
     /// Endpoint called (a name from the callee's endpoints).
     pub endpoint: Option<String>,
     /// The caller's endpoints that make this call (all of them when empty); `fan_out` still
     /// counts calls per request of the whole caller.
     pub from_endpoints: Vec<String>,
+}
+
+/// A consecutive-failure circuit breaker.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BreakerAttrs {
+    /// Consecutive failures that open it.
+    pub failures: u32,
+    /// How long it stays open before letting a call try again.
+    pub open_ms: f64,
 }
 
 /// Attributes of a `depends_on` relation.

@@ -580,6 +580,8 @@ spec_struct!(
         rate_rps: Option<f64>,
         /// Hourly load multipliers over a day, 24 values averaging about 1.
         daily_profile: Vec<f64>,
+        /// Daily load multipliers over a week, Monday first, 7 values averaging about 1.
+        weekly_profile: Vec<f64>,
         /// Objectives.
         slo: Option<Slo>,
         /// Time one request takes to serve, own work only (calls excluded).
@@ -594,6 +596,30 @@ spec_struct!(
         mean_ms: f64,
         /// Coefficient of variation (standard deviation over mean); 1 for exponential.
         cv: Option<f64>,
+        /// Shape: exponential, deterministic, lognormal or gamma (gamma when a cv other than
+        /// 0 or 1 is given, else the one the cv implies).
+        dist: Option<ServiceTimeDist>,
+        /// A measured histogram instead of a shape: bins with upper edges and weights.
+        histogram: Vec<HistogramBin>,
+    }
+);
+
+spec_enum!(
+    /// The shape of a service time.
+    ServiceTimeDist { /// Memoryless (cv 1).
+    Exponential, /// Always the mean (cv 0).
+    Deterministic, /// Long right tail.
+    Lognormal, /// Gamma.
+    Gamma } default Gamma
+);
+
+spec_struct!(
+    /// One bin of a service-time histogram: from the previous bin's edge (or 0) to `upper_ms`.
+    HistogramBin {
+        /// Upper edge.
+        upper_ms: f64,
+        /// Share of requests in the bin (any positive scale).
+        weight: f64,
     }
 );
 
@@ -612,6 +638,8 @@ spec_struct!(
         tier: Option<u8>,
         /// Requests one replica works on at once (worker threads, event-loop slots).
         concurrency: Option<u32>,
+        /// Requests one replica lets wait beyond those it works on; more are refused.
+        queue_limit: Option<u32>,
     }
 );
 

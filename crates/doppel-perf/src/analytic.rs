@@ -191,6 +191,30 @@ fn maximum(branches: &[(Moments, f64)]) -> Moments {
     Moments { mean, var: (m2 - mean * mean).max(0.0) }
 }
 
+/// Each station's arrival rate and offered work per server (utilisation, which may be 1 or
+/// more), without queueing: what the load asks of each station even when it cannot settle.
+pub fn offered(net: &Network) -> Result<Vec<(f64, f64)>, PerfError> {
+    net.check()?;
+    let arrivals = traffic(net, &call_cycles(net))?;
+    let mut out = vec![(0.0, 0.0); net.stations.len()];
+    for (e, endpoint) in net.endpoints.iter().enumerate() {
+        let (rate, work) = &mut out[endpoint.station as usize];
+        *rate += arrivals[e];
+        *work += arrivals[e] * endpoint.dist.mean() / 1000.0;
+    }
+    for (s, (_, work)) in out.iter_mut().enumerate() {
+        let servers = f64::from(net.stations[s].servers);
+        *work = if *work == 0.0 {
+            0.0
+        } else if servers == 0.0 {
+            f64::INFINITY
+        } else {
+            *work / servers
+        };
+    }
+    Ok(out)
+}
+
 /// Solves the network at the rates its sources state.
 pub fn solve(net: &Network) -> Result<Solution, PerfError> {
     net.check()?;
@@ -321,7 +345,9 @@ fn quantile(m: Moments, p: f64) -> f64 {
 
 /// Time spent in an endpoint's steps, from its callees' current times.
 fn steps_time(net: &Network, e: usize, time: &[Moments]) -> Moments {
-    let call_time = |c: &Call| time[c.to as usize].plus(Moments::fixed(c.latency_ms));
+    let call_time = |c: &Call| {
+        if c.waits { time[c.to as usize].plus(Moments::fixed(c.latency_ms)) } else { Moments::default() }
+    };
     let mut total = Moments::default();
     for step in &net.endpoints[e].steps {
         let t = match step {
@@ -678,6 +704,19 @@ mod tests {
         assert!(solve(&net).unwrap_err().to_string().contains("on 0 servers"));
         net.sources[0].rate_rps = f64::NAN;
         assert!(solve(&net).unwrap_err().to_string().contains("arrival rate is NaN"));
+    }
+
+    #[test]
+    fn offered_work_is_known_beyond_saturation() {
+        let net = Network::jackson(&[1, 2], &[10.0, 300.0], &[5.0, 0.0], &[vec![0.0, 0.7], vec![0.0, 0.0]]);
+        let o = offered(&net).unwrap();
+        assert!(close(o[0].1, 0.05, 1e-12) && close(o[1].0, 3.5, 1e-12) && close(o[1].1, 0.525, 1e-12), "{o:?}");
+        let net = scaled_rates(&net, 4.0);
+        assert!(close(offered(&net).unwrap()[1].1, 2.1, 1e-12));
+    }
+
+    fn scaled_rates(net: &Network, f: f64) -> Network {
+        crate::capacity::scaled(net, f)
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use thiserror::Error;
 
 pub mod analytic;
+pub mod capacity;
 pub mod dist;
 pub mod hist;
 pub mod mmc;

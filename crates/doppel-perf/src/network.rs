@@ -71,12 +71,23 @@ pub struct Call {
     pub hard: bool,
     /// Time added to every attempt on the wire (both ways), in milliseconds.
     pub latency_ms: f64,
+    /// Whether the caller waits for the answer (else it sends and moves on: a message).
+    pub waits: bool,
 }
 
 impl Call {
     /// A plain call made `times` times per request: hard, no timeout, retries or breaker.
     pub fn to(to: u32, times: f64) -> Call {
-        Call { to, times, timeout_ms: None, retry: Retry::default(), breaker: None, hard: true, latency_ms: 0.0 }
+        Call {
+            to,
+            times,
+            timeout_ms: None,
+            retry: Retry::default(),
+            breaker: None,
+            hard: true,
+            latency_ms: 0.0,
+            waits: true,
+        }
     }
 
     /// Whether the simulator must track its attempts (a timeout, retries or a breaker).

@@ -5,6 +5,7 @@
 //! Everything here reads a [`TwinView`](doppel_model::TwinView) and never changes it.
 
 pub mod availability;
+pub mod behaviour;
 pub mod engine;
 pub mod failgraph;
 pub mod report;

@@ -66,6 +66,10 @@ pub struct Node {
     pub group: Option<Ix>,
     /// What the scheduler needs to know.
     pub sched: SchedNode,
+    /// Speed of its cores against a reference core (its instance type's `speed_factor`).
+    pub speed: f64,
+    /// On-demand price of its instance type, if known.
+    pub usd_per_hour: Option<f64>,
 }
 
 /// A node group the autoscaler may grow.
@@ -149,10 +153,18 @@ pub struct Endpoint {
     pub entry: bool,
     /// Hourly factors (24), empty when flat.
     pub profile: Vec<f64>,
+    /// Daily factors over a week (7, Monday first), empty when flat.
+    pub weekly: Vec<f64>,
     /// Mean own service time.
     pub service_time_ms: f64,
     /// Its coefficient of variation.
     pub service_time_cv: f64,
+    /// The shape given, if any.
+    pub service_dist: Option<doppel_model::spec::ServiceTimeDist>,
+    /// A measured histogram (upper edge ms, weight), if given.
+    pub service_histogram: Vec<(f64, f64)>,
+    /// Whether the service time was written (else a default was assumed).
+    pub service_time_given: bool,
     /// Objectives (its own, else its service's).
     pub slo: Option<Slo>,
 }
@@ -165,8 +177,12 @@ impl Endpoint {
             base_rps: 0.0,
             entry: false,
             profile: Vec::new(),
+            weekly: Vec::new(),
             service_time_ms: 0.0,
             service_time_cv: 0.0,
+            service_dist: None,
+            service_histogram: Vec::new(),
+            service_time_given: false,
             slo: None,
         }
     }
@@ -187,6 +203,8 @@ pub struct Station {
     pub region: Option<Ix>,
     /// Requests one replica works on at once.
     pub concurrency: u32,
+    /// Requests one replica lets wait, if bounded.
+    pub queue_limit: Option<u32>,
     /// Endpoints (one unnamed endpoint for stations without any).
     pub endpoints: Vec<Endpoint>,
     /// How it survives losing its primary (datastores).
@@ -212,6 +230,14 @@ pub struct Call {
     pub retries: u32,
     /// Time the caller waits.
     pub timeout_ms: Option<f64>,
+    /// Wait before each retry, ms.
+    pub backoff_ms: f64,
+    /// Circuit breaker: consecutive failures that open it, and for how long (ms).
+    pub breaker: Option<(u32, f64)>,
+    /// Made side by side with the caller's other parallel calls.
+    pub parallel: bool,
+    /// Time added on the wire, ms.
+    pub latency_ms: f64,
     /// Whether the caller fails when the callee does.
     pub hard: bool,
     /// Whether the caller waits for the answer (a publish to a queue counts as waiting).
@@ -401,7 +427,18 @@ impl Topology {
                 taints: spec.taints.clone(),
                 unschedulable: spec.unschedulable,
             };
-            self.nodes.push(Node { key: e.key.clone(), zone, region, group, sched });
+            let instance = spec
+                .instance_type
+                .as_deref()
+                .and_then(|t| Key::new(Kind::InstanceType, t).ok())
+                .and_then(|k| view.entity(&k))
+                .and_then(|e| match &e.spec {
+                    Spec::InstanceType(t) => Some(t),
+                    _ => None,
+                });
+            let speed = instance.and_then(|t| t.speed_factor).filter(|f| *f > 0.0).unwrap_or(1.0);
+            let usd_per_hour = instance.map(|t| t.usd_per_hour);
+            self.nodes.push(Node { key: e.key.clone(), zone, region, group, sched, speed, usd_per_hour });
         }
         for kind in [Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet] {
             for e in sorted_of(view, kind) {
@@ -490,6 +527,7 @@ impl Topology {
                     zone,
                     region,
                     concurrency: defaults::CONCURRENCY,
+                    queue_limit: None,
                     endpoints: vec![Endpoint::unnamed()],
                     failover: None,
                     caller_timeout_ms: None,
@@ -498,6 +536,7 @@ impl Topology {
                 match &e.spec {
                     Spec::Service(s) => {
                         station.concurrency = s.concurrency.unwrap_or(defaults::CONCURRENCY);
+                        station.queue_limit = s.queue_limit;
                         if s.concurrency.is_none() && workload.is_some() {
                             self.notes.push(format!(
                                 "{}: no concurrency given; assumed {} request(s) at once per replica",
@@ -514,6 +553,14 @@ impl Topology {
                                     base_rps: ep.rate_rps.unwrap_or(0.0),
                                     entry: ep.entry,
                                     profile: ep.daily_profile.clone(),
+                                    weekly: ep.weekly_profile.clone(),
+                                    service_dist: ep.service_time.as_ref().and_then(|t| t.dist),
+                                    service_histogram: ep
+                                        .service_time
+                                        .as_ref()
+                                        .map(|t| t.histogram.iter().map(|b| (b.upper_ms, b.weight)).collect())
+                                        .unwrap_or_default(),
+                                    service_time_given: ep.service_time.is_some(),
                                     service_time_ms: ep
                                         .service_time
                                         .as_ref()
@@ -575,6 +622,7 @@ impl Topology {
             zone: None,
             region: None,
             concurrency: u32::MAX,
+            queue_limit: None,
             endpoints: vec![Endpoint::unnamed()],
             failover: None,
             caller_timeout_ms: None,
@@ -615,6 +663,10 @@ impl Topology {
                             per_request,
                             retries: attrs.retries,
                             timeout_ms: attrs.timeout_ms,
+                            backoff_ms: attrs.backoff_ms.unwrap_or(0.0),
+                            breaker: attrs.breaker.as_ref().map(|b| (b.failures, b.open_ms)),
+                            parallel: attrs.parallel,
+                            latency_ms: attrs.latency_ms.unwrap_or(0.0),
                             hard: attrs.criticality == Criticality::Hard,
                             waits: waits && self.stations[from].kind != StationKind::Queue,
                             needs_up: false,
@@ -634,6 +686,10 @@ impl Topology {
                             per_request: vec![1.0; n],
                             retries: 0,
                             timeout_ms: None,
+                            backoff_ms: 0.0,
+                            breaker: None,
+                            parallel: false,
+                            latency_ms: 0.0,
                             hard: attrs.criticality == Criticality::Hard,
                             waits: true,
                             needs_up: true,

@@ -6,6 +6,7 @@ mod gen_cmd;
 mod graph;
 mod history;
 mod load;
+mod perf;
 mod resilience;
 mod show;
 mod sweep;
@@ -53,6 +54,10 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
             &AtArgs { version: *version, at: None },
             out,
         ),
+        Command::Perf { args, version } => perf::perf(&cli.store, args, &AtArgs { version: *version, at: None }, out),
+        Command::Capacity { args, target, version } => {
+            perf::capacity(&cli.store, args, target, &AtArgs { version: *version, at: None }, out)
+        }
         Command::Schema => out.print_json(&doppel_estate::schema::estate_schema()),
         Command::Gen { services, seed, output } => gen_cmd::run(*services, *seed, output.as_deref(), out),
     }

@@ -1,0 +1,396 @@
+//! `doppel perf`: latency percentiles per entry point and utilisation per service at a
+//! load, from the analytic queueing model (and the simulator with `--sim`).
+//! `doppel capacity`: the saturation point and the replicas needed at a target load.
+
+use super::{at_of, read_twin};
+use crate::args::{AtArgs, PerfArgs};
+use crate::exit;
+use crate::output::{BAD, BOLD, DIM, GOOD, Output};
+use anyhow::Result;
+use doppel_model::{Key, Kind, Spec, TwinView};
+use doppel_perf::analytic::{Solution, solve};
+use doppel_perf::capacity::{Scalable, first_breach, replicas_needed, saturation, scaled};
+use doppel_perf::sim::{Estimate, SimConfig, SimReport, run};
+use doppel_resilience::Scenario;
+use doppel_resilience::Topology;
+use doppel_resilience::behaviour::{PerfModel, PerfOptions};
+use doppel_resilience::scenario::{Load, Overrides};
+use serde_json::json;
+use std::path::Path;
+
+/// Builds the model the flags ask for; returns it with the load's description.
+fn model(twin: &impl TwinView, args: &PerfArgs, out: &Output) -> Result<(PerfModel, Load, Topology)> {
+    let overrides = Overrides { load: args.load.as_deref(), at: args.at_point.as_deref(), ..Default::default() };
+    let (load, _) = Scenario::load_from_flags(&overrides).map_err(|d| super::report_diagnostics(&d, &[], out))?;
+    let topo = Topology::build(twin);
+    let mut options = PerfOptions { load: load.factor, hour: load.hour(&topo), ..PerfOptions::default() };
+    for change in &args.set {
+        apply_set(twin, &topo, change, &mut options)?;
+    }
+    Ok((PerfModel::build(&topo, &options), load, topo))
+}
+
+/// Reads one `--set KIND:TARGET=VALUE`.
+fn apply_set(twin: &impl TwinView, topo: &Topology, text: &str, options: &mut PerfOptions) -> Result<()> {
+    let usage = || {
+        exit::usage(format!(
+            "--set `{text}`: expected replicas:SERVICE=N, speed:SERVICE=FACTOR, instance:SERVICE=TYPE or latency:TARGET=MS"
+        ))
+    };
+    let (what, rest) = text.split_once(':').ok_or_else(usage)?;
+    let (target, value) = rest.split_once('=').ok_or_else(usage)?;
+    let key: Key = if target.contains('/') { target.parse() } else { Key::new(Kind::Service, target) }
+        .map_err(|e| exit::usage(format!("--set `{text}`: {e}")))?;
+    if !topo.stations.iter().any(|s| s.key == key) {
+        return Err(exit::invalid(format!(
+            "--set `{text}`: {key} is not a service, datastore, queue or outside service of the twin (see `doppel show kind:service`)"
+        )));
+    }
+    let number = |v: &str| -> Result<f64> {
+        v.trim()
+            .trim_end_matches("ms")
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .ok_or_else(|| exit::usage(format!("--set `{text}`: `{v}` is not a number of at least 0")))
+    };
+    match what {
+        "replicas" => {
+            let n = number(value)?;
+            if n.fract() != 0.0 || n > f64::from(u32::MAX) {
+                return Err(exit::usage(format!("--set `{text}`: replicas are a whole number")));
+            }
+            options.replicas.insert(key, n as u32);
+        }
+        "speed" => {
+            let f = number(value)?;
+            if f == 0.0 {
+                return Err(exit::usage(format!(
+                    "--set `{text}`: a speed factor is above 0 (1.0 is the reference core)"
+                )));
+            }
+            options.speed.insert(key, f);
+        }
+        "instance" => {
+            let it = Key::new(Kind::InstanceType, value).map_err(|e| exit::usage(format!("--set `{text}`: {e}")))?;
+            let Some(Spec::InstanceType(spec)) = twin.entity(&it).map(|e| &e.spec) else {
+                return Err(exit::invalid(format!(
+                    "--set `{text}`: no instance type `{value}` in the twin (see `doppel show kind:instance-type`)"
+                )));
+            };
+            options.speed.insert(key, spec.speed_factor.unwrap_or(1.0));
+        }
+        "latency" => {
+            options.added_latency.insert(key, number(value)?);
+        }
+        _ => return Err(usage()),
+    }
+    Ok(())
+}
+
+fn ms(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn with_interval(e: &Estimate) -> String {
+    match e.half_width {
+        Some(h) if e.mean.is_finite() => format!("{} ±{}", ms(e.mean), ms(h)),
+        _ => ms(e.mean),
+    }
+}
+
+fn pct(v: f64) -> String {
+    if v.is_finite() { format!("{:.0}%", v * 100.0) } else { "no servers".into() }
+}
+
+fn rate(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else if v >= 0.1 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Runs the simulator with a progress spinner.
+fn simulate(model: &PerfModel, args: &PerfArgs, out: &Output) -> Result<SimReport> {
+    let config = SimConfig {
+        seed: args.seed,
+        horizon_s: args.horizon,
+        warmup_s: args.horizon / 10.0,
+        replications: args.replications.max(2),
+        ..SimConfig::default()
+    };
+    let spinner = out.spinner(&format!("simulating {} replications of {} s", config.replications, config.horizon_s));
+    let report = run(&model.network, &config).map_err(|e| exit::invalid(format!("simulation: {e}")))?;
+    spinner.finish_and_clear();
+    Ok(report)
+}
+
+/// Runs `doppel perf`.
+pub fn perf(store: &Path, args: &PerfArgs, at: &AtArgs, out: &Output) -> Result<()> {
+    let (_store, twin) = read_twin(store, at_of(at)?, out)?;
+    let (model, load, _topo) = model(&twin, args, out)?;
+    let solution = solve(&model.network);
+    let sim = if args.sim { Some(simulate(&model, args, out)?) } else { None };
+    if out.json {
+        return out.print_json(&perf_json(&model, &load, &solution, sim.as_ref()));
+    }
+    let net = &model.network;
+    let changes = if args.set.is_empty() { String::new() } else { format!(", {}", args.set.join(", ")) };
+    anstream::println!(
+        "{BOLD}Performance{BOLD:#} at {}{changes}  {DIM}(queueing model: M/M/c waits, Allen-Cunneen for other service times){DIM:#}",
+        load.text()
+    );
+    let solution = match solution {
+        Ok(s) => Some(s),
+        Err(err) => {
+            anstream::println!("{BAD}The estate cannot carry this load{BAD:#}: {err}");
+            None
+        }
+    };
+    let mut headers = vec!["entry point", "rps", "p50 ms", "p99 ms", "objective p99"];
+    if sim.is_some() {
+        headers.extend(["sim p50 ms", "sim p99 ms", "sim errors"]);
+    }
+    let mut table = out.table(&headers);
+    for (i, source) in net.sources.iter().enumerate() {
+        let endpoint = &net.endpoints[source.endpoint as usize];
+        let mut row = vec![endpoint.name.clone(), rate(source.rate_rps)];
+        let mut objective = endpoint.slo.p99_ms.map_or("-".into(), ms);
+        match &solution {
+            Some(s) => {
+                let e = &s.entries[i];
+                row.push(ms(e.p50_ms));
+                row.push(ms(e.p99_ms));
+                if let Some(t) = endpoint.slo.p99_ms {
+                    objective.push_str(if e.p99_ms > t { " missed" } else { " met" });
+                }
+            }
+            None => row.extend(["-".into(), "-".into()]),
+        }
+        row.push(objective);
+        if let Some(r) = &sim {
+            let e = &r.entries[i];
+            row.push(with_interval(&e.p50_ms));
+            row.push(with_interval(&e.p99_ms));
+            row.push(format!("{:.2}%", e.error_rate.mean * 100.0));
+        }
+        table.add_row(row);
+    }
+    out.print_table(&table);
+
+    let mut headers = vec!["station", "servers", "rps", "busy", "wait ms"];
+    if sim.is_some() {
+        headers.extend(["sim busy", "sim dropped/s", "sim timeouts/s"]);
+    }
+    let mut table = out.table(&headers);
+    // Rates and busy shares even when the queues cannot settle.
+    let offered = doppel_perf::analytic::offered(net).unwrap_or_else(|_| vec![(0.0, 0.0); net.stations.len()]);
+    let mut order: Vec<usize> =
+        (0..net.stations.len()).filter(|&s| model.replicas[s].is_some() || offered[s].0 > 0.0).collect();
+    order.sort_by(|a, b| offered[*b].1.total_cmp(&offered[*a].1).then(a.cmp(b)));
+    for s in order {
+        let station = &net.stations[s];
+        let servers = match model.replicas[s] {
+            Some(r) => format!("{r} x {}", model.concurrency[s]),
+            None => "unbounded".into(),
+        };
+        let mut row = vec![station.name.clone(), servers];
+        row.push(rate(offered[s].0));
+        row.push(if model.replicas[s].is_some() { pct(offered[s].1) } else { "-".into() });
+        row.push(solution.as_ref().map_or("-".into(), |x| ms(x.stations[s].mean_wait_ms)));
+        if let Some(r) = &sim {
+            let st = &r.stations[s];
+            row.push(if model.replicas[s].is_some() { pct(st.utilisation.mean) } else { "-".into() });
+            row.push(format!("{:.2}", st.dropped_rps.mean));
+            row.push(format!("{:.2}", st.timeouts_rps.mean));
+        }
+        table.add_row(row);
+    }
+    out.print_table(&table);
+    if let Some(s) = &solution
+        && let Some(b) = s.bottleneck
+    {
+        anstream::println!(
+            "Bottleneck: {BOLD}{}{BOLD:#}, {} busy. {}",
+            net.stations[b].name,
+            pct(s.stations[b].utilisation),
+            match first_breach(net, s) {
+                Some(why) => format!("{BAD}Objective broken{BAD:#}: {why}."),
+                None => format!("{GOOD}Every latency objective holds.{GOOD:#}"),
+            }
+        );
+    }
+    if let Some(r) = &sim {
+        anstream::println!(
+            "{DIM}Simulated: {} replications of {} s after a {} s warm-up, {} events; ± is the 95% interval.{DIM:#}",
+            r.replications,
+            args.horizon,
+            args.horizon / 10.0,
+            r.events
+        );
+    }
+    for note in &model.notes {
+        anstream::println!("{DIM}note: {note}{DIM:#}");
+    }
+    Ok(())
+}
+
+fn perf_json(
+    model: &PerfModel,
+    load: &Load,
+    solution: &Result<Solution, doppel_perf::PerfError>,
+    sim: Option<&SimReport>,
+) -> serde_json::Value {
+    let net = &model.network;
+    let est = |e: &Estimate| json!({"mean": e.mean, "half_width_95": e.half_width});
+    let entries: Vec<_> = net
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let endpoint = &net.endpoints[s.endpoint as usize];
+            let analytic = solution.as_ref().ok().map(|x| {
+                let e = &x.entries[i];
+                json!({"mean_ms": e.mean_ms, "p50_ms": e.p50_ms, "p90_ms": e.p90_ms, "p99_ms": e.p99_ms})
+            });
+            let simulated = sim.map(|r| {
+                let e = &r.entries[i];
+                json!({"mean_ms": est(&e.mean_ms), "p50_ms": est(&e.p50_ms), "p99_ms": est(&e.p99_ms),
+                       "error_rate": est(&e.error_rate), "throughput_rps": est(&e.throughput_rps)})
+            });
+            json!({"endpoint": endpoint.name, "rate_rps": s.rate_rps, "slo_p99_ms": endpoint.slo.p99_ms,
+                   "analytic": analytic, "simulated": simulated})
+        })
+        .collect();
+    let stations: Vec<_> = net
+        .stations
+        .iter()
+        .enumerate()
+        .map(|(s, st)| {
+            let analytic = solution.as_ref().ok().map(|x| {
+                let a = &x.stations[s];
+                json!({"arrival_rps": a.arrival_rps, "utilisation": a.utilisation, "mean_wait_ms": a.mean_wait_ms})
+            });
+            json!({"station": st.name, "replicas": model.replicas[s], "servers": st.servers, "analytic": analytic,
+                   "simulated": sim.map(|r| json!({"utilisation": est(&r.stations[s].utilisation),
+                                                   "dropped_rps": est(&r.stations[s].dropped_rps)}))})
+        })
+        .collect();
+    json!({
+        "load": load.text(),
+        "error": solution.as_ref().err().map(|e| e.to_string()),
+        "bottleneck": solution.as_ref().ok().and_then(|s| s.bottleneck).map(|b| net.stations[b].name.clone()),
+        "entries": entries,
+        "stations": stations,
+        "notes": model.notes,
+    })
+}
+
+/// Runs `doppel capacity`.
+pub fn capacity(store: &Path, args: &PerfArgs, target: &str, at: &AtArgs, out: &Output) -> Result<()> {
+    let (_store, twin) = read_twin(store, at_of(at)?, out)?;
+    let (model, load, _topo) = model(&twin, args, out)?;
+    let target_overrides = Overrides { load: Some(target), ..Default::default() };
+    let (target_load, _) =
+        Scenario::load_from_flags(&target_overrides).map_err(|d| super::report_diagnostics(&d, &[], out))?;
+    let factor = target_load.factor;
+    let net = &model.network;
+    let spinner = out.spinner("searching the saturation point and the replicas needed");
+    let sat = saturation(net, 1000.0).map_err(|e| exit::invalid(e.to_string()))?;
+    let scalable: Vec<Scalable> = (0..net.stations.len())
+        .filter_map(|s| {
+            model.replicas[s].map(|r| Scalable { station: s, per_replica: model.concurrency[s], replicas: r })
+        })
+        .collect();
+    let needed = replicas_needed(&scaled(net, factor), &scalable, 10_000);
+    spinner.finish_and_clear();
+    let target_solution = needed.as_ref().ok().map(|r| {
+        let mut n = scaled(net, factor);
+        for (sc, &k) in scalable.iter().zip(r) {
+            n.stations[sc.station].servers = k * sc.per_replica;
+        }
+        solve(&n)
+    });
+    if out.json {
+        return out.print_json(&json!({
+            "load": load.text(),
+            "saturation_factor": sat.as_ref().map(|s| s.factor),
+            "breaks_first": sat.as_ref().map(|s| s.breaks.clone()),
+            "target_factor": factor,
+            "error": needed.as_ref().err().map(|e| e.to_string()),
+            "replicas": needed.as_ref().ok().map(|r| scalable.iter().zip(r).map(|(sc, k)| json!({
+                "service": net.stations[sc.station].name, "now": sc.replicas, "needed": k,
+                "usd_per_hour_added": model.usd_per_replica_hour[sc.station].map(|p| p * (f64::from(*k) - f64::from(sc.replicas))),
+            })).collect::<Vec<_>>()),
+        }));
+    }
+    anstream::println!(
+        "{BOLD}Capacity{BOLD:#} from {}  {DIM}(queueing model; objectives: each entry point's latency SLOs){DIM:#}",
+        load.text()
+    );
+    match &sat {
+        Some(s) if s.factor == 0.0 => anstream::println!("{BAD}Broken at any load{BAD:#}: {}", s.breaks),
+        Some(s) => anstream::println!(
+            "Saturation point: {BOLD}{:.2}x{BOLD:#} this load. Just above it: {}",
+            s.factor,
+            s.breaks
+        ),
+        None => anstream::println!("Saturation point: above 1000x this load."),
+    }
+    match needed {
+        Err(err) => anstream::println!("At {factor}x: {BAD}no replica counts meet every objective{BAD:#}: {err}"),
+        Ok(replicas) => {
+            let needed_header = format!("needed at {factor}x");
+            let mut table = out.table(&["service", "replicas now", &needed_header, "busy at target", "added $/hour"]);
+            let solution = target_solution.and_then(|s| s.ok());
+            let mut added_cost = 0.0;
+            let mut any = false;
+            for (sc, &k) in scalable.iter().zip(&replicas) {
+                let busy = solution.as_ref().map_or("-".into(), |s| pct(s.stations[sc.station].utilisation));
+                let cost = model.usd_per_replica_hour[sc.station].map(|p| p * (f64::from(k) - f64::from(sc.replicas)));
+                if k == sc.replicas && cost.is_none_or(|c| c == 0.0) && busy != "-" && k != 0 {
+                    // Unchanged services are listed only when busy.
+                    if solution.as_ref().is_some_and(|s| s.stations[sc.station].utilisation < 0.5) {
+                        continue;
+                    }
+                }
+                any = true;
+                added_cost += cost.unwrap_or(0.0);
+                let needed_text = if k > sc.replicas { format!("{k} (+{})", k - sc.replicas) } else { k.to_string() };
+                table.add_row(vec![
+                    net.stations[sc.station].name.clone(),
+                    sc.replicas.to_string(),
+                    needed_text,
+                    busy,
+                    cost.map_or("-".into(), |c| format!("{c:.3}")),
+                ]);
+            }
+            if any {
+                out.print_table(&table);
+            }
+            let changed = scalable.iter().zip(&replicas).filter(|(sc, k)| **k > sc.replicas).count();
+            if changed == 0 {
+                anstream::println!("{GOOD}At {factor}x every objective holds with today's replicas.{GOOD:#}");
+            } else {
+                anstream::println!(
+                    "At {factor}x: scale {changed} service(s), adding about ${added_cost:.2} per hour at on-demand prices."
+                );
+            }
+        }
+    }
+    for note in &model.notes {
+        anstream::println!("{DIM}note: {note}{DIM:#}");
+    }
+    Ok(())
+}
