@@ -2,7 +2,7 @@
 //! queues, server limits, timeouts, retries with backoff, circuit breakers, fan-out and
 //! join, and load that follows the sources' daily and weekly profiles.
 //!
-//! One calendar (a binary heap of `u128` keys: time bits, sequence number, event) over an
+//! One calendar (a 4-ary heap of `u128` keys: time bits, sequence number, event) over an
 //! arena of request frames. A request's own work comes first, then its steps; a call that
 //! is the last thing a frame does and needs no tracking is a tail call (the callee answers
 //! the caller's caller), so Markov routing costs one frame however long the walk. Runs are
@@ -11,8 +11,7 @@
 //! warm-up are not counted. Every figure is the mean over replications with a 95%
 //! Student-t interval.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +20,7 @@ use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::PerfError;
+use crate::calendar::Calendar;
 use crate::dist::Sampler;
 use crate::hist::LatencyHistogram;
 use crate::network::{Network, Step};
@@ -404,7 +404,7 @@ struct Sim<'m, 'n> {
     rng: ChaCha8Rng,
     now: f64,
     seq: u32,
-    heap: BinaryHeap<Reverse<u128>>,
+    heap: Calendar,
     frames: Vec<Frame>,
     free_frames: Vec<u32>,
     branches: Vec<Branch>,
@@ -425,7 +425,7 @@ impl Model<'_> {
             rng,
             now: 0.0,
             seq: 0,
-            heap: BinaryHeap::with_capacity(1024),
+            heap: Calendar::with_capacity(1024),
             frames: Vec::with_capacity(1024),
             free_frames: Vec::new(),
             branches: Vec::new(),
@@ -481,12 +481,12 @@ impl Sim<'_, '_> {
     fn push(&mut self, at: f64, kind: u32, id: u32) {
         let key = (u128::from(at.to_bits()) << 64) | (u128::from(self.seq) << 32) | u128::from(kind << KIND_SHIFT | id);
         self.seq = self.seq.wrapping_add(1);
-        self.heap.push(Reverse(key));
+        self.heap.push(key);
     }
 
     fn main_loop(&mut self) -> Result<(), PerfError> {
         let end = self.m.end_ms;
-        while let Some(Reverse(key)) = self.heap.pop() {
+        while let Some(key) = self.heap.pop() {
             let at = f64::from_bits((key >> 64) as u64);
             if at > end {
                 break;
