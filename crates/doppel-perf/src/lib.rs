@@ -8,6 +8,7 @@
 use thiserror::Error;
 
 pub mod analytic;
+mod calendar;
 pub mod capacity;
 pub mod dist;
 pub mod hist;

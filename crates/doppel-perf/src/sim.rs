@@ -2,7 +2,7 @@
 //! queues, server limits, timeouts, retries with backoff, circuit breakers, fan-out and
 //! join, and load that follows the sources' daily and weekly profiles.
 //!
-//! One calendar (a binary heap of `u128` keys: time bits, sequence number, event) over an
+//! One calendar (a 4-ary heap of `u128` keys: time bits, sequence number, event) over an
 //! arena of request frames. A request's own work comes first, then its steps; a call that
 //! is the last thing a frame does and needs no tracking is a tail call (the callee answers
 //! the caller's caller), so Markov routing costs one frame however long the walk. Runs are
@@ -11,8 +11,7 @@
 //! warm-up are not counted. Every figure is the mean over replications with a 95%
 //! Student-t interval.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +20,7 @@ use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::PerfError;
+use crate::calendar::Calendar;
 use crate::dist::Sampler;
 use crate::hist::LatencyHistogram;
 use crate::network::{Network, Step};
@@ -404,7 +404,7 @@ struct Sim<'m, 'n> {
     rng: ChaCha8Rng,
     now: f64,
     seq: u32,
-    heap: BinaryHeap<Reverse<u128>>,
+    heap: Calendar,
     frames: Vec<Frame>,
     free_frames: Vec<u32>,
     branches: Vec<Branch>,
@@ -425,7 +425,7 @@ impl Model<'_> {
             rng,
             now: 0.0,
             seq: 0,
-            heap: BinaryHeap::with_capacity(1024),
+            heap: Calendar::with_capacity(1024),
             frames: Vec::with_capacity(1024),
             free_frames: Vec::new(),
             branches: Vec::new(),
@@ -481,12 +481,12 @@ impl Sim<'_, '_> {
     fn push(&mut self, at: f64, kind: u32, id: u32) {
         let key = (u128::from(at.to_bits()) << 64) | (u128::from(self.seq) << 32) | u128::from(kind << KIND_SHIFT | id);
         self.seq = self.seq.wrapping_add(1);
-        self.heap.push(Reverse(key));
+        self.heap.push(key);
     }
 
     fn main_loop(&mut self) -> Result<(), PerfError> {
         let end = self.m.end_ms;
-        while let Some(Reverse(key)) = self.heap.pop() {
+        while let Some(key) = self.heap.pop() {
             let at = f64::from_bits((key >> 64) as u64);
             if at > end {
                 break;
@@ -579,13 +579,14 @@ impl Sim<'_, '_> {
     /// A request reaches its station: served at once, queued, or dropped. Returns a frame
     /// that can move on (the caller of a dropped request).
     fn arrive(&mut self, f: u32) -> Option<u32> {
-        self.frames[f as usize].arrived = self.now;
-        let e = &self.m.endpoints[self.frames[f as usize].endpoint as usize];
-        let s = e.station as usize;
+        let frame = &mut self.frames[f as usize];
+        frame.arrived = self.now;
+        let endpoint = frame.endpoint as usize;
+        let s = self.m.endpoints[endpoint].station as usize;
         let st = &mut self.stations[s];
         if st.busy < st.servers {
             st.busy += 1;
-            self.serve(f, s);
+            self.serve(f, endpoint, s);
         } else if st.servers == 0 || st.queue.len() >= st.limit {
             if self.counted() {
                 self.run.stations[s].dropped += 1;
@@ -598,12 +599,11 @@ impl Sim<'_, '_> {
         None
     }
 
-    /// Starts serving a request on a server already taken.
+    /// Starts serving a request (at `endpoint` of station `s`) on a server already taken.
     #[inline]
-    fn serve(&mut self, f: u32, s: usize) {
-        let e = self.frames[f as usize].endpoint as usize;
-        let d = self.m.endpoints[e].sampler.sample(&mut self.rng);
-        if self.now >= self.m.warmup_ms {
+    fn serve(&mut self, f: u32, endpoint: usize, s: usize) {
+        let d = self.m.endpoints[endpoint].sampler.sample(&mut self.rng);
+        if self.counted() {
             let bucket = (((self.now - self.m.warmup_ms) * self.m.per_bucket_ms) as usize).min(self.m.buckets - 1);
             self.run.stations[s].busy_ms[bucket] += d;
         }
@@ -611,17 +611,19 @@ impl Sim<'_, '_> {
     }
 
     fn done(&mut self, f: u32) {
-        let frame = self.frames[f as usize];
-        let s = self.m.endpoints[frame.endpoint as usize].station as usize;
-        if frame.arrived >= self.m.warmup_ms {
+        let frame = &self.frames[f as usize];
+        let (endpoint, arrived) = (frame.endpoint as usize, frame.arrived);
+        let s = self.m.endpoints[endpoint].station as usize;
+        if arrived >= self.m.warmup_ms {
             let r = &mut self.run.stations[s];
-            let t = self.now - frame.arrived;
+            let t = self.now - arrived;
             r.served += 1;
             r.sum_ms += t;
             r.histogram.record(t);
         }
         if let Some(next) = self.stations[s].queue.pop_front() {
-            self.serve(next, s);
+            let endpoint = self.frames[next as usize].endpoint as usize;
+            self.serve(next, endpoint, s);
         } else {
             self.stations[s].busy -= 1;
         }
@@ -639,62 +641,43 @@ impl Sim<'_, '_> {
     /// Moves a frame on after its own work or a finished step: issues its next calls, or
     /// finishes it. Returns a frame that can now move on (its parent), if any.
     fn advance(&mut self, f: u32) -> Option<u32> {
+        let steps = self.m.endpoints[self.frames[f as usize].endpoint as usize].steps.clone();
         loop {
-            let frame = self.frames[f as usize];
-            let steps = &self.m.endpoints[frame.endpoint as usize].steps;
-            if frame.failed || frame.repeat == 0 && frame.step as usize == steps.len() {
+            let frame = &self.frames[f as usize];
+            let (step, repeat) = (frame.step as usize, frame.repeat);
+            if frame.failed || repeat == 0 && step == steps.len() {
                 return self.finish(f);
             }
-            let call = if frame.repeat > 0 {
+            let call = if repeat > 0 {
                 frame.call
             } else {
-                let step = &self.m.steps[steps.start + frame.step as usize];
                 self.frames[f as usize].step += 1;
-                match *step {
-                    CStep::One(c) => {
-                        let copies = self.copies(c);
-                        if copies == 0 {
-                            continue;
-                        }
-                        self.frames[f as usize].repeat = copies;
-                        self.frames[f as usize].call = c;
-                        c
-                    }
+                let c = match self.m.steps[steps.start + step] {
+                    CStep::One(c) => c,
                     CStep::Choice(start, end) => {
+                        // The first call whose cumulative probability is above the draw:
+                        // counted without a branch per call.
                         let u: f64 = self.rng.random();
-                        let Some(c) = (start..end).find(|&c| u < self.m.cumulative[c as usize]) else { continue };
-                        let copies = self.copies(c);
-                        if copies == 0 {
+                        let cumulative = &self.m.cumulative[start as usize..end as usize];
+                        let below = cumulative.iter().map(|&p| u32::from(p <= u)).sum::<u32>();
+                        if below == end - start {
                             continue;
                         }
-                        self.frames[f as usize].repeat = copies;
-                        self.frames[f as usize].call = c;
-                        c
+                        start + below
                     }
-                    CStep::Parallel(start, end) => {
-                        // Every copy counted before any is sent, so the join completes only
-                        // when all have answered (some may fail at once).
-                        let mut copies = std::mem::take(&mut self.scratch);
-                        copies.clear();
-                        for c in start..end {
-                            let n = self.copies(c);
-                            copies.extend(std::iter::repeat_n(c, n as usize));
-                        }
-                        if copies.is_empty() {
-                            self.scratch = copies;
-                            continue;
-                        }
-                        self.frames[f as usize].pending = copies.len() as u32;
-                        let mut ready = None;
-                        for &c in &copies {
-                            if let Some(r) = self.issue(c, f) {
-                                ready = Some(r);
-                            }
-                        }
-                        self.scratch = copies;
-                        return ready;
-                    }
+                    CStep::Parallel(start, end) => match self.parallel(f, start, end) {
+                        Some(ready) => return ready,
+                        None => continue,
+                    },
+                };
+                let copies = self.copies(c);
+                if copies == 0 {
+                    continue;
                 }
+                let frame = &mut self.frames[f as usize];
+                frame.repeat = copies;
+                frame.call = c;
+                c
             };
             // One copy of a sequential call.
             let frame = &mut self.frames[f as usize];
@@ -702,24 +685,45 @@ impl Sim<'_, '_> {
             let last = frame.repeat == 0 && frame.step as usize == steps.len();
             let cc = &self.m.calls[call as usize];
             if last && !cc.tracked && cc.latency_ms == 0.0 {
-                // A tail call: the callee answers this frame's caller.
-                let child = Frame {
-                    endpoint: cc.to,
-                    call: NONE,
-                    step: 0,
-                    repeat: 0,
-                    pending: 0,
-                    failed: false,
-                    fails_up: cc.hard && frame.fails_up,
-                    ..*frame
-                };
-                // Same slot: a branch waiting on this frame now waits on the callee.
-                self.frames[f as usize] = child;
+                // A tail call: the callee answers this frame's caller; same slot, so a
+                // branch waiting on this frame now waits on the callee.
+                frame.endpoint = cc.to;
+                frame.call = NONE;
+                frame.step = 0;
+                frame.pending = 0;
+                frame.failed = false;
+                frame.fails_up = cc.hard && frame.fails_up;
                 return self.arrive(f);
             }
             frame.pending = 1;
             return self.issue(call, f);
         }
+    }
+
+    /// Issues the copies of the calls `start..end` side by side from frame `f`. `None`
+    /// when there are none (the frame moves on); else the frame that can move on at once.
+    fn parallel(&mut self, f: u32, start: u32, end: u32) -> Option<Option<u32>> {
+        // Every copy counted before any is sent, so the join completes only when all have
+        // answered (some may fail at once).
+        let mut copies = std::mem::take(&mut self.scratch);
+        copies.clear();
+        for c in start..end {
+            let n = self.copies(c);
+            copies.extend(std::iter::repeat_n(c, n as usize));
+        }
+        if copies.is_empty() {
+            self.scratch = copies;
+            return None;
+        }
+        self.frames[f as usize].pending = copies.len() as u32;
+        let mut ready = None;
+        for &c in &copies {
+            if let Some(r) = self.issue(c, f) {
+                ready = Some(r);
+            }
+        }
+        self.scratch = copies;
+        Some(ready)
     }
 
     /// Copies of a call this request makes.
