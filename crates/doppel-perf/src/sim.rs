@@ -195,6 +195,7 @@ struct CCall {
     backoff_ms: f64,
     breaker: Option<(u32, f64)>,
     latency_ms: f64,
+    waits: bool,
 }
 
 #[derive(Debug)]
@@ -316,6 +317,7 @@ impl<'n> Model<'n> {
             whole: whole.min(f64::from(u32::MAX)) as u32,
             frac: c.times - whole,
             tracked: c.tracked(),
+            waits: c.waits,
             hard: c.hard,
             timeout_ms: c.timeout_ms.unwrap_or(f64::INFINITY),
             retries: c.retry.max,
@@ -684,7 +686,7 @@ impl Sim<'_, '_> {
             frame.repeat -= 1;
             let last = frame.repeat == 0 && frame.step as usize == steps.len();
             let cc = &self.m.calls[call as usize];
-            if last && !cc.tracked && cc.latency_ms == 0.0 {
+            if last && !cc.tracked && cc.latency_ms == 0.0 && cc.waits {
                 // A tail call: the callee answers this frame's caller; same slot, so a
                 // branch waiting on this frame now waits on the callee.
                 frame.endpoint = cc.to;
@@ -737,6 +739,14 @@ impl Sim<'_, '_> {
     /// Sends one call from frame `f`; returns a frame that can move on at once (when the
     /// call failed without waiting).
     fn issue(&mut self, c: u32, f: u32) -> Option<u32> {
+        if !self.m.calls[c as usize].waits {
+            // A message: sent, not waited for; what becomes of it is not the caller's.
+            let child = self.child(c, f, ORPHAN);
+            let _ = self.send(c, child);
+            let parent = &mut self.frames[f as usize];
+            parent.pending -= 1;
+            return (parent.pending == 0).then_some(f);
+        }
         if self.m.calls[c as usize].tracked {
             let b = if let Some(b) = self.free_branches.pop() {
                 b
@@ -1142,6 +1152,20 @@ mod tests {
         net.endpoints[0].steps = vec![Step::Call(Call { latency_ms: 20.0, ..Call::to(1, 1.0) })];
         let m = run(&net, &short()).unwrap().mean_response_ms.mean;
         assert!((m - 120.0).abs() < 3.0, "{m}");
+    }
+
+    #[test]
+    fn messages_load_the_receiver_but_nobody_waits_for_them() {
+        // The back end takes 100 ms at 10/s on 2 servers (50% busy); sent as a message it
+        // adds nothing to the front's 5 ms.
+        let net = front_and_back(2, 100.0, Call { waits: false, ..Call::to(1, 1.0) });
+        let r = run(&net, &short()).unwrap();
+        assert!((r.mean_response_ms.mean - 5.0).abs() < 0.3, "{:?}", r.mean_response_ms);
+        assert!((r.stations[1].utilisation.mean - 0.5).abs() < 0.03, "{:?}", r.stations[1].utilisation);
+        let analytic = solve(&net).unwrap();
+        assert!(
+            (analytic.entries[0].mean_ms - 5.0).abs() < 1e-9 && (analytic.stations[1].utilisation - 0.5).abs() < 1e-9
+        );
     }
 
     #[test]

@@ -204,6 +204,9 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
         }
     }
 
+    out.heading("8. Will the shop hold three times its daily peak?");
+    capacity_question(&twin)?;
+
     out.heading("Try next");
     for (command, what) in [
         (format!("doppel {store_arg} show"), "a summary of the twin"),
@@ -222,6 +225,14 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
             format!("doppel {store_arg} what-if --drill region-loss"),
             "a disaster-recovery drill: can the standby take over?",
         ),
+        (
+            format!("doppel {store_arg} perf --load 2x --sim"),
+            "latency per entry point at twice the peak, simulated too",
+        ),
+        (
+            format!("doppel {store_arg} capacity --target 3x"),
+            "the replicas each service needs for three times the peak",
+        ),
         (format!("doppel {store_arg} show 'zone=us-east-1b kind:pod'"), "selectors combine"),
         (format!("doppel {store_arg} history"), "the change log"),
         ("doppel schema > estate.schema.json".to_string(), "editor completion for estate files"),
@@ -232,6 +243,49 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
 }
 
 /// A rate with as many decimals as its size needs (120, 2.5, 0.04).
+/// The capacity question of the tour: the saturation point and what to scale for 3x.
+fn capacity_question(twin: &Twin) -> Result<()> {
+    use doppel_perf::capacity::{Scalable, replicas_needed, saturation, scaled};
+    let topo = doppel_resilience::Topology::build(twin);
+    let hour = doppel_resilience::engine::peak_hour(&topo);
+    let options = doppel_resilience::behaviour::PerfOptions { hour: Some(hour), ..Default::default() };
+    let model = doppel_resilience::behaviour::PerfModel::build(&topo, &options);
+    let net = &model.network;
+    match saturation(net, 1000.0).map_err(|e| anyhow::anyhow!("{e}"))? {
+        Some(s) => anstream::println!(
+            "  With today's replicas the latency objectives hold up to {BOLD}{:.2}x{BOLD:#} the peak; just above: {}.",
+            s.factor,
+            s.breaks
+        ),
+        None => anstream::println!("  With today's replicas the objectives hold beyond 1000x the peak."),
+    }
+    let scalable: Vec<Scalable> = (0..net.stations.len())
+        .filter_map(|s| {
+            model.replicas[s].map(|r| Scalable { station: s, per_replica: model.concurrency[s], replicas: r })
+        })
+        .collect();
+    match replicas_needed(&scaled(net, 3.0), &scalable, 10_000) {
+        Ok(needed) => {
+            let mut cost = 0.0;
+            let changes: Vec<String> = scalable
+                .iter()
+                .zip(&needed)
+                .filter(|(sc, k)| **k > sc.replicas)
+                .map(|(sc, &k)| {
+                    cost += model.usd_per_replica_hour[sc.station].unwrap_or(0.0) * f64::from(k - sc.replicas);
+                    format!("{} {} -> {k}", net.stations[sc.station].name, sc.replicas)
+                })
+                .collect();
+            anstream::println!(
+                "  For 3x: scale {} replicas ({BOLD}+${cost:.2} per hour{BOLD:#} on demand).",
+                changes.join(", ")
+            );
+        }
+        Err(err) => anstream::println!("  For 3x: {err}"),
+    }
+    Ok(())
+}
+
 fn rate_text(rate: f64) -> String {
     if rate >= 10.0 {
         format!("{rate:.0}")
