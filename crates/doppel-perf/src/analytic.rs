@@ -763,3 +763,68 @@ mod tests {
         assert!(close(r.loss, 0.5, 1e-12), "{r:?}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::dist::ServiceDist;
+    use proptest::prelude::*;
+
+    /// Any network of up to 6 stations with arbitrary (even bad) numbers.
+    fn networks() -> impl Strategy<Value = Network> {
+        let number = prop_oneof![4 => 0.0f64..500.0, 1 => Just(-1.0), 1 => Just(f64::NAN), 1 => Just(f64::INFINITY), 1 => Just(0.0)];
+        (1usize..6).prop_flat_map(move |n| {
+            (
+                proptest::collection::vec(0u32..4, n),
+                proptest::collection::vec(number.clone(), n),
+                proptest::collection::vec(number.clone(), n),
+                proptest::collection::vec(proptest::collection::vec(0.0f64..0.7, n), n),
+                proptest::collection::vec(0u8..4, n),
+            )
+                .prop_map(|(servers, means, rates, mut routing, shapes)| {
+                    // Rows add up to at most 0.7: requests leave.
+                    let n = routing.len() as f64;
+                    routing.iter_mut().flatten().for_each(|p| *p /= n);
+                    let mut net = Network::jackson(&servers, &means, &rates, &routing);
+                    for (e, shape) in net.endpoints.iter_mut().zip(shapes) {
+                        let mean = e.dist.mean();
+                        e.dist = match shape {
+                            0 => e.dist.clone(),
+                            1 => ServiceDist::Deterministic { value: mean },
+                            2 => ServiceDist::Gamma { mean, cv: 2.0 },
+                            _ => ServiceDist::LogNormal { mean, cv: 0.5 },
+                        };
+                    }
+                    net
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        /// Either a clear error or finite figures: never a NaN, never a panic.
+        #[test]
+        fn never_a_nan(net in networks()) {
+            let answer = solve(&net);
+            if net.check().is_ok() && net.stations.iter().all(|s| s.servers > 0) && net.sources.iter().all(|s| s.rate_rps < 1e-3) {
+                // A trickle of load on stations that all have servers always settles.
+                prop_assert!(answer.is_ok(), "{answer:?}");
+            }
+            match answer {
+                Err(err) => prop_assert!(!err.to_string().is_empty()),
+                Ok(s) => {
+                    for e in &s.entries {
+                        for v in [e.mean_ms, e.p50_ms, e.p90_ms, e.p99_ms] {
+                            prop_assert!(v.is_finite() && v >= 0.0, "{e:?}");
+                        }
+                        prop_assert!(e.p50_ms <= e.p99_ms + 1e-9);
+                    }
+                    for st in &s.stations {
+                        prop_assert!(st.utilisation.is_finite() && st.utilisation < 1.0, "{st:?}");
+                        prop_assert!(st.mean_wait_ms.is_finite());
+                    }
+                }
+            }
+        }
+    }
+}
