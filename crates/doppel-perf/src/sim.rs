@@ -2,8 +2,8 @@
 //! queues, server limits, timeouts, retries with backoff, circuit breakers, fan-out and
 //! join, and load that follows the sources' daily and weekly profiles.
 //!
-//! One calendar (a 4-ary heap of `u128` keys: time bits, sequence number, event) over an
-//! arena of request frames. A request's own work comes first, then its steps; a call that
+//! A calendar (a 4-ary heap of `u128` keys: time bits, sequence number, event; the
+//! sources' next arrivals in a second one) over an arena of request frames. A request's own work comes first, then its steps; a call that
 //! is the last thing a frame does and needs no tracking is a tail call (the callee answers
 //! the caller's caller), so Markov routing costs one frame however long the walk. Runs are
 //! deterministic for a seed: replication `r` draws from ChaCha8 stream `r` of that seed,
@@ -405,6 +405,9 @@ struct Sim<'m, 'n> {
     now: f64,
     seq: u32,
     heap: Calendar,
+    /// The sources' next arrivals, apart from the other events: few, and one is replaced
+    /// at every arrival, so this costs less than a place in the larger calendar.
+    arrivals: Calendar,
     frames: Vec<Frame>,
     free_frames: Vec<u32>,
     branches: Vec<Branch>,
@@ -426,6 +429,7 @@ impl Model<'_> {
             now: 0.0,
             seq: 0,
             heap: Calendar::with_capacity(1024),
+            arrivals: Calendar::with_capacity(self.sources.len()),
             frames: Vec::with_capacity(1024),
             free_frames: Vec::new(),
             branches: Vec::new(),
@@ -481,12 +485,19 @@ impl Sim<'_, '_> {
     fn push(&mut self, at: f64, kind: u32, id: u32) {
         let key = (u128::from(at.to_bits()) << 64) | (u128::from(self.seq) << 32) | u128::from(kind << KIND_SHIFT | id);
         self.seq = self.seq.wrapping_add(1);
-        self.heap.push(key);
+        if kind == ARRIVAL {
+            self.arrivals.push(key);
+        } else {
+            self.heap.push(key);
+        }
     }
 
     fn main_loop(&mut self) -> Result<(), PerfError> {
         let end = self.m.end_ms;
-        while let Some(key) = self.heap.pop() {
+        loop {
+            // Both calendars' keys share one sequence, so equal times keep their order.
+            let key = if self.arrivals.first() < self.heap.first() { self.arrivals.pop() } else { self.heap.pop() };
+            let Some(key) = key else { break };
             let at = f64::from_bits((key >> 64) as u64);
             if at > end {
                 break;
