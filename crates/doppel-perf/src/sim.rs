@@ -415,6 +415,10 @@ struct Sim<'m, 'n> {
     breakers: Vec<BreakerState>,
     stations: Vec<StationState>,
     scratch: Vec<u32>,
+    /// The utilisation bucket of `now`, valid while `now < bucket_end` (worked out again
+    /// only when a bucket ends, not at every service).
+    bucket: usize,
+    bucket_end: f64,
     run: Run,
 }
 
@@ -446,6 +450,8 @@ impl Model<'_> {
                 })
                 .collect(),
             scratch: Vec::new(),
+            bucket: 0,
+            bucket_end: f64::NEG_INFINITY,
             run: Run {
                 events: 0,
                 entries: (0..net.sources.len())
@@ -506,9 +512,14 @@ impl Sim<'_, '_> {
             self.run.events += 1;
             let what = key as u32;
             let id = what & ID_MASK;
-            match what >> KIND_SHIFT {
+            let kind = what >> KIND_SHIFT;
+            if kind == DONE {
+                // Most events: tested first, apart from the rarer kinds.
+                self.done(id);
+                continue;
+            }
+            match kind {
                 ARRIVAL => self.arrival(id)?,
-                DONE => self.done(id),
                 DELIVER => {
                     let next = self.arrive(id);
                     self.drive(next);
@@ -526,6 +537,7 @@ impl Sim<'_, '_> {
                         self.drive(next);
                     }
                 }
+                // RETRY.
                 _ => {
                     let next = self.attempt(id);
                     self.drive(next);
@@ -615,10 +627,24 @@ impl Sim<'_, '_> {
     fn serve(&mut self, f: u32, endpoint: usize, s: usize) {
         let d = self.m.endpoints[endpoint].sampler.sample(&mut self.rng);
         if self.counted() {
-            let bucket = (((self.now - self.m.warmup_ms) * self.m.per_bucket_ms) as usize).min(self.m.buckets - 1);
-            self.run.stations[s].busy_ms[bucket] += d;
+            if self.now >= self.bucket_end {
+                self.next_bucket();
+            }
+            self.run.stations[s].busy_ms[self.bucket] += d;
         }
         self.push(self.now + d, DONE, f);
+    }
+
+    /// Finds the utilisation bucket of `now` (after the warm-up) and when it ends.
+    #[cold]
+    fn next_bucket(&mut self) {
+        let m = self.m;
+        self.bucket = (((self.now - m.warmup_ms) * m.per_bucket_ms) as usize).min(m.buckets - 1);
+        self.bucket_end = if self.bucket + 1 == m.buckets {
+            f64::INFINITY
+        } else {
+            m.warmup_ms + (self.bucket + 1) as f64 / m.per_bucket_ms
+        };
     }
 
     fn done(&mut self, f: u32) {
