@@ -3,13 +3,13 @@
 //! join, and load that follows the sources' daily and weekly profiles.
 //!
 //! A calendar (a 4-ary heap of `u128` keys: time bits, sequence number, event; the
-//! sources' next arrivals in a second one) over an arena of request frames. A request's own work comes first, then its steps; a call that
-//! is the last thing a frame does and needs no tracking is a tail call (the callee answers
-//! the caller's caller), so Markov routing costs one frame however long the walk. Runs are
-//! deterministic for a seed: replication `r` draws from ChaCha8 stream `r` of that seed,
-//! replications run on rayon and are merged in order. Requests that arrive during the
-//! warm-up are not counted. Every figure is the mean over replications with a 95%
-//! Student-t interval.
+//! sources' next arrivals in a second one) over an arena of request frames. A request's
+//! own work comes first, then its steps; a call that is the last thing a frame does and
+//! needs no tracking is a tail call (the callee answers the caller's caller), so Markov
+//! routing costs one frame however long the walk. Runs are deterministic for a seed:
+//! replication `r` draws from ChaCha8 stream `r` of that seed, replications run on rayon
+//! and are merged in order. Requests that arrive during the warm-up are not counted.
+//! Every figure is the mean over replications with a 95% Student-t interval.
 
 use std::collections::VecDeque;
 
