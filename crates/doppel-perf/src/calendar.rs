@@ -126,8 +126,9 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Against a sorted reference: pops come smallest first, whatever the mix of pushes
-        /// and pops (a pop followed by pushes replaces the top; by a pop, removes it).
+        /// Against a sorted reference: the first key and pops come smallest first, whatever
+        /// the mix of pushes and pops (a pop followed by pushes replaces the top; by a pop,
+        /// removes it).
         #[test]
         fn pops_in_order(ops in proptest::collection::vec(proptest::option::of(0u128..64), 0..300)) {
             let mut cal = Calendar::with_capacity(4);
@@ -142,6 +143,7 @@ mod tests {
                     }
                     None => {
                         reference.sort_unstable_by(|a, b| b.cmp(a));
+                        prop_assert_eq!(cal.first(), reference.last().copied().unwrap_or(u128::MAX));
                         prop_assert_eq!(cal.pop(), reference.pop());
                     }
                 }
