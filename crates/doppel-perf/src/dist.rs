@@ -227,8 +227,10 @@ pub enum Sampler {
 }
 
 impl Sampler {
-    /// One service time, in milliseconds.
-    #[inline]
+    /// One service time, in milliseconds. The one-line shapes are drawn inline at the
+    /// caller; the others in a function of their own, so the simulator's hot path stays
+    /// small.
+    #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match self {
             Sampler::Exponential { mean } => {
@@ -236,6 +238,15 @@ impl Sampler {
                 e * mean
             }
             Sampler::Fixed { value } => *value,
+            _ => self.sample_shaped(rng),
+        }
+    }
+
+    /// One time of the lognormal, gamma and histogram shapes.
+    #[inline(never)]
+    fn sample_shaped<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self {
+            Sampler::Exponential { .. } | Sampler::Fixed { .. } => self.sample(rng),
             Sampler::LogNormal { mu, sigma } => {
                 let z: f64 = StandardNormal.sample(rng);
                 (mu + sigma * z).exp()
