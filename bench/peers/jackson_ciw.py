@@ -2,27 +2,16 @@
 Usage: jackson_ciw.py MODEL.json [--arrivals N]. Prints one JSON line.
 An event is one external arrival or one service completion before T = arrivals / sum(rates)."""
 
-import argparse
 import json
+
+from jackson_common import cpu_ns, model_and_horizon
 
 import ciw
 
 
-def cpu_ns():
-    """Nanoseconds this thread has spent on CPU."""
-    with open("/proc/thread-self/schedstat") as f:
-        return int(f.read().split()[0])
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model")
-    ap.add_argument("--arrivals", type=int)
-    args = ap.parse_args()
-    with open(args.model) as f:
-        m = json.load(f)
+    m, horizon = model_and_horizon()
     rates = m["external_rate"]
-    horizon = (args.arrivals or m["arrivals"]) / sum(rates)
     network = ciw.create_network(
         arrival_distributions=[ciw.dists.Exponential(rate=r) if r > 0 else None for r in rates],
         service_distributions=[ciw.dists.Exponential(rate=1.0 / s["service_mean"]) for s in m["stations"]],

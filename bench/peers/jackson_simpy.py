@@ -2,30 +2,19 @@
 Usage: jackson_simpy.py MODEL.json [--arrivals N]. Prints one JSON line.
 An event is one external arrival or one service completion before T = arrivals / sum(rates)."""
 
-import argparse
 import bisect
 import itertools
 import json
+
+from jackson_common import cpu_ns, model_and_horizon
 import random
 
 import simpy
 
 
-def cpu_ns():
-    """Nanoseconds this thread has spent on CPU."""
-    with open("/proc/thread-self/schedstat") as f:
-        return int(f.read().split()[0])
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model")
-    ap.add_argument("--arrivals", type=int)
-    args = ap.parse_args()
-    with open(args.model) as f:
-        m = json.load(f)
+    m, horizon = model_and_horizon()
     rates = m["external_rate"]
-    horizon = (args.arrivals or m["arrivals"]) / sum(rates)
     rng = random.Random(m["seed"])
     means = [s["service_mean"] for s in m["stations"]]
     # Cumulative routing rows: a draw past the last entry means the job leaves.

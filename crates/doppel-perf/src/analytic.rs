@@ -606,7 +606,7 @@ impl LoadModel for Queueing {
 mod tests {
     use super::*;
     use crate::dist::ServiceDist;
-    use crate::network::{Endpoint, Slo, Source, Station};
+    use crate::network::Source;
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol * b.abs().max(1e-12)
@@ -723,17 +723,7 @@ mod tests {
     fn parallel_calls_take_the_slowest() {
         // An idle front (no wait) calling two exponential 100 ms backends side by side at a
         // trickle: E[max of two exponentials] = 150 ms.
-        let mut net = Network::default();
-        for (i, mean) in [(0, 0.0), (1, 100.0), (2, 100.0)] {
-            net.stations.push(Station { name: format!("s{i}"), servers: 1000, queue_limit: None });
-            net.endpoints.push(Endpoint {
-                name: format!("e{i}"),
-                station: i,
-                dist: ServiceDist::Exponential { mean },
-                steps: vec![],
-                slo: Slo::default(),
-            });
-        }
+        let mut net = Network::plain(&[(1000, 0.0), (1000, 100.0), (1000, 100.0)]);
         net.endpoints[0].steps = vec![Step::Parallel(vec![Call::to(1, 1.0), Call::to(2, 1.0)])];
         net.sources.push(Source { endpoint: 0, rate_rps: 0.001, daily: None, weekly: None });
         let s = solve(&net).unwrap();

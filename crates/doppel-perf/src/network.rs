@@ -189,6 +189,24 @@ impl Network {
         net
     }
 
+    /// Stations `s{i}` with `servers` each and one exponential endpoint `e{i}` of `mean` ms
+    /// that calls nothing (tests add the calls and sources).
+    #[cfg(test)]
+    pub(crate) fn plain(stations: &[(u32, f64)]) -> Network {
+        let mut net = Network::default();
+        for (i, &(servers, mean)) in stations.iter().enumerate() {
+            net.stations.push(Station { name: format!("s{i}"), servers, queue_limit: None });
+            net.endpoints.push(Endpoint {
+                name: format!("e{i}"),
+                station: i as u32,
+                dist: ServiceDist::Exponential { mean },
+                steps: vec![],
+                slo: Slo::default(),
+            });
+        }
+        net
+    }
+
     /// Every call an endpoint's steps make, with the probability-weighted count per request.
     pub fn calls_of(&self, endpoint: usize) -> impl Iterator<Item = (&Call, f64)> {
         self.endpoints[endpoint].steps.iter().flat_map(|step| -> Box<dyn Iterator<Item = (&Call, f64)>> {

@@ -1020,7 +1020,7 @@ mod tests {
     use super::*;
     use crate::analytic::solve;
     use crate::dist::ServiceDist;
-    use crate::network::{Breaker, Call, Endpoint, Retry, Slo, Source, Station};
+    use crate::network::{Breaker, Call, Retry, Source};
 
     /// Runs `net` long enough for about `requests` requests from outside in all.
     fn simulate(net: &Network, requests: f64, seed: u64) -> SimReport {
@@ -1119,17 +1119,7 @@ mod tests {
     }
 
     fn front_and_back(back_servers: u32, back_mean: f64, call: Call) -> Network {
-        let mut net = Network::default();
-        for (i, servers, mean) in [(0, 100, 5.0), (1, back_servers, back_mean)] {
-            net.stations.push(Station { name: format!("s{i}"), servers, queue_limit: None });
-            net.endpoints.push(Endpoint {
-                name: format!("e{i}"),
-                station: i,
-                dist: ServiceDist::Exponential { mean },
-                steps: vec![],
-                slo: Slo::default(),
-            });
-        }
+        let mut net = Network::plain(&[(100, 5.0), (back_servers, back_mean)]);
         net.endpoints[0].steps = vec![Step::Call(call)];
         net.sources.push(Source { endpoint: 0, rate_rps: 10.0, daily: None, weekly: None });
         net

@@ -112,11 +112,12 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
                     parts.join(", ")
                 })
                 .unwrap_or_default();
-            let peak_text = if peak.is_nan() { "-".to_string() } else { format!("{} rps", rate_text(rate * peak)) };
+            let peak_text =
+                if peak.is_nan() { "-".to_string() } else { format!("{} rps", super::perf::rate(rate * peak)) };
             table.add_row(vec![
                 service.key.to_string(),
                 endpoint.name.clone(),
-                format!("{} rps", rate_text(rate)),
+                format!("{} rps", super::perf::rate(rate)),
                 peak_text,
                 objective,
             ]);
@@ -284,16 +285,6 @@ fn capacity_question(twin: &Twin) -> Result<()> {
         Err(err) => anstream::println!("  For 3x: {err}"),
     }
     Ok(())
-}
-
-fn rate_text(rate: f64) -> String {
-    if rate >= 10.0 {
-        format!("{rate:.0}")
-    } else if rate >= 1.0 {
-        format!("{rate:.1}")
-    } else {
-        format!("{rate:.2}")
-    }
 }
 
 fn pick(twin: &Twin, keys: &[&str]) -> Option<Key> {

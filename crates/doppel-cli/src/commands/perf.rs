@@ -111,11 +111,14 @@ fn pct(v: f64) -> String {
     if v.is_finite() { format!("{:.0}%", v * 100.0) } else { "no servers".into() }
 }
 
-fn rate(v: f64) -> String {
+/// A rate in requests per second, with as many decimals as a small one needs.
+pub(super) fn rate(v: f64) -> String {
     if v >= 10.0 {
         format!("{v:.0}")
-    } else if v >= 0.1 {
+    } else if v >= 1.0 {
         format!("{v:.1}")
+    } else if v >= 0.1 {
+        format!("{v:.2}")
     } else {
         format!("{v:.3}")
     }
