@@ -168,6 +168,8 @@ pub enum Command {
     Perf {
         #[command(flatten)]
         args: PerfArgs,
+        #[command(flatten)]
+        sim: SimArgs,
         /// Run on this version of the twin (see `doppel history`).
         #[arg(long = "version", value_name = "N")]
         version: Option<u64>,
@@ -246,14 +248,19 @@ pub struct PerfArgs {
     /// latency:TARGET=MS (added to every call into it); repeatable. SERVICE may omit `service/`.
     #[arg(long = "set", value_name = "CHANGE")]
     pub set: Vec<String>,
+}
+
+/// Whether and how `doppel perf` also simulates.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SimArgs {
     /// Also run the discrete-event simulator (timeouts, retries, queue limits, tails).
     #[arg(long)]
     pub sim: bool,
     /// Simulated seconds per replication (after a warm-up of a tenth of it).
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
     pub horizon: f64,
-    /// Replications of the simulation (for the confidence intervals).
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    /// Replications of the simulation (at least 2, for the confidence intervals).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..))]
     pub replications: u32,
     /// Seed of the simulation; the same twin and seed give the same figures.
     #[arg(long, default_value_t = 1)]

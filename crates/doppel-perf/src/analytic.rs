@@ -191,28 +191,75 @@ fn maximum(branches: &[(Moments, f64)]) -> Moments {
     Moments { mean, var: (m2 - mean * mean).max(0.0) }
 }
 
-/// Each station's arrival rate and offered work per server (utilisation, which may be 1 or
-/// more), without queueing: what the load asks of each station even when it cannot settle.
-pub fn offered(net: &Network) -> Result<Vec<(f64, f64)>, PerfError> {
-    net.check()?;
-    let arrivals = traffic(net, &call_cycles(net))?;
-    let mut out = vec![(0.0, 0.0); net.stations.len()];
-    for (e, endpoint) in net.endpoints.iter().enumerate() {
-        let (rate, work) = &mut out[endpoint.station as usize];
-        *rate += arrivals[e];
-        *work += arrivals[e] * endpoint.dist.mean() / 1000.0;
+/// What arrives at one station: requests per second, and the first two moments of their
+/// service times summed over them (ms and ms²), mixing its endpoints.
+#[derive(Debug, Clone, Copy, Default)]
+struct Arriving {
+    rate: f64,
+    work: f64,
+    second: f64,
+}
+
+impl Arriving {
+    /// Each station's arrivals, in one pass over the endpoints.
+    fn per_station(net: &Network, arrivals: &[f64]) -> Vec<Arriving> {
+        let mut out = vec![Arriving::default(); net.stations.len()];
+        for (e, endpoint) in net.endpoints.iter().enumerate() {
+            let mean = endpoint.dist.mean();
+            let a = &mut out[endpoint.station as usize];
+            a.rate += arrivals[e];
+            a.work += arrivals[e] * mean;
+            a.second += arrivals[e] * mean * mean * (1.0 + endpoint.dist.scv());
+        }
+        out
     }
-    for (s, (_, work)) in out.iter_mut().enumerate() {
-        let servers = f64::from(net.stations[s].servers);
-        *work = if *work == 0.0 {
+
+    /// Offered work per server: may be 1 or more; infinite with work and no servers.
+    fn utilisation(&self, servers: u32) -> f64 {
+        if self.work == 0.0 {
             0.0
-        } else if servers == 0.0 {
+        } else if servers == 0 {
             f64::INFINITY
         } else {
-            *work / servers
-        };
+            self.work / 1000.0 / f64::from(servers)
+        }
     }
-    Ok(out)
+}
+
+/// The wait for a server: 0 with probability 1 - C, else exponential with mean `Wq / C`.
+fn wait_moments(mean_wait: f64, wait_probability: f64) -> Moments {
+    let var = if wait_probability > 0.0 {
+        (2.0 * mean_wait * mean_wait / wait_probability - mean_wait * mean_wait).max(0.0)
+    } else {
+        0.0
+    };
+    Moments { mean: mean_wait, var }
+}
+
+/// What the load asks of one station, without queueing: known even when it cannot settle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Offered {
+    /// Requests per second arriving.
+    pub arrival_rps: f64,
+    /// Work arriving, in servers' worth (rate times mean service time).
+    pub work: f64,
+    /// Work per server: 1 or more is overload; infinite with work and no servers.
+    pub utilisation: f64,
+}
+
+/// Each station's arrivals and offered work, by the traffic equations alone.
+pub fn offered(net: &Network) -> Result<Vec<Offered>, PerfError> {
+    net.check()?;
+    let arrivals = traffic(net, &call_cycles(net))?;
+    Ok(Arriving::per_station(net, &arrivals)
+        .iter()
+        .zip(&net.stations)
+        .map(|(a, station)| Offered {
+            arrival_rps: a.rate,
+            work: a.work / 1000.0,
+            utilisation: a.utilisation(station.servers),
+        })
+        .collect())
 }
 
 /// Solves the network at the rates its sources state.
@@ -225,45 +272,29 @@ pub fn solve(net: &Network) -> Result<Solution, PerfError> {
     // Stations: merged service time of their endpoints, then the queue.
     let mut stations = Vec::with_capacity(net.stations.len());
     let mut waits = Vec::with_capacity(net.stations.len());
-    for (s, station) in net.stations.iter().enumerate() {
-        let (mut rate, mut work, mut second) = (0.0, 0.0, 0.0);
-        for (e, endpoint) in net.endpoints.iter().enumerate().filter(|(_, e)| e.station as usize == s) {
-            let mean = endpoint.dist.mean();
-            rate += arrivals[e];
-            work += arrivals[e] * mean;
-            second += arrivals[e] * mean * mean * (1.0 + endpoint.dist.scv());
-        }
+    for (s, (station, a)) in net.stations.iter().zip(Arriving::per_station(net, &arrivals)).enumerate() {
+        let (rate, work) = (a.rate, a.work);
         let mean_service = if rate > 0.0 { work / rate } else { 0.0 };
-        let scv = if work > 0.0 { (second * rate / (work * work) - 1.0).max(0.0) } else { 0.0 };
-        if rate > 0.0 && work > 0.0 && station.servers == 0 {
-            return Err(PerfError::Overloaded {
-                station: station.name.clone(),
-                utilisation: f64::INFINITY,
-                arrival_rps: rate,
-                servers: 0,
-            });
-        }
+        let scv = if work > 0.0 { (a.second * rate / (work * work) - 1.0).max(0.0) } else { 0.0 };
+        let overloaded = |utilisation: f64| PerfError::Overloaded {
+            station: station.name.clone(),
+            index: s,
+            utilisation,
+            arrival_rps: rate,
+            servers: station.servers,
+        };
         let (utilisation, wait_probability, mean_wait) = if rate == 0.0 || work == 0.0 {
             (0.0, 0.0, 0.0)
+        } else if station.servers == 0 {
+            return Err(PerfError::Down { station: station.name.clone(), index: s, arrival_rps: rate });
         } else {
             let q = mmc(rate, 1000.0 / mean_service, station.servers).map_err(|err| match err {
-                PerfError::Saturated { utilisation } => PerfError::Overloaded {
-                    station: station.name.clone(),
-                    utilisation,
-                    arrival_rps: rate,
-                    servers: station.servers,
-                },
+                PerfError::Saturated { utilisation } => overloaded(utilisation),
                 other => other,
             })?;
             (q.utilisation, q.wait_probability, q.mean_wait * 1000.0 * (1.0 + scv) / 2.0)
         };
-        // The wait: 0 with probability 1 - C, else exponential with mean Wq / C.
-        let wait_var = if wait_probability > 0.0 {
-            (2.0 * mean_wait * mean_wait / wait_probability - mean_wait * mean_wait).max(0.0)
-        } else {
-            0.0
-        };
-        waits.push(Moments { mean: mean_wait, var: wait_var });
+        waits.push(wait_moments(mean_wait, wait_probability));
         stations.push(StationSolution {
             arrival_rps: rate,
             utilisation,
@@ -577,14 +608,9 @@ impl LoadModel for Queueing {
             Ok(q) => {
                 let scv = load.service_time_cv * load.service_time_cv;
                 let wait = q.mean_wait * 1000.0 * (1.0 + scv) / 2.0;
-                let m = Moments {
-                    mean: wait + load.service_time_ms,
-                    var: if q.wait_probability > 0.0 {
-                        (2.0 * wait * wait / q.wait_probability - wait * wait).max(0.0)
-                    } else {
-                        0.0
-                    } + scv * load.service_time_ms * load.service_time_ms,
-                };
+                let service =
+                    Moments { mean: load.service_time_ms, var: scv * load.service_time_ms * load.service_time_ms };
+                let m = wait_moments(wait, q.wait_probability).plus(service);
                 let (latency, loss) = match load.timeout_ms {
                     Some(t) if m.mean > t => (t, 1.0 - t / m.mean),
                     _ => (m.mean, 0.0),
@@ -698,10 +724,15 @@ mod tests {
     fn overload_names_the_station_and_never_gives_nan() {
         let net = Network::jackson(&[1, 1], &[10.0, 300.0], &[5.0, 0.0], &[vec![0.0, 0.7], vec![0.0, 0.0]]);
         let err = solve(&net).unwrap_err().to_string();
-        assert!(err.starts_with("station 1 would be 105% busy (3.5 rps on 1 servers)"), "{err}");
+        assert!(err.starts_with("station 1 would be 105% busy (3.5 rps on 1 server)"), "{err}");
         let mut net = Network::jackson(&[1], &[10.0], &[5.0], &[vec![0.0]]);
         net.stations[0].servers = 0;
-        assert!(solve(&net).unwrap_err().to_string().contains("on 0 servers"));
+        assert!(
+            solve(&net)
+                .unwrap_err()
+                .to_string()
+                .contains("station 0 has no servers (it is down or scaled to 0 replicas) yet receives 5.0 rps")
+        );
         net.sources[0].rate_rps = f64::NAN;
         assert!(solve(&net).unwrap_err().to_string().contains("arrival rate is NaN"));
     }
@@ -710,9 +741,10 @@ mod tests {
     fn offered_work_is_known_beyond_saturation() {
         let net = Network::jackson(&[1, 2], &[10.0, 300.0], &[5.0, 0.0], &[vec![0.0, 0.7], vec![0.0, 0.0]]);
         let o = offered(&net).unwrap();
-        assert!(close(o[0].1, 0.05, 1e-12) && close(o[1].0, 3.5, 1e-12) && close(o[1].1, 0.525, 1e-12), "{o:?}");
+        assert!(close(o[0].utilisation, 0.05, 1e-12) && close(o[1].arrival_rps, 3.5, 1e-12), "{o:?}");
+        assert!(close(o[1].utilisation, 0.525, 1e-12) && close(o[1].work, 1.05, 1e-12), "{o:?}");
         let net = scaled_rates(&net, 4.0);
-        assert!(close(offered(&net).unwrap()[1].1, 2.1, 1e-12));
+        assert!(close(offered(&net).unwrap()[1].utilisation, 2.1, 1e-12));
     }
 
     fn scaled_rates(net: &Network, f: f64) -> Network {

@@ -1,4 +1,4 @@
-//! The simulator's calendar: a binary min-heap of `u128` event keys whose popped top is
+//! The simulator's calendar: a 4-ary min-heap of `u128` event keys whose popped top is
 //! removed lazily. Most events schedule one new event; that push then takes the old top's
 //! place with one sift-down, instead of a removal and an insertion.
 

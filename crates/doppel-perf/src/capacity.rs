@@ -3,26 +3,24 @@
 //! many replicas each service needs to meet them at a target load.
 
 use crate::PerfError;
-use crate::analytic::{Solution, solve};
+use crate::analytic::{EntrySolution, Solution, solve};
 use crate::network::Network;
 
 /// The first objective a solution breaks, in words; `None` when all hold.
 pub fn first_breach(net: &Network, solution: &Solution) -> Option<String> {
-    solution.entries.iter().find_map(|e| {
-        let endpoint = &net.endpoints[e.endpoint];
-        let slo = endpoint.slo;
-        if let Some(target) = slo.p99_ms
-            && e.p99_ms > target
-        {
-            return Some(format!("{}: p99 {:.0} ms over its {target:.0} ms objective", endpoint.name, e.p99_ms));
-        }
-        if let Some(target) = slo.p50_ms
-            && e.p50_ms > target
-        {
-            return Some(format!("{}: p50 {:.0} ms over its {target:.0} ms objective", endpoint.name, e.p50_ms));
-        }
-        None
-    })
+    solution.entries.iter().find_map(|e| breach(net, e))
+}
+
+/// The objective one entry point breaks, in words (p99 first, then p50).
+fn breach(net: &Network, e: &EntrySolution) -> Option<String> {
+    let endpoint = &net.endpoints[e.endpoint];
+    [("p99", endpoint.slo.p99_ms, e.p99_ms), ("p50", endpoint.slo.p50_ms, e.p50_ms)].into_iter().find_map(
+        |(name, target, got)| {
+            target
+                .filter(|t| got > *t)
+                .map(|t| format!("{}: {name} {got:.0} ms over its {t:.0} ms objective", endpoint.name))
+        },
+    )
 }
 
 /// The network with every source's rate times `factor`.
@@ -54,7 +52,7 @@ pub fn saturation(net: &Network, most: f64) -> Result<Option<Saturation>, PerfEr
             Err(err) => Some(err.to_string()),
         }
     };
-    if let Some(why) = verdict(f64::MIN_POSITIVE.max(1e-9)) {
+    if let Some(why) = verdict(1e-9) {
         return Ok(Some(Saturation { factor: 0.0, breaks: why }));
     }
     let (mut low, mut high) = (1e-9, 1.0);
@@ -91,31 +89,33 @@ pub fn replicas_needed(net: &Network, scalable: &[Scalable], most_replicas: u32)
     net.check()?;
     let mut net = net.clone();
     let mut replicas: Vec<u32> = scalable.iter().map(|s| s.replicas).collect();
-    let index_of = |station: usize| scalable.iter().position(|s| s.station == station);
     for _ in 0..10_000 {
         for (i, s) in scalable.iter().enumerate() {
             net.stations[s.station].servers = replicas[i].saturating_mul(s.per_replica);
         }
         match solve(&net) {
-            Err(PerfError::Overloaded { station, arrival_rps, .. }) => {
-                let s = net.stations.iter().position(|x| x.name == station).unwrap_or(usize::MAX);
-                let Some(i) = index_of(s) else {
+            Err(
+                PerfError::Overloaded { station, index: s, arrival_rps, .. }
+                | PerfError::Down { station, index: s, arrival_rps },
+            ) => {
+                let Some(i) = scalable.iter().position(|x| x.station == s) else {
                     return Err(PerfError::Model(format!(
                         "{station} is overloaded ({arrival_rps:.1} rps) and has no replicas to add"
                     )));
                 };
                 // Enough replicas for the offered work to keep them 80% busy.
-                let busy = crate::analytic::offered(&net)?[s].1 * f64::from(net.stations[s].servers);
+                let work = crate::analytic::offered(&net)?[s].work;
                 let want =
-                    (busy / 0.8 / f64::from(scalable[i].per_replica.max(1))).ceil().min(f64::from(u32::MAX)) as u32;
+                    (work / 0.8 / f64::from(scalable[i].per_replica.max(1))).ceil().min(f64::from(u32::MAX)) as u32;
                 replicas[i] = want.max(replicas[i] + 1);
             }
             Err(other) => return Err(other),
             Ok(solution) => {
-                let Some(breach) = solution.entries.iter().find(|e| first_breach_one(&net, e).is_some()) else {
+                let Some((entry, why)) = solution.entries.iter().find_map(|e| breach(&net, e).map(|why| (e, why)))
+                else {
                     return Ok(replicas);
                 };
-                let reach = reachable(&net, breach.endpoint);
+                let reach = reachable(&net, entry.endpoint);
                 let busiest = scalable
                     .iter()
                     .enumerate()
@@ -127,15 +127,11 @@ pub fn replicas_needed(net: &Network, scalable: &[Scalable], most_replicas: u32)
                     })
                     .map(|(i, _)| i);
                 let Some(i) = busiest else {
-                    return Err(PerfError::Model(format!(
-                        "{}: no replicas on its path can be added",
-                        first_breach_one(&net, breach).unwrap_or_default()
-                    )));
+                    return Err(PerfError::Model(format!("{why}: no replicas on its path can be added")));
                 };
                 if solution.stations[scalable[i].station].utilisation < 0.05 {
                     return Err(PerfError::Model(format!(
-                        "{}: more replicas would not help (its own service times exceed the objective)",
-                        first_breach_one(&net, breach).unwrap_or_default()
+                        "{why}: more replicas would not help (its own service times exceed the objective)"
                     )));
                 }
                 replicas[i] += 1;
@@ -146,11 +142,6 @@ pub fn replicas_needed(net: &Network, scalable: &[Scalable], most_replicas: u32)
         }
     }
     Err(PerfError::Model("no replica count found that meets every objective".into()))
-}
-
-fn first_breach_one(net: &Network, e: &crate::analytic::EntrySolution) -> Option<String> {
-    let one = Solution { stations: Vec::new(), endpoints: Vec::new(), entries: vec![e.clone()], bottleneck: None };
-    first_breach(net, &one)
 }
 
 /// Stations an endpoint's requests reach (itself included).

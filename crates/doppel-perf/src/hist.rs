@@ -96,11 +96,6 @@ impl LatencyHistogram {
         let sum: f64 = self.counts.iter().enumerate().map(|(i, &c)| f64::from(c) * LatencyHistogram::middle(i)).sum();
         sum / self.total as f64
     }
-
-    /// Non-empty buckets as (middle in ms, count), smallest first.
-    pub fn buckets(&self) -> impl Iterator<Item = (f64, u32)> + '_ {
-        self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| (LatencyHistogram::middle(i), c))
-    }
 }
 
 #[cfg(test)]

@@ -69,16 +69,28 @@ pub enum PerfError {
         utilisation: f64,
     },
     /// A station of a network would be busy all the time or more: no steady state.
-    #[error("{station} would be {:.0}% busy ({arrival_rps:.1} rps on {servers} servers): a queue settles only below 100% (add servers or lower the load)", utilisation * 100.0)]
+    #[error("{station} would be {:.0}% busy ({arrival_rps:.1} rps on {servers} server{}): a queue settles only below 100% (add servers or lower the load)", utilisation * 100.0, if *servers == 1 { "" } else { "s" })]
     Overloaded {
         /// The station.
         station: String,
+        /// Its index in the network.
+        index: usize,
         /// Offered work per server.
         utilisation: f64,
         /// Requests per second arriving.
         arrival_rps: f64,
         /// Its servers.
         servers: u32,
+    },
+    /// A station with no servers (down, or scaled to 0) receives requests.
+    #[error("{station} has no servers (it is down or scaled to 0 replicas) yet receives {arrival_rps:.1} rps")]
+    Down {
+        /// The station.
+        station: String,
+        /// Its index in the network.
+        index: usize,
+        /// Requests per second arriving.
+        arrival_rps: f64,
     },
     /// The behavioural model is inconsistent (each problem named with its place).
     #[error("{0}")]

@@ -160,12 +160,12 @@ pub fn run(net: &Network, config: &SimConfig) -> Result<SimReport, PerfError> {
 }
 
 /// Runs one replication on the calling thread and returns the events it handled and the
-/// mean response time of successful requests (ms): the benchmark's entry point.
+/// mean response time of successful requests (ms; NaN when none succeeded): the
+/// benchmark's entry point.
 pub fn run_once(net: &Network, config: &SimConfig, replication: u64) -> Result<(u64, f64), PerfError> {
     let model = Model::compile(net, config)?;
     let run = model.replicate(replication)?;
-    let (sum, n) = run.entries.iter().fold((0.0, 0u64), |(s, n), e| (s + e.sum_ms, n + e.ok));
-    Ok((run.events, if n == 0 { 0.0 } else { sum / n as f64 }))
+    Ok((run.events, run.mean_response_ms()))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -358,7 +358,8 @@ struct Branch {
     call: u32,
     attempt: u32,
     child: u32,
-    timer: u32,
+    /// When the live attempt times out: a timeout event at another time is stale.
+    deadline: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -380,6 +381,14 @@ struct Run {
     events: u64,
     entries: Vec<EntryRun>,
     stations: Vec<StationRun>,
+}
+
+impl Run {
+    /// Mean response time of successful requests from outside, ms; NaN when none.
+    fn mean_response_ms(&self) -> f64 {
+        let (sum, n) = self.entries.iter().fold((0.0, 0u64), |(s, n), e| (s + e.sum_ms, n + e.ok));
+        if n == 0 { f64::NAN } else { sum / n as f64 }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -527,8 +536,11 @@ impl Sim<'_, '_> {
                     self.drive(next);
                 }
                 TIMEOUT => {
+                    // Live only if its attempt is still waiting and it is that attempt's
+                    // deadline (an earlier attempt's, or a closed branch's, is stale; a
+                    // later attempt's deadline is later, as timeouts are above 0).
                     let b = self.branches[id as usize];
-                    if b.timer == (key >> 32) as u32 && b.child != NONE {
+                    if b.child != NONE && b.deadline == at {
                         self.frames[b.child as usize].link = ORPHAN;
                         let station = self.m.endpoints[self.m.calls[b.call as usize].to as usize].station;
                         if self.counted() {
@@ -788,10 +800,10 @@ impl Sim<'_, '_> {
             let b = if let Some(b) = self.free_branches.pop() {
                 b
             } else {
-                self.branches.push(Branch { parent: 0, call: 0, attempt: 0, child: NONE, timer: 0 });
+                self.branches.push(Branch { parent: 0, call: 0, attempt: 0, child: NONE, deadline: f64::NAN });
                 (self.branches.len() - 1) as u32
             };
-            self.branches[b as usize] = Branch { parent: f, call: c, attempt: 0, child: NONE, timer: 0 };
+            self.branches[b as usize] = Branch { parent: f, call: c, attempt: 0, child: NONE, deadline: f64::NAN };
             self.attempt(b)
         } else {
             let child = self.child(c, f, f);
@@ -841,8 +853,9 @@ impl Sim<'_, '_> {
         let child = self.child(branch.call, branch.parent, BRANCH | b);
         self.branches[b as usize].child = child;
         if cc.timeout_ms.is_finite() {
-            self.branches[b as usize].timer = self.seq;
-            self.push(self.now + cc.timeout_ms, TIMEOUT, b);
+            let deadline = self.now + cc.timeout_ms;
+            self.branches[b as usize].deadline = deadline;
+            self.push(deadline, TIMEOUT, b);
         }
         self.send(branch.call, child)
     }
@@ -878,7 +891,6 @@ impl Sim<'_, '_> {
     fn branch_over(&mut self, b: u32) -> Option<u32> {
         let parent = self.branches[b as usize].parent;
         self.branches[b as usize].child = NONE;
-        self.branches[b as usize].timer = self.seq.wrapping_sub(1);
         self.free_branches.push(b);
         let p = &mut self.frames[parent as usize];
         p.pending -= 1;
@@ -939,7 +951,6 @@ impl Model<'_> {
     fn report(&self, runs: &[Run]) -> SimReport {
         let seconds = self.config.horizon_s;
         let per_run = |f: &dyn Fn(&Run) -> f64| Estimate::of(&runs.iter().map(f).collect::<Vec<f64>>());
-        let quantile = |h: &LatencyHistogram, q: f64| h.quantile(q);
         let entries = (0..self.net.sources.len())
             .map(|i| {
                 let mut all = LatencyHistogram::new();
@@ -960,9 +971,9 @@ impl Model<'_> {
                         if n == 0 { f64::NAN } else { e.failed as f64 / n as f64 }
                     }),
                     mean_ms: per_run(&mean),
-                    p50_ms: per_run(&|r| quantile(&r.entries[i].histogram, 0.5)),
-                    p90_ms: per_run(&|r| quantile(&r.entries[i].histogram, 0.9)),
-                    p99_ms: per_run(&|r| quantile(&r.entries[i].histogram, 0.99)),
+                    p50_ms: per_run(&|r| r.entries[i].histogram.quantile(0.5)),
+                    p90_ms: per_run(&|r| r.entries[i].histogram.quantile(0.9)),
+                    p99_ms: per_run(&|r| r.entries[i].histogram.quantile(0.99)),
                     histogram: all,
                 }
             })
@@ -994,7 +1005,7 @@ impl Model<'_> {
                         let st = &r.stations[s];
                         if st.served == 0 { f64::NAN } else { st.sum_ms / st.served as f64 }
                     }),
-                    p99_ms: per_run(&|r| quantile(&r.stations[s].histogram, 0.99)),
+                    p99_ms: per_run(&|r| r.stations[s].histogram.quantile(0.99)),
                     dropped_rps: per_run(&|r| r.stations[s].dropped as f64 / seconds),
                     timeouts_rps: per_run(&|r| r.stations[s].timeouts as f64 / seconds),
                     rejected_rps: per_run(&|r| r.stations[s].rejected as f64 / seconds),
@@ -1005,10 +1016,7 @@ impl Model<'_> {
         SimReport {
             replications: runs.len() as u32,
             events: runs.iter().map(|r| r.events).sum(),
-            mean_response_ms: per_run(&|r| {
-                let (sum, n) = r.entries.iter().fold((0.0, 0u64), |(s, n), e| (s + e.sum_ms, n + e.ok));
-                if n == 0 { f64::NAN } else { sum / n as f64 }
-            }),
+            mean_response_ms: per_run(&Run::mean_response_ms),
             entries,
             stations,
         }

@@ -66,12 +66,13 @@ impl PerfModel {
         let mut notes = Vec::new();
         let mut instant = Vec::new();
         let mut net = Network::default();
+        let n = topo.stations.len();
         let mut model = PerfModel {
             network: Network::default(),
-            station: Vec::new(),
-            replicas: Vec::new(),
-            concurrency: Vec::new(),
-            usd_per_replica_hour: Vec::new(),
+            station: Vec::with_capacity(n),
+            replicas: Vec::with_capacity(n),
+            concurrency: Vec::with_capacity(n),
+            usd_per_replica_hour: Vec::with_capacity(n),
             notes: Vec::new(),
         };
         // Endpoint index of each (station, endpoint).
@@ -134,7 +135,11 @@ impl PerfModel {
                 });
             }
             if defaulted {
-                notes.push(format!("{}: an endpoint has no service time; assumed {} ms", st.key, ep_default()));
+                notes.push(format!(
+                    "{}: an endpoint has no service time; assumed {} ms",
+                    st.key,
+                    crate::topology::defaults::SERVICE_TIME_MS
+                ));
             }
             if matches!(st.kind, StationKind::Datastore | StationKind::Queue | StationKind::External)
                 && st.endpoints.iter().all(|e| e.service_time_ms == 0.0)
@@ -217,35 +222,22 @@ impl PerfModel {
             endpoint.steps.append(&mut sequence[e]);
         }
 
+        // The rate at the chosen hour; the network holds it flat (the simulator's profiles are
+        // for runs that span hours, which `PerfOptions` does not ask for).
         for entry in &topo.entries {
             let ep = &topo.stations[entry.station].endpoints[entry.endpoint];
-            let daily: Option<[f64; 24]> = ep.profile.as_slice().try_into().ok();
-            let weekly: Option<[f64; 7]> = ep.weekly.as_slice().try_into().ok();
-            let source = Source {
-                endpoint: (first_endpoint[entry.station] + entry.endpoint) as u32,
-                rate_rps: ep.base_rps,
-                daily,
-                weekly,
-            };
-            let factor = match (options.hour, daily) {
-                (Some(h), Some(d)) => d[h % 24],
-                _ => 1.0,
-            };
+            let hourly = options.hour.and_then(|h| ep.profile.get(h % 24)).copied().unwrap_or(1.0);
             net.sources.push(Source {
-                rate_rps: ep.base_rps * factor * options.load,
+                endpoint: (first_endpoint[entry.station] + entry.endpoint) as u32,
+                rate_rps: ep.base_rps * hourly * options.load,
                 daily: None,
                 weekly: None,
-                ..source
             });
         }
         model.network = net;
         model.notes = notes;
         model
     }
-}
-
-fn ep_default() -> f64 {
-    crate::topology::defaults::SERVICE_TIME_MS
 }
 
 /// One replica's share of the price of the nodes it runs on: its CPU request over their

@@ -246,13 +246,12 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
 /// A rate with as many decimals as its size needs (120, 2.5, 0.04).
 /// The capacity question of the tour: the saturation point and what to scale for 3x.
 fn capacity_question(twin: &Twin) -> Result<()> {
-    use doppel_perf::capacity::{Scalable, replicas_needed, saturation, scaled};
     let topo = doppel_resilience::Topology::build(twin);
     let hour = doppel_resilience::engine::peak_hour(&topo);
     let options = doppel_resilience::behaviour::PerfOptions { hour: Some(hour), ..Default::default() };
     let model = doppel_resilience::behaviour::PerfModel::build(&topo, &options);
-    let net = &model.network;
-    match saturation(net, 1000.0).map_err(|e| anyhow::anyhow!("{e}"))? {
+    let plan = super::perf::Plan::new(&model, 3.0)?;
+    match &plan.saturation {
         Some(s) => anstream::println!(
             "  With today's replicas the latency objectives hold up to {BOLD}{:.2}x{BOLD:#} the peak; just above: {}.",
             s.factor,
@@ -260,27 +259,22 @@ fn capacity_question(twin: &Twin) -> Result<()> {
         ),
         None => anstream::println!("  With today's replicas the objectives hold beyond 1000x the peak."),
     }
-    let scalable: Vec<Scalable> = (0..net.stations.len())
-        .filter_map(|s| {
-            model.replicas[s].map(|r| Scalable { station: s, per_replica: model.concurrency[s], replicas: r })
-        })
-        .collect();
-    match replicas_needed(&scaled(net, 3.0), &scalable, 10_000) {
+    match &plan.needed {
         Ok(needed) => {
             let mut cost = 0.0;
-            let changes: Vec<String> = scalable
-                .iter()
-                .zip(&needed)
-                .filter(|(sc, k)| **k > sc.replicas)
-                .map(|(sc, &k)| {
-                    cost += model.usd_per_replica_hour[sc.station].unwrap_or(0.0) * f64::from(k - sc.replicas);
-                    format!("{} {} -> {k}", net.stations[sc.station].name, sc.replicas)
-                })
-                .collect();
-            anstream::println!(
-                "  For 3x: scale {} replicas ({BOLD}+${cost:.2} per hour{BOLD:#} on demand).",
-                changes.join(", ")
-            );
+            let mut changes = Vec::new();
+            for (i, (sc, &k)) in plan.scalable.iter().zip(needed).enumerate().filter(|(_, (sc, k))| **k > sc.replicas) {
+                cost += plan.added_cost(&model, i, k).unwrap_or(0.0);
+                changes.push(format!("{} {} -> {k}", model.network.stations[sc.station].name, sc.replicas));
+            }
+            if changes.is_empty() {
+                anstream::println!("  For 3x: today's replicas meet every objective.");
+            } else {
+                anstream::println!(
+                    "  For 3x: scale {} replicas ({BOLD}+${cost:.2} per hour{BOLD:#} on demand).",
+                    changes.join(", ")
+                );
+            }
         }
         Err(err) => anstream::println!("  For 3x: {err}"),
     }

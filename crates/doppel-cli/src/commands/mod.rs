@@ -54,7 +54,9 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
             &AtArgs { version: *version, at: None },
             out,
         ),
-        Command::Perf { args, version } => perf::perf(&cli.store, args, &AtArgs { version: *version, at: None }, out),
+        Command::Perf { args, sim, version } => {
+            perf::perf(&cli.store, args, sim, &AtArgs { version: *version, at: None }, out)
+        }
         Command::Capacity { args, target, version } => {
             perf::capacity(&cli.store, args, target, &AtArgs { version: *version, at: None }, out)
         }

@@ -3,13 +3,14 @@
 //! `doppel capacity`: the saturation point and the replicas needed at a target load.
 
 use super::{at_of, read_twin};
-use crate::args::{AtArgs, PerfArgs};
+use crate::args::{AtArgs, PerfArgs, SimArgs};
 use crate::exit;
 use crate::output::{BAD, BOLD, DIM, GOOD, Output};
 use anyhow::Result;
 use doppel_model::{Key, Kind, Spec, TwinView};
+use doppel_perf::PerfError;
 use doppel_perf::analytic::{Solution, solve};
-use doppel_perf::capacity::{Scalable, first_breach, replicas_needed, saturation, scaled};
+use doppel_perf::capacity::{Saturation, Scalable, first_breach, replicas_needed, saturation, scaled};
 use doppel_perf::sim::{Estimate, SimConfig, SimReport, run};
 use doppel_resilience::Scenario;
 use doppel_resilience::Topology;
@@ -19,7 +20,7 @@ use serde_json::json;
 use std::path::Path;
 
 /// Builds the model the flags ask for; returns it with the load's description.
-fn model(twin: &impl TwinView, args: &PerfArgs, out: &Output) -> Result<(PerfModel, Load, Topology)> {
+fn model(twin: &impl TwinView, args: &PerfArgs, out: &Output) -> Result<(PerfModel, Load)> {
     let overrides = Overrides { load: args.load.as_deref(), at: args.at_point.as_deref(), ..Default::default() };
     let (load, _) = Scenario::load_from_flags(&overrides).map_err(|d| super::report_diagnostics(&d, &[], out))?;
     let topo = Topology::build(twin);
@@ -27,7 +28,7 @@ fn model(twin: &impl TwinView, args: &PerfArgs, out: &Output) -> Result<(PerfMod
     for change in &args.set {
         apply_set(twin, &topo, change, &mut options)?;
     }
-    Ok((PerfModel::build(&topo, &options), load, topo))
+    Ok((PerfModel::build(&topo, &options), load))
 }
 
 /// Reads one `--set KIND:TARGET=VALUE`.
@@ -125,12 +126,12 @@ pub(super) fn rate(v: f64) -> String {
 }
 
 /// Runs the simulator with a progress spinner.
-fn simulate(model: &PerfModel, args: &PerfArgs, out: &Output) -> Result<SimReport> {
+fn simulate(model: &PerfModel, args: &SimArgs, out: &Output) -> Result<SimReport> {
     let config = SimConfig {
         seed: args.seed,
         horizon_s: args.horizon,
         warmup_s: args.horizon / 10.0,
-        replications: args.replications.max(2),
+        replications: args.replications,
         ..SimConfig::default()
     };
     let spinner = out.spinner(&format!("simulating {} replications of {} s", config.replications, config.horizon_s));
@@ -140,11 +141,11 @@ fn simulate(model: &PerfModel, args: &PerfArgs, out: &Output) -> Result<SimRepor
 }
 
 /// Runs `doppel perf`.
-pub fn perf(store: &Path, args: &PerfArgs, at: &AtArgs, out: &Output) -> Result<()> {
+pub fn perf(store: &Path, args: &PerfArgs, sim_args: &SimArgs, at: &AtArgs, out: &Output) -> Result<()> {
     let (_store, twin) = read_twin(store, at_of(at)?, out)?;
-    let (model, load, _topo) = model(&twin, args, out)?;
+    let (model, load) = model(&twin, args, out)?;
     let solution = solve(&model.network);
-    let sim = if args.sim { Some(simulate(&model, args, out)?) } else { None };
+    let sim = if sim_args.sim { Some(simulate(&model, sim_args, out)?) } else { None };
     if out.json {
         return out.print_json(&perf_json(&model, &load, &solution, sim.as_ref()));
     }
@@ -198,10 +199,11 @@ pub fn perf(store: &Path, args: &PerfArgs, at: &AtArgs, out: &Output) -> Result<
     }
     let mut table = out.table(&headers);
     // Rates and busy shares even when the queues cannot settle.
-    let offered = doppel_perf::analytic::offered(net).unwrap_or_else(|_| vec![(0.0, 0.0); net.stations.len()]);
+    let nothing = doppel_perf::analytic::Offered { arrival_rps: 0.0, work: 0.0, utilisation: 0.0 };
+    let offered = doppel_perf::analytic::offered(net).unwrap_or_else(|_| vec![nothing; net.stations.len()]);
     let mut order: Vec<usize> =
-        (0..net.stations.len()).filter(|&s| model.replicas[s].is_some() || offered[s].0 > 0.0).collect();
-    order.sort_by(|a, b| offered[*b].1.total_cmp(&offered[*a].1).then(a.cmp(b)));
+        (0..net.stations.len()).filter(|&s| model.replicas[s].is_some() || offered[s].arrival_rps > 0.0).collect();
+    order.sort_by(|a, b| offered[*b].utilisation.total_cmp(&offered[*a].utilisation).then(a.cmp(b)));
     for s in order {
         let station = &net.stations[s];
         let servers = match model.replicas[s] {
@@ -209,8 +211,8 @@ pub fn perf(store: &Path, args: &PerfArgs, at: &AtArgs, out: &Output) -> Result<
             None => "unbounded".into(),
         };
         let mut row = vec![station.name.clone(), servers];
-        row.push(rate(offered[s].0));
-        row.push(if model.replicas[s].is_some() { pct(offered[s].1) } else { "-".into() });
+        row.push(rate(offered[s].arrival_rps));
+        row.push(if model.replicas[s].is_some() { pct(offered[s].utilisation) } else { "-".into() });
         row.push(solution.as_ref().map_or("-".into(), |x| ms(x.stations[s].mean_wait_ms)));
         if let Some(r) = &sim {
             let st = &r.stations[s];
@@ -238,8 +240,8 @@ pub fn perf(store: &Path, args: &PerfArgs, at: &AtArgs, out: &Output) -> Result<
         anstream::println!(
             "{DIM}Simulated: {} replications of {} s after a {} s warm-up, {} events; ± is the 95% interval.{DIM:#}",
             r.replications,
-            args.horizon,
-            args.horizon / 10.0,
+            sim_args.horizon,
+            sim_args.horizon / 10.0,
             r.events
         );
     }
@@ -300,41 +302,70 @@ fn perf_json(
     })
 }
 
+/// The capacity answer for a model: how far its load can grow, and the replicas each
+/// service needs at a target factor.
+pub(super) struct Plan {
+    /// The saturation point (`None`: beyond 1000x).
+    pub saturation: Option<Saturation>,
+    /// The services whose replicas may change.
+    pub scalable: Vec<Scalable>,
+    /// Replicas per scalable service at the target, or why none will do.
+    pub needed: Result<Vec<u32>, PerfError>,
+    /// The queueing answer at the target with those replicas.
+    pub at_target: Option<Solution>,
+}
+
+impl Plan {
+    /// Searches both answers.
+    pub(super) fn new(model: &PerfModel, factor: f64) -> Result<Plan> {
+        let net = &model.network;
+        let saturation = saturation(net, 1000.0).map_err(|e| exit::invalid(e.to_string()))?;
+        let scalable: Vec<Scalable> = (0..net.stations.len())
+            .filter_map(|s| {
+                model.replicas[s].map(|r| Scalable { station: s, per_replica: model.concurrency[s], replicas: r })
+            })
+            .collect();
+        let target = scaled(net, factor);
+        let needed = replicas_needed(&target, &scalable, 10_000);
+        let at_target = needed.as_ref().ok().and_then(|r| {
+            let mut n = target.clone();
+            for (sc, &k) in scalable.iter().zip(r) {
+                n.stations[sc.station].servers = k * sc.per_replica;
+            }
+            solve(&n).ok()
+        });
+        Ok(Plan { saturation, scalable, needed, at_target })
+    }
+
+    /// The on-demand price per hour of going from today's replicas to `k` of scalable `i`.
+    pub(super) fn added_cost(&self, model: &PerfModel, i: usize, k: u32) -> Option<f64> {
+        let sc = &self.scalable[i];
+        model.usd_per_replica_hour[sc.station].map(|p| p * (f64::from(k) - f64::from(sc.replicas)))
+    }
+}
+
 /// Runs `doppel capacity`.
 pub fn capacity(store: &Path, args: &PerfArgs, target: &str, at: &AtArgs, out: &Output) -> Result<()> {
     let (_store, twin) = read_twin(store, at_of(at)?, out)?;
-    let (model, load, _topo) = model(&twin, args, out)?;
+    let (model, load) = model(&twin, args, out)?;
     let target_overrides = Overrides { load: Some(target), ..Default::default() };
     let (target_load, _) =
         Scenario::load_from_flags(&target_overrides).map_err(|d| super::report_diagnostics(&d, &[], out))?;
     let factor = target_load.factor;
     let net = &model.network;
     let spinner = out.spinner("searching the saturation point and the replicas needed");
-    let sat = saturation(net, 1000.0).map_err(|e| exit::invalid(e.to_string()))?;
-    let scalable: Vec<Scalable> = (0..net.stations.len())
-        .filter_map(|s| {
-            model.replicas[s].map(|r| Scalable { station: s, per_replica: model.concurrency[s], replicas: r })
-        })
-        .collect();
-    let needed = replicas_needed(&scaled(net, factor), &scalable, 10_000);
+    let plan = Plan::new(&model, factor)?;
     spinner.finish_and_clear();
-    let target_solution = needed.as_ref().ok().map(|r| {
-        let mut n = scaled(net, factor);
-        for (sc, &k) in scalable.iter().zip(r) {
-            n.stations[sc.station].servers = k * sc.per_replica;
-        }
-        solve(&n)
-    });
     if out.json {
         return out.print_json(&json!({
             "load": load.text(),
-            "saturation_factor": sat.as_ref().map(|s| s.factor),
-            "breaks_first": sat.as_ref().map(|s| s.breaks.clone()),
+            "saturation_factor": plan.saturation.as_ref().map(|s| s.factor),
+            "breaks_first": plan.saturation.as_ref().map(|s| s.breaks.clone()),
             "target_factor": factor,
-            "error": needed.as_ref().err().map(|e| e.to_string()),
-            "replicas": needed.as_ref().ok().map(|r| scalable.iter().zip(r).map(|(sc, k)| json!({
+            "error": plan.needed.as_ref().err().map(|e| e.to_string()),
+            "replicas": plan.needed.as_ref().ok().map(|r| plan.scalable.iter().zip(r).enumerate().map(|(i, (sc, &k))| json!({
                 "service": net.stations[sc.station].name, "now": sc.replicas, "needed": k,
-                "usd_per_hour_added": model.usd_per_replica_hour[sc.station].map(|p| p * (f64::from(*k) - f64::from(sc.replicas))),
+                "usd_per_hour_added": plan.added_cost(&model, i, k),
             })).collect::<Vec<_>>()),
         }));
     }
@@ -342,7 +373,7 @@ pub fn capacity(store: &Path, args: &PerfArgs, target: &str, at: &AtArgs, out: &
         "{BOLD}Capacity{BOLD:#} from {}  {DIM}(queueing model; objectives: each entry point's latency SLOs){DIM:#}",
         load.text()
     );
-    match &sat {
+    match &plan.saturation {
         Some(s) if s.factor == 0.0 => anstream::println!("{BAD}Broken at any load{BAD:#}: {}", s.breaks),
         Some(s) => anstream::println!(
             "Saturation point: {BOLD}{:.2}x{BOLD:#} this load. Just above it: {}",
@@ -351,38 +382,33 @@ pub fn capacity(store: &Path, args: &PerfArgs, target: &str, at: &AtArgs, out: &
         ),
         None => anstream::println!("Saturation point: above 1000x this load."),
     }
-    match needed {
+    match &plan.needed {
         Err(err) => anstream::println!("At {factor}x: {BAD}no replica counts meet every objective{BAD:#}: {err}"),
         Ok(replicas) => {
             let needed_header = format!("needed at {factor}x");
             let mut table = out.table(&["service", "replicas now", &needed_header, "busy at target", "added $/hour"]);
-            let solution = target_solution.and_then(|s| s.ok());
             let mut added_cost = 0.0;
-            let mut any = false;
-            for (sc, &k) in scalable.iter().zip(&replicas) {
-                let busy = solution.as_ref().map_or("-".into(), |s| pct(s.stations[sc.station].utilisation));
-                let cost = model.usd_per_replica_hour[sc.station].map(|p| p * (f64::from(k) - f64::from(sc.replicas)));
-                if k == sc.replicas && cost.is_none_or(|c| c == 0.0) && busy != "-" && k != 0 {
-                    // Unchanged services are listed only when busy.
-                    if solution.as_ref().is_some_and(|s| s.stations[sc.station].utilisation < 0.5) {
-                        continue;
-                    }
+            for (i, (sc, &k)) in plan.scalable.iter().zip(replicas).enumerate() {
+                let busy = plan.at_target.as_ref().map(|s| s.stations[sc.station].utilisation);
+                // Unchanged services are listed only when busy.
+                if k == sc.replicas && busy.is_some_and(|u| u < 0.5) {
+                    continue;
                 }
-                any = true;
+                let cost = plan.added_cost(&model, i, k);
                 added_cost += cost.unwrap_or(0.0);
                 let needed_text = if k > sc.replicas { format!("{k} (+{})", k - sc.replicas) } else { k.to_string() };
                 table.add_row(vec![
                     net.stations[sc.station].name.clone(),
                     sc.replicas.to_string(),
                     needed_text,
-                    busy,
+                    busy.map_or("-".into(), pct),
                     cost.map_or("-".into(), |c| format!("{c:.3}")),
                 ]);
             }
-            if any {
+            if !table.is_empty() {
                 out.print_table(&table);
             }
-            let changed = scalable.iter().zip(&replicas).filter(|(sc, k)| **k > sc.replicas).count();
+            let changed = plan.scalable.iter().zip(replicas).filter(|(sc, k)| **k > sc.replicas).count();
             if changed == 0 {
                 anstream::println!("{GOOD}At {factor}x every objective holds with today's replicas.{GOOD:#}");
             } else {
