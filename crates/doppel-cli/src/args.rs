@@ -164,10 +164,12 @@ pub enum Command {
         version: Option<u64>,
     },
     /// Latency and utilisation under load: p50/p99 per entry point, the bottleneck, and
-    /// what-ifs (load, replicas, instance speed, added latency).
+    /// what-ifs (load, replicas, instance speed, added latency, a failure).
     Perf {
         #[command(flatten)]
         args: PerfArgs,
+        #[command(flatten)]
+        failure: PerfFailArgs,
         #[command(flatten)]
         sim: SimArgs,
         /// Run on this version of the twin (see `doppel history`).
@@ -248,6 +250,25 @@ pub struct PerfArgs {
     /// latency:TARGET=MS (added to every call into it); repeatable. SERVICE may omit `service/`.
     #[arg(long = "set", value_name = "CHANGE")]
     pub set: Vec<String>,
+}
+
+/// A failure `doppel perf` answers under: the resilience engine decides what is left
+/// (ready replicas, lost capacity, down stations), the queueing model what it means.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PerfFailArgs {
+    /// Fail what this selector matches (zone/us-east-1a, node/NAME, service/cart); repeatable.
+    #[arg(long, value_name = "SELECTOR")]
+    pub fail: Vec<String>,
+    /// Degrade: SELECTOR:latency_ms=2000,error_rate=0.1,capacity_loss=0.5; repeatable.
+    #[arg(long, value_name = "SPEC")]
+    pub degrade: Vec<String>,
+    /// Look this many seconds after the failure (default: its worst moment within the
+    /// horizon).
+    #[arg(long, value_name = "SECONDS")]
+    pub after: Option<f64>,
+    /// Seconds of the failure to follow (default 3600).
+    #[arg(long = "follow", value_name = "SECONDS")]
+    pub follow_s: Option<f64>,
 }
 
 /// Whether and how `doppel perf` also simulates.

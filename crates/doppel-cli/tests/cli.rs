@@ -444,3 +444,45 @@ fn perf_and_capacity_answer_load_questions_and_refuse_bad_changes() {
     assert!(err.contains("no instance type `z9.huge`"), "{err}");
     scratch.doppel(&["perf", "--load=-2"]).code(3);
 }
+
+#[test]
+fn perf_answers_under_a_failure_the_resilience_engine_follows() {
+    let scratch = Scratch::new();
+    scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    let entry = |v: &serde_json::Value, name: &str| {
+        v["entries"].as_array().unwrap().iter().find(|e| e["endpoint"] == name).unwrap()["analytic"].clone()
+    };
+    let busy = |v: &serde_json::Value, name: &str| {
+        v["stations"].as_array().unwrap().iter().find(|s| s["station"] == name).unwrap()["analytic"]["utilisation"]
+            .as_f64()
+            .unwrap()
+    };
+    let before = json(&scratch.doppel(&["perf", "--json"]).success());
+    // Losing a zone: its replicas go; at the worst moment both shipping replicas are lost
+    // (checkout fails) and the catalog runs on half its replicas, so it is busier.
+    let zone = json(&scratch.doppel(&["perf", "--fail", "zone/us-east-1a", "--json"]).success());
+    assert_eq!(zone["failure"]["worst"], true);
+    assert_eq!(entry(&zone, "service/frontend POST /cart/checkout")["ok_share"], 0.0, "{zone}");
+    assert_eq!(entry(&zone, "service/frontend GET /")["ok_share"], 1.0);
+    assert!(busy(&zone, "service/catalog") > busy(&before, "service/catalog") * 1.5, "{zone}");
+    let timeline = zone["failure"]["timeline"].as_array().unwrap();
+    assert!(timeline.len() > 2 && timeline[0]["t_s"] == 0.0, "{zone}");
+    // After the replacements are ready, nothing fails any more.
+    let later = json(&scratch.doppel(&["perf", "--fail", "zone/us-east-1a", "--after", "3000", "--json"]).success());
+    assert_eq!(later["failure"]["worst"], false);
+    assert!(later["failure"]["reported_t_s"].as_f64().unwrap() > 300.0, "{later}");
+    assert_eq!(entry(&later, "service/frontend POST /cart/checkout")["ok_share"], 1.0, "{later}");
+    // A degradation adds its latency to every call into the service.
+    let slow = json(&scratch.doppel(&["perf", "--degrade", "service/cart:latency_ms=300", "--json"]).success());
+    let (slow_cart, cart) = (
+        entry(&slow, "service/frontend GET /cart")["mean_ms"].as_f64().unwrap(),
+        entry(&before, "service/frontend GET /cart")["mean_ms"].as_f64().unwrap(),
+    );
+    assert!(slow_cart > cart + 250.0, "{slow_cart} vs {cart}");
+    let text = stdout(&scratch.doppel(&["perf", "--fail", "zone/us-east-1a"]).success());
+    assert!(text.contains("Over time") && text.contains("(its worst moment)"), "{text}");
+    assert!(text.contains("service/shipping") && text.contains("down"), "{text}");
+    let err = stderr(&scratch.doppel(&["perf", "--after", "60"]).failure());
+    assert!(err.contains("--after and --follow need a failure"), "{err}");
+    scratch.doppel(&["perf", "--fail", "zone/nowhere"]).failure();
+}

@@ -67,6 +67,9 @@ pub struct EntrySolution {
     pub p90_ms: f64,
     /// 99th percentile, ms (gamma approximation).
     pub p99_ms: f64,
+    /// Share of its requests that succeed: below 1 only when a station it needs is down
+    /// ([`solve_failing`]).
+    pub ok_share: f64,
 }
 
 /// The whole answer.
@@ -357,6 +360,7 @@ pub fn solve(net: &Network) -> Result<Solution, PerfError> {
                 p50_ms: q(0.5),
                 p90_ms: q(0.9),
                 p99_ms: q(0.99),
+                ok_share: 1.0,
             }
         })
         .collect();
@@ -367,6 +371,77 @@ pub fn solve(net: &Network) -> Result<Solution, PerfError> {
         .max_by(|a, b| a.1.utilisation.total_cmp(&b.1.utilisation))
         .map(|(i, _)| i);
     Ok(Solution { stations, endpoints, entries, bottleneck })
+}
+
+/// Solves the network with its down stations (no servers) failing every request at once
+/// instead of refusing them: their calls are not made, and each entry point carries the
+/// share of its requests that succeed (hard calls fail their caller, after retries; soft
+/// calls and messages do not). Latencies count failed requests, answered early.
+pub fn solve_failing(net: &Network) -> Result<Solution, PerfError> {
+    let down: Vec<bool> = net.stations.iter().map(|s| s.servers == 0).collect();
+    if !down.contains(&true) {
+        return solve(net);
+    }
+    let mut cut = net.clone();
+    for (station, _) in cut.stations.iter_mut().zip(&down).filter(|(_, d)| **d) {
+        // Never used: no work reaches it.
+        station.servers = 1;
+    }
+    for endpoint in cut.endpoints.iter_mut().filter(|e| down[e.station as usize]) {
+        endpoint.dist = crate::dist::ServiceDist::Deterministic { value: 0.0 };
+        endpoint.steps.clear();
+    }
+    let mut solution = solve(&cut)?;
+    let ok = ok_shares(net, &down);
+    for entry in &mut solution.entries {
+        entry.ok_share = ok[entry.endpoint];
+    }
+    for (station, _) in solution.stations.iter_mut().zip(&down).filter(|(_, d)| **d) {
+        station.utilisation = 0.0;
+    }
+    Ok(solution)
+}
+
+/// Share of each endpoint's requests that succeed when the `down` stations fail every
+/// request: iterated from all-succeed to its fixed point (it only falls).
+fn ok_shares(net: &Network, down: &[bool]) -> Vec<f64> {
+    let call_ok = |c: &Call, ok: &[f64]| {
+        if !c.hard || !c.waits {
+            return 1.0;
+        }
+        let p = 1.0 - (1.0 - ok[c.to as usize]).powi(c.retry.max.saturating_add(1).min(i32::MAX as u32) as i32);
+        let n = c.times.floor();
+        let r = c.times - n;
+        p.powf(n) * (1.0 - r + r * p)
+    };
+    let mut ok = vec![1.0; net.endpoints.len()];
+    for _ in 0..10_000 {
+        let mut change: f64 = 0.0;
+        for (e, endpoint) in net.endpoints.iter().enumerate() {
+            let value = if down[endpoint.station as usize] {
+                0.0
+            } else {
+                endpoint
+                    .steps
+                    .iter()
+                    .map(|step| match step {
+                        Step::Call(c) => call_ok(c, &ok),
+                        Step::Parallel(calls) => calls.iter().map(|c| call_ok(c, &ok)).product(),
+                        Step::Choice(choices) => {
+                            let chosen: f64 = choices.iter().map(|(p, _)| p).sum();
+                            choices.iter().map(|(p, c)| p * call_ok(c, &ok)).sum::<f64>() + (1.0 - chosen).max(0.0)
+                        }
+                    })
+                    .product()
+            };
+            change = change.max((value - ok[e]).abs());
+            ok[e] = value;
+        }
+        if change < 1e-12 {
+            break;
+        }
+    }
+    ok
 }
 
 /// A percentile of a time fitted by a gamma (a point mass when it does not vary).
@@ -651,6 +726,40 @@ mod tests {
     }
 
     #[test]
+    fn down_stations_fail_their_hard_callers_and_spare_the_soft_ones() {
+        // Front (10 ms) calls a (20 ms, hard, 2 retries), then b (30 ms) with probability 0.3.
+        let mut net = Network::plain(&[(4, 10.0), (4, 20.0), (4, 30.0)]);
+        let mut to_a = Call::to(1, 1.0);
+        to_a.retry.max = 2;
+        net.endpoints[0].steps = vec![Step::Call(to_a), Step::Choice(vec![(0.3, Call::to(2, 1.0))])];
+        net.sources.push(Source { endpoint: 0, rate_rps: 10.0, daily: None, weekly: None });
+        let all = solve_failing(&net).unwrap();
+        assert_eq!(all, solve(&net).unwrap(), "nothing down: the same as solve");
+        assert_eq!(all.entries[0].ok_share, 1.0);
+
+        net.stations[2].servers = 0;
+        assert!(matches!(solve(&net), Err(PerfError::Down { index: 2, .. })));
+        let b_down = solve_failing(&net).unwrap();
+        // 30% of requests reach b and fail (retries do not help a down station).
+        assert!(close(b_down.entries[0].ok_share, 0.7, 1e-12), "{:?}", b_down.entries[0]);
+        // b answers at once: the time is front and a only (each nearly unloaded).
+        let front_and_a = all.endpoints[0].mean_ms - 0.3 * all.endpoints[2].mean_ms;
+        assert!(close(b_down.entries[0].mean_ms, front_and_a, 1e-9), "{:?}", b_down.entries[0]);
+        assert_eq!(b_down.stations[2].utilisation, 0.0);
+        assert!(close(b_down.stations[2].arrival_rps, 3.0, 1e-12), "calls still arrive at b");
+
+        // A soft call to b is survived.
+        if let Step::Choice(choices) = &mut net.endpoints[0].steps[1] {
+            choices[0].1.hard = false;
+        }
+        assert_eq!(solve_failing(&net).unwrap().entries[0].ok_share, 1.0);
+
+        // a down: every request fails.
+        net.stations[1].servers = 0;
+        assert_eq!(solve_failing(&net).unwrap().entries[0].ok_share, 0.0);
+    }
+
+    #[test]
     fn mmc_matches_erlang_c() {
         // Two servers, lambda 15/s, mean 100 ms: a = 1.5, rho 0.75, C = 9/14, Wq = C/(c mu - lambda) = 9/70 s.
         let net = Network::jackson(&[2], &[100.0], &[15.0], &[vec![0.0]]);
@@ -844,6 +953,26 @@ mod properties {
                     for st in &s.stations {
                         prop_assert!(st.utilisation.is_finite() && st.utilisation < 1.0, "{st:?}");
                         prop_assert!(st.mean_wait_ms.is_finite());
+                    }
+                }
+            }
+        }
+
+        /// Down stations fail their requests instead of stopping the solver: never a NaN,
+        /// success shares between 0 and 1, and never a `Down` error.
+        #[test]
+        fn down_stations_fail_without_a_nan(net in networks()) {
+            match solve_failing(&net) {
+                Err(PerfError::Down { .. }) => prop_assert!(false, "a down station was refused"),
+                Err(err) => prop_assert!(!err.to_string().is_empty()),
+                Ok(s) => {
+                    for e in &s.entries {
+                        prop_assert!((0.0..=1.0).contains(&e.ok_share), "{e:?}");
+                        let down = net.stations[net.endpoints[e.endpoint].station as usize].servers == 0;
+                        prop_assert!(!down || e.ok_share == 0.0, "{e:?}");
+                        for v in [e.mean_ms, e.p50_ms, e.p99_ms] {
+                            prop_assert!(v.is_finite() && v >= 0.0, "{e:?}");
+                        }
                     }
                 }
             }

@@ -9,6 +9,7 @@ use doppel_model::Key;
 use doppel_model::spec::ServiceTimeDist;
 use doppel_perf::{Breaker, Call, Endpoint, Network, Retry, ServiceDist, Slo, Source, Station, Step};
 
+use crate::engine::StationCondition;
 use crate::topology::{StationKind, Topology};
 
 /// Servers given to a station without replicas (a datastore, queue or outside service):
@@ -29,6 +30,9 @@ pub struct PerfOptions {
     pub speed: HashMap<Key, f64>,
     /// Time added to every call into a station, ms.
     pub added_latency: HashMap<Key, f64>,
+    /// Each topology station's condition under a failure (same order), from the
+    /// resilience engine: ready replicas, lost capacity, down, added latency.
+    pub condition: Option<Vec<StationCondition>>,
 }
 
 impl Default for PerfOptions {
@@ -39,6 +43,7 @@ impl Default for PerfOptions {
             replicas: HashMap::new(),
             speed: HashMap::new(),
             added_latency: HashMap::new(),
+            condition: None,
         }
     }
 }
@@ -94,11 +99,36 @@ impl PerfModel {
                 }
                 _ => (None, 1.0, None),
             };
+            let condition = options.condition.as_ref().and_then(|c| c.get(s));
+            // Under a failure: the replicas still ready, unless the question sets them.
+            let replicas = match (replicas, condition.and_then(|c| c.replicas)) {
+                (Some(r), Some((ready, _))) if !options.replicas.contains_key(&st.key) => Some(ready.min(r)),
+                (r, _) => r,
+            };
             let speed = options.speed.get(&st.key).copied().unwrap_or(speed);
-            let servers = match replicas {
+            let mut servers = match replicas {
                 Some(r) => r.saturating_mul(st.concurrency),
                 None => UNBOUNDED_SERVERS,
             };
+            if let Some(c) = condition {
+                if c.ok_share <= 0.0 {
+                    servers = 0;
+                    notes.push(format!("{} is down: {}", st.key, c.why.as_deref().unwrap_or("failed")));
+                } else {
+                    if c.servers.is_finite() && replicas.is_some() && !options.replicas.contains_key(&st.key) {
+                        // Capacity lost to a degradation: fewer servers, at least one.
+                        servers = servers.min((c.servers.round() as u32).max(1));
+                    }
+                    if c.ok_share < 1.0 {
+                        notes.push(format!(
+                            "{:.0}% of requests to {} fail ({}); the model serves them all",
+                            (1.0 - c.ok_share) * 100.0,
+                            st.key,
+                            c.why.as_deref().unwrap_or("degraded")
+                        ));
+                    }
+                }
+            }
             let queue_limit = st.queue_limit.zip(replicas).map(|(l, r)| l.saturating_mul(r));
             net.stations.push(Station { name: st.key.to_string(), servers, queue_limit });
             model.station.push(s);
@@ -167,7 +197,8 @@ impl PerfModel {
                 continue;
             }
             let callee = &topo.stations[call.to];
-            let latency = call.latency_ms + options.added_latency.get(&callee.key).copied().unwrap_or(0.0);
+            let degraded = options.condition.as_ref().and_then(|c| c.get(call.to)).map_or(0.0, |c| c.added_latency_ms);
+            let latency = call.latency_ms + options.added_latency.get(&callee.key).copied().unwrap_or(0.0) + degraded;
             let make = |to: usize, times: f64| Call {
                 to: to as u32,
                 times,

@@ -108,6 +108,76 @@ impl Timeline {
 
 /// Runs a checked scenario on a view and its topology with a load model.
 pub fn run(view: &(impl TwinView + ?Sized), topo: &Topology, scenario: &Scenario, model: &dyn LoadModel) -> Report {
+    let tl = timeline(view, topo, scenario);
+    let loads = Loads::new(topo, scenario);
+    let mut instants: Vec<f64> =
+        tl.instants.iter().map(|&m| m as f64 / 1000.0).filter(|&t| t <= scenario.horizon_s).collect();
+    instants.dedup();
+    let baseline = cascade(topo, &tl, &loads, model, -1.0);
+    let phases: Vec<(f64, Phase)> = instants.iter().map(|&t| (t, cascade(topo, &tl, &loads, model, t))).collect();
+    crate::report::build(topo, scenario, model.name(), &baseline, &phases, tl.events, tl.pending, tl.shortfall, {
+        let mut notes = topo.notes.clone();
+        notes.extend(tl.notes);
+        notes
+    })
+}
+
+/// A station's own condition at one instant of a scenario, before any load is applied.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StationCondition {
+    /// Share of requests it can answer (0: down).
+    pub ok_share: f64,
+    /// What is wrong with it, if anything.
+    pub why: Option<String>,
+    /// Ready and desired replicas (replicated services only).
+    pub replicas: Option<(u32, u32)>,
+    /// Requests it can serve at once (infinite: not bounded by replicas).
+    pub servers: f64,
+    /// Latency added to every request by degradations, ms.
+    pub added_latency_ms: f64,
+}
+
+/// Every station's own condition (in the topology's order) from `t_s` until the next instant.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Condition {
+    /// Seconds after the scenario starts.
+    pub t_s: f64,
+    /// Per topology station.
+    pub stations: Vec<StationCondition>,
+}
+
+/// What a scenario does to each station over time, before load: the instants at which
+/// something changes (the first is 0), and the events in time order.
+pub fn conditions(
+    view: &(impl TwinView + ?Sized),
+    topo: &Topology,
+    scenario: &Scenario,
+) -> (Vec<Condition>, Vec<Event>) {
+    let tl = timeline(view, topo, scenario);
+    let mut instants: Vec<f64> =
+        tl.instants.iter().map(|&m| m as f64 / 1000.0).filter(|&t| t <= scenario.horizon_s).collect();
+    instants.dedup();
+    let conditions = instants
+        .into_iter()
+        .map(|t| {
+            let own = own_state(topo, &tl, t);
+            let stations = (0..topo.stations.len())
+                .map(|s| StationCondition {
+                    ok_share: own.own_ok[s],
+                    why: own.own[s].clone(),
+                    replicas: own.replicas[s],
+                    servers: own.servers[s],
+                    added_latency_ms: own.extra_latency[s],
+                })
+                .collect();
+            Condition { t_s: t, stations }
+        })
+        .collect();
+    (conditions, tl.events)
+}
+
+/// What the faults and Kubernetes decide, with events in time order.
+fn timeline(view: &(impl TwinView + ?Sized), topo: &Topology, scenario: &Scenario) -> Timeline {
     let mut tl = Timeline {
         lives: vec![Vec::new(); topo.workloads.len()],
         failed: vec![Vec::new(); topo.stations.len()],
@@ -144,17 +214,7 @@ pub fn run(view: &(impl TwinView + ?Sized), topo: &Topology, scenario: &Scenario
         }
     }
     tl.events.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
-    let loads = Loads::new(topo, scenario);
-    let mut instants: Vec<f64> =
-        tl.instants.iter().map(|&m| m as f64 / 1000.0).filter(|&t| t <= scenario.horizon_s).collect();
-    instants.dedup();
-    let baseline = cascade(topo, &tl, &loads, model, -1.0);
-    let phases: Vec<(f64, Phase)> = instants.iter().map(|&t| (t, cascade(topo, &tl, &loads, model, t))).collect();
-    crate::report::build(topo, scenario, model.name(), &baseline, &phases, tl.events, tl.pending, tl.shortfall, {
-        let mut notes = topo.notes.clone();
-        notes.extend(tl.notes);
-        notes
-    })
+    tl
 }
 
 /// Node death times, direct pod deaths, and pods that crash without replacement.
@@ -660,7 +720,17 @@ fn calls_succeed(p: f64, retries: u32, n: f64) -> f64 {
 }
 
 /// Solves load and failure through the call graph at instant `t` (`t < 0`: before any fault).
-fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel, t: f64) -> Phase {
+/// Each station's own condition at `t`, before load: per station, the share of requests it
+/// can answer, what is wrong with it, its servers, added latency, ready and desired replicas.
+struct Own {
+    own_ok: Vec<f64>,
+    own: Vec<Option<String>>,
+    servers: Vec<f64>,
+    extra_latency: Vec<f64>,
+    replicas: Vec<Option<(u32, u32)>>,
+}
+
+fn own_state(topo: &Topology, tl: &Timeline, t: f64) -> Own {
     let n = topo.stations.len();
     let mut own_ok = vec![1.0; n];
     let mut own: Vec<Option<String>> = vec![None; n];
@@ -758,6 +828,12 @@ fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel,
             }
         }
     }
+    Own { own_ok, own, servers, extra_latency, replicas }
+}
+
+fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel, t: f64) -> Phase {
+    let n = topo.stations.len();
+    let Own { own_ok, mut own, servers, extra_latency, replicas } = own_state(topo, tl, t);
     // Fixed point of load and success through the call graph.
     let mut success: Vec<Vec<f64>> = topo.stations.iter().map(|st| vec![1.0; st.endpoints.len()]).collect();
     let mut latency: Vec<Vec<f64>> =

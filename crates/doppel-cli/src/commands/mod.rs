@@ -54,8 +54,8 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
             &AtArgs { version: *version, at: None },
             out,
         ),
-        Command::Perf { args, sim, version } => {
-            perf::perf(&cli.store, args, sim, &AtArgs { version: *version, at: None }, out)
+        Command::Perf { args, failure, sim, version } => {
+            perf::perf(&cli.store, args, failure, sim, &AtArgs { version: *version, at: None }, out)
         }
         Command::Capacity { args, target, version } => {
             perf::capacity(&cli.store, args, target, &AtArgs { version: *version, at: None }, out)
