@@ -250,6 +250,13 @@ pub struct Offered {
     pub utilisation: f64,
 }
 
+/// Requests per second arriving at each endpoint, from outside and from callers, by the
+/// traffic equations alone.
+pub fn endpoint_arrivals(net: &Network) -> Result<Vec<f64>, PerfError> {
+    net.check()?;
+    traffic(net, &call_cycles(net))
+}
+
 /// Each station's arrivals and offered work, by the traffic equations alone.
 pub fn offered(net: &Network) -> Result<Vec<Offered>, PerfError> {
     net.check()?;

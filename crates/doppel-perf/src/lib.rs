@@ -9,6 +9,7 @@ use thiserror::Error;
 
 pub mod analytic;
 mod calendar;
+pub mod calibrate;
 pub mod capacity;
 pub mod dist;
 pub mod hist;
