@@ -188,6 +188,23 @@ pub enum Command {
         #[arg(long = "version", value_name = "N")]
         version: Option<u64>,
     },
+    /// Store telemetry from CSV files (entity,attribute,time,value) as series bound to
+    /// entities, for calibration and fidelity; every line is checked before any is stored.
+    Observe {
+        /// CSV files with the header `entity,attribute,time,value`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Service times from the telemetry (utilisation law, span self-times), with the
+    /// model's fidelity before and after; proposed as a ChangeSet.
+    Calibrate {
+        /// Seconds of telemetry to read, ending at the newest sample.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
+        window: f64,
+        /// Commit the calibrated service times to the twin.
+        #[arg(long)]
+        apply: bool,
+    },
     /// Print the JSON Schema of estate files (for editor completion).
     Schema,
     /// Write a synthetic estate of realistic shape (about 11 entities per service).

@@ -486,3 +486,78 @@ fn perf_answers_under_a_failure_the_resilience_engine_follows() {
     assert!(err.contains("--after and --follow need a failure"), "{err}");
     scratch.doppel(&["perf", "--fail", "zone/nowhere"]).failure();
 }
+
+#[test]
+fn telemetry_calibrates_service_times_and_measures_the_model() {
+    let scratch = Scratch::new();
+    scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    let csv = scratch.dir.path().join("telemetry.csv");
+    std::fs::write(
+        &csv,
+        "entity,attribute,time,value\n\
+         service/catalog,utilisation,2026-11-20T10:00Z,0.55\n\
+         service/catalog,utilisation,2026-11-20T10:05Z,0.65\n\
+         service/catalog,request_rate_rps:ListProducts,2026-11-20T10:00Z,100\n\
+         service/catalog,request_rate_rps:GetProduct,2026-11-20T10:00Z,400\n\
+         service/catalog,request_rate_rps:UpdateProduct,2026-11-20T10:00Z,0\n\
+         service/frontend,request_rate_rps:GET /product/{id},2026-11-20T10:00Z,280\n\
+         service/frontend,latency_mean_ms:GET /product/{id},2026-11-20T10:00Z,60\n\
+         service/frontend,latency_p99_ms:GET /product/{id},2026-11-20T10:00Z,300\n",
+    )
+    .unwrap();
+    // Nothing observed yet: calibration says so.
+    let err = stderr(&scratch.doppel(&["calibrate"]).failure());
+    assert!(err.contains("no telemetry to calibrate from"), "{err}");
+    let stored = json(&scratch.doppel(&["observe", csv.to_str().unwrap(), "--json"]).success());
+    assert_eq!(stored["samples"], 8);
+
+    let cal = json(&scratch.doppel(&["calibrate", "--json"]).success());
+    let after = |name: &str| {
+        cal["calibrated"].as_array().unwrap().iter().find(|c| c["endpoint"] == name).unwrap()["after"]["mean_ms"]
+            .as_f64()
+            .unwrap()
+    };
+    // The utilisation law: 60% of 4 servers busy is 2,400 ms of work per second.
+    let work = 100.0 * after("service/catalog ListProducts") + 400.0 * after("service/catalog GetProduct");
+    assert!((work - 2400.0).abs() < 1e-6, "{work}: {cal}");
+    assert_eq!(cal["version"], serde_json::Value::Null, "nothing is applied without --apply");
+    let fid = &cal["fidelity_before"][0];
+    assert_eq!(fid["entry"], "service/frontend GET /product/{id}");
+    assert!((fid["observed_mean_ms"].as_f64().unwrap() - 60.0).abs() < 1e-9);
+    // perf shows the model's error beside its predictions.
+    let perf = stdout(&scratch.doppel(&["perf"]).success());
+    assert!(perf.contains("MODEL ERROR") || perf.contains("model error"), "{perf}");
+    let perf = json(&scratch.doppel(&["perf", "--json"]).success());
+    let error = perf["fidelity"]["entries"][0]["mean_error"].as_f64().unwrap();
+    assert!((error - fid["mean_error"].as_f64().unwrap()).abs() < 1e-9, "{perf}");
+
+    // --apply commits the calibrated times as one ChangeSet from the `calibrate` source.
+    let applied = json(&scratch.doppel(&["calibrate", "--apply", "--json"]).success());
+    assert!(applied["version"].as_u64().unwrap() > 1, "{applied}");
+    let history = stdout(&scratch.doppel(&["history"]).success());
+    assert!(history.contains("calibrate"), "{history}");
+    let again = json(&scratch.doppel(&["calibrate", "--json"]).success());
+    for c in again["calibrated"].as_array().unwrap() {
+        let (b, a) = (c["before"]["mean_ms"].as_f64().unwrap(), c["after"]["mean_ms"].as_f64().unwrap());
+        assert!((a / b - 1.0).abs() < 1e-3, "calibrated twice: {c}");
+    }
+
+    // Bad telemetry is refused with its place, and nothing is stored.
+    let wide = json(&scratch.doppel(&["calibrate", "--window", "1e12", "--json"]).success());
+    let bad = scratch.dir.path().join("bad.csv");
+    std::fs::write(&bad, "entity,attribute,time,value\nservice/catalog,utilisation,now,1\n").unwrap();
+    let err = stderr(&scratch.doppel(&["observe", bad.to_str().unwrap()]).failure());
+    assert!(err.contains("bad.csv:2: time:"), "{err}");
+    std::fs::write(&bad, "entity,attribute,time,value\nservice/nothing,utilisation,1,1\n").unwrap();
+    let err = stderr(&scratch.doppel(&["observe", bad.to_str().unwrap()]).failure());
+    assert!(err.contains("service/nothing is not in the twin"), "{err}");
+    std::fs::write(
+        &bad,
+        "entity,attribute,time,value\nservice/catalog,utilisation,1,0.1\nservice/catalog,utilisation,2,1.5\n",
+    )
+    .unwrap();
+    let err = stderr(&scratch.doppel(&["observe", bad.to_str().unwrap()]).failure());
+    assert!(err.contains("bad.csv:3: utilisation is 1.5; expected a share from 0 to 1"), "{err}");
+    let after = json(&scratch.doppel(&["calibrate", "--window", "1e12", "--json"]).success());
+    assert_eq!(after, wide, "the refused file stored nothing");
+}

@@ -61,6 +61,8 @@ pub struct PerfModel {
     pub concurrency: Vec<u32>,
     /// Price of one replica per hour (its share of its node's price), where known.
     pub usd_per_replica_hour: Vec<Option<f64>>,
+    /// Core speed of each station (service times written at 1.0 are divided by it).
+    pub speed: Vec<f64>,
     /// Assumptions made while building (defaults taken, parts left out).
     pub notes: Vec<String>,
 }
@@ -78,6 +80,7 @@ impl PerfModel {
             replicas: Vec::with_capacity(n),
             concurrency: Vec::with_capacity(n),
             usd_per_replica_hour: Vec::with_capacity(n),
+            speed: Vec::with_capacity(n),
             notes: Vec::new(),
         };
         // Endpoint index of each (station, endpoint).
@@ -135,6 +138,7 @@ impl PerfModel {
             model.replicas.push(replicas);
             model.concurrency.push(st.concurrency);
             model.usd_per_replica_hour.push(price);
+            model.speed.push(speed);
             let mut defaulted = false;
             for ep in &st.endpoints {
                 let name = if ep.name.is_empty() { st.key.to_string() } else { format!("{} {}", st.key, ep.name) };
@@ -284,4 +288,61 @@ fn replica_price(topo: &Topology, w: usize, nodes: &[usize]) -> Option<f64> {
         })
         .collect();
     (!shares.is_empty() && cpu > 0.0).then(|| shares.iter().sum::<f64>() / shares.len() as f64)
+}
+
+/// Names of the series calibration reads, on a service (or datastore, queue, outside
+/// service) entity. Endpoint series end in `:ENDPOINT` (`request_rate_rps:GET /cart`),
+/// except for an endpoint without a name.
+pub mod series {
+    /// Busy share of the service's servers (replicas x concurrency), 0 to 1.
+    pub const UTILISATION: &str = "utilisation";
+    /// Requests per second an endpoint served.
+    pub const REQUEST_RATE: &str = "request_rate_rps";
+    /// Mean end-to-end latency of an endpoint, ms.
+    pub const LATENCY_MEAN: &str = "latency_mean_ms";
+    /// 99th-percentile end-to-end latency, ms.
+    pub const LATENCY_P99: &str = "latency_p99_ms";
+    /// Mean span self-time (own work, calls excluded), ms.
+    pub const SELF_TIME_MEAN: &str = "self_time_mean_ms";
+    /// 99th-percentile span self-time, ms.
+    pub const SELF_TIME_P99: &str = "self_time_p99_ms";
+
+    /// The attribute of a series of one endpoint.
+    pub fn of(series: &str, endpoint: &str) -> String {
+        if endpoint.is_empty() { series.to_string() } else { format!("{series}:{endpoint}") }
+    }
+}
+
+impl PerfModel {
+    /// The topology station key and endpoint name behind each network endpoint.
+    pub fn endpoint_origins<'t>(&self, topo: &'t Topology) -> Vec<(&'t Key, &'t str)> {
+        self.station
+            .iter()
+            .flat_map(|&s| topo.stations[s].endpoints.iter().map(move |e| (&topo.stations[s].key, e.name.as_str())))
+            .collect()
+    }
+
+    /// The telemetry of a window in this model's indices: `value(entity, attribute)` is
+    /// the series' value over the window, where there is one.
+    pub fn observed(
+        &self,
+        topo: &Topology,
+        value: impl Fn(&Key, &str) -> Option<f64>,
+    ) -> doppel_perf::calibrate::Observed {
+        use doppel_perf::calibrate::{Observed, Timing};
+        let origins = self.endpoint_origins(topo);
+        let timing = |key: &Key, name: &str, mean: &str, p99: &str| {
+            value(key, &series::of(mean, name))
+                .map(|mean_ms| Timing { mean_ms, p99_ms: value(key, &series::of(p99, name)) })
+        };
+        Observed {
+            utilisation: self.station.iter().map(|&s| value(&topo.stations[s].key, series::UTILISATION)).collect(),
+            rate_rps: origins.iter().map(|(k, n)| value(k, &series::of(series::REQUEST_RATE, n))).collect(),
+            self_time: origins
+                .iter()
+                .map(|(k, n)| timing(k, n, series::SELF_TIME_MEAN, series::SELF_TIME_P99))
+                .collect(),
+            latency: origins.iter().map(|(k, n)| timing(k, n, series::LATENCY_MEAN, series::LATENCY_P99)).collect(),
+        }
+    }
 }

@@ -1,11 +1,13 @@
 //! The commands, one module each, and what they share: opening the store, reading the
 //! twin at a version, reading estate files.
 
+mod calibrate;
 mod demo;
 mod gen_cmd;
 mod graph;
 mod history;
 mod load;
+mod observe;
 mod perf;
 mod resilience;
 mod show;
@@ -60,6 +62,8 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
         Command::Capacity { args, target, version } => {
             perf::capacity(&cli.store, args, target, &AtArgs { version: *version, at: None }, out)
         }
+        Command::Observe { files } => observe::run(&cli.store, files, out),
+        Command::Calibrate { window, apply } => calibrate::run(&cli.store, *window, *apply, out),
         Command::Schema => out.print_json(&doppel_estate::schema::estate_schema()),
         Command::Gen { services, seed, output } => gen_cmd::run(*services, *seed, output.as_deref(), out),
     }

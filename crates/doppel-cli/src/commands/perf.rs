@@ -2,6 +2,7 @@
 //! load, from the analytic queueing model (and the simulator with `--sim`).
 //! `doppel capacity`: the saturation point and the replicas needed at a target load.
 
+use super::calibrate::error_pct;
 use super::{at_of, read_twin};
 use crate::args::{AtArgs, PerfArgs, PerfFailArgs, SimArgs};
 use crate::exit;
@@ -331,8 +332,13 @@ pub fn perf(
     if !failing && (failure.after.is_some() || failure.follow_s.is_some()) {
         return Err(exit::usage("--after and --follow need a failure: --fail SELECTOR or --degrade SPEC"));
     }
-    let (_store, twin) = read_twin(store, at_of(at)?, out)?;
+    let (store, twin) = read_twin(store, at_of(at)?, out)?;
     let (model, load) = model(&twin, args, out)?;
+    // How well the model as written matches the last hour of telemetry, where there is any.
+    let fit = {
+        let topo = Topology::build(&twin);
+        super::calibrate::fidelity_now(&store, &PerfModel::build(&topo, &PerfOptions::default()), &topo)?
+    };
     let followed = if failing { Some(follow(&twin, args, failure, out)?) } else { None };
     let (model, solution) = match &followed {
         Some(f) => {
@@ -349,6 +355,11 @@ pub fn perf(
         let mut value = perf_json(&model, &load, &solution, sim.as_ref());
         if let Some(f) = &followed {
             value["failure"] = failure_json(f);
+        }
+        if let Some((window, fit)) = &fit {
+            value["fidelity"] = json!({"from_ms": window.from_ms, "to_ms": window.to_ms,
+                "entries": fit.iter().map(|f| json!({"entry": model.network.endpoints[model.network.sources[f.source].endpoint as usize].name,
+                    "mean_error": f.mean_error, "p99_error": f.p99_error})).collect::<Vec<_>>()});
         }
         return out.print_json(&value);
     }
@@ -383,6 +394,9 @@ pub fn perf(
         headers.push("ok");
     }
     headers.extend(["p50 ms", "p99 ms", "objective p99"]);
+    if fit.is_some() {
+        headers.push("model error");
+    }
     if sim.is_some() {
         headers.extend(["sim p50 ms", "sim p99 ms", "sim errors"]);
     }
@@ -410,6 +424,11 @@ pub fn perf(
             None => row.extend(["-".into(), "-".into()]),
         }
         row.push(objective);
+        if let Some((_, fit)) = &fit {
+            row.push(fit.iter().find(|f| f.source == i).map_or("-".into(), |f| {
+                format!("{} / {}", error_pct(f.mean_error), f.p99_error.map_or("-".into(), error_pct))
+            }));
+        }
         if let Some(r) = &sim {
             let e = &r.entries[i];
             row.push(with_interval(&e.p50_ms));
@@ -476,6 +495,12 @@ pub fn perf(
             sim_args.horizon,
             sim_args.horizon / 10.0,
             r.events
+        );
+    }
+    if let Some((window, _)) = &fit {
+        anstream::println!(
+            "{DIM}Model error: the model as written against the telemetry of {} at its load (mean / p99; `doppel calibrate` to improve it).{DIM:#}",
+            window.text()
         );
     }
     for note in &model.notes {
