@@ -110,6 +110,18 @@ pub fn existing_key(view: &impl TwinView, text: &str) -> Result<Key> {
     Ok(key)
 }
 
+/// Reads a text file; a missing file is "not found", anything else "cannot read".
+pub fn read_text(path: &Path) -> Result<String> {
+    let shown = path.display().to_string();
+    std::fs::read_to_string(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            exit::not_found(format!("{shown}: no such file"))
+        } else {
+            exit::invalid(format!("cannot read {shown}: {e}"))
+        }
+    })
+}
+
 /// Reads estate files; directories contribute their .yaml, .yml and .json files, sorted.
 pub fn read_files(paths: &[PathBuf], out: &Output) -> Result<Vec<SourceFile>> {
     let mut listed: Vec<PathBuf> = Vec::new();

@@ -70,13 +70,7 @@ pub fn run(store_path: &std::path::Path, files: &[PathBuf], out: &Output) -> Res
     let mut samples = Vec::new();
     for path in files {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                exit::not_found(format!("{shown}: no such file"))
-            } else {
-                exit::invalid(format!("cannot read {shown}: {e}"))
-            }
-        })?;
+        let text = super::read_text(path)?;
         let mut parsed = parse(&shown, &text).map_err(exit::invalid)?;
         if let Some(unknown) = parsed.iter().find(|s| twin.entity(&s.entity).is_none()) {
             return Err(exit::invalid(format!(

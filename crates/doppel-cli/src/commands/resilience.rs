@@ -32,13 +32,7 @@ pub fn scenario(args: &WhatIfArgs, view: &impl TwinView, out: &Output) -> Result
             .map_err(|d| super::report_diagnostics(&d, &[], out));
     };
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            exit::not_found(format!("{shown}: no such file"))
-        } else {
-            exit::invalid(format!("cannot read {shown}: {e}"))
-        }
-    })?;
+    let text = super::read_text(path)?;
     let files = [SourceFile { path: shown.clone(), text }];
     let (mut file, doc) =
         ScenarioFile::parse(&shown, &files[0].text).map_err(|d| super::report_diagnostics(&d, &files, out))?;
