@@ -221,15 +221,29 @@ pub enum Command {
     },
 }
 
-/// What a what-if fails, and at what load.
+/// What fails or degrades, on the command line.
 #[derive(Debug, Args, Clone, Default)]
-pub struct WhatIfArgs {
+pub struct FaultArgs {
     /// Fail what this selector matches (zone/us-east-1a, node/NAME, service/cart, external/x); repeatable.
     #[arg(long, value_name = "SELECTOR")]
     pub fail: Vec<String>,
     /// Degrade: SELECTOR:latency_ms=2000,error_rate=0.1,capacity_loss=0.5; repeatable.
     #[arg(long, value_name = "SPEC")]
     pub degrade: Vec<String>,
+}
+
+impl FaultArgs {
+    /// Whether anything fails or degrades.
+    pub fn any(&self) -> bool {
+        !self.fail.is_empty() || !self.degrade.is_empty()
+    }
+}
+
+/// What a what-if fails, and at what load.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WhatIfArgs {
+    #[command(flatten)]
+    pub faults: FaultArgs,
     /// A disaster-recovery drill instead: region-loss, zone-loss or datastore-loss (at the peak
     /// unless --at says otherwise).
     #[arg(long, value_enum, value_name = "DRILL", conflicts_with_all = ["fail", "degrade", "file"])]
@@ -273,12 +287,8 @@ pub struct PerfArgs {
 /// (ready replicas, lost capacity, down stations), the queueing model what it means.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PerfFailArgs {
-    /// Fail what this selector matches (zone/us-east-1a, node/NAME, service/cart); repeatable.
-    #[arg(long, value_name = "SELECTOR")]
-    pub fail: Vec<String>,
-    /// Degrade: SELECTOR:latency_ms=2000,error_rate=0.1,capacity_loss=0.5; repeatable.
-    #[arg(long, value_name = "SPEC")]
-    pub degrade: Vec<String>,
+    #[command(flatten)]
+    pub faults: FaultArgs,
     /// Look this many seconds after the failure (default: its worst moment within the
     /// horizon).
     #[arg(long, value_name = "SECONDS")]

@@ -230,10 +230,7 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
             format!("doppel {store_arg} perf --load 2x --sim"),
             "latency per entry point at twice the peak, simulated too",
         ),
-        (
-            format!("doppel {store_arg} perf --fail zone/us-east-1a"),
-            "latency while a zone is lost, minute by minute",
-        ),
+        (format!("doppel {store_arg} perf --fail zone/us-east-1a"), "latency while a zone is lost, minute by minute"),
         (
             format!("doppel {store_arg} capacity --target 3x"),
             "the replicas each service needs for three times the peak",

@@ -98,7 +98,7 @@ fn follow(twin: &impl TwinView, args: &PerfArgs, failure: &PerfFailArgs, out: &O
         horizon_s: failure.follow_s,
         ..Default::default()
     };
-    let scenario = Scenario::from_flags(&failure.fail, &failure.degrade, &overrides, twin)
+    let scenario = Scenario::from_flags(&failure.faults.fail, &failure.faults.degrade, &overrides, twin)
         .map_err(|d| super::report_diagnostics(&d, &[], out))?;
     let spinner = out.spinner("following the failure through the twin");
     let (conditions, events) = doppel_resilience::engine::conditions(twin, &topo, &scenario);
@@ -129,8 +129,8 @@ fn follow(twin: &impl TwinView, args: &PerfArgs, failure: &PerfFailArgs, out: &O
             (worst, true)
         }
     };
-    let mut text: Vec<String> = failure.fail.iter().map(|f| format!("--fail {f}")).collect();
-    text.extend(failure.degrade.iter().map(|d| format!("--degrade {d}")));
+    let mut text: Vec<String> = failure.faults.fail.iter().map(|f| format!("--fail {f}")).collect();
+    text.extend(failure.faults.degrade.iter().map(|d| format!("--degrade {d}")));
     Ok(Followed { text: text.join(" "), moments, chosen, worst })
 }
 
@@ -328,7 +328,7 @@ pub fn perf(
     at: &AtArgs,
     out: &Output,
 ) -> Result<()> {
-    let failing = !failure.fail.is_empty() || !failure.degrade.is_empty();
+    let failing = failure.faults.any();
     if !failing && (failure.after.is_some() || failure.follow_s.is_some()) {
         return Err(exit::usage("--after and --follow need a failure: --fail SELECTOR or --degrade SPEC"));
     }

@@ -23,12 +23,12 @@ pub fn scenario(args: &WhatIfArgs, view: &impl TwinView, out: &Output) -> Result
         autoscaler: args.no_autoscaler.then_some(false),
     };
     let Some(path) = &args.file else {
-        if args.fail.is_empty() && args.degrade.is_empty() {
+        if !args.faults.any() {
             return Err(exit::usage(
                 "say what fails: --fail zone/us-east-1a, --degrade 'external/x:latency_ms=2000', -f scenario.yaml or --drill region-loss",
             ));
         }
-        return Scenario::from_flags(&args.fail, &args.degrade, &overrides, view)
+        return Scenario::from_flags(&args.faults.fail, &args.faults.degrade, &overrides, view)
             .map_err(|d| super::report_diagnostics(&d, &[], out));
     };
     let shown = path.display().to_string();
