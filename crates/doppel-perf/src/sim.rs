@@ -6,14 +6,16 @@
 //! sources' next arrivals in a second one) over an arena of request frames. A request's
 //! own work comes first, then its steps; a call that is the last thing a frame does and
 //! needs no tracking is a tail call (the callee answers the caller's caller), so Markov
-//! routing costs one frame however long the walk. Runs are deterministic for a seed:
+//! routing costs one frame however long the walk. An endpoint whose steps are at most one
+//! such call or choice of them (each made at most once) draws its next stop from an alias
+//! table in one go instead of stepping through them. Runs are deterministic for a seed:
 //! replication `r` draws from ChaCha8 stream `r` of that seed, replications run on rayon
 //! and are merged in order. Requests that arrive during the warm-up are not counted.
 //! Every figure is the mean over replications with a 95% Student-t interval.
 
 use std::collections::VecDeque;
 
-use rand::{RngExt, SeedableRng};
+use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1};
 use rayon::prelude::*;
@@ -211,6 +213,66 @@ struct CEndpoint {
     station: u32,
     sampler: Sampler,
     steps: std::ops::Range<usize>,
+    /// Its slots in `Model::routes` when what follows its own work is a route drawn at
+    /// once (see [`route_of`]); empty for the general path.
+    route: std::ops::Range<u32>,
+}
+
+/// Where a routed request goes: an endpoint, `| SOFT` when its failure is not the
+/// caller's, or `EXIT` (the request is answered).
+const EXIT: u32 = u32::MAX;
+const SOFT: u32 = 1 << 30;
+
+/// One slot of an alias table: a uniform draw picks the slot, then `here` below
+/// `threshold` (out of 2^32) and `alias` above.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Slot {
+    threshold: u32,
+    here: u32,
+    alias: u32,
+}
+
+/// The outcomes (weight, target) of an endpoint whose steps are at most one call or one
+/// choice of calls that are tail calls made at most once (waited for, untracked, no added
+/// latency, `times` at most 1): such a request's next stop can be drawn in one go.
+fn route_of(steps: &[Step]) -> Option<Vec<(f64, u32)>> {
+    let target = |c: &crate::network::Call| {
+        let plain = c.waits && !c.tracked() && c.latency_ms == 0.0 && c.times <= 1.0;
+        plain.then_some((c.times, c.to | if c.hard { 0 } else { SOFT }))
+    };
+    let mut outcomes = match steps {
+        [] => Vec::new(),
+        [Step::Call(c)] => vec![target(c)?],
+        [Step::Choice(cs)] => {
+            cs.iter().map(|(p, c)| target(c).map(|(times, t)| (p * times, t))).collect::<Option<Vec<_>>>()?
+        }
+        _ => return None,
+    };
+    let called: f64 = outcomes.iter().map(|o| o.0).sum();
+    outcomes.push(((1.0 - called).max(0.0), EXIT));
+    outcomes.retain(|o| o.0 > 0.0);
+    Some(outcomes)
+}
+
+/// An alias table drawing each target with its weight's share (to within 2^-32).
+fn alias_table(outcomes: &[(f64, u32)]) -> Vec<Slot> {
+    let n = outcomes.len();
+    let total: f64 = outcomes.iter().map(|o| o.0).sum();
+    let mut scaled: Vec<f64> = outcomes.iter().map(|o| o.0 * n as f64 / total).collect();
+    let mut slots: Vec<Slot> = outcomes.iter().map(|o| Slot { threshold: u32::MAX, here: o.1, alias: o.1 }).collect();
+    let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| scaled[i] < 1.0);
+    while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
+        small.pop();
+        slots[s].threshold = (scaled[s] * 4_294_967_296.0).round().min(f64::from(u32::MAX)) as u32;
+        slots[s].alias = slots[l].here;
+        scaled[l] -= 1.0 - scaled[s];
+        if scaled[l] < 1.0 {
+            large.pop();
+            small.push(l);
+        }
+    }
+    // Whatever is left holds (up to rounding) a whole slot: `alias` is `here`.
+    slots
 }
 
 #[derive(Debug)]
@@ -229,6 +291,8 @@ struct Model<'n> {
     steps: Vec<CStep>,
     calls: Vec<CCall>,
     cumulative: Vec<f64>,
+    /// The endpoints' alias tables.
+    routes: Vec<Slot>,
     sources: Vec<CSource>,
     warmup_ms: f64,
     end_ms: f64,
@@ -239,6 +303,12 @@ struct Model<'n> {
 
 impl<'n> Model<'n> {
     fn compile(net: &'n Network, config: &SimConfig) -> Result<Model<'n>, PerfError> {
+        Model::compile_with(net, config, true)
+    }
+
+    /// Compiles the model; `routes` off sends every endpoint down the general path (tests
+    /// compare the two).
+    fn compile_with(net: &'n Network, config: &SimConfig, routes: bool) -> Result<Model<'n>, PerfError> {
         net.check()?;
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !(positive(config.horizon_s) && config.warmup_s.is_finite() && config.warmup_s >= 0.0) {
@@ -266,6 +336,7 @@ impl<'n> Model<'n> {
             steps: Vec::new(),
             calls: Vec::new(),
             cumulative: Vec::new(),
+            routes: Vec::new(),
             sources: Vec::new(),
             warmup_ms: config.warmup_s * 1000.0,
             end_ms: (config.warmup_s + config.horizon_s) * 1000.0,
@@ -297,7 +368,16 @@ impl<'n> Model<'n> {
                 };
                 m.steps.push(compiled);
             }
-            m.endpoints.push(CEndpoint { station: e.station, sampler: e.dist.sampler(), steps: first..m.steps.len() });
+            let start = m.routes.len() as u32;
+            if let Some(outcomes) = route_of(&e.steps).filter(|_| routes) {
+                m.routes.extend(alias_table(&outcomes));
+            }
+            m.endpoints.push(CEndpoint {
+                station: e.station,
+                sampler: e.dist.sampler(),
+                steps: first..m.steps.len(),
+                route: start..m.routes.len() as u32,
+            });
         }
         for s in &net.sources {
             let (rate, thinned) = match config.start_hour {
@@ -368,11 +448,13 @@ struct BreakerState {
     open_until: f64,
 }
 
+/// A station's state and counters, together: one index reaches both.
 struct StationState {
     servers: u32,
     busy: u32,
     limit: usize,
     queue: VecDeque<u32>,
+    run: StationRun,
 }
 
 /// Counters of one replication.
@@ -458,6 +540,15 @@ impl Model<'_> {
                     busy: 0,
                     limit: s.queue_limit.map_or(usize::MAX, |l| l as usize),
                     queue: VecDeque::new(),
+                    run: StationRun {
+                        served: 0,
+                        sum_ms: 0.0,
+                        histogram: LatencyHistogram::new(),
+                        busy_ms: vec![0.0; self.buckets],
+                        dropped: 0,
+                        timeouts: 0,
+                        rejected: 0,
+                    },
                 })
                 .collect(),
             scratch: Vec::new(),
@@ -468,17 +559,7 @@ impl Model<'_> {
                 entries: (0..net.sources.len())
                     .map(|_| EntryRun { ok: 0, failed: 0, sum_ms: 0.0, histogram: LatencyHistogram::new() })
                     .collect(),
-                stations: (0..net.stations.len())
-                    .map(|_| StationRun {
-                        served: 0,
-                        sum_ms: 0.0,
-                        histogram: LatencyHistogram::new(),
-                        busy_ms: vec![0.0; self.buckets],
-                        dropped: 0,
-                        timeouts: 0,
-                        rejected: 0,
-                    })
-                    .collect(),
+                stations: Vec::new(),
             },
         };
         for (i, s) in self.sources.iter().enumerate() {
@@ -488,7 +569,9 @@ impl Model<'_> {
             }
         }
         sim.main_loop()?;
-        Ok(sim.run)
+        let mut run = sim.run;
+        run.stations = sim.stations.into_iter().map(|s| s.run).collect();
+        Ok(run)
     }
 }
 
@@ -544,7 +627,7 @@ impl Sim<'_, '_> {
                         self.frames[b.child as usize].link = ORPHAN;
                         let station = self.m.endpoints[self.m.calls[b.call as usize].to as usize].station;
                         if self.counted() {
-                            self.run.stations[station as usize].timeouts += 1;
+                            self.stations[station as usize].run.timeouts += 1;
                         }
                         self.branches[id as usize].child = NONE;
                         let next = self.branch_failed(id);
@@ -616,17 +699,18 @@ impl Sim<'_, '_> {
     /// A request reaches its station: served at once, queued, or dropped. Returns a frame
     /// that can move on (the caller of a dropped request).
     fn arrive(&mut self, f: u32) -> Option<u32> {
+        let m = self.m;
         let frame = &mut self.frames[f as usize];
         frame.arrived = self.now;
-        let endpoint = frame.endpoint as usize;
-        let s = self.m.endpoints[endpoint].station as usize;
+        let ep = &m.endpoints[frame.endpoint as usize];
+        let s = ep.station as usize;
         let st = &mut self.stations[s];
         if st.busy < st.servers {
             st.busy += 1;
-            self.serve(f, endpoint, s);
+            self.serve(f, ep, s);
         } else if st.servers == 0 || st.queue.len() >= st.limit {
-            if self.counted() {
-                self.run.stations[s].dropped += 1;
+            if self.now >= m.warmup_ms {
+                st.run.dropped += 1;
             }
             self.frames[f as usize].failed = true;
             return self.finish(f);
@@ -636,15 +720,15 @@ impl Sim<'_, '_> {
         None
     }
 
-    /// Starts serving a request (at `endpoint` of station `s`) on a server already taken.
+    /// Starts serving a request (at endpoint `ep` of station `s`) on a server already taken.
     #[inline]
-    fn serve(&mut self, f: u32, endpoint: usize, s: usize) {
-        let d = self.m.endpoints[endpoint].sampler.sample(&mut self.rng);
+    fn serve(&mut self, f: u32, ep: &CEndpoint, s: usize) {
+        let d = ep.sampler.sample(&mut self.rng);
         if self.counted() {
             if self.now >= self.bucket_end {
                 self.next_bucket();
             }
-            self.run.stations[s].busy_ms[self.bucket] += d;
+            self.stations[s].run.busy_ms[self.bucket] += d;
         }
         self.push(self.now + d, DONE, f);
     }
@@ -662,23 +746,47 @@ impl Sim<'_, '_> {
     }
 
     fn done(&mut self, f: u32) {
+        let m = self.m;
         let frame = &self.frames[f as usize];
-        let (endpoint, arrived) = (frame.endpoint as usize, frame.arrived);
-        let s = self.m.endpoints[endpoint].station as usize;
-        if arrived >= self.m.warmup_ms {
-            let r = &mut self.run.stations[s];
+        let (ep, arrived) = (&m.endpoints[frame.endpoint as usize], frame.arrived);
+        let s = ep.station as usize;
+        let st = &mut self.stations[s];
+        if arrived >= m.warmup_ms {
             let t = self.now - arrived;
-            r.served += 1;
-            r.sum_ms += t;
-            r.histogram.record(t);
+            st.run.served += 1;
+            st.run.sum_ms += t;
+            st.run.histogram.record(t);
         }
-        if let Some(next) = self.stations[s].queue.pop_front() {
-            let endpoint = self.frames[next as usize].endpoint as usize;
-            self.serve(next, endpoint, s);
+        if let Some(next) = st.queue.pop_front() {
+            let next_ep = &m.endpoints[self.frames[next as usize].endpoint as usize];
+            self.serve(next, next_ep, s);
         } else {
-            self.stations[s].busy -= 1;
+            st.busy -= 1;
         }
-        self.drive(Some(f));
+        let next = if ep.route.is_empty() { Some(f) } else { self.route(f, ep) };
+        self.drive(next);
+    }
+
+    /// Sends a request served at an endpoint with a route on: to the next endpoint drawn
+    /// (a tail call), or out. Returns a frame that can move on.
+    #[inline]
+    fn route(&mut self, f: u32, ep: &CEndpoint) -> Option<u32> {
+        let slots = &self.m.routes[ep.route.start as usize..ep.route.end as usize];
+        let target = if slots.len() == 1 {
+            slots[0].here
+        } else {
+            // The high half of `r * n` picks the slot, the low half is the uniform draw in it.
+            let x = u64::from(self.rng.next_u32()) * slots.len() as u64;
+            let slot = slots[(x >> 32) as usize];
+            if (x as u32) < slot.threshold { slot.here } else { slot.alias }
+        };
+        if target == EXIT {
+            return self.finish(f);
+        }
+        let frame = &mut self.frames[f as usize];
+        frame.endpoint = target & !SOFT;
+        frame.fails_up &= target & SOFT == 0;
+        self.arrive(f)
     }
 
     /// Advances frames until none can move without an event.
@@ -846,7 +954,7 @@ impl Sim<'_, '_> {
         if cc.breaker.is_some() && self.now < self.breakers[branch.call as usize].open_until {
             if self.counted() {
                 let s = self.m.endpoints[cc.to as usize].station as usize;
-                self.run.stations[s].rejected += 1;
+                self.stations[s].run.rejected += 1;
             }
             return self.branch_failed(b);
         }
@@ -1100,6 +1208,84 @@ mod tests {
         agrees(&r, exact);
         // Each station's throughput is its visit rate (12/s at the third).
         assert!(r.stations[2].throughput_rps.covers(12.0), "{:?}", r.stations[2].throughput_rps);
+    }
+
+    #[test]
+    fn alias_tables_draw_each_target_with_its_share() {
+        let cases: [&[(f64, u32)]; 4] = [
+            &[(1.0, EXIT)],
+            &[(0.3, 0), (0.2, 1), (0.5, EXIT)],
+            &[(0.05, 3), (0.9, 2), (0.05, 7)],
+            &[(0.1, 0), (0.1, 1), (0.1, 2), (0.1, 3), (0.1, 4), (0.1, 5), (0.4, EXIT)],
+        ];
+        for outcomes in cases {
+            let slots = alias_table(outcomes);
+            assert_eq!(slots.len(), outcomes.len());
+            let share = |t: u32| {
+                let whole = 4_294_967_296.0;
+                let p: f64 = slots
+                    .iter()
+                    .map(|s| {
+                        let here = f64::from(s.threshold) / whole;
+                        f64::from(u8::from(s.here == t)) * here + f64::from(u8::from(s.alias == t)) * (1.0 - here)
+                    })
+                    .sum();
+                p / slots.len() as f64
+            };
+            for &(w, t) in outcomes {
+                assert!((share(t) - w).abs() < 1e-9, "{outcomes:?}: {t} drawn {} vs {w}", share(t));
+            }
+        }
+    }
+
+    #[test]
+    fn only_plain_tail_calls_are_routed() {
+        let routed = |step: Step| route_of(&[step]);
+        assert_eq!(route_of(&[]), Some(vec![(1.0, EXIT)]));
+        assert_eq!(routed(Step::Call(Call::to(2, 1.0))), Some(vec![(1.0, 2)]));
+        assert_eq!(
+            routed(Step::Call(Call { hard: false, ..Call::to(2, 0.25) })),
+            Some(vec![(0.25, 2 | SOFT), (0.75, EXIT)])
+        );
+        assert_eq!(
+            routed(Step::Choice(vec![(0.5, Call::to(1, 1.0)), (0.5, Call::to(2, 0.5))])),
+            Some(vec![(0.5, 1), (0.25, 2), (0.25, EXIT)])
+        );
+        for call in [
+            Call::to(1, 2.0),
+            Call { waits: false, ..Call::to(1, 1.0) },
+            Call { latency_ms: 1.0, ..Call::to(1, 1.0) },
+            Call { timeout_ms: Some(10.0), ..Call::to(1, 1.0) },
+            Call { retry: Retry { max: 1, backoff_ms: 0.0 }, ..Call::to(1, 1.0) },
+        ] {
+            assert_eq!(routed(Step::Call(call.clone())), None, "{call:?}");
+        }
+        assert_eq!(routed(Step::Parallel(vec![Call::to(1, 1.0)])), None);
+        assert_eq!(route_of(&[Step::Call(Call::to(1, 1.0)), Step::Call(Call::to(2, 1.0))]), None);
+    }
+
+    #[test]
+    fn routes_and_the_general_path_agree() {
+        // Feedback, a call made by 40% of requests and a soft one: the same answer whether
+        // the next stop is drawn from the routes or stepped through by the general path.
+        let mut net = Network::jackson(
+            &[1, 2, 1],
+            &[40.0, 120.0, 50.0],
+            &[4.0, 2.0, 0.0],
+            &[vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0], vec![0.3, 0.2, 0.0]],
+        );
+        net.endpoints[1].steps = vec![Step::Call(Call { hard: false, ..Call::to(2, 0.4) })];
+        let exact = solve(&net).unwrap().mean_response_ms();
+        let config = SimConfig { horizon_s: 20_000.0, warmup_s: 100.0, replications: 10, ..SimConfig::default() };
+        for routes in [true, false] {
+            let model = Model::compile_with(&net, &config, routes).unwrap();
+            assert_eq!(model.endpoints.iter().all(|e| !e.route.is_empty()), routes);
+            let runs: Vec<Run> = (0..10).map(|r| model.replicate(r).unwrap()).collect();
+            let r = model.report(&runs);
+            agrees(&r, exact);
+            let visits = solve(&net).unwrap().stations[2].arrival_rps;
+            assert!(r.stations[2].throughput_rps.covers(visits), "{:?} vs {visits}", r.stations[2].throughput_rps);
+        }
     }
 
     #[test]
