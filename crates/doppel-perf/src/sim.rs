@@ -2,8 +2,8 @@
 //! queues, server limits, timeouts, retries with backoff, circuit breakers, fan-out and
 //! join, and load that follows the sources' daily and weekly profiles.
 //!
-//! A calendar (a 4-ary heap of `u128` keys: time bits, sequence number, event; the
-//! sources' next arrivals in a second one) over an arena of request frames. A request's
+//! A calendar (a 4-ary heap of event times with their ids alongside; the sources' next
+//! arrivals in a second one) over an arena of request frames. A request's
 //! own work comes first, then its steps; a call that is the last thing a frame does and
 //! needs no tracking is a tail call (the callee answers the caller's caller), so Markov
 //! routing costs one frame however long the walk. An endpoint whose steps are at most one
@@ -14,6 +14,7 @@
 //! Every figure is the mean over replications with a 95% Student-t interval.
 
 use std::collections::VecDeque;
+use std::hint::select_unpredictable;
 
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -177,11 +178,10 @@ const NONE: u32 = u32::MAX;
 const ORPHAN: u32 = u32::MAX - 1;
 const BRANCH: u32 = 1 << 31;
 
-const ARRIVAL: u32 = 0;
-const DONE: u32 = 1;
-const DELIVER: u32 = 2;
-const TIMEOUT: u32 = 3;
-const RETRY: u32 = 4;
+const DONE: u32 = 0;
+const DELIVER: u32 = 1;
+const TIMEOUT: u32 = 2;
+const RETRY: u32 = 3;
 const KIND_SHIFT: u32 = 29;
 const ID_MASK: u32 = (1 << KIND_SHIFT) - 1;
 
@@ -213,9 +213,10 @@ struct CEndpoint {
     station: u32,
     sampler: Sampler,
     steps: std::ops::Range<usize>,
-    /// Its slots in `Model::routes` when what follows its own work is a route drawn at
-    /// once (see [`route_of`]); empty for the general path.
-    route: std::ops::Range<u32>,
+    /// Its first slot in `Model::routes` and their count, when what follows its own work
+    /// is a route drawn at once (see [`route_of`]); no slots for the general path.
+    route_start: u32,
+    route_len: u32,
 }
 
 /// Where a routed request goes: an endpoint, `| SOFT` when its failure is not the
@@ -376,7 +377,8 @@ impl<'n> Model<'n> {
                 station: e.station,
                 sampler: e.dist.sampler(),
                 steps: first..m.steps.len(),
-                route: start..m.routes.len() as u32,
+                route_start: start,
+                route_len: m.routes.len() as u32 - start,
             });
         }
         for s in &net.sources {
@@ -496,7 +498,6 @@ struct Sim<'m, 'n> {
     m: &'m Model<'n>,
     rng: ChaCha8Rng,
     now: f64,
-    seq: u32,
     heap: Calendar,
     /// The sources' next arrivals, apart from the other events: few, and one is replaced
     /// at every arrival, so this costs less than a place in the larger calendar.
@@ -524,7 +525,6 @@ impl Model<'_> {
             m: self,
             rng,
             now: 0.0,
-            seq: 0,
             heap: Calendar::with_capacity(1024),
             arrivals: Calendar::with_capacity(self.sources.len()),
             frames: Vec::with_capacity(1024),
@@ -565,7 +565,7 @@ impl Model<'_> {
         for (i, s) in self.sources.iter().enumerate() {
             if s.rate_per_ms > 0.0 {
                 let gap = sim.exp() / s.rate_per_ms;
-                sim.push(gap, ARRIVAL, i as u32);
+                sim.arrivals.push(gap.to_bits(), i as u32);
             }
         }
         sim.main_loop()?;
@@ -581,39 +581,43 @@ impl Sim<'_, '_> {
         Exp1.sample(&mut self.rng)
     }
 
-    #[inline]
+    /// Schedules an event of `kind` (not an arrival) for `id` at `at`.
+    #[inline(always)]
     fn push(&mut self, at: f64, kind: u32, id: u32) {
-        let key = (u128::from(at.to_bits()) << 64) | (u128::from(self.seq) << 32) | u128::from(kind << KIND_SHIFT | id);
-        self.seq = self.seq.wrapping_add(1);
-        if kind == ARRIVAL {
-            self.arrivals.push(key);
-        } else {
-            self.heap.push(key);
-        }
+        self.heap.push(at.to_bits(), kind << KIND_SHIFT | id);
     }
 
     fn main_loop(&mut self) -> Result<(), PerfError> {
-        let end = self.m.end_ms;
+        // Times compare as their bits; no time is past the end of an empty calendar.
+        let end = self.m.end_ms.to_bits();
         loop {
-            // Both calendars' keys share one sequence, so equal times keep their order.
-            let key = if self.arrivals.first() < self.heap.first() { self.arrivals.pop() } else { self.heap.pop() };
-            let Some(key) = key else { break };
-            let at = f64::from_bits((key >> 64) as u64);
-            if at > end {
-                break;
-            }
-            self.now = at;
-            self.run.events += 1;
-            let what = key as u32;
-            let id = what & ID_MASK;
-            let kind = what >> KIND_SHIFT;
-            if kind == DONE {
-                // Most events: tested first, apart from the rarer kinds.
-                self.done(id);
+            self.arrivals.settle();
+            self.heap.settle();
+            let (arrival, other) = (self.arrivals.peek(), self.heap.peek());
+            if arrival < other {
+                if arrival > end {
+                    break;
+                }
+                let source = self.arrivals.take();
+                self.now = f64::from_bits(arrival);
+                self.run.events += 1;
+                self.arrival(source)?;
                 continue;
             }
-            match kind {
-                ARRIVAL => self.arrival(id)?,
+            if other > end {
+                break;
+            }
+            let what = self.heap.take();
+            let at = f64::from_bits(other);
+            self.now = at;
+            self.run.events += 1;
+            if what >> KIND_SHIFT == DONE {
+                // Most events: tested first, apart from the rarer kinds.
+                self.done(what);
+                continue;
+            }
+            let id = what & ID_MASK;
+            match what >> KIND_SHIFT {
                 DELIVER => {
                     let next = self.arrive(id);
                     self.drive(next);
@@ -653,7 +657,7 @@ impl Sim<'_, '_> {
         let s = &self.m.sources[source as usize];
         let (endpoint, rate, thinned) = (s.endpoint, s.rate_per_ms, s.thinned);
         let gap = self.exp() / rate;
-        self.push(self.now + gap, ARRIVAL, source);
+        self.arrivals.push((self.now + gap).to_bits(), source);
         if thinned {
             let hours = self.m.config.start_hour.unwrap_or(0.0) + self.now / 3_600_000.0;
             let keep = self.m.net.sources[source as usize].rate_at(hours) / 1000.0 / rate;
@@ -721,7 +725,7 @@ impl Sim<'_, '_> {
     }
 
     /// Starts serving a request (at endpoint `ep` of station `s`) on a server already taken.
-    #[inline]
+    #[inline(always)]
     fn serve(&mut self, f: u32, ep: &CEndpoint, s: usize) {
         let d = ep.sampler.sample(&mut self.rng);
         if self.counted() {
@@ -763,7 +767,7 @@ impl Sim<'_, '_> {
         } else {
             st.busy -= 1;
         }
-        let next = if ep.route.is_empty() { Some(f) } else { self.route(f, ep) };
+        let next = if ep.route_len == 0 { Some(f) } else { self.route(f, ep) };
         self.drive(next);
     }
 
@@ -771,14 +775,13 @@ impl Sim<'_, '_> {
     /// (a tail call), or out. Returns a frame that can move on.
     #[inline]
     fn route(&mut self, f: u32, ep: &CEndpoint) -> Option<u32> {
-        let slots = &self.m.routes[ep.route.start as usize..ep.route.end as usize];
-        let target = if slots.len() == 1 {
-            slots[0].here
+        let target = if ep.route_len == 1 {
+            self.m.routes[ep.route_start as usize].here
         } else {
             // The high half of `r * n` picks the slot, the low half is the uniform draw in it.
-            let x = u64::from(self.rng.next_u32()) * slots.len() as u64;
-            let slot = slots[(x >> 32) as usize];
-            if (x as u32) < slot.threshold { slot.here } else { slot.alias }
+            let x = u64::from(self.rng.next_u32()) * u64::from(ep.route_len);
+            let slot = self.m.routes[ep.route_start as usize + (x >> 32) as usize];
+            select_unpredictable((x as u32) < slot.threshold, slot.here, slot.alias)
         };
         if target == EXIT {
             return self.finish(f);
@@ -1279,7 +1282,7 @@ mod tests {
         let config = SimConfig { horizon_s: 20_000.0, warmup_s: 100.0, replications: 10, ..SimConfig::default() };
         for routes in [true, false] {
             let model = Model::compile_with(&net, &config, routes).unwrap();
-            assert_eq!(model.endpoints.iter().all(|e| !e.route.is_empty()), routes);
+            assert_eq!(model.endpoints.iter().all(|e| e.route_len > 0), routes);
             let runs: Vec<Run> = (0..10).map(|r| model.replicate(r).unwrap()).collect();
             let r = model.report(&runs);
             agrees(&r, exact);
