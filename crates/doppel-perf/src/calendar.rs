@@ -30,8 +30,9 @@ fn place(i: usize) -> (usize, usize) {
 }
 
 /// Pending events, soonest first: a 4-ary min-heap of `len` nodes laid out in groups of
-/// four (see [`place`]). Every level down to the last node's is allocated in full, slots
-/// past the last node holding `u64::MAX`, so children are always read as a whole group.
+/// four (see [`place`]). Every level down to the last node's is allocated in full (and
+/// more, to a power of two of groups), slots past the last node holding `u64::MAX`, so
+/// children are always read as a whole group.
 #[derive(Debug)]
 pub(crate) struct Calendar {
     groups: Vec<Group>,
@@ -126,7 +127,7 @@ impl Calendar {
             // the last of them group `next_level`.
             self.depth += 1;
             if self.groups.len() <= self.next_level {
-                self.groups.resize(self.next_level + 1, EMPTY);
+                self.groups.resize((self.next_level + 1).next_power_of_two(), EMPTY);
             }
             self.next_level = ARITY * self.next_level + 1;
         }
@@ -156,25 +157,28 @@ impl Calendar {
     /// once the event has found its place it stays there.
     #[inline]
     fn sift_down(&mut self, time: u64, id: u32) {
-        let groups = &mut self.groups[..];
+        // Every group index here is below the length, a power of two: masking it changes
+        // nothing but lets the compiler drop the bounds checks.
+        let mask = self.groups.len() - 1;
+        let groups = &mut self.groups[..=mask];
         // The hole (the event's place so far): its node, group and lane.
         let mut i = 0;
         let (mut hg, mut hl) = place(0);
         for _ in 0..self.depth {
-            let g = &groups[i + 1];
+            let g = &groups[(i + 1) & mask];
             let t = &g.times;
             let (a, b) = (usize::from(t[1] < t[0]), 2 + usize::from(t[3] < t[2]));
             let k = select_unpredictable(t[b] < t[a], b, a);
             let (soonest, sid) = (t[k], g.ids[k]);
             let sink = soonest < time;
-            let hole = &mut groups[hg];
+            let hole = &mut groups[hg & mask];
             hole.times[hl % ARITY] = select_unpredictable(sink, soonest, time);
             hole.ids[hl % ARITY] = select_unpredictable(sink, sid, id);
             hg = select_unpredictable(sink, i + 1, hg);
             hl = select_unpredictable(sink, k, hl);
             i = select_unpredictable(sink, ARITY * i + 1 + k, i);
         }
-        let hole = &mut groups[hg];
+        let hole = &mut groups[hg & mask];
         hole.times[hl % ARITY] = time;
         hole.ids[hl % ARITY] = id;
     }
