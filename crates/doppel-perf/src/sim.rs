@@ -456,7 +456,10 @@ struct StationState {
     servers: u32,
     busy: u32,
     limit: usize,
-    queue: VecDeque<u32>,
+    /// Waiting requests: frame and endpoint.
+    queue: VecDeque<(u32, u32)>,
+    /// Service time started in the current utilisation bucket, not yet in `run.busy_ms`.
+    busy_now: f64,
     run: StationRun,
 }
 
@@ -510,9 +513,9 @@ struct Sim<'m, 'n> {
     breakers: Vec<BreakerState>,
     stations: Vec<StationState>,
     scratch: Vec<u32>,
-    /// The utilisation bucket of `now`, valid while `now < bucket_end` (worked out again
-    /// only when a bucket ends, not at every service).
-    bucket: usize,
+    /// The utilisation bucket of `now` (`None` in the warm-up), valid while
+    /// `now < bucket_end`: the stations' `busy_now` go into it when it ends.
+    bucket: Option<usize>,
     bucket_end: f64,
     run: Run,
 }
@@ -541,6 +544,7 @@ impl Model<'_> {
                     busy: 0,
                     limit: s.queue_limit.map_or(usize::MAX, |l| l as usize),
                     queue: VecDeque::new(),
+                    busy_now: 0.0,
                     run: StationRun {
                         served: 0,
                         sum_ms: 0.0,
@@ -553,8 +557,8 @@ impl Model<'_> {
                 })
                 .collect(),
             scratch: Vec::new(),
-            bucket: 0,
-            bucket_end: f64::NEG_INFINITY,
+            bucket: None,
+            bucket_end: self.warmup_ms,
             run: Run {
                 events: 0,
                 entries: (0..net.sources.len())
@@ -570,10 +574,20 @@ impl Model<'_> {
             }
         }
         sim.main_loop()?;
+        sim.close_bucket();
         let mut run = sim.run;
         run.stations = sim.stations.into_iter().map(|s| s.run).collect();
         Ok(run)
     }
+}
+
+/// Starts serving request `f` at endpoint `ep` of station `st`, on a server already taken:
+/// draws its service time and schedules its completion.
+#[inline(always)]
+fn serve(rng: &mut Stream, heap: &mut Calendar, st: &mut StationState, ep: &CEndpoint, now: f64, f: u32) {
+    let d = ep.sampler.sample(rng);
+    st.busy_now += d;
+    heap.push((now + d).to_bits(), DONE << KIND_SHIFT | f);
 }
 
 impl Sim<'_, '_> {
@@ -600,8 +614,7 @@ impl Sim<'_, '_> {
                     break;
                 }
                 let source = self.arrivals.take();
-                self.now = f64::from_bits(arrival);
-                self.run.events += 1;
+                self.set_now(f64::from_bits(arrival));
                 self.arrival(source)?;
                 continue;
             }
@@ -610,8 +623,7 @@ impl Sim<'_, '_> {
             }
             let what = self.heap.take();
             let at = f64::from_bits(other);
-            self.now = at;
-            self.run.events += 1;
+            self.set_now(at);
             if what >> KIND_SHIFT == DONE {
                 // Most events: tested first, apart from the rarer kinds.
                 self.done(what);
@@ -647,6 +659,16 @@ impl Sim<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Moves the clock to the next event's time, closing a utilisation bucket that ended.
+    #[inline(always)]
+    fn set_now(&mut self, at: f64) {
+        self.now = at;
+        self.run.events += 1;
+        if at >= self.bucket_end {
+            self.next_bucket();
+        }
     }
 
     #[inline]
@@ -713,16 +735,17 @@ impl Sim<'_, '_> {
         let m = self.m;
         let frame = &mut self.frames[f as usize];
         frame.arrived = self.now;
-        let ep = &m.endpoints[frame.endpoint as usize];
+        let e = frame.endpoint;
+        let ep = &m.endpoints[e as usize];
         let s = ep.station as usize;
         let st = &mut self.stations[s];
         if st.busy < st.servers {
             st.busy += 1;
-            self.serve(f, ep, s);
+            serve(&mut self.rng, &mut self.heap, st, ep, self.now, f);
         } else if st.servers == 0 || st.queue.len() >= st.limit {
             return self.drop_request(f, s);
         } else {
-            st.queue.push_back(f);
+            st.queue.push_back((f, e));
         }
         None
     }
@@ -737,72 +760,94 @@ impl Sim<'_, '_> {
         self.finish(f)
     }
 
-    /// Starts serving a request (at endpoint `ep` of station `s`) on a server already taken.
-    #[inline(always)]
-    fn serve(&mut self, f: u32, ep: &CEndpoint, s: usize) {
-        let d = ep.sampler.sample(&mut self.rng);
-        if self.counted() {
-            if self.now >= self.bucket_end {
-                self.next_bucket();
-            }
-            self.stations[s].run.busy_ms[self.bucket] += d;
-        }
-        self.push(self.now + d, DONE, f);
-    }
-
-    /// Finds the utilisation bucket of `now` (after the warm-up) and when it ends.
+    /// Closes the utilisation bucket that ended (the warm-up's is not counted) and finds
+    /// the bucket of `now` and when it ends.
     #[cold]
     fn next_bucket(&mut self) {
+        self.close_bucket();
         let m = self.m;
-        self.bucket = (((self.now - m.warmup_ms) * m.per_bucket_ms) as usize).min(m.buckets - 1);
-        self.bucket_end = if self.bucket + 1 == m.buckets {
-            f64::INFINITY
-        } else {
-            m.warmup_ms + (self.bucket + 1) as f64 / m.per_bucket_ms
-        };
+        let bucket = (((self.now - m.warmup_ms) * m.per_bucket_ms) as usize).min(m.buckets - 1);
+        self.bucket = Some(bucket);
+        self.bucket_end =
+            if bucket + 1 == m.buckets { f64::INFINITY } else { m.warmup_ms + (bucket + 1) as f64 / m.per_bucket_ms };
     }
 
+    /// Adds the stations' service time started in the current bucket to it.
+    fn close_bucket(&mut self) {
+        for st in &mut self.stations {
+            if let Some(b) = self.bucket {
+                st.run.busy_ms[b] += st.busy_now;
+            }
+            st.busy_now = 0.0;
+        }
+    }
+
+    /// A service completion, the most frequent event. The frame and the stations are
+    /// borrowed once each; an endpoint with a route sends the request on (or out) here.
+    #[inline(always)]
     fn done(&mut self, f: u32) {
         let m = self.m;
-        let frame = &self.frames[f as usize];
-        let (ep, arrived) = (&m.endpoints[frame.endpoint as usize], frame.arrived);
-        let s = ep.station as usize;
-        let st = &mut self.stations[s];
-        if arrived >= m.warmup_ms {
-            let t = self.now - arrived;
+        let now = self.now;
+        let frame = &mut self.frames[f as usize];
+        let ep = &m.endpoints[frame.endpoint as usize];
+        let st = &mut self.stations[ep.station as usize];
+        if frame.arrived >= m.warmup_ms {
+            let t = now - frame.arrived;
             st.run.served += 1;
             st.run.sum_ms += t;
             st.run.histogram.record(t);
         }
-        if let Some(next) = st.queue.pop_front() {
-            let next_ep = &m.endpoints[self.frames[next as usize].endpoint as usize];
-            self.serve(next, next_ep, s);
+        if let Some((next, e)) = st.queue.pop_front() {
+            serve(&mut self.rng, &mut self.heap, st, &m.endpoints[e as usize], now, next);
         } else {
             st.busy -= 1;
         }
-        let next = if ep.route_len == 0 { Some(f) } else { self.route(f, ep) };
-        self.drive(next);
-    }
-
-    /// Sends a request served at an endpoint with a route on: to the next endpoint drawn
-    /// (a tail call), or out. Returns a frame that can move on.
-    #[inline]
-    fn route(&mut self, f: u32, ep: &CEndpoint) -> Option<u32> {
+        if ep.route_len == 0 {
+            self.drive(Some(f));
+            return;
+        }
         let target = if ep.route_len == 1 {
-            self.m.routes[ep.route_start as usize].here
+            m.routes[ep.route_start as usize].here
         } else {
             // The high half of `r * n` picks the slot, the low half is the uniform draw in it.
             let x = u64::from(self.rng.next_u32()) * u64::from(ep.route_len);
-            let slot = self.m.routes[ep.route_start as usize + (x >> 32) as usize];
+            let slot = m.routes[ep.route_start as usize + (x >> 32) as usize];
             select_unpredictable((x as u32) < slot.threshold, slot.here, slot.alias)
         };
         if target == EXIT {
-            return self.finish(f);
+            if frame.link == NONE {
+                // Answered (`failed` is never set on a routed request that was served).
+                if frame.origin >= m.warmup_ms {
+                    let r = &mut self.run.entries[frame.source as usize];
+                    let t = now - frame.origin;
+                    r.ok += 1;
+                    r.sum_ms += t;
+                    r.histogram.record(t);
+                }
+                self.free_frames.push(f);
+            } else {
+                let next = self.finish(f);
+                self.drive(next);
+            }
+            return;
         }
-        let frame = &mut self.frames[f as usize];
-        frame.endpoint = target & !SOFT;
+        // A tail call: the same frame goes on to the endpoint drawn.
+        let e = target & !SOFT;
+        frame.endpoint = e;
         frame.fails_up &= target & SOFT == 0;
-        self.arrive_inline(f)
+        frame.arrived = now;
+        let ep = &m.endpoints[e as usize];
+        let s = ep.station as usize;
+        let st = &mut self.stations[s];
+        if st.busy < st.servers {
+            st.busy += 1;
+            serve(&mut self.rng, &mut self.heap, st, ep, now, f);
+        } else if st.servers == 0 || st.queue.len() >= st.limit {
+            let next = self.drop_request(f, s);
+            self.drive(next);
+        } else {
+            st.queue.push_back((f, e));
+        }
     }
 
     /// Advances frames until none can move without an event.
@@ -1184,6 +1229,12 @@ mod tests {
         let r = simulate(&net, 600_000.0, 1);
         agrees(&r, 250.0);
         assert!((r.stations[0].utilisation.mean - 0.6).abs() < 0.01, "{:?}", r.stations[0].utilisation);
+        // 5000 s in buckets of 60 s: 83 full ones and a third of one.
+        let over_time = &r.stations[0].utilisation_over_time;
+        let full = &over_time[..over_time.len() - 1];
+        assert_eq!(over_time.len(), 84);
+        let mean = full.iter().sum::<f64>() / full.len() as f64;
+        assert!((mean - 0.6).abs() < 0.01 && full.iter().all(|u| (u - 0.6).abs() < 0.1), "{over_time:?}");
     }
 
     #[test]
