@@ -1,49 +1,33 @@
-//! The simulator's calendar: a 4-ary min-heap of event times (the `u64` bits of
-//! non-negative `f64`s, which order as the times do) with each event's `u32` id, stored
-//! in groups of four siblings; the popped top is removed lazily. Most events schedule one
-//! new event; that push then takes the old top's place with one sift-down, instead of a
-//! removal and an insertion. Sifts run a fixed number of rounds for the heap's size and
-//! choose without branching on the times, so they cost no mispredicted branches. Events at
-//! the same time come out in an order fixed by the pushes and pops before them (not
-//! necessarily the order they were pushed in).
+//! The simulator's calendar: a tournament tree over slots, each slot holding one pending
+//! event (its time as the `u64` bits of a non-negative `f64`, which order as the times do,
+//! and a `u32` id). Every internal node keeps the soonest slot below it, so the soonest
+//! event is at the root, and setting a slot replays its path to the root: a fixed number
+//! of rounds for the tree's size, each choosing without a branch on the times, so it costs
+//! no mispredicted branches. A popped event's slot is taken over by the next push (most
+//! events schedule one), else freed. Events at the same time come out in an order fixed by
+//! the pushes and pops before them (not necessarily the order they were pushed in).
 
 use std::hint::select_unpredictable;
 
-/// Children per node: a shallow tree, each level's four children compared without branches.
-const ARITY: usize = 4;
-
-/// Four slots of the heap: times (`u64::MAX` when empty) and ids, in one cache line.
-#[derive(Debug, Clone, Copy)]
-#[repr(align(64))]
-struct Group {
-    times: [u64; ARITY],
-    ids: [u32; ARITY],
-}
-
-const EMPTY: Group = Group { times: [u64::MAX; ARITY], ids: [0; ARITY] };
-
-/// Where node `i` of the heap sits: node `i` is slot `i + 3`, so the children of node `i`
-/// (nodes `4i + 1 ..= 4i + 4`) are exactly group `i + 1`.
-#[inline]
-fn place(i: usize) -> (usize, usize) {
-    ((i + 3) / ARITY, (i + 3) % ARITY)
-}
-
-/// Pending events, soonest first: a 4-ary min-heap of `len` nodes laid out in groups of
-/// four (see [`place`]). Every level down to the last node's is allocated in full (and
-/// more, to a power of two of groups), slots past the last node holding `u64::MAX`, so
-/// children are always read as a whole group.
+/// Pending events, soonest first: a complete binary tree of `2 * slots` nodes, node 1 the
+/// root and nodes `slots..2 * slots` the slots (an empty slot holds `u64::MAX`). The slot
+/// count is a power of two, so masking an index by it drops the bounds check.
 #[derive(Debug)]
 pub(crate) struct Calendar {
-    groups: Vec<Group>,
+    /// The soonest time below each node.
+    times: Vec<u64>,
+    /// The slot of that time.
+    winners: Vec<u32>,
+    /// Each slot's event id.
+    ids: Vec<u32>,
+    /// Empty slots.
+    free: Vec<u32>,
+    /// Rounds from a slot to the root: log2 of the slot count.
+    levels: u32,
+    /// Events pending, counting a popped one not yet replaced.
     len: usize,
-    /// The last node's level (the root's is 0): how far a sift can go, so the sifts run a
-    /// fixed number of rounds and their loops are predicted, whatever the times.
-    depth: u32,
-    /// The first node of the level below the last node's.
-    next_level: usize,
-    /// Whether the top was popped already and is only waiting to be overwritten.
-    stale: bool,
+    /// The slot of an event popped and not yet replaced by a push nor freed.
+    stale: Option<u32>,
 }
 
 impl Default for Calendar {
@@ -55,15 +39,56 @@ impl Default for Calendar {
 impl Calendar {
     /// An empty calendar with room for `capacity` events.
     pub(crate) fn with_capacity(capacity: usize) -> Calendar {
-        let mut groups = Vec::with_capacity(capacity / ARITY + 2);
-        groups.push(EMPTY);
-        Calendar { groups, len: 0, depth: 0, next_level: 1, stale: false }
+        let slots = capacity.next_power_of_two().max(1);
+        let mut cal = Calendar {
+            times: vec![u64::MAX; 2 * slots],
+            winners: vec![0; 2 * slots],
+            ids: vec![0; slots],
+            free: Vec::new(),
+            levels: slots.trailing_zeros(),
+            len: 0,
+            stale: None,
+        };
+        cal.rebuild();
+        cal
+    }
+
+    /// Slots, a power of two.
+    fn slots(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Works out every internal node again and lists the empty slots.
+    fn rebuild(&mut self) {
+        let slots = self.slots();
+        for (leaf, winner) in self.winners[slots..].iter_mut().enumerate() {
+            *winner = leaf as u32;
+        }
+        for node in (1..slots).rev() {
+            let (a, b) = (2 * node, 2 * node + 1);
+            let pick = if self.times[b] < self.times[a] { b } else { a };
+            (self.times[node], self.winners[node]) = (self.times[pick], self.winners[pick]);
+        }
+        self.free = (0..slots as u32).rev().filter(|&leaf| self.times[slots + leaf as usize] == u64::MAX).collect();
+    }
+
+    /// Twice the slots, the events kept in theirs.
+    #[cold]
+    fn grow(&mut self) {
+        let slots = self.slots();
+        let mut times = vec![u64::MAX; 4 * slots];
+        times[2 * slots..3 * slots].copy_from_slice(&self.times[slots..]);
+        self.times = times;
+        self.winners = vec![0; 4 * slots];
+        self.ids.resize(2 * slots, 0);
+        self.levels += 1;
+        self.rebuild();
     }
 
     /// Events waiting.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.len - usize::from(self.stale)
+        self.len - usize::from(self.stale.is_some())
     }
 
     /// Takes the soonest event: its time bits and id.
@@ -77,29 +102,6 @@ impl Calendar {
         Some((time, self.take()))
     }
 
-    /// Finishes removing a popped top that no push replaced.
-    #[inline]
-    pub(crate) fn settle(&mut self) {
-        if self.stale {
-            self.remove_top();
-        }
-    }
-
-    /// The soonest time's bits once settled; `u64::MAX` when there is none.
-    #[inline]
-    pub(crate) fn peek(&self) -> u64 {
-        self.groups[0].times[ARITY - 1]
-    }
-
-    /// Takes the soonest event (settled, and there is one) and returns its id; the next
-    /// push takes its place.
-    #[inline]
-    pub(crate) fn take(&mut self) -> u32 {
-        debug_assert!(self.len > 0 && !self.stale);
-        self.stale = true;
-        self.groups[0].ids[ARITY - 1]
-    }
-
     /// The soonest time's bits, left in place; `u64::MAX` when there is none.
     #[cfg(test)]
     pub(crate) fn first(&mut self) -> u64 {
@@ -107,100 +109,77 @@ impl Calendar {
         self.peek()
     }
 
+    /// Frees the slot of a popped event that no push replaced.
+    #[inline]
+    pub(crate) fn settle(&mut self) {
+        if let Some(slot) = self.stale.take() {
+            self.len -= 1;
+            self.set(slot, u64::MAX);
+            self.free.push(slot);
+        }
+    }
+
+    /// The soonest time's bits once settled; `u64::MAX` when there is none.
+    #[inline]
+    pub(crate) fn peek(&self) -> u64 {
+        self.times[1]
+    }
+
+    /// Takes the soonest event (settled, and there is one) and returns its id; the next
+    /// push takes its slot.
+    #[inline]
+    pub(crate) fn take(&mut self) -> u32 {
+        debug_assert!(self.len > 0 && self.stale.is_none());
+        let slot = self.winners[1];
+        self.stale = Some(slot);
+        self.ids[slot as usize % self.slots()]
+    }
+
     /// Adds an event at the time whose bits are `time`.
     #[inline(always)]
     pub(crate) fn push(&mut self, time: u64, id: u32) {
-        if self.stale {
-            self.stale = false;
-            self.sift_down(time, id);
-        } else {
-            self.insert(time, id);
-        }
+        let slot = match self.stale.take() {
+            Some(slot) => slot,
+            None => self.free_slot(),
+        };
+        let mask = self.slots() - 1;
+        self.ids[slot as usize & mask] = id;
+        self.set(slot, time);
     }
 
-    /// Adds a node at the end and sifts the event up from there.
-    fn insert(&mut self, time: u64, id: u32) {
-        let i = self.len;
+    /// An empty slot, now counted as in use.
+    fn free_slot(&mut self) -> u32 {
         self.len += 1;
-        if self.len > self.next_level {
-            // The new node starts a level: its groups are the children of the level above,
-            // the last of them group `next_level`.
-            self.depth += 1;
-            if self.groups.len() <= self.next_level {
-                self.groups.resize((self.next_level + 1).next_power_of_two(), EMPTY);
+        match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.grow();
+                self.free.pop().unwrap_or(0)
             }
-            self.next_level = ARITY * self.next_level + 1;
-        }
-        self.sift_up(i, time, id);
-    }
-
-    /// Removes the stale top for good: the last event fills its place.
-    fn remove_top(&mut self) {
-        self.stale = false;
-        self.len -= 1;
-        let (g, l) = place(self.len);
-        let last = &mut self.groups[g];
-        let (time, id) = (std::mem::replace(&mut last.times[l], u64::MAX), last.ids[l]);
-        let level = (self.next_level - 1) / ARITY;
-        if self.len <= level && self.depth > 0 {
-            self.depth -= 1;
-            self.next_level = level;
-        }
-        if self.len > 0 {
-            self.sift_down(time, id);
         }
     }
 
-    /// Puts an event at the root, whose old one is gone: it sinks while the soonest of a
-    /// node's children (picked without branches; padding is never the soonest while a
-    /// real child exists) is sooner. Every round runs, without branching on the times:
-    /// once the event has found its place it stays there.
-    #[inline]
-    fn sift_down(&mut self, time: u64, id: u32) {
-        // Every group index here is below the length, a power of two: masking it changes
-        // nothing but lets the compiler drop the bounds checks.
-        let mask = self.groups.len() - 1;
-        let groups = &mut self.groups[..=mask];
-        // The hole (the event's place so far): its node, group and lane.
-        let mut i = 0;
-        let (mut hg, mut hl) = place(0);
-        for _ in 0..self.depth {
-            let g = &groups[(i + 1) & mask];
-            let t = &g.times;
-            let (a, b) = (usize::from(t[1] < t[0]), 2 + usize::from(t[3] < t[2]));
-            let k = select_unpredictable(t[b] < t[a], b, a);
-            let (soonest, sid) = (t[k], g.ids[k]);
-            let sink = soonest < time;
-            let hole = &mut groups[hg & mask];
-            hole.times[hl % ARITY] = select_unpredictable(sink, soonest, time);
-            hole.ids[hl % ARITY] = select_unpredictable(sink, sid, id);
-            hg = select_unpredictable(sink, i + 1, hg);
-            hl = select_unpredictable(sink, k, hl);
-            i = select_unpredictable(sink, ARITY * i + 1 + k, i);
+    /// Sets a slot's time and replays its path to the root.
+    #[inline(always)]
+    fn set(&mut self, slot: u32, time: u64) {
+        // Every node index is below `2 * slots`, a power of two: masking changes nothing
+        // but lets the compiler drop the bounds checks.
+        let slots = self.slots();
+        let mask = 2 * slots - 1;
+        let (times, winners) = (&mut self.times[..=mask], &mut self.winners[..=mask]);
+        let mut node = (slots + slot as usize) & mask;
+        times[node] = time;
+        let (mut t, mut w) = (time, slot);
+        for _ in 0..self.levels {
+            let sibling = (node ^ 1) & mask;
+            let (st, sw) = (times[sibling], winners[sibling]);
+            let theirs = st < t;
+            t = select_unpredictable(theirs, st, t);
+            w = select_unpredictable(theirs, sw, w);
+            node = (node >> 1) & mask;
+            times[node] = t;
+            winners[node] = w;
         }
-        let hole = &mut groups[hg & mask];
-        hole.times[hl % ARITY] = time;
-        hole.ids[hl % ARITY] = id;
-    }
-
-    /// Puts an event in the hole at node `i` (the last), moving later parents down; as
-    /// `sift_down`, a fixed number of rounds.
-    #[inline]
-    fn sift_up(&mut self, mut i: usize, time: u64, id: u32) {
-        let groups = &mut self.groups[..];
-        for _ in 0..self.depth {
-            let p = i.saturating_sub(1) / ARITY;
-            let (pg, pl) = place(p);
-            let (pt, pid) = (groups[pg].times[pl], groups[pg].ids[pl]);
-            let rise = pt > time;
-            let (g, l) = place(i);
-            groups[g].times[l] = select_unpredictable(rise, pt, time);
-            groups[g].ids[l] = select_unpredictable(rise, pid, id);
-            i = select_unpredictable(rise, p, i);
-        }
-        let (g, l) = place(i);
-        groups[g].times[l] = time;
-        groups[g].ids[l] = id;
     }
 }
 

@@ -2,16 +2,16 @@
 //! queues, server limits, timeouts, retries with backoff, circuit breakers, fan-out and
 //! join, and load that follows the sources' daily and weekly profiles.
 //!
-//! A calendar (a 4-ary heap of event times with their ids alongside; the sources' next
-//! arrivals in a second one) over an arena of request frames. A request's
-//! own work comes first, then its steps; a call that is the last thing a frame does and
-//! needs no tracking is a tail call (the callee answers the caller's caller), so Markov
-//! routing costs one frame however long the walk. An endpoint whose steps are at most one
-//! such call or choice of them (each made at most once) draws its next stop from an alias
-//! table in one go instead of stepping through them. Runs are deterministic for a seed:
-//! replication `r` draws from ChaCha8 stream `r` of that seed, replications run on rayon
-//! and are merged in order. Requests that arrive during the warm-up are not counted.
-//! Every figure is the mean over replications with a 95% Student-t interval.
+//! A calendar (a tournament tree over event slots; the sources' next arrivals in a second
+//! one) over an arena of request frames. A request's own work comes first, then its steps;
+//! a call that is the last thing a frame does and needs no tracking is a tail call (the
+//! callee answers the caller's caller), so Markov routing costs one frame however long the
+//! walk. An endpoint whose steps are at most one such call or choice of them (each made at
+//! most once) draws its next stop from an alias table in one go instead of stepping through
+//! them. Runs are deterministic for a seed: replication `r` draws from ChaCha8 stream `r`
+//! of that seed, replications run on rayon and are merged in order. Requests that arrive
+//! during the warm-up are not counted. Every figure is the mean over replications with a
+//! 95% Student-t interval.
 
 use std::collections::VecDeque;
 use std::hint::select_unpredictable;
@@ -529,7 +529,8 @@ impl Model<'_> {
             m: self,
             rng: Stream::new(rng),
             now: 0.0,
-            heap: Calendar::with_capacity(1024),
+            // Grows to the most events ever pending; its depth is the log of that.
+            heap: Calendar::with_capacity(16),
             arrivals: Calendar::with_capacity(self.sources.len()),
             frames: Vec::with_capacity(1024),
             free_frames: Vec::new(),
