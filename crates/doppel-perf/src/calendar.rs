@@ -24,6 +24,8 @@ pub(crate) struct Calendar {
     free: Vec<u32>,
     /// Rounds from a slot to the root: log2 of the slot count.
     levels: u32,
+    /// The root's time and slot, kept apart as they are read at every event.
+    top: (u64, u32),
     /// Events pending, counting a popped one not yet replaced.
     len: usize,
     /// The slot of an event popped and not yet replaced by a push nor freed.
@@ -46,6 +48,7 @@ impl Calendar {
             ids: vec![0; slots],
             free: Vec::new(),
             levels: slots.trailing_zeros(),
+            top: (u64::MAX, 0),
             len: 0,
             stale: None,
         };
@@ -70,6 +73,7 @@ impl Calendar {
             (self.times[node], self.winners[node]) = (self.times[pick], self.winners[pick]);
         }
         self.free = (0..slots as u32).rev().filter(|&leaf| self.times[slots + leaf as usize] == u64::MAX).collect();
+        self.top = (self.times[1], self.winners[1]);
     }
 
     /// Twice the slots, the events kept in theirs.
@@ -122,7 +126,7 @@ impl Calendar {
     /// The soonest time's bits once settled; `u64::MAX` when there is none.
     #[inline]
     pub(crate) fn peek(&self) -> u64 {
-        self.times[1]
+        self.top.0
     }
 
     /// Takes the soonest event (settled, and there is one) and returns its id; the next
@@ -130,7 +134,7 @@ impl Calendar {
     #[inline]
     pub(crate) fn take(&mut self) -> u32 {
         debug_assert!(self.len > 0 && self.stale.is_none());
-        let slot = self.winners[1];
+        let slot = self.top.1;
         self.stale = Some(slot);
         self.ids[slot as usize % self.slots()]
     }
@@ -180,6 +184,7 @@ impl Calendar {
             times[node] = t;
             winners[node] = w;
         }
+        self.top = (t, w);
     }
 }
 

@@ -13,7 +13,6 @@
 //! during the warm-up are not counted. Every figure is the mean over replications with a
 //! 95% Student-t interval.
 
-use std::collections::VecDeque;
 use std::hint::select_unpredictable;
 
 use rand::{Rng, RngExt, SeedableRng};
@@ -451,13 +450,59 @@ struct BreakerState {
     open_until: f64,
 }
 
+/// Requests waiting at a station, first come first served: (frame, endpoint) in a ring
+/// whose size is a power of two, so its indices are masked rather than checked.
+#[derive(Debug, Default)]
+struct Fifo {
+    ring: Vec<(u32, u32)>,
+    head: usize,
+    len: usize,
+}
+
+impl Fifo {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn push_back(&mut self, item: (u32, u32)) {
+        if self.len == self.ring.len() {
+            self.grow();
+        }
+        let mask = self.ring.len() - 1;
+        self.ring[..=mask][(self.head + self.len) & mask] = item;
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<(u32, u32)> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.ring.len() - 1;
+        let item = self.ring[..=mask][self.head & mask];
+        self.head = (self.head + 1) & mask;
+        self.len -= 1;
+        Some(item)
+    }
+
+    /// Twice the room (at least 4), the waiting requests moved to the front in order.
+    #[cold]
+    fn grow(&mut self) {
+        let mut ring = Vec::with_capacity((2 * self.ring.len()).max(4));
+        ring.extend((0..self.len).map(|i| self.ring[(self.head + i) % self.ring.len()]));
+        ring.resize(ring.capacity(), (0, 0));
+        (self.ring, self.head) = (ring, 0);
+    }
+}
+
 /// A station's state and counters, together: one index reaches both.
 struct StationState {
     servers: u32,
     busy: u32,
     limit: usize,
     /// Waiting requests: frame and endpoint.
-    queue: VecDeque<(u32, u32)>,
+    queue: Fifo,
     /// Service time started in the current utilisation bucket, not yet in `run.busy_ms`.
     busy_now: f64,
     run: StationRun,
@@ -544,7 +589,7 @@ impl Model<'_> {
                     servers: s.servers,
                     busy: 0,
                     limit: s.queue_limit.map_or(usize::MAX, |l| l as usize),
-                    queue: VecDeque::new(),
+                    queue: Fifo::default(),
                     busy_now: 0.0,
                     run: StationRun {
                         served: 0,
@@ -1276,6 +1321,24 @@ mod tests {
         agrees(&r, exact);
         // Each station's throughput is its visit rate (12/s at the third).
         assert!(r.stations[2].throughput_rps.covers(12.0), "{:?}", r.stations[2].throughput_rps);
+    }
+
+    #[test]
+    fn queues_keep_their_order_as_they_grow() {
+        let mut q = Fifo::default();
+        let mut reference = std::collections::VecDeque::new();
+        for i in 0..200u32 {
+            q.push_back((i, i + 1));
+            reference.push_back((i, i + 1));
+            if i % 3 == 0 {
+                assert_eq!(q.pop_front(), reference.pop_front());
+            }
+            assert_eq!(q.len(), reference.len());
+        }
+        while let Some(item) = reference.pop_front() {
+            assert_eq!(q.pop_front(), Some(item));
+        }
+        assert_eq!(q.pop_front(), None);
     }
 
     #[test]
