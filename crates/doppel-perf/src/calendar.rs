@@ -136,7 +136,7 @@ impl Calendar {
         debug_assert!(self.len > 0 && self.stale.is_none());
         let slot = self.top.1;
         self.stale = Some(slot);
-        self.ids[slot as usize % self.slots()]
+        self.ids[slot as usize & (self.slots() - 1)]
     }
 
     /// Adds an event at the time whose bits are `time`.
