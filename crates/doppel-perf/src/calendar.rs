@@ -1,18 +1,35 @@
-//! The simulator's calendar: a 4-ary min-heap of `u128` event keys whose popped top is
-//! removed lazily. Most events schedule one new event; that push then takes the old top's
-//! place with one sift-down, instead of a removal and an insertion.
+//! The simulator's calendar: a tournament tree over slots, each slot holding one pending
+//! event (its time as the `u64` bits of a non-negative `f64`, which order as the times do,
+//! and a `u32` id). Every internal node keeps the soonest slot below it, so the soonest
+//! event is at the root, and setting a slot replays its path to the root: a fixed number
+//! of rounds for the tree's size, each choosing without a branch on the times, so it costs
+//! no mispredicted branches. A popped event's slot is taken over by the next push (most
+//! events schedule one), else freed. Events at the same time come out in an order fixed by
+//! the pushes and pops before them (not necessarily the order they were pushed in).
 
-/// Children per node: a shallow tree, each level's four children compared without branches.
-const ARITY: usize = 4;
+use std::hint::select_unpredictable;
 
-/// Pending event keys, smallest first: a 4-ary min-heap in `heap[..len]`, followed by at
-/// least `ARITY` slots of `u128::MAX` so every node's children can be read as a full group.
+/// Pending events, soonest first: a complete binary tree of `2 * slots` nodes, node 1 the
+/// root and nodes `slots..2 * slots` the slots (an empty slot holds `u64::MAX`). The slot
+/// count is a power of two, so masking an index by it drops the bounds check.
 #[derive(Debug)]
 pub(crate) struct Calendar {
-    heap: Vec<u128>,
+    /// The soonest time below each node.
+    times: Vec<u64>,
+    /// The slot of that time.
+    winners: Vec<u32>,
+    /// Each slot's event id.
+    ids: Vec<u32>,
+    /// Empty slots.
+    free: Vec<u32>,
+    /// Rounds from a slot to the root: log2 of the slot count.
+    levels: u32,
+    /// The root's time and slot, kept apart as they are read at every event.
+    top: (u64, u32),
+    /// Events pending, counting a popped one not yet replaced.
     len: usize,
-    /// Whether `heap[0]` was popped already and is only waiting to be overwritten.
-    stale: bool,
+    /// The slot of an event popped and not yet replaced by a push nor freed.
+    stale: Option<u32>,
 }
 
 impl Default for Calendar {
@@ -22,101 +39,152 @@ impl Default for Calendar {
 }
 
 impl Calendar {
-    /// An empty calendar with room for `capacity` keys.
+    /// An empty calendar with room for `capacity` events.
     pub(crate) fn with_capacity(capacity: usize) -> Calendar {
-        let mut heap = Vec::with_capacity(capacity + ARITY);
-        heap.resize(ARITY, u128::MAX);
-        Calendar { heap, len: 0, stale: false }
+        let slots = capacity.next_power_of_two().max(1);
+        let mut cal = Calendar {
+            times: vec![u64::MAX; 2 * slots],
+            winners: vec![0; 2 * slots],
+            ids: vec![0; slots],
+            free: Vec::new(),
+            levels: slots.trailing_zeros(),
+            top: (u64::MAX, 0),
+            len: 0,
+            stale: None,
+        };
+        cal.rebuild();
+        cal
     }
 
-    /// Keys waiting.
+    /// Slots, a power of two.
+    fn slots(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Works out every internal node again and lists the empty slots.
+    fn rebuild(&mut self) {
+        let slots = self.slots();
+        for (leaf, winner) in self.winners[slots..].iter_mut().enumerate() {
+            *winner = leaf as u32;
+        }
+        for node in (1..slots).rev() {
+            let (a, b) = (2 * node, 2 * node + 1);
+            let pick = if self.times[b] < self.times[a] { b } else { a };
+            (self.times[node], self.winners[node]) = (self.times[pick], self.winners[pick]);
+        }
+        self.free = (0..slots as u32).rev().filter(|&leaf| self.times[slots + leaf as usize] == u64::MAX).collect();
+        self.top = (self.times[1], self.winners[1]);
+    }
+
+    /// Twice the slots, the events kept in theirs.
+    #[cold]
+    fn grow(&mut self) {
+        let slots = self.slots();
+        let mut times = vec![u64::MAX; 4 * slots];
+        times[2 * slots..3 * slots].copy_from_slice(&self.times[slots..]);
+        self.times = times;
+        self.winners = vec![0; 4 * slots];
+        self.ids.resize(2 * slots, 0);
+        self.levels += 1;
+        self.rebuild();
+    }
+
+    /// Events waiting.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.len - usize::from(self.stale)
+        self.len - usize::from(self.stale.is_some())
     }
 
-    /// Takes the smallest key.
-    #[inline]
-    pub(crate) fn pop(&mut self) -> Option<u128> {
-        let top = self.first();
+    /// Takes the soonest event: its time bits and id.
+    #[cfg(test)]
+    pub(crate) fn pop(&mut self) -> Option<(u64, u32)> {
+        self.settle();
         if self.len == 0 {
             return None;
         }
-        self.stale = true;
-        Some(top)
+        let time = self.peek();
+        Some((time, self.take()))
     }
 
-    /// The smallest key, left in place; `u128::MAX` when there is none.
+    /// The soonest time's bits, left in place; `u64::MAX` when there is none.
+    #[cfg(test)]
+    pub(crate) fn first(&mut self) -> u64 {
+        self.settle();
+        self.peek()
+    }
+
+    /// Frees the slot of a popped event that no push replaced.
     #[inline]
-    pub(crate) fn first(&mut self) -> u128 {
-        if self.stale {
-            self.remove_top();
+    pub(crate) fn settle(&mut self) {
+        if let Some(slot) = self.stale.take() {
+            self.len -= 1;
+            self.set(slot, u64::MAX);
+            self.free.push(slot);
         }
-        self.heap[0]
     }
 
-    /// Adds a key.
+    /// The soonest time's bits once settled; `u64::MAX` when there is none.
     #[inline]
-    pub(crate) fn push(&mut self, key: u128) {
-        if self.stale {
-            self.stale = false;
-            self.sift_down(key);
-        } else {
-            let i = self.len;
-            self.len += 1;
-            if self.heap.len() < self.len + ARITY {
-                self.heap.push(u128::MAX);
+    pub(crate) fn peek(&self) -> u64 {
+        self.top.0
+    }
+
+    /// Takes the soonest event (settled, and there is one) and returns its id; the next
+    /// push takes its slot.
+    #[inline]
+    pub(crate) fn take(&mut self) -> u32 {
+        debug_assert!(self.len > 0 && self.stale.is_none());
+        let slot = self.top.1;
+        self.stale = Some(slot);
+        self.ids[slot as usize & (self.slots() - 1)]
+    }
+
+    /// Adds an event at the time whose bits are `time`.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, time: u64, id: u32) {
+        let slot = match self.stale.take() {
+            Some(slot) => slot,
+            None => self.free_slot(),
+        };
+        let mask = self.slots() - 1;
+        self.ids[slot as usize & mask] = id;
+        self.set(slot, time);
+    }
+
+    /// An empty slot, now counted as in use.
+    fn free_slot(&mut self) -> u32 {
+        self.len += 1;
+        match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.grow();
+                self.free.pop().unwrap_or(0)
             }
-            self.sift_up(i, key);
         }
     }
 
-    /// Removes the stale top for good: the last key fills its place.
-    fn remove_top(&mut self) {
-        self.stale = false;
-        self.len -= 1;
-        let last = std::mem::replace(&mut self.heap[self.len], u128::MAX);
-        if self.len > 0 {
-            self.sift_down(last);
+    /// Sets a slot's time and replays its path to the root.
+    #[inline(always)]
+    fn set(&mut self, slot: u32, time: u64) {
+        // Every node index is below `2 * slots`, a power of two: masking changes nothing
+        // but lets the compiler drop the bounds checks.
+        let slots = self.slots();
+        let mask = 2 * slots - 1;
+        let (times, winners) = (&mut self.times[..=mask], &mut self.winners[..=mask]);
+        let mut node = (slots + slot as usize) & mask;
+        times[node] = time;
+        let (mut t, mut w) = (time, slot);
+        for _ in 0..self.levels {
+            let sibling = (node ^ 1) & mask;
+            let (st, sw) = (times[sibling], winners[sibling]);
+            let theirs = st < t;
+            t = select_unpredictable(theirs, st, t);
+            w = select_unpredictable(theirs, sw, w);
+            node = (node >> 1) & mask;
+            times[node] = t;
+            winners[node] = w;
         }
-    }
-
-    /// Puts `key` at the root, whose old key is gone: it sinks while the smallest of a
-    /// node's children (picked without branches; padding is never the smallest while a
-    /// real child exists) is smaller.
-    #[inline]
-    fn sift_down(&mut self, key: u128) {
-        let n = self.len;
-        let h = &mut self.heap[..];
-        let mut i = 0;
-        let mut c = 1;
-        while c < n {
-            let group = &h[c..c + ARITY];
-            let (a, b) = (usize::from(group[1] < group[0]), 2 + usize::from(group[3] < group[2]));
-            let m = c + if group[b] < group[a] { b } else { a };
-            if h[m] >= key {
-                break;
-            }
-            h[i] = h[m];
-            i = m;
-            c = ARITY * i + 1;
-        }
-        h[i] = key;
-    }
-
-    /// Puts `key` in the hole at `i`, moving larger parents down.
-    #[inline]
-    fn sift_up(&mut self, mut i: usize, key: u128) {
-        let h = &mut self.heap[..];
-        while i > 0 {
-            let p = (i - 1) / ARITY;
-            if h[p] <= key {
-                break;
-            }
-            h[i] = h[p];
-            i = p;
-        }
-        h[i] = key;
+        self.top = (t, w);
     }
 }
 
@@ -126,34 +194,40 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Against a sorted reference: the first key and pops come smallest first, whatever
-        /// the mix of pushes and pops (a pop followed by pushes replaces the top; by a pop,
-        /// removes it).
+        /// Against a reference list: the first time and pops come soonest first, each
+        /// with an id pushed at that time, whatever the mix of pushes and pops (a pop
+        /// followed by pushes replaces the top; by a pop, removes it).
         #[test]
-        fn pops_in_order(ops in proptest::collection::vec(proptest::option::of(0u128..64), 0..300)) {
+        fn pops_in_order(ops in proptest::collection::vec(proptest::option::of(0u64..64), 0..300)) {
             let mut cal = Calendar::with_capacity(4);
-            let mut reference: Vec<u128> = Vec::new();
+            let mut reference: Vec<(u64, u32)> = Vec::new();
             for (seq, op) in ops.into_iter().enumerate() {
                 match op {
-                    // Equal times part by sequence number, as the simulator's keys do.
                     Some(t) => {
-                        let key = (t << 64) | seq as u128;
-                        cal.push(key);
-                        reference.push(key);
+                        cal.push(t, seq as u32);
+                        reference.push((t, seq as u32));
                     }
                     None => {
-                        reference.sort_unstable_by(|a, b| b.cmp(a));
-                        prop_assert_eq!(cal.first(), reference.last().copied().unwrap_or(u128::MAX));
-                        prop_assert_eq!(cal.pop(), reference.pop());
+                        let soonest = reference.iter().map(|r| r.0).min();
+                        prop_assert_eq!(cal.first(), soonest.unwrap_or(u64::MAX));
+                        let popped = cal.pop();
+                        prop_assert_eq!(popped.map(|p| p.0), soonest);
+                        if let Some(p) = popped {
+                            let at = reference.iter().position(|r| *r == p);
+                            prop_assert!(at.is_some(), "{:?} was not pending", p);
+                            reference.swap_remove(at.unwrap_or(0));
+                        }
                     }
                 }
                 prop_assert_eq!(cal.len(), reference.len());
             }
             reference.sort_unstable();
             let mut rest = Vec::new();
-            while let Some(k) = cal.pop() {
-                rest.push(k);
+            while let Some(p) = cal.pop() {
+                rest.push(p);
             }
+            prop_assert!(rest.windows(2).all(|w| w[0].0 <= w[1].0), "{:?}", rest);
+            rest.sort_unstable();
             prop_assert_eq!(rest, reference);
         }
     }
@@ -162,14 +236,20 @@ mod tests {
     fn empty_and_single() {
         let mut cal = Calendar::default();
         assert_eq!(cal.pop(), None);
-        cal.push(5);
-        assert_eq!(cal.pop(), Some(5));
+        cal.push(5, 50);
+        assert_eq!(cal.pop(), Some((5, 50)));
         assert_eq!(cal.pop(), None);
-        cal.push(3);
-        cal.push(1);
-        cal.push(2);
-        assert_eq!(cal.pop(), Some(1));
-        cal.push(0);
-        assert_eq!((cal.pop(), cal.pop(), cal.pop(), cal.pop()), (Some(0), Some(2), Some(3), None));
+        cal.push(3, 30);
+        cal.push(1, 10);
+        cal.push(2, 20);
+        assert_eq!(cal.pop(), Some((1, 10)));
+        cal.push(0, 0);
+        assert_eq!((cal.pop(), cal.pop(), cal.pop(), cal.pop()), (Some((0, 0)), Some((2, 20)), Some((3, 30)), None));
+    }
+
+    #[test]
+    fn times_order_as_their_bits() {
+        let times = [0.0, 1e-300, 0.5, 1.0, 1.5, 1e9, f64::MAX];
+        assert!(times.windows(2).all(|w| w[0].to_bits() < w[1].to_bits()));
     }
 }

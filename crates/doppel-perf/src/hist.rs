@@ -17,7 +17,7 @@ const BASE: u64 = (((LOW_EXP + 1023) as u64) << 52) >> (52 - SUB_BITS);
 /// above 2^25 ms in the last.
 #[derive(Clone, PartialEq)]
 pub struct LatencyHistogram {
-    counts: Vec<u32>,
+    counts: Box<[u32; LEN]>,
     total: u64,
 }
 
@@ -36,7 +36,7 @@ impl Default for LatencyHistogram {
 impl LatencyHistogram {
     /// An empty histogram.
     pub fn new() -> LatencyHistogram {
-        LatencyHistogram { counts: vec![0; LEN], total: 0 }
+        LatencyHistogram { counts: Box::new([0; LEN]), total: 0 }
     }
 
     /// Counts one time, in ms (negative or NaN counts as the smallest).
@@ -59,7 +59,7 @@ impl LatencyHistogram {
 
     /// Adds another histogram's counts.
     pub fn add(&mut self, other: &LatencyHistogram) {
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a = a.saturating_add(*b);
         }
         self.total += other.total;
