@@ -289,8 +289,8 @@ pub struct PerfArgs {
 pub struct PerfFailArgs {
     #[command(flatten)]
     pub faults: FaultArgs,
-    /// Look this many seconds after the failure (default: its worst moment within the
-    /// horizon).
+    /// Answer this many seconds after the failure starts (default: its worst moment within
+    /// --follow).
     #[arg(long, value_name = "SECONDS")]
     pub after: Option<f64>,
     /// Seconds of the failure to follow (default 3600).

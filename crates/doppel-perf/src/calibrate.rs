@@ -8,7 +8,7 @@
 use crate::PerfError;
 use crate::analytic::{Solution, solve_failing};
 use crate::dist::ServiceDist;
-use crate::network::Network;
+use crate::network::{Network, UNBOUNDED_SERVERS};
 
 /// z of the 99th percentile of the standard normal.
 const Z99: f64 = 2.326_347_874_040_841;
@@ -77,10 +77,12 @@ pub fn calibrate(net: &Network, observed: &Observed) -> Result<Vec<Calibrated>, 
     net.check()?;
     check(net, observed)?;
     let rates = endpoint_rates(net, observed)?;
+    let mut of_station: Vec<Vec<usize>> = vec![Vec::new(); net.stations.len()];
+    for (e, endpoint) in net.endpoints.iter().enumerate() {
+        of_station[endpoint.station as usize].push(e);
+    }
     let mut out = Vec::new();
-    for (s, station) in net.stations.iter().enumerate() {
-        let endpoints: Vec<usize> =
-            (0..net.endpoints.len()).filter(|&e| net.endpoints[e].station as usize == s).collect();
+    for ((s, station), endpoints) in net.stations.iter().enumerate().zip(of_station) {
         let spans = |e: usize| observed.self_time.get(e).copied().flatten();
         let any_span = endpoints.iter().any(|&e| spans(e).is_some());
         // Each endpoint's time before scaling: its self-time, else the model's.
@@ -89,7 +91,7 @@ pub fn calibrate(net: &Network, observed: &Observed) -> Result<Vec<Calibrated>, 
         let work: f64 = endpoints.iter().zip(&base).map(|(&e, b)| rates[e] * b).sum();
         let busy = observed.utilisation.get(s).copied().flatten();
         let (scale, method) = match busy {
-            Some(u) if work > 0.0 && station.servers > 0 && station.servers < 1_000_000 => {
+            Some(u) if work > 0.0 && station.servers > 0 && station.servers < UNBOUNDED_SERVERS => {
                 let k = u * f64::from(station.servers) * 1000.0 / work;
                 (k, if any_span { Method::UtilisationLawAndSpans } else { Method::UtilisationLaw })
             }

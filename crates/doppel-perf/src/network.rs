@@ -5,6 +5,10 @@
 use crate::PerfError;
 use crate::dist::ServiceDist;
 
+/// Servers of a station nobody waits for (a datastore, queue or outside service without
+/// replicas in the model); calibration leaves its utilisation alone.
+pub const UNBOUNDED_SERVERS: u32 = 1_000_000;
+
 /// Something that serves requests with a pool of servers (a service's replicas x
 /// concurrency, a database's connections).
 #[derive(Debug, Clone, PartialEq)]

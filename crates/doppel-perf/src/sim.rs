@@ -830,6 +830,8 @@ impl Sim<'_, '_> {
 
     /// A service completion, the most frequent event. The frame and the stations are
     /// borrowed once each; an endpoint with a route sends the request on (or out) here.
+    /// Answering and arriving are spelled out rather than left to `finish` and
+    /// `arrive_inline`: through them a completion costs 3.6% more instructions.
     #[inline(always)]
     fn done(&mut self, f: u32) {
         let m = self.m;

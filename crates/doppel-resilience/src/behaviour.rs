@@ -7,14 +7,11 @@ use std::collections::HashMap;
 
 use doppel_model::Key;
 use doppel_model::spec::ServiceTimeDist;
+use doppel_perf::network::UNBOUNDED_SERVERS;
 use doppel_perf::{Breaker, Call, Endpoint, Network, Retry, ServiceDist, Slo, Source, Station, Step};
 
 use crate::engine::StationCondition;
 use crate::topology::{StationKind, Topology};
-
-/// Servers given to a station without replicas (a datastore, queue or outside service):
-/// enough that nobody waits for one.
-const UNBOUNDED_SERVERS: u32 = 1_000_000;
 
 /// What a performance question changes before the model is built.
 #[derive(Debug, Clone, PartialEq)]

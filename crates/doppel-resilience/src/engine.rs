@@ -100,6 +100,14 @@ impl Timeline {
         self.instants.insert(ms(t));
     }
 
+    /// The instants at which something changes, in seconds, up to `horizon_s`.
+    fn instants_until(&self, horizon_s: f64) -> Vec<f64> {
+        let mut instants: Vec<f64> =
+            self.instants.iter().map(|&m| m as f64 / 1000.0).filter(|&t| t <= horizon_s).collect();
+        instants.dedup();
+        instants
+    }
+
     fn event(&mut self, t: f64, what: String) {
         self.mark(t);
         self.events.push(Event { t_s: t, what });
@@ -110,9 +118,7 @@ impl Timeline {
 pub fn run(view: &(impl TwinView + ?Sized), topo: &Topology, scenario: &Scenario, model: &dyn LoadModel) -> Report {
     let tl = timeline(view, topo, scenario);
     let loads = Loads::new(topo, scenario);
-    let mut instants: Vec<f64> =
-        tl.instants.iter().map(|&m| m as f64 / 1000.0).filter(|&t| t <= scenario.horizon_s).collect();
-    instants.dedup();
+    let instants = tl.instants_until(scenario.horizon_s);
     let baseline = cascade(topo, &tl, &loads, model, -1.0);
     let phases: Vec<(f64, Phase)> = instants.iter().map(|&t| (t, cascade(topo, &tl, &loads, model, t))).collect();
     crate::report::build(topo, scenario, model.name(), &baseline, &phases, tl.events, tl.pending, tl.shortfall, {
@@ -123,7 +129,7 @@ pub fn run(view: &(impl TwinView + ?Sized), topo: &Topology, scenario: &Scenario
 }
 
 /// A station's own condition at one instant of a scenario, before any load is applied.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StationCondition {
     /// Share of requests it can answer (0: down).
     pub ok_share: f64,
@@ -138,7 +144,7 @@ pub struct StationCondition {
 }
 
 /// Every station's own condition (in the topology's order) from `t_s` until the next instant.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     /// Seconds after the scenario starts.
     pub t_s: f64,
@@ -154,9 +160,7 @@ pub fn conditions(
     scenario: &Scenario,
 ) -> (Vec<Condition>, Vec<Event>) {
     let tl = timeline(view, topo, scenario);
-    let mut instants: Vec<f64> =
-        tl.instants.iter().map(|&m| m as f64 / 1000.0).filter(|&t| t <= scenario.horizon_s).collect();
-    instants.dedup();
+    let instants = tl.instants_until(scenario.horizon_s);
     let conditions = instants
         .into_iter()
         .map(|t| {
@@ -719,7 +723,6 @@ fn calls_succeed(p: f64, retries: u32, n: f64) -> f64 {
     if n <= 1.0 { 1.0 - n * (1.0 - q) } else { q.powf(n) }
 }
 
-/// Solves load and failure through the call graph at instant `t` (`t < 0`: before any fault).
 /// Each station's own condition at `t`, before load: per station, the share of requests it
 /// can answer, what is wrong with it, its servers, added latency, ready and desired replicas.
 struct Own {
@@ -831,6 +834,7 @@ fn own_state(topo: &Topology, tl: &Timeline, t: f64) -> Own {
     Own { own_ok, own, servers, extra_latency, replicas }
 }
 
+/// Solves load and failure through the call graph at instant `t` (`t < 0`: before any fault).
 fn cascade(topo: &Topology, tl: &Timeline, loads: &Loads, model: &dyn LoadModel, t: f64) -> Phase {
     let n = topo.stations.len();
     let Own { own_ok, mut own, servers, extra_latency, replicas } = own_state(topo, tl, t);

@@ -89,9 +89,16 @@ struct Followed {
     worst: bool,
 }
 
-/// Follows `--fail`/`--degrade` through the engine and answers each instant.
-fn follow(twin: &impl TwinView, args: &PerfArgs, failure: &PerfFailArgs, out: &Output) -> Result<Followed> {
-    let (topo, options, _) = options(twin, args, out)?;
+/// Follows `--fail`/`--degrade` through the engine and answers each instant; `baseline`
+/// is the answer without the failure.
+fn follow(
+    twin: &impl TwinView,
+    (topo, options): (&Topology, &PerfOptions),
+    baseline: Option<&Solution>,
+    args: &PerfArgs,
+    failure: &PerfFailArgs,
+    out: &Output,
+) -> Result<Followed> {
     let overrides = Overrides {
         load: args.load.as_deref(),
         at: Some(args.at_point.as_deref().unwrap_or("peak")),
@@ -101,25 +108,24 @@ fn follow(twin: &impl TwinView, args: &PerfArgs, failure: &PerfFailArgs, out: &O
     let scenario = Scenario::from_flags(&failure.faults.fail, &failure.faults.degrade, &overrides, twin)
         .map_err(|d| super::report_diagnostics(&d, &[], out))?;
     let spinner = out.spinner("following the failure through the twin");
-    let (conditions, events) = doppel_resilience::engine::conditions(twin, &topo, &scenario);
+    let (conditions, events) = doppel_resilience::engine::conditions(twin, topo, &scenario);
     let moments: Vec<Moment> = conditions
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let until = conditions.get(i + 1).map_or(f64::INFINITY, |n| n.t_s);
             let options = PerfOptions { condition: Some(c.stations.clone()), ..options.clone() };
-            let model = PerfModel::build(&topo, &options);
+            let model = PerfModel::build(topo, &options);
             let solution = solve_failing(&model.network);
             let events = events.iter().filter(|e| e.t_s >= c.t_s && e.t_s < until).map(|e| e.what.clone()).collect();
             Moment { t_s: c.t_s, events, model, solution }
         })
         .collect();
     spinner.finish_and_clear();
-    let baseline = solve_failing(&PerfModel::build(&topo, &options).network).ok();
     let (chosen, worst) = match failure.after {
         Some(after) => (moments.iter().rposition(|m| m.t_s <= after).unwrap_or(0), false),
         None => {
-            let badness: Vec<_> = moments.iter().map(|m| m.badness(baseline.as_ref())).collect();
+            let badness: Vec<_> = moments.iter().map(|m| m.badness(baseline)).collect();
             let worst = (0..moments.len())
                 .max_by(|&a, &b| {
                     let (x, y) = (badness[a], badness[b]);
@@ -333,22 +339,22 @@ pub fn perf(
         return Err(exit::usage("--after and --follow need a failure: --fail SELECTOR or --degrade SPEC"));
     }
     let (store, twin) = read_twin(store, at_of(at)?, out)?;
-    let (model, load) = model(&twin, args, out)?;
+    let (topo, options, load) = options(&twin, args, out)?;
+    let model = PerfModel::build(&topo, &options);
     // How well the model as written matches the last hour of telemetry, where there is any.
-    let fit = {
-        let topo = Topology::build(&twin);
-        super::calibrate::fidelity_now(&store, &PerfModel::build(&topo, &PerfOptions::default()), &topo)?
+    let fit = super::calibrate::fidelity_now(&store, &PerfModel::build(&topo, &PerfOptions::default()), &topo)?;
+    let solution = solve_failing(&model.network);
+    let followed = if failing {
+        Some(follow(&twin, (&topo, &options), solution.as_ref().ok(), args, failure, out)?)
+    } else {
+        None
     };
-    let followed = if failing { Some(follow(&twin, args, failure, out)?) } else { None };
     let (model, solution) = match &followed {
         Some(f) => {
             let m = &f.moments[f.chosen];
             (m.model.clone(), m.solution.clone())
         }
-        None => {
-            let solution = solve_failing(&model.network);
-            (model, solution)
-        }
+        None => (model, solution),
     };
     let sim = if sim_args.sim { Some(simulate(&model, sim_args, out)?) } else { None };
     if out.json {
