@@ -294,8 +294,8 @@ mod tests {
     fn observe(rate: f64, seed: u64, spans: bool) -> Observed {
         let net = truth(rate);
         let report = simulate(&net, seed);
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let timing = |dist: &ServiceDist, rng: &mut rand_chacha::ChaCha8Rng| {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let timing = |dist: &ServiceDist, rng: &mut rand_xoshiro::Xoshiro256PlusPlus| {
             let sampler = dist.sampler();
             let mut xs: Vec<f64> = (0..40_000).map(|_| sampler.sample(rng)).collect();
             xs.sort_by(f64::total_cmp);

@@ -269,11 +269,11 @@ impl Sampler {
 mod tests {
     use super::*;
     use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
 
     fn sample_moments(dist: &ServiceDist, n: usize) -> (f64, f64) {
         let sampler = dist.sampler();
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
         let xs: Vec<f64> = (0..n).map(|_| sampler.sample(&mut rng)).collect();
         let mean = xs.iter().sum::<f64>() / n as f64;
         let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;

@@ -16,7 +16,6 @@ pub mod hist;
 pub mod mmc;
 pub mod network;
 pub mod sim;
-mod stream;
 
 pub use dist::ServiceDist;
 pub use network::{Breaker, Call, Endpoint, Network, Retry, Slo, Source, Station, Step};
