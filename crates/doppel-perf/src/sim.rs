@@ -208,10 +208,29 @@ enum CStep {
     Choice(u32, u32),
 }
 
+/// How an endpoint's service time is drawn: the common shapes by a plain tag (the
+/// sampler's own tag is packed into its vectors' spare bits and costs more to read).
+#[derive(Debug)]
+enum Draw {
+    Exponential(f64),
+    Fixed(f64),
+    Shaped(Box<Sampler>),
+}
+
+impl Draw {
+    fn of(sampler: Sampler) -> Draw {
+        match sampler {
+            Sampler::Exponential { mean } => Draw::Exponential(mean),
+            Sampler::Fixed { value } => Draw::Fixed(value),
+            other => Draw::Shaped(Box::new(other)),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct CEndpoint {
     station: u32,
-    sampler: Sampler,
+    draw: Draw,
     steps: std::ops::Range<usize>,
     /// Its first slot in `Model::routes` and their count, when what follows its own work
     /// is a route drawn at once (see [`route_of`]); no slots for the general path.
@@ -377,7 +396,7 @@ impl<'n> Model<'n> {
             }
             m.endpoints.push(CEndpoint {
                 station: e.station,
-                sampler: e.dist.sampler(),
+                draw: Draw::of(e.dist.sampler()),
                 steps: first..m.steps.len(),
                 route_start: start,
                 route_len: m.routes.len() as u32 - start,
@@ -638,7 +657,11 @@ impl Model<'_> {
 /// draws its service time and schedules its completion.
 #[inline(always)]
 fn serve(rng: &mut Xoshiro256PlusPlus, heap: &mut Calendar, st: &mut StationState, ep: &CEndpoint, now: f64, f: u32) {
-    let d = ep.sampler.sample(rng);
+    let d = match &ep.draw {
+        Draw::Exponential(mean) => Distribution::<f64>::sample(&Exp1, rng) * mean,
+        Draw::Fixed(value) => *value,
+        Draw::Shaped(sampler) => sampler.sample(rng),
+    };
     st.busy_now += d;
     heap.push((now + d).to_bits(), DONE << KIND_SHIFT | f);
 }
