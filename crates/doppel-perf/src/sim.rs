@@ -545,23 +545,30 @@ struct Run {
 impl Run {
     /// Mean response time of successful requests from outside, ms; NaN when none.
     fn mean_response_ms(&self) -> f64 {
-        let (sum, n) = self.entries.iter().fold((0.0, 0u64), |(s, n), e| (s + e.sum_ms, n + e.ok));
+        let (sum, n) = self.entries.iter().fold((0.0, 0u64), |(s, n), e| (s + e.sum_ms, n + e.ok()));
         if n == 0 { f64::NAN } else { sum / n as f64 }
     }
 }
 
 #[derive(Debug, Clone)]
 struct EntryRun {
-    ok: u64,
     failed: u64,
     sum_ms: f64,
+    /// Successful requests' response times; its count is theirs.
     histogram: LatencyHistogram,
+}
+
+impl EntryRun {
+    /// Successful requests.
+    fn ok(&self) -> u64 {
+        self.histogram.len()
+    }
 }
 
 #[derive(Debug, Clone)]
 struct StationRun {
-    served: u64,
     sum_ms: f64,
+    /// Residence times of the requests served; its count is theirs.
     histogram: LatencyHistogram,
     busy_ms: Vec<f64>,
     dropped: u64,
@@ -618,7 +625,6 @@ impl Model<'_> {
                     queue: Fifo::default(),
                     busy_now: 0.0,
                     run: StationRun {
-                        served: 0,
                         sum_ms: 0.0,
                         histogram: LatencyHistogram::new(),
                         busy_ms: vec![0.0; self.buckets],
@@ -634,7 +640,7 @@ impl Model<'_> {
             run: Run {
                 events: 0,
                 entries: (0..net.sources.len())
-                    .map(|_| EntryRun { ok: 0, failed: 0, sum_ms: 0.0, histogram: LatencyHistogram::new() })
+                    .map(|_| EntryRun { failed: 0, sum_ms: 0.0, histogram: LatencyHistogram::new() })
                     .collect(),
                 stations: Vec::new(),
             },
@@ -871,7 +877,6 @@ impl Sim<'_, '_> {
         let st = &mut self.stations[ep.station as usize];
         if frame.arrived >= m.warmup_ms {
             let t = now - frame.arrived;
-            st.run.served += 1;
             st.run.sum_ms += t;
             st.run.histogram.record(t);
         }
@@ -898,7 +903,6 @@ impl Sim<'_, '_> {
                 if frame.origin >= m.warmup_ms {
                     let r = &mut self.run.entries[frame.source as usize];
                     let t = now - frame.origin;
-                    r.ok += 1;
                     r.sum_ms += t;
                     r.histogram.record(t);
                 }
@@ -1157,7 +1161,6 @@ impl Sim<'_, '_> {
                     let r = &mut self.run.entries[frame.source as usize];
                     if ok {
                         let t = self.now - frame.origin;
-                        r.ok += 1;
                         r.sum_ms += t;
                         r.histogram.record(t);
                     } else {
@@ -1206,15 +1209,15 @@ impl Model<'_> {
                 }
                 let mean = |r: &Run| {
                     let e = &r.entries[i];
-                    if e.ok == 0 { f64::NAN } else { e.sum_ms / e.ok as f64 }
+                    if e.ok() == 0 { f64::NAN } else { e.sum_ms / e.ok() as f64 }
                 };
                 EntryStats {
                     source: i,
                     endpoint: self.net.sources[i].endpoint as usize,
-                    throughput_rps: per_run(&|r| r.entries[i].ok as f64 / seconds),
+                    throughput_rps: per_run(&|r| r.entries[i].ok() as f64 / seconds),
                     error_rate: per_run(&|r| {
                         let e = &r.entries[i];
-                        let n = e.ok + e.failed;
+                        let n = e.ok() + e.failed;
                         if n == 0 { f64::NAN } else { e.failed as f64 / n as f64 }
                     }),
                     mean_ms: per_run(&mean),
@@ -1247,10 +1250,10 @@ impl Model<'_> {
                             0.0
                         }
                     }),
-                    throughput_rps: per_run(&|r| r.stations[s].served as f64 / seconds),
+                    throughput_rps: per_run(&|r| r.stations[s].histogram.len() as f64 / seconds),
                     mean_response_ms: per_run(&|r| {
                         let st = &r.stations[s];
-                        if st.served == 0 { f64::NAN } else { st.sum_ms / st.served as f64 }
+                        if st.histogram.is_empty() { f64::NAN } else { st.sum_ms / st.histogram.len() as f64 }
                     }),
                     p99_ms: per_run(&|r| r.stations[s].histogram.quantile(0.99)),
                     dropped_rps: per_run(&|r| r.stations[s].dropped as f64 / seconds),
