@@ -688,14 +688,14 @@ impl Sim<'_, '_> {
         // Times compare as their bits; no time is past the end of an empty calendar.
         let end = self.m.end_ms.to_bits();
         loop {
-            self.arrivals.settle();
+            // The sources' calendar needs no settling: an arrival moves its own entry on.
             self.heap.settle();
             let (arrival, other) = (self.arrivals.peek(), self.heap.peek());
             if arrival < other {
                 if arrival > end {
                     break;
                 }
-                let source = self.arrivals.take();
+                let source = self.arrivals.top_id();
                 self.set_now(f64::from_bits(arrival));
                 self.arrival(source)?;
                 continue;
@@ -762,7 +762,7 @@ impl Sim<'_, '_> {
         let s = &self.m.sources[source as usize];
         let (endpoint, rate, thinned) = (s.endpoint, s.rate_per_ms, s.thinned);
         let gap = self.exp() * s.mean_gap_ms;
-        self.arrivals.push((self.now + gap).to_bits(), source);
+        self.arrivals.reschedule_top((self.now + gap).to_bits());
         if thinned {
             let hours = self.m.config.start_hour.unwrap_or(0.0) + self.now / 3_600_000.0;
             let keep = self.m.net.sources[source as usize].rate_at(hours) / 1000.0 / rate;
