@@ -10,8 +10,8 @@
 //! most once) draws its next stop from an alias table in one go instead of stepping through
 //! them. Runs are deterministic for a seed: replication `r` draws from a Xoshiro256++
 //! generator seeded with it and jumped ahead `r` times 2^128 draws (streams that cannot
-//! overlap), replications run on rayon and are merged in order. Requests that arrive
-//! during the warm-up are not counted. Every figure is the mean over replications with a
+//! overlap), replications run on rayon and are merged in order. Every count starts again
+//! when the warm-up ends (requests in flight then count when they finish). Every figure is the mean over replications with a
 //! 95% Student-t interval.
 
 use std::hint::select_unpredictable;
@@ -652,6 +652,10 @@ impl Model<'_> {
             }
         }
         sim.main_loop()?;
+        if sim.bucket.is_none() {
+            // The run ended in its warm-up: nothing counts.
+            sim.forget_counts();
+        }
         sim.close_bucket();
         let mut run = sim.run;
         run.stations = sim.stations.into_iter().map(|s| s.run).collect();
@@ -725,9 +729,7 @@ impl Sim<'_, '_> {
                     if b.child != NONE && b.deadline == at {
                         self.frames[b.child as usize].link = ORPHAN;
                         let station = self.m.endpoints[self.m.calls[b.call as usize].to as usize].station;
-                        if self.counted() {
-                            self.stations[station as usize].run.timeouts += 1;
-                        }
+                        self.stations[station as usize].run.timeouts += 1;
                         self.branches[id as usize].child = NONE;
                         let next = self.branch_failed(id);
                         self.drive(next);
@@ -751,11 +753,6 @@ impl Sim<'_, '_> {
         if at >= self.bucket_end {
             self.next_bucket();
         }
-    }
-
-    #[inline]
-    fn counted(&self) -> bool {
-        self.now >= self.m.warmup_ms
     }
 
     fn arrival(&mut self, source: u32) -> Result<(), PerfError> {
@@ -835,23 +832,37 @@ impl Sim<'_, '_> {
     /// A request finds its station's queue full or no servers: it fails.
     #[cold]
     fn drop_request(&mut self, f: u32, s: usize) -> Option<u32> {
-        if self.counted() {
-            self.stations[s].run.dropped += 1;
-        }
+        self.stations[s].run.dropped += 1;
         self.frames[f as usize].failed = true;
         self.finish(f)
     }
 
     /// Closes the utilisation bucket that ended (the warm-up's is not counted) and finds
-    /// the bucket of `now` and when it ends.
+    /// the bucket of `now` and when it ends. At the end of the warm-up, every count starts
+    /// again from zero.
     #[cold]
     fn next_bucket(&mut self) {
         self.close_bucket();
+        if self.bucket.is_none() {
+            self.forget_counts();
+        }
         let m = self.m;
         let bucket = (((self.now - m.warmup_ms) * m.per_bucket_ms) as usize).min(m.buckets - 1);
         self.bucket = Some(bucket);
         self.bucket_end =
             if bucket + 1 == m.buckets { f64::INFINITY } else { m.warmup_ms + (bucket + 1) as f64 / m.per_bucket_ms };
+    }
+
+    /// Forgets everything counted so far (what happened in the warm-up): latencies,
+    /// failures, drops, timeouts and rejections.
+    fn forget_counts(&mut self) {
+        for st in &mut self.stations {
+            let r = &mut st.run;
+            (r.sum_ms, r.histogram, r.dropped, r.timeouts, r.rejected) = (0.0, LatencyHistogram::new(), 0, 0, 0);
+        }
+        for e in &mut self.run.entries {
+            (e.failed, e.sum_ms, e.histogram) = (0, 0.0, LatencyHistogram::new());
+        }
     }
 
     /// Adds the stations' service time started in the current bucket to it.
@@ -875,11 +886,9 @@ impl Sim<'_, '_> {
         let frame = &mut self.frames[f as usize];
         let ep = &m.endpoints[frame.endpoint as usize];
         let st = &mut self.stations[ep.station as usize];
-        if frame.arrived >= m.warmup_ms {
-            let t = now - frame.arrived;
-            st.run.sum_ms += t;
-            st.run.histogram.record(t);
-        }
+        let t = now - frame.arrived;
+        st.run.sum_ms += t;
+        st.run.histogram.record(t);
         if let Some((next, e)) = st.queue.pop_front() {
             serve(&mut self.rng, &mut self.heap, st, &m.endpoints[e as usize], now, next);
         } else {
@@ -900,12 +909,10 @@ impl Sim<'_, '_> {
         if target == EXIT {
             if frame.link == NONE {
                 // Answered (`failed` is never set on a routed request that was served).
-                if frame.origin >= m.warmup_ms {
-                    let r = &mut self.run.entries[frame.source as usize];
-                    let t = now - frame.origin;
-                    r.sum_ms += t;
-                    r.histogram.record(t);
-                }
+                let r = &mut self.run.entries[frame.source as usize];
+                let t = now - frame.origin;
+                r.sum_ms += t;
+                r.histogram.record(t);
                 self.free_frames.push(f);
             } else {
                 let next = self.finish(f);
@@ -1095,10 +1102,8 @@ impl Sim<'_, '_> {
         let branch = self.branches[b as usize];
         let cc = &self.m.calls[branch.call as usize];
         if cc.breaker.is_some() && self.now < self.breakers[branch.call as usize].open_until {
-            if self.counted() {
-                let s = self.m.endpoints[cc.to as usize].station as usize;
-                self.stations[s].run.rejected += 1;
-            }
+            let s = self.m.endpoints[cc.to as usize].station as usize;
+            self.stations[s].run.rejected += 1;
             return self.branch_failed(b);
         }
         let child = self.child(branch.call, branch.parent, BRANCH | b);
@@ -1157,15 +1162,13 @@ impl Sim<'_, '_> {
         let ok = !frame.failed || !frame.fails_up;
         match frame.link {
             NONE => {
-                if frame.origin >= self.m.warmup_ms {
-                    let r = &mut self.run.entries[frame.source as usize];
-                    if ok {
-                        let t = self.now - frame.origin;
-                        r.sum_ms += t;
-                        r.histogram.record(t);
-                    } else {
-                        r.failed += 1;
-                    }
+                let r = &mut self.run.entries[frame.source as usize];
+                if ok {
+                    let t = self.now - frame.origin;
+                    r.sum_ms += t;
+                    r.histogram.record(t);
+                } else {
+                    r.failed += 1;
                 }
                 None
             }
@@ -1316,6 +1319,21 @@ mod tests {
         assert_eq!(over_time.len(), 84);
         let mean = full.iter().sum::<f64>() / full.len() as f64;
         assert!((mean - 0.6).abs() < 0.01 && full.iter().all(|u| (u - 0.6).abs() < 0.1), "{over_time:?}");
+    }
+
+    /// Counts start again when the warm-up ends: as long a warm-up as the horizon would
+    /// double every count if it were kept, and a run that ends in its warm-up counts
+    /// nothing.
+    #[test]
+    fn the_warm_up_is_forgotten() {
+        let net = Network::jackson(&[1], &[100.0], &[6.0], &[vec![0.0]]);
+        let config = SimConfig { horizon_s: 2000.0, warmup_s: 2000.0, replications: 4, ..SimConfig::default() };
+        let r = run(&net, &config).unwrap();
+        let (entry, station) = (&r.entries[0], &r.stations[0]);
+        assert!(entry.throughput_rps.covers(6.0), "{:?}", entry.throughput_rps);
+        assert!(station.throughput_rps.covers(6.0), "{:?}", station.throughput_rps);
+        let served = entry.histogram.len() as f64;
+        assert!((served / (4.0 * 2000.0 * 6.0) - 1.0).abs() < 0.05, "{served} answers in 4 x 2000 s at 6/s");
     }
 
     #[test]
