@@ -5,7 +5,8 @@
 //! `/proc/thread-self/schedstat`), events per CPU-second and the mean response time.
 //!
 //! `cargo run --release -p doppel-bench --bin perf-bench -- [MODEL.json] [--arrivals N] [--runs R]`
-//! With `--runs R` it simulates R times (seeds differ) and reports the fastest and the median.
+//! With `--runs R` it simulates R times (seeds differ) and reports the fastest and the median,
+//! and every run's rate in run order (`rates`).
 
 use doppel_bench::thread_cpu_s;
 use doppel_perf::Network;
@@ -50,6 +51,7 @@ fn real_main() -> Result<(), String> {
         let cpu = thread_cpu_s().ok_or("no /proc/thread-self/schedstat")? - before;
         samples.push((events as f64 / cpu, events, cpu, mean_ms));
     }
+    let rates: Vec<f64> = samples.iter().map(|s| s.0).collect();
     samples.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (best, events, cpu, mean_ms) = samples[0];
     let median = samples[samples.len() / 2].0;
@@ -61,6 +63,7 @@ fn real_main() -> Result<(), String> {
         "events_per_cpu_s": best,
         "median_events_per_cpu_s": median,
         "runs": samples.len(),
+        "rates": rates,
         "mean_response_s": mean_ms / 1000.0,
         "arrivals": arrivals,
         "sim_time_s": arrivals / rate,
