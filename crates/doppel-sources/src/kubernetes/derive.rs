@@ -137,10 +137,10 @@ pub(crate) fn derive(mut objects: BTreeMap<Key, Object>, warnings: &mut Vec<Warn
                 ),
             }
         }
-        if let Some(service) = &object.slice_of {
-            if let Some(service) = key(Kind::K8sService, ns, service).filter(|k| exists(k)) {
-                relations.push(relation(me, RelKind::MemberOf, &service));
-            }
+        if let Some(service) = &object.slice_of
+            && let Some(service) = key(Kind::K8sService, ns, service).filter(|k| exists(k))
+        {
+            relations.push(relation(me, RelKind::MemberOf, &service));
         }
         if me.kind() == Kind::K8sRoleBinding {
             let role = object.role_ref.as_ref().and_then(|(kind, name)| match kind.as_str() {

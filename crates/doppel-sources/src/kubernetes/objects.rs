@@ -485,15 +485,11 @@ pub(crate) fn read(reader: &mut Reader<'_>, node: &Node, place: Place) -> Result
         None => return Err(at.error(node, "expected `kind:` naming what the object is (Deployment, Service, ...)")),
     };
     at.object = api_kind.clone();
-    let metadata =
-        at.map(node, "metadata")?.ok_or_else(|| at.error(node, "expected `metadata:` with the object's name"))?;
-    let name = match at.text(metadata, "name")? {
-        Some(name) if !name.is_empty() => name,
-        _ => return Err(at.error(metadata, "expected `metadata.name`")),
-    };
     let Some((kind, namespaced, spec_fields)) = mapped(&api_kind) else {
-        at.object = format!("{api_kind} {name}");
-        let api = at.text(node, "apiVersion")?.unwrap_or_default();
+        // Not mapped (a CRD, a Job, a kustomization): counted, never fatal, whatever its shape.
+        let name = at.get(node, "metadata").and_then(|m| m.locate("name").as_str().map(str::to_string));
+        at.object = format!("{api_kind} {}", name.as_deref().unwrap_or("(unnamed)"));
+        let api = at.get(node, "apiVersion").and_then(Node::scalar_text).unwrap_or_default();
         at.warn(
             node,
             WarningKind::UnknownKind,
@@ -501,6 +497,12 @@ pub(crate) fn read(reader: &mut Reader<'_>, node: &Node, place: Place) -> Result
             format!("kind `{api_kind}` ({api}) is not mapped into the twin: skipped"),
         );
         return Ok(None);
+    };
+    let metadata =
+        at.map(node, "metadata")?.ok_or_else(|| at.error(node, "expected `metadata:` with the object's name"))?;
+    let name = match at.text(metadata, "name")? {
+        Some(name) if !name.is_empty() => name,
+        _ => return Err(at.error(metadata, "expected `metadata.name`")),
     };
     let namespace = if namespaced {
         Some(
