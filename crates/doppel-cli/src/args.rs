@@ -40,6 +40,32 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Systems `doppel import` reads.
+#[derive(Debug, Subcommand)]
+pub enum ImportFrom {
+    /// Kubernetes manifests: YAML or JSON files, directories (recursively), `-` for stdin.
+    K8s {
+        /// Files, directories, or `-`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Namespace of objects that name none.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+        /// Name of this source instance (what its entities are labelled with).
+        #[arg(long, default_value = "kubernetes")]
+        name: String,
+        /// The input is everything of this instance: remove what it imported before but no longer lists.
+        #[arg(long)]
+        prune: bool,
+        /// Show what would change, but store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Who is responsible for the change (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+    },
+}
+
 /// Which version of the twin to read.
 #[derive(Debug, Args, Clone, Default)]
 pub struct AtArgs {
@@ -59,6 +85,12 @@ pub enum Command {
         /// Store file for the demo (recreated).
         #[arg(long = "demo-store", default_value = "doppel-demo.db")]
         demo_store: PathBuf,
+    },
+    /// Import from an outside system as one ChangeSet with its provenance.
+    Import {
+        /// What to import from.
+        #[command(subcommand)]
+        from: ImportFrom,
     },
     /// Apply estate files (YAML or JSON; directories are read whole) as one ChangeSet.
     Load {

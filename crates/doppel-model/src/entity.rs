@@ -64,6 +64,7 @@ impl Entity {
         check_numbers(&self.spec, &mut problems);
         match &self.spec {
             Spec::Deployment(d) => check_template(&d.template, &mut problems),
+            Spec::ReplicaSet(r) => check_template(&r.template, &mut problems),
             Spec::StatefulSet(s) => {
                 check_template(&s.template, &mut problems);
                 if let Some(quorum) = s.quorum

@@ -134,6 +134,14 @@ kinds! {
     TransferPrice = "transfer-price", Price;
     /// A group of like nodes the cluster autoscaler grows and shrinks (an EKS node group, a GKE node pool).
     NodeGroup = "node-group", Kubernetes;
+    /// A Kubernetes ReplicaSet (usually owned by a Deployment).
+    ReplicaSet = "replicaset", Kubernetes;
+    /// A Kubernetes EndpointSlice: the addresses behind a Kubernetes Service.
+    EndpointSlice = "endpoint-slice", Kubernetes;
+    /// A Kubernetes ConfigMap (its key names, never its values).
+    ConfigMap = "configmap", Kubernetes;
+    /// A Kubernetes Secret: its name and type only; its data is never read or stored.
+    Secret = "secret", Kubernetes;
 }
 
 impl Kind {

@@ -261,6 +261,9 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
         }],
         RelKind::MemberOf => &[
             Endpoints { from: Kinds(&[K::Pod]), to: Kinds(WORKLOADS) },
+            Endpoints { from: Kinds(&[K::Pod]), to: Kinds(&[K::ReplicaSet]) },
+            Endpoints { from: Kinds(&[K::ReplicaSet]), to: Kinds(&[K::Deployment]) },
+            Endpoints { from: Kinds(&[K::EndpointSlice]), to: Kinds(&[K::K8sService]) },
             Endpoints { from: Kinds(&[K::Node, K::Host]), to: Kinds(&[K::Cluster, K::LoadBalancer, K::NodeGroup]) },
             Endpoints { from: Kinds(&[K::NodeGroup]), to: Kinds(&[K::Cluster]) },
             Endpoints { from: Kinds(&[K::User, K::Role, K::ServiceAccount]), to: Kinds(&[K::Group]) },
@@ -285,6 +288,7 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
                 K::Deployment,
                 K::StatefulSet,
                 K::DaemonSet,
+                K::ReplicaSet,
                 K::Network,
             ]),
         }],

@@ -1014,6 +1014,49 @@ spec_struct!(
     }
 );
 
+spec_struct!(
+    /// A ReplicaSet: replicas of one pod template, usually one revision of a Deployment.
+    ReplicaSetSpec {
+        /// Desired replicas.
+        replicas: u32,
+        /// Label selector of its pods.
+        selector: Labels,
+        /// Pod template.
+        template: PodTemplate,
+    }
+);
+
+spec_struct!(
+    /// An EndpointSlice: a share of the addresses behind a Kubernetes Service.
+    EndpointSliceSpec {
+        /// Address family (IPv4, IPv6, FQDN).
+        address_type: Option<String>,
+        /// Endpoints listed.
+        endpoints: u32,
+        /// Endpoints listed as ready.
+        ready: u32,
+        /// Ports served.
+        ports: Vec<u16>,
+    }
+);
+
+spec_struct!(
+    /// A ConfigMap: the names of its keys (values are not kept).
+    ConfigMapSpec {
+        /// Key names, sorted.
+        keys: Vec<String>,
+    }
+);
+
+spec_struct!(
+    /// A Secret: name and type only. Its data is never read or stored.
+    SecretSpec {
+        /// Secret type (Opaque, kubernetes.io/tls).
+        #[serde(rename = "type")]
+        secret_type: Option<String>,
+    }
+);
+
 macro_rules! specs {
     ($( $variant:ident($ty:ident) ),* $(,)?) => {
         /// The typed attributes of an entity; the variant matches the kind of its key.
@@ -1095,4 +1138,8 @@ specs! {
     StorageClass(StorageClassSpec),
     TransferPrice(TransferPriceSpec),
     NodeGroup(NodeGroupSpec),
+    ReplicaSet(ReplicaSetSpec),
+    EndpointSlice(EndpointSliceSpec),
+    ConfigMap(ConfigMapSpec),
+    Secret(SecretSpec),
 }

@@ -6,6 +6,7 @@ mod demo;
 mod gen_cmd;
 mod graph;
 mod history;
+mod import;
 mod load;
 mod observe;
 mod perf;
@@ -35,6 +36,7 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
             };
             load::run(&cli.store, files, &options, out)
         }
+        Command::Import { from } => import::run(&cli.store, from, out),
         Command::Validate { files } => load::validate(&cli.store, files, out),
         Command::Show { selector, limit, at } => show::run(&cli.store, &selector.join(" "), *limit, at, out),
         Command::Deps { key, depth, at } => {

@@ -1,0 +1,181 @@
+//! `doppel import k8s`: Kubernetes manifests in, one ChangeSet with provenance out.
+
+use super::author;
+use crate::args::ImportFrom;
+use crate::exit;
+use crate::output::Output;
+use anyhow::{Context, Result};
+use doppel_estate::SourceFile;
+use doppel_model::{Kind, RelKind, TwinView};
+use doppel_sources::kubernetes::ManifestConfig;
+use doppel_sources::{Batch, Source};
+use doppel_store::{At, SqliteStore, Store};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Runs an import.
+pub fn run(store_path: &Path, from: &ImportFrom, out: &Output) -> Result<()> {
+    let ImportFrom::K8s { paths, namespace, name, prune, dry_run, author: who } = from;
+    let inputs = read_inputs(paths)?;
+    let config = ManifestConfig { name: name.clone(), namespace: namespace.clone(), prune: *prune };
+    let mut source = config.build(inputs);
+    let mut store = SqliteStore::open(store_path)?;
+    let twin = super::read_from(&store, At::Head, out)?;
+    let spinner = out.spinner("reading manifests");
+    let planned = source.changes(&twin);
+    spinner.finish_and_clear();
+    let mut batch = planned.map_err(|e| match e.kind() {
+        doppel_sources::ErrorKind::InvalidInput => exit::invalid(format!("{e}; nothing was stored")),
+        doppel_sources::ErrorKind::Unavailable => anyhow::Error::new(e),
+    })?;
+    batch.changeset.provenance.author = author(who.as_deref());
+    let version = if batch.changeset.is_empty() || *dry_run {
+        None
+    } else {
+        let (commit, _) = store.commit(twin.clone(), &batch.changeset)?;
+        Some(commit.version)
+    };
+    report(&batch, version, *dry_run, twin.version(), store.path(), out)
+}
+
+/// Reads files, directories (recursively: .yaml, .yml, .json) and `-` (standard input).
+fn read_inputs(paths: &[PathBuf]) -> Result<Vec<SourceFile>> {
+    let mut listed = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            listed.push(path.clone());
+        } else if path.is_dir() {
+            let before = listed.len();
+            walk(path, &mut listed)?;
+            if listed.len() == before {
+                return Err(exit::invalid(format!("{} holds no .yaml, .yml or .json file", path.display())));
+            }
+        } else if path.exists() {
+            listed.push(path.clone());
+        } else {
+            return Err(exit::not_found(format!("{}: no such file", path.display())));
+        }
+    }
+    let mut files = Vec::with_capacity(listed.len());
+    for path in listed {
+        let (shown, bytes) = if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).context("cannot read standard input")?;
+            ("-".to_string(), bytes)
+        } else {
+            let shown = path.display().to_string();
+            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {shown}"))?;
+            (shown, bytes)
+        };
+        let text = String::from_utf8(bytes).map_err(|e| {
+            exit::invalid(format!("{shown}: not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+        })?;
+        files.push(SourceFile { path: shown, text });
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, listed: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            walk(&entry, listed)?;
+        } else if matches!(entry.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+            listed.push(entry);
+        }
+    }
+    Ok(())
+}
+
+fn report(batch: &Batch, version: Option<u64>, dry_run: bool, base: u64, store: &str, out: &Output) -> Result<()> {
+    let mut per_kind: BTreeMap<Kind, usize> = BTreeMap::new();
+    for key in &batch.observed {
+        *per_kind.entry(key.kind()).or_default() += 1;
+    }
+    let summary = batch.changeset.summary();
+    let edges: Vec<String> = batch
+        .observed_relations
+        .iter()
+        .filter(|r| r.kind == RelKind::DependsOn && r.to.kind() == Kind::K8sService)
+        .map(|r| format!("{} -> {}", r.from, r.to))
+        .collect();
+    let warnings = batch.warning_counts();
+    if out.json {
+        let warning_rows: Vec<_> = warnings
+            .iter()
+            .map(|((kind, subject), n)| serde_json::json!({"kind": kind, "subject": subject, "count": n}))
+            .collect();
+        return out.print_json(&serde_json::json!({
+            "version": version,
+            "dry_run": dry_run,
+            "changed": !batch.changeset.is_empty(),
+            "imported": per_kind.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>(),
+            "relations": batch.observed_relations.len(),
+            "changes": {"entities": summary.entities, "relations": summary.relations},
+            "dependencies": edges,
+            "warnings": warning_rows,
+        }));
+    }
+    if !out.quiet {
+        let mut table = out.table(&["kind", "imported", "added", "updated", "removed"]);
+        let mut kinds: Vec<Kind> = per_kind.keys().copied().collect();
+        kinds.extend(summary.entities.keys().filter(|k| !per_kind.contains_key(k)));
+        kinds.sort();
+        for kind in kinds {
+            let counts = summary.entities.get(&kind).copied().unwrap_or_default();
+            table.add_row(vec![
+                kind.to_string(),
+                per_kind.get(&kind).copied().unwrap_or(0).to_string(),
+                counts.added.to_string(),
+                counts.updated.to_string(),
+                counts.removed.to_string(),
+            ]);
+        }
+        let r = summary.relations;
+        table.add_row(vec![
+            "(relations)".into(),
+            batch.observed_relations.len().to_string(),
+            r.added.to_string(),
+            r.updated.to_string(),
+            r.removed.to_string(),
+        ]);
+        out.print_table(&table);
+        out.heading(&format!("Dependencies found in env and args ({})", edges.len()));
+        for edge in &edges {
+            out.line(&format!("  {edge}"));
+        }
+        if !warnings.is_empty() {
+            out.heading(&format!("Warnings ({})", batch.warnings.len()));
+            for ((kind, subject), n) in &warnings {
+                let what = match kind {
+                    doppel_sources::WarningKind::UnknownKind => "unknown kind",
+                    doppel_sources::WarningKind::UnknownField => "unknown field",
+                    doppel_sources::WarningKind::Unresolved => "not in the import",
+                    doppel_sources::WarningKind::Duplicate => "defined twice",
+                    doppel_sources::WarningKind::NotOwned => "held by another owner",
+                };
+                out.line(&format!("  {what}: {subject} x{n}"));
+            }
+            out.hint("(--json lists every warning's kind and count; the first of each is below)");
+            let mut shown = std::collections::BTreeSet::new();
+            for warning in &batch.warnings {
+                if shown.insert((warning.kind, warning.subject.clone())) && shown.len() <= 20 {
+                    out.hint(&format!("  {warning}"));
+                }
+            }
+        }
+    }
+    match version {
+        Some(v) => out.success(&format!("stored as version {v}: {summary}")),
+        None if batch.changeset.is_empty() => {
+            out.success(&format!("nothing to change: {store} already holds this import (version {base})"))
+        }
+        None => out.success(&format!("would change {summary} on top of version {base} (dry run: nothing stored)")),
+    }
+    Ok(())
+}

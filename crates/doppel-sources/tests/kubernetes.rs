@@ -1,0 +1,238 @@
+//! The Kubernetes manifest source on the project's own fixtures: what a reader of those
+//! files would list, the compliance test, and no panic on any input.
+
+use doppel_estate::SourceFile;
+use doppel_model::{Key, Kind, RelKey, RelKind, RelSpec, Spec, Twin, TwinView};
+use doppel_sources::compliance::{Case, check};
+use doppel_sources::kubernetes::{ManifestConfig, Manifests, service_names};
+use doppel_sources::{Source, WarningKind};
+use proptest::prelude::*;
+use std::path::PathBuf;
+
+fn fixture_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubernetes").join(name)
+}
+
+fn read(paths: &[PathBuf]) -> Vec<SourceFile> {
+    paths
+        .iter()
+        .map(|p| SourceFile { path: p.display().to_string(), text: std::fs::read_to_string(p).expect("fixture") })
+        .collect()
+}
+
+fn shop_files(except: &[&str]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixture_dir("shop"))
+        .expect("fixtures")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| !except.iter().any(|x| p.ends_with(x)))
+        .collect();
+    files.sort();
+    files
+}
+
+fn source(paths: &[PathBuf], prune: bool) -> Manifests {
+    ManifestConfig { prune, ..ManifestConfig::default() }.build(read(paths))
+}
+
+fn key(text: &str) -> Key {
+    text.parse().expect("key")
+}
+
+fn has(twin: &Twin, from: &str, kind: RelKind, to: &str) -> bool {
+    twin.relation(&RelKey { from: key(from), kind, to: key(to) }).is_some()
+}
+
+const SECRETS: &[&str] = &["c3VwZXItc2VjcmV0LXZhbHVl", "plain-text-token-never-stored", "hunter2-not-stored"];
+
+#[test]
+fn the_kubernetes_source_complies() {
+    let full = || source(&shop_files(&[]), true);
+    let smaller = || source(&shop_files(&["30-policy.yaml"]), true);
+    let bad: Vec<Box<dyn Fn() -> Manifests>> =
+        ["wrong-type.yaml", "truncated.yaml", "no-kind.yaml", "hpa-min-above-max.yaml"]
+            .into_iter()
+            .map(|name| Box::new(move || source(&[fixture_dir("bad").join(name)], true)) as Box<dyn Fn() -> Manifests>)
+            .collect();
+    let twin =
+        check(&Case { full: &full, smaller: &smaller, bad, secrets: SECRETS.iter().map(|s| s.to_string()).collect() });
+    assert!(twin.contains(&key("network-policy/shop/basket-from-storefront")));
+}
+
+#[test]
+fn a_reader_of_the_shop_finds_its_workloads_services_and_policies() {
+    let mut twin = Twin::new();
+    let batch = source(&shop_files(&[]), false).changes(&twin).expect("the shop imports");
+    twin.apply(&batch.changeset).expect("applies");
+    let names = |kind: Kind| {
+        let mut names: Vec<String> = twin.entities_of(kind).map(|e| e.key.name().to_string()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(Kind::Deployment), ["shop/basket", "shop/prices", "shop/storefront"]);
+    assert_eq!(names(Kind::StatefulSet), ["shop/basket-cache"]);
+    assert_eq!(names(Kind::K8sService), ["shop/basket", "shop/basket-cache", "shop/prices", "shop/storefront"]);
+    assert_eq!(names(Kind::NetworkPolicy), ["shop/basket-from-storefront"]);
+    assert_eq!(names(Kind::Hpa), ["shop/storefront"]);
+    assert_eq!(names(Kind::Pdb), ["shop/storefront"]);
+    assert_eq!(names(Kind::Namespace), ["shop"]);
+    assert_eq!(names(Kind::Secret), ["shop/basket-credentials"]);
+    assert_eq!(names(Kind::ConfigMap), ["shop/storefront-config"]);
+    assert_eq!(names(Kind::K8sRoleBinding), ["shop/storefront-reads-config"]);
+
+    let storefront = twin.entity(&key("deployment/shop/storefront")).expect("storefront");
+    let Spec::Deployment(spec) = &storefront.spec else { panic!("a deployment") };
+    assert_eq!(spec.replicas, 3);
+    assert_eq!(spec.template.requests.cpu.0, 0.25);
+    assert_eq!(spec.template.requests.memory.0, 256 * 1024 * 1024);
+    assert_eq!(spec.template.ports, [8080]);
+    let Some(Spec::StatefulSet(cache)) = twin.entity(&key("statefulset/shop/basket-cache")).map(|e| &e.spec) else {
+        panic!("a statefulset")
+    };
+    assert_eq!(cache.volume_size.map(|b| b.0), Some(10 * 1024 * 1024 * 1024));
+    let Some(Spec::Hpa(hpa)) = twin.entity(&key("hpa/shop/storefront")).map(|e| &e.spec) else { panic!("an hpa") };
+    assert_eq!((hpa.min_replicas, hpa.max_replicas, hpa.target_cpu_utilization_pct), (3, 12, Some(70.0)));
+    let Some(Spec::ConfigMap(config)) = twin.entity(&key("configmap/shop/storefront-config")).map(|e| &e.spec) else {
+        panic!("a configmap")
+    };
+    assert_eq!(config.keys, ["CURRENCY", "THEME"]);
+
+    for (service, workload) in [
+        ("shop/storefront", "deployment/shop/storefront"),
+        ("shop/basket", "deployment/shop/basket"),
+        ("shop/basket-cache", "statefulset/shop/basket-cache"),
+        ("shop/prices", "deployment/shop/prices"),
+    ] {
+        assert!(
+            has(&twin, &format!("k8s-service/{service}"), RelKind::RoutesTo, workload),
+            "{service} routes to {workload}"
+        );
+    }
+    let routes = twin.relations().filter(|r| r.kind() == RelKind::RoutesTo).count();
+    assert_eq!(routes, 4, "each service selects exactly its own workload");
+
+    let depends: Vec<(String, String)> = twin
+        .relations()
+        .filter(|r| r.kind() == RelKind::DependsOn && r.to.kind() == Kind::K8sService)
+        .map(|r| (r.from.to_string(), r.to.to_string()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        depends,
+        [
+            ("deployment/shop/basket".to_string(), "k8s-service/shop/basket-cache".to_string()),
+            ("deployment/shop/storefront".to_string(), "k8s-service/shop/basket".to_string()),
+            ("deployment/shop/storefront".to_string(), "k8s-service/shop/prices".to_string()),
+        ]
+    );
+    let reason = twin.relation(&RelKey {
+        from: key("deployment/shop/storefront"),
+        kind: RelKind::DependsOn,
+        to: key("k8s-service/shop/basket"),
+    });
+    let Some(RelSpec::DependsOn(attrs)) = reason else { panic!("a depends_on") };
+    assert_eq!(attrs.reason.as_deref(), Some("env BASKET_ADDR of container web"));
+
+    assert!(has(&twin, "deployment/shop/storefront", RelKind::DependsOn, "configmap/shop/storefront-config"));
+    assert!(has(&twin, "deployment/shop/basket", RelKind::DependsOn, "secret/shop/basket-credentials"));
+    assert!(has(&twin, "hpa/shop/storefront", RelKind::AttachedTo, "deployment/shop/storefront"));
+    assert!(has(&twin, "pdb/shop/storefront", RelKind::AttachedTo, "deployment/shop/storefront"));
+    assert!(has(&twin, "network-policy/shop/basket-from-storefront", RelKind::AttachedTo, "deployment/shop/basket"));
+    assert!(!has(
+        &twin,
+        "network-policy/shop/basket-from-storefront",
+        RelKind::AttachedTo,
+        "deployment/shop/storefront"
+    ));
+    assert!(has(&twin, "service-account/shop/storefront", RelKind::AttachedTo, "deployment/shop/storefront"));
+    assert!(has(
+        &twin,
+        "k8s-role-binding/shop/storefront-reads-config",
+        RelKind::Grants,
+        "service-account/shop/storefront"
+    ));
+    assert!(has(&twin, "ingress/shop/public", RelKind::Exposes, "k8s-service/shop/storefront"));
+    assert!(has(&twin, "deployment/shop/prices", RelKind::LocatedIn, "namespace/shop"));
+
+    let counts = batch.warning_counts();
+    assert_eq!(counts.get(&(WarningKind::UnknownKind, "Certificate".to_string())), Some(&1));
+    assert_eq!(
+        counts.get(&(WarningKind::UnknownField, "spec.template.spec.containers.0.sparkles".to_string())),
+        Some(&1)
+    );
+    assert_eq!(counts.get(&(WarningKind::Unresolved, "User".to_string())), Some(&1));
+    let sparkles = batch.warnings.iter().find(|w| w.subject.ends_with("sparkles")).expect("the unknown field");
+    let place = sparkles.place.as_ref().expect("a place");
+    assert!(place.file.ends_with("10-storefront.yaml") && place.line == 38, "found at {place}");
+
+    let stored = serde_json::to_string(&doppel_model::export(&twin)).expect("serialises");
+    for secret in SECRETS {
+        assert!(!stored.contains(secret), "{secret} reached the twin");
+    }
+}
+
+#[test]
+fn objects_without_a_namespace_go_to_the_configured_one() {
+    let file = SourceFile {
+        path: "inline.yaml".into(),
+        text: "kind: ConfigMap\napiVersion: v1\nmetadata: {name: settings}\n".into(),
+    };
+    let config = ManifestConfig { namespace: "staging".into(), ..ManifestConfig::default() };
+    let observation = config.build(vec![file]).pull().expect("reads");
+    let mut keys: Vec<String> = observation.entities.iter().map(|e| e.key.to_string()).collect();
+    keys.sort();
+    assert_eq!(keys, ["configmap/staging/settings", "namespace/staging"]);
+}
+
+#[test]
+fn errors_name_the_source_the_object_and_the_place() {
+    let error = source(&[fixture_dir("bad").join("wrong-type.yaml")], false).pull().expect_err("refused");
+    let message = error.to_string();
+    assert!(message.contains("source `kubernetes`"), "{message}");
+    assert!(message.contains("wrong-type.yaml:5:"), "{message}");
+    assert!(message.contains("Deployment default/broken"), "{message}");
+    assert!(message.contains("`replicas` should be a whole number"), "{message}");
+    let truncated = source(&[fixture_dir("bad").join("truncated.yaml")], false).pull().expect_err("refused");
+    assert!(truncated.to_string().contains("truncated.yaml:"), "{truncated}");
+}
+
+#[test]
+fn dns_names_are_found_in_values() {
+    let names = |value: &str, what: &str| service_names(value, what, "shop");
+    let pair = |s: &str, n: &str| (s.to_string(), n.to_string());
+    assert_eq!(names("cartservice:7070", "env CART_ADDR"), [pair("cartservice", "shop")]);
+    assert_eq!(names("http://catalogue", "env X"), [pair("catalogue", "shop")]);
+    assert_eq!(names("mongodb://u:p@user-db:27017/db", "env X"), [pair("user-db", "shop")]);
+    assert_eq!(names("zipkin.jaeger.svc.cluster.local", "env ZIPKIN"), [pair("zipkin", "jaeger")]);
+    assert_eq!(names("redis", "env CACHE_HOST"), [pair("redis", "shop")]);
+    assert!(names("redis", "env MODE").is_empty(), "a bare word in a variable not named as an address");
+    assert!(names("-Xms64m -Dfoo=file:/dev/urandom", "env JAVA_OPTS").is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_input_never_panics_and_errors_are_located(text in "\\PC{0,300}") {
+        let file = SourceFile { path: "fuzz.yaml".into(), text };
+        if let Err(error) = ManifestConfig::default().build(vec![file]).pull() {
+            prop_assert!(error.place().is_some(), "no place: {}", error);
+            prop_assert!(error.to_string().contains("fuzz.yaml"), "no file: {}", error);
+        }
+    }
+
+    #[test]
+    fn truncated_manifests_never_panic(cut in 0usize..4000, which in 0usize..4) {
+        let path = &shop_files(&[])[which];
+        let text = std::fs::read_to_string(path).expect("fixture");
+        let mut end = cut.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let file = SourceFile { path: "cut.yaml".into(), text: text[..end].to_string() };
+        match ManifestConfig::default().build(vec![file]).changes(&Twin::new()) {
+            Ok(batch) => prop_assert!(batch.observed.iter().all(|k| !k.name().is_empty())),
+            Err(error) => prop_assert!(error.to_string().contains("source `kubernetes`"), "{}", error),
+        }
+    }
+}
