@@ -158,6 +158,8 @@ fn report(batch: &Batch, version: Option<u64>, dry_run: bool, base: u64, store: 
                     doppel_sources::WarningKind::Unresolved => "not in the import",
                     doppel_sources::WarningKind::Duplicate => "defined twice",
                     doppel_sources::WarningKind::NotOwned => "held by another owner",
+                    doppel_sources::WarningKind::Skipped => "skipped",
+                    doppel_sources::WarningKind::Format => "newer format",
                 };
                 out.line(&format!("  {what}: {subject} x{n}"));
             }
