@@ -9,8 +9,8 @@
 pub mod compliance;
 mod error;
 pub mod kubernetes;
-pub mod terraform;
 mod reconcile;
+pub mod terraform;
 
 pub use error::{Error, ErrorKind, Place, Result};
 pub use reconcile::reconcile;

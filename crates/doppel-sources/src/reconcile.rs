@@ -78,7 +78,8 @@ pub fn reconcile(observation: Observation, twin: &(impl TwinView + ?Sized), syst
                 continue;
             }
             for relation in twin.out_relations(key) {
-                let to_kept = owned.contains(relation.to) && seen.contains(relation.to) && !replaced.contains(relation.to);
+                let to_kept =
+                    owned.contains(relation.to) && seen.contains(relation.to) && !replaced.contains(relation.to);
                 if to_kept && !seen_relations.contains(&relation.key()) {
                     rel_removals.push(Change::RemoveRelation(relation.key()));
                 }

@@ -114,9 +114,10 @@ impl<'a> Obj<'a> {
     fn cidr(&self, field: &str) -> Result<Option<Cidr>> {
         match self.str(field)? {
             None => Ok(None),
-            Some(text) => {
-                text.parse().map(Some).map_err(|_| self.fail(field, "an address block such as 10.0.0.0/16", &self.value[field]))
-            }
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| self.fail(field, "an address block such as 10.0.0.0/16", &self.value[field])),
         }
     }
 
@@ -150,7 +151,12 @@ impl<'a> Obj<'a> {
             if !value.is_object() {
                 return Err(self.fail(&format!("{field}[{n}]"), "a block (an object)", value));
             }
-            blocks.push(Obj { value, path: format!("{}.{field}[{n}]", self.path), address: self.address, ctx: self.ctx });
+            blocks.push(Obj {
+                value,
+                path: format!("{}.{field}[{n}]", self.path),
+                address: self.address,
+                ctx: self.ctx,
+            });
         }
         Ok(blocks)
     }
@@ -182,6 +188,8 @@ struct Pending {
     what: &'static str,
     /// The resource it comes from.
     address: String,
+    /// Where `to` goes when it cannot be resolved (an instance's zone, for its subnet).
+    fallback: Option<Target>,
 }
 
 /// Relations of one resource being mapped.
@@ -195,13 +203,21 @@ impl Links {
     /// `key -[kind]-> target`.
     fn out(&mut self, kind: RelKind, to: Target, what: &'static str) {
         let from = Target::Key(self.key.clone());
-        self.list.push(Pending { from, kind, to, what, address: self.address.clone() });
+        self.list.push(Pending { from, kind, to, what, address: self.address.clone(), fallback: None });
+    }
+
+    /// `key -[kind]-> to`, or `key -[kind]-> fallback` when `to` is not in the import.
+    fn out_or(&mut self, kind: RelKind, to: Target, what: &'static str, fallback: Option<Key>) {
+        self.out(kind, to, what);
+        if let Some(last) = self.list.last_mut() {
+            last.fallback = fallback.map(Target::Key);
+        }
     }
 
     /// `target -[kind]-> key`.
     fn inc(&mut self, kind: RelKind, from: Target, what: &'static str) {
         let to = Target::Key(self.key.clone());
-        self.list.push(Pending { from, kind, to, what, address: self.address.clone() });
+        self.list.push(Pending { from, kind, to, what, address: self.address.clone(), fallback: None });
     }
 }
 
@@ -348,7 +364,9 @@ impl Mapper {
                     }
                     routes.push(route);
                 }
-                routes.sort_by(|a, b| (a.destination.map(|c| c.0), &a.target).cmp(&(b.destination.map(|c| c.0), &b.target)));
+                routes.sort_by(|a, b| {
+                    (a.destination.map(|c| c.0), &a.target).cmp(&(b.destination.map(|c| c.0), &b.target))
+                });
                 Spec::RouteTable(Box::new(RouteTableSpec { routes }))
             }
             "aws_internet_gateway" | "aws_egress_only_internet_gateway" => {
@@ -403,8 +421,9 @@ impl Mapper {
                 Spec::NetworkAcl(Box::new(NetworkAclSpec { rules }))
             }
             "aws_instance" => {
+                let zone = zone_key(o.str("availability_zone")?);
                 match o.string("subnet_id")? {
-                    Some(subnet) => l.out(RelKind::LocatedIn, Target::Id(subnet), "subnet"),
+                    Some(subnet) => l.out_or(RelKind::LocatedIn, Target::Id(subnet), "subnet", zone),
                     None => {
                         if let Some(zone) = zone_key(o.str("availability_zone")?) {
                             l.out(RelKind::LocatedIn, Target::Key(zone), "zone");
@@ -490,7 +509,13 @@ impl Mapper {
                     _ => Some(o.string("load_balancer_type")?.unwrap_or_else(|| "application".to_string())),
                 };
                 let scheme = if o.bool("internal")? { LbScheme::Internal } else { LbScheme::InternetFacing };
-                Spec::LoadBalancer(Box::new(LoadBalancerSpec { scheme, lb_type, listeners, health_check, dns_ttl_s: None }))
+                Spec::LoadBalancer(Box::new(LoadBalancerSpec {
+                    scheme,
+                    lb_type,
+                    listeners,
+                    health_check,
+                    dns_ttl_s: None,
+                }))
             }
             "aws_lb_target_group" | "aws_alb_target_group" => {
                 if let Some(vpc) = o.string("vpc_id")? {
@@ -519,8 +544,11 @@ impl Mapper {
                         l.out(RelKind::MemberOf, Target::Name("rds", cluster), "RDS cluster");
                     }
                 }
+                let zone = zone_key(o.str("availability_zone")?).filter(|_| !o.bool("multi_az").unwrap_or(false));
                 if let Some(group) = o.string("db_subnet_group_name")? {
-                    l.out(RelKind::LocatedIn, Target::Name("subnet-group", group), "DB subnet group");
+                    l.out_or(RelKind::LocatedIn, Target::Name("subnet-group", group), "DB subnet group", zone);
+                } else if let Some(zone) = zone {
+                    l.out(RelKind::LocatedIn, Target::Key(zone), "zone");
                 }
                 for group in o.strs("vpc_security_group_ids")? {
                     l.inc(RelKind::AttachedTo, Target::Id(group), "security group");
@@ -605,7 +633,11 @@ impl Mapper {
                         Some("PREFER_NO_SCHEDULE") => TaintEffect::PreferNoSchedule,
                         _ => TaintEffect::NoSchedule,
                     };
-                    taints.push(Taint { key: block.string("key")?.unwrap_or_default(), value: block.string("value")?, effect });
+                    taints.push(Taint {
+                        key: block.string("key")?.unwrap_or_default(),
+                        value: block.string("value")?,
+                        effect,
+                    });
                 }
                 let mut labels = Vec::new();
                 if let Some(Value::Object(map)) = o.get("labels") {
@@ -656,7 +688,9 @@ impl Mapper {
                     l.out(RelKind::Grants, Target::Name(space, name), space);
                 }
                 let statements = match o.str("policy")? {
-                    Some(text) => statements(text).ok_or_else(|| o.fail("policy", "a JSON policy document", &Value::Null))?,
+                    Some(text) => {
+                        statements(text).ok_or_else(|| o.fail("policy", "a JSON policy document", &Value::Null))?
+                    }
                     None => Vec::new(),
                 };
                 Spec::Policy(Box::new(PolicySpec { statements, managed: false }))
@@ -720,7 +754,13 @@ impl Mapper {
                 let Some(asg) = o.string("autoscaling_group_name")? else { return Ok(()) };
                 let from = [o.strs("lb_target_group_arn")?, o.strs("alb_target_group_arn")?, o.strs("elb")?].concat();
                 for group in from {
-                    self.pair(Target::Id(group), RelKind::RoutesTo, Target::Name("asg", asg.clone()), "autoscaling group", &address);
+                    self.pair(
+                        Target::Id(group),
+                        RelKind::RoutesTo,
+                        Target::Name("asg", asg.clone()),
+                        "autoscaling group",
+                        &address,
+                    );
                 }
             }
             "aws_route" => {
@@ -732,7 +772,13 @@ impl Mapper {
                 if let Some(table) = o.string("route_table_id")? {
                     for field in ["subnet_id", "gateway_id"] {
                         if let Some(to) = o.string(field)? {
-                            self.pair(Target::Id(table.clone()), RelKind::AttachedTo, Target::Id(to), "subnet", &address);
+                            self.pair(
+                                Target::Id(table.clone()),
+                                RelKind::AttachedTo,
+                                Target::Id(to),
+                                "subnet",
+                                &address,
+                            );
                         }
                     }
                 }
@@ -785,14 +831,26 @@ impl Mapper {
             "aws_iam_user_group_membership" => {
                 if let Some(user) = o.string("user")? {
                     for group in o.strs("groups")? {
-                        self.pair(Target::Name("user", user.clone()), RelKind::MemberOf, Target::Name("group", group), "group", &address);
+                        self.pair(
+                            Target::Name("user", user.clone()),
+                            RelKind::MemberOf,
+                            Target::Name("group", group),
+                            "group",
+                            &address,
+                        );
                     }
                 }
             }
             "aws_iam_group_membership" => {
                 if let Some(group) = o.string("group")? {
                     for user in o.strs("users")? {
-                        self.pair(Target::Name("user", user), RelKind::MemberOf, Target::Name("group", group.clone()), "user", &address);
+                        self.pair(
+                            Target::Name("user", user),
+                            RelKind::MemberOf,
+                            Target::Name("group", group.clone()),
+                            "user",
+                            &address,
+                        );
                     }
                 }
             }
@@ -814,7 +872,7 @@ pub(crate) struct Mapped {
 
 impl Mapper {
     fn pair(&mut self, from: Target, kind: RelKind, to: Target, what: &'static str, address: &str) {
-        self.pending.push(Pending { from, kind, to, what, address: address.to_string() });
+        self.pending.push(Pending { from, kind, to, what, address: address.to_string(), fallback: None });
     }
 
     fn unresolved(&mut self, address: &str, what: &str, target: &Target) {
@@ -839,9 +897,7 @@ impl Mapper {
                 if key.kind() == Kind::Zone && !self.entities.contains_key(key) {
                     self.entities.insert(key.clone(), Entity::new(key.clone()));
                     if let Some(region) = region_of(key.name()) {
-                        self.entities
-                            .entry(region.clone())
-                            .or_insert_with(|| Entity::new(region.clone()));
+                        self.entities.entry(region.clone()).or_insert_with(|| Entity::new(region.clone()));
                         let from = Target::Key(key.clone());
                         self.pair(from, RelKind::LocatedIn, Target::Key(region), "region", key.name());
                     }
@@ -903,7 +959,13 @@ impl Mapper {
                         spec.listeners.push(listener);
                     }
                     for group in forwards {
-                        self.pair(Target::Key(lb_key.clone()), RelKind::RoutesTo, Target::Id(group), "target group", &address);
+                        self.pair(
+                            Target::Key(lb_key.clone()),
+                            RelKind::RoutesTo,
+                            Target::Id(group),
+                            "target group",
+                            &address,
+                        );
                     }
                 }
                 Fold::ListenerRule { listener, forwards } => {
@@ -916,7 +978,8 @@ impl Mapper {
                     }
                 }
                 Fold::Route { table, route, via } => {
-                    let Some(table_key) = self.resolve(&table).into_iter().find(|k| k.kind() == Kind::RouteTable) else {
+                    let Some(table_key) = self.resolve(&table).into_iter().find(|k| k.kind() == Kind::RouteTable)
+                    else {
                         self.unresolved(&address, "route table", &table);
                         continue;
                     };
@@ -924,7 +987,13 @@ impl Mapper {
                         spec.routes.push(route);
                     }
                     for gateway in via {
-                        self.pair(Target::Key(table_key.clone()), RelKind::RoutesTo, Target::Id(gateway), "gateway", &address);
+                        self.pair(
+                            Target::Key(table_key.clone()),
+                            RelKind::RoutesTo,
+                            Target::Id(gateway),
+                            "gateway",
+                            &address,
+                        );
                     }
                 }
                 Fold::AclRule { acl, rule } => {
@@ -950,14 +1019,17 @@ impl Mapper {
             let pending = self.pending[index].clone();
             index += 1;
             let froms = self.resolve(&pending.from);
-            let tos = self.resolve(&pending.to);
+            let mut tos = self.resolve(&pending.to);
             if froms.is_empty() {
                 self.unresolved(&pending.address, pending.what, &pending.from);
                 continue;
             }
             if tos.is_empty() {
                 self.unresolved(&pending.address, pending.what, &pending.to);
-                continue;
+                match &pending.fallback {
+                    Some(fallback) => tos = self.resolve(fallback),
+                    None => continue,
+                }
             }
             for from in &froms {
                 for to in &tos {

@@ -116,11 +116,8 @@ pub(crate) fn read(file: &SourceFile, source_name: &str, warnings: &mut Vec<Warn
             changes.push(Planned { address, rtype, data, action });
         }
     }
-    let (section, values) = if plan {
-        ("planned_values", top.get("planned_values"))
-    } else {
-        ("values", top.get("values"))
-    };
+    let (section, values) =
+        if plan { ("planned_values", top.get("planned_values")) } else { ("values", top.get("values")) };
     let mut resources = Vec::new();
     if let Some(values) = values.filter(|v| !v.is_null()) {
         let Some(values) = values.as_object() else {
@@ -205,7 +202,13 @@ fn walk(
         };
         for (n, item) in list.iter().enumerate() {
             let item_path = format!("{path}.resources[{n}]");
-            let (address, rtype, data) = identity(item, &item_path, at)?;
+            let (mut address, rtype, data) = identity(item, &item_path, at)?;
+            // Terraform 0.12 wrote child module resources' addresses without their module.
+            if let Some(module_address) = module.get("address").and_then(Value::as_str)
+                && !address.starts_with(&format!("{module_address}."))
+            {
+                address = format!("{module_address}.{address}");
+            }
             let mut values = match item.get("values") {
                 None | Some(Value::Null) => Value::Object(Map::new()),
                 Some(v @ Value::Object(_)) => v.clone(),
@@ -245,7 +248,9 @@ fn identity(item: &Value, path: &str, at: &dyn Fn(&str, String) -> Error) -> Res
     };
     let text = |field: &str| match object.get(field) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(other) => Err(at(&format!("{path}.{field}"), format!("expected a non-empty string, found {}", describe(other)))),
+        Some(other) => {
+            Err(at(&format!("{path}.{field}"), format!("expected a non-empty string, found {}", describe(other))))
+        }
         None => Err(at(path, format!("expected a `{field}` (string)"))),
     };
     let address = text("address")?;
@@ -255,7 +260,10 @@ fn identity(item: &Value, path: &str, at: &dyn Fn(&str, String) -> Error) -> Res
         Some(Value::String(mode)) if mode == "managed" => false,
         Some(Value::String(mode)) if mode == "data" => true,
         Some(other) => {
-            return Err(at(&format!("{path}.mode"), format!("expected `managed` or `data`, found {}", describe(other))));
+            return Err(at(
+                &format!("{path}.mode"),
+                format!("expected `managed` or `data`, found {}", describe(other)),
+            ));
         }
     };
     Ok((address, rtype, data))

@@ -8,9 +8,9 @@ mod aws;
 mod document;
 
 use crate::{Observation, Place, Result, Source, Warning, WarningKind};
+use document::{Action, DocKind};
 use doppel_estate::SourceFile;
 use doppel_model::Key;
-use document::{Action, DocKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
