@@ -324,7 +324,8 @@ impl Mapper {
     /// Maps one managed resource.
     pub(crate) fn add(&mut self, resource: &Resource, ctx: &Ctx<'_>) -> Result<()> {
         let place = Place { file: ctx.file.to_string(), line: 0, col: 0 };
-        let o = Obj { value: &resource.values, path: resource.path.clone(), address: &resource.address, ctx };
+        let o =
+            Obj { value: &resource.values, path: format!("{}.values", resource.path), address: &resource.address, ctx };
         let rtype = resource.rtype.as_str();
         let Some(kind) = kind_of(rtype) else {
             return self.fold(rtype, o, place);

@@ -139,7 +139,8 @@ fn check_version(
     warnings: &mut Vec<Warning>,
 ) -> Result<()> {
     let place = locate(&file.text, "\"format_version\"", &file.path);
-    let understood = UNDERSTOOD.iter().map(|(major, minor)| format!("{major}.0-{major}.{minor}")).collect::<Vec<_>>();
+    let understood =
+        UNDERSTOOD.iter().map(|(major, minor)| format!("{major}.x (up to {major}.{minor})")).collect::<Vec<_>>();
     let understood = understood.join(", ");
     let refuse = |found: String| Error::Object {
         source_name: source_name.to_string(),
