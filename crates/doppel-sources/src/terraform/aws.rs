@@ -251,7 +251,7 @@ pub(crate) struct Mapper {
     subnet_groups: HashMap<String, Vec<String>>,
     /// Instance profiles by name, to their role name.
     profiles: HashMap<String, String>,
-    /// Types read, for the unknown ones.
+    /// References that could not be resolved.
     pub warnings: Vec<Warning>,
 }
 
@@ -389,11 +389,10 @@ impl Mapper {
                 if let Some(name) = o.string("name")? {
                     self.names.insert(("security-group", name), key.clone());
                 }
-                let mut spec = SecurityGroupSpec::default();
+                // Inline rules are folded in with the separate rule resources, once peers resolve.
                 for (ingress, field) in [(true, "ingress"), (false, "egress")] {
                     for block in o.blocks(field)? {
-                        let (rule, peers) = sg_rule(&block, "protocol", "security_groups")?;
-                        let mut rule = rule;
+                        let (mut rule, peers) = sg_rule(&block, "protocol", "security_groups")?;
                         if block.bool("self")? {
                             rule.groups.push(key.clone());
                         }
@@ -402,8 +401,7 @@ impl Mapper {
                         self.folds.push((folded, resource.address.clone(), place.clone()));
                     }
                 }
-                spec.ingress.clear();
-                Spec::SecurityGroup(Box::new(spec))
+                Spec::SecurityGroup(Box::default())
             }
             "aws_network_acl" | "aws_default_network_acl" => {
                 if let Some(vpc) = o.string("vpc_id")? {
@@ -531,19 +529,14 @@ impl Mapper {
                 }))
             }
             "aws_db_instance" | "aws_rds_cluster" | "aws_rds_cluster_instance" => {
-                for field in ["identifier", "cluster_identifier"] {
-                    if rtype != "aws_rds_cluster_instance" || field == "identifier" {
-                        if let Some(name) = o.string(field)? {
-                            self.names.insert(("rds", name), key.clone());
-                        }
-                    }
+                let own_name = if rtype == "aws_rds_cluster" { "cluster_identifier" } else { "identifier" };
+                if let Some(name) = o.string(own_name)? {
+                    self.names.insert(("rds", name), key.clone());
                 }
-                if rtype == "aws_rds_cluster_instance"
-                    || (rtype == "aws_db_instance" && o.get("cluster_identifier").is_some())
+                if rtype != "aws_rds_cluster"
+                    && let Some(cluster) = o.string("cluster_identifier")?
                 {
-                    if let Some(cluster) = o.string("cluster_identifier")? {
-                        l.out(RelKind::MemberOf, Target::Name("rds", cluster), "RDS cluster");
-                    }
+                    l.out(RelKind::MemberOf, Target::Name("rds", cluster), "RDS cluster");
                 }
                 let zone = zone_key(o.str("availability_zone")?).filter(|_| !o.bool("multi_az").unwrap_or(false));
                 if let Some(group) = o.string("db_subnet_group_name")? {
@@ -661,7 +654,7 @@ impl Mapper {
                 if let Some(name) = o.string("name")? {
                     self.names.insert(("user", name), key.clone());
                 }
-                Spec::User(Box::new(UserSpec::default()))
+                Spec::User(Box::default())
             }
             "aws_iam_group" => {
                 if let Some(name) = o.string("name")? {
