@@ -595,7 +595,7 @@ fn import_terraform_commits_a_state_then_a_plan_and_refuses_bad_documents() {
 
     let planned = scratch.doppel(&["import", "terraform", plan.to_str().unwrap()]).success();
     let text = stdout(&planned);
-    assert!(text.contains("Plan: 1 to create, 2 to update, 1 to delete, 1 to replace"), "{text}");
+    assert!(text.contains("Plan: 3 to create, 2 to update, 1 to delete, 1 to replace"), "{text}");
     assert!(text.contains("-/+ aws_nat_gateway.a"), "{text}");
     assert!(text.contains("stored as version 2"), "{text}");
     scratch.doppel(&["show", "datastore/aws_s3_bucket.assets"]).code(4);

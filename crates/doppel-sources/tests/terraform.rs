@@ -269,7 +269,7 @@ fn a_plan_adds_updates_removes_and_replaces_against_the_twin() {
     let mut plan_source = source("shop-plan.json", false);
     let batch = plan_source.changes(&twin).expect("plan");
     let summary = plan_source.plan().expect("a plan").clone();
-    assert_eq!(summary.create, ["aws_subnet.private_c"]);
+    assert_eq!(summary.create, ["aws_instance.worker[0]", "aws_security_group.worker", "aws_subnet.private_c"]);
     assert_eq!(summary.delete, ["aws_s3_bucket.assets"]);
     assert_eq!(summary.replace, ["aws_nat_gateway.a"]);
     assert!(summary.update.contains(&"aws_instance.bastion".to_string()));
@@ -296,6 +296,11 @@ fn a_plan_adds_updates_removes_and_replaces_against_the_twin() {
     assert!(has(&twin, "gateway/aws_nat_gateway.a", RelKind::LocatedIn, "subnet/aws_subnet.private_a"));
     assert!(has(&twin, "subnet/aws_subnet.private_c", RelKind::LocatedIn, "network/aws_vpc.main"));
     assert!(!twin.contains(&key("datastore/aws_s3_bucket.assets")));
+    // Ids only known after apply: the configuration says which resource they will come from.
+    assert!(has(&twin, "host/aws_instance.worker[0]", RelKind::LocatedIn, "subnet/aws_subnet.private_c"));
+    assert!(has(&twin, "security-group/aws_security_group.worker", RelKind::AttachedTo, "host/aws_instance.worker[0]"));
+    let stored = serde_json::to_string(&doppel_model::export(&twin)).expect("serialises");
+    assert!(!stored.contains("tfref:"), "a reference placeholder was stored");
 }
 
 #[test]

@@ -338,6 +338,8 @@ impl Mapper {
                 self.ids.insert(id.to_string(), key.clone());
             }
         }
+        let reference = format!("{}{}", super::document::REFERENCE, super::document::strip_indexes(&resource.address));
+        self.ids.insert(reference, key.clone());
         let mut l = Links { key: key.clone(), address: resource.address.clone(), list: Vec::new() };
         let spec = match rtype {
             "aws_vpc" | "aws_default_vpc" => {
@@ -871,6 +873,9 @@ impl Mapper {
 
     fn unresolved(&mut self, address: &str, what: &str, target: &Target) {
         let shown = match target {
+            Target::Id(id) if id.starts_with(super::document::REFERENCE) => {
+                format!("of `{}` (known after apply)", &id[super::document::REFERENCE.len()..])
+            }
             Target::Id(id) | Target::Policy(id) => format!("`{id}`"),
             Target::Name(_, name) => format!("named `{name}`"),
             Target::Key(key) => format!("`{key}`"),
@@ -1198,7 +1203,7 @@ fn route(o: &Obj<'_>) -> Result<(Route, Vec<String>)> {
         "instance_id",
     ] {
         if let Some(id) = o.string(field)? {
-            if target.is_empty() {
+            if target.is_empty() && !id.starts_with(super::document::REFERENCE) {
                 target = id.clone();
             }
             if field.contains("gateway") && id != "local" {

@@ -98,6 +98,7 @@ pub(crate) fn read(file: &SourceFile, source_name: &str, warnings: &mut Vec<Warn
     let plan = top.contains_key("planned_values") || top.contains_key("resource_changes");
     let mut changes = Vec::new();
     let mut after_sensitive: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+    let mut unknown_fields: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
     if let Some(list) = top.get("resource_changes").filter(|v| !v.is_null()) {
         let Some(list) = list.as_array() else {
             return Err(at("resource_changes", format!("expected a list, found {}", describe(list))));
@@ -113,6 +114,13 @@ pub(crate) fn read(file: &SourceFile, source_name: &str, warnings: &mut Vec<Warn
             if let Some(mask) = change.get("after_sensitive") {
                 after_sensitive.insert(address.clone(), mask.clone());
             }
+            if let Some(Value::Object(unknown)) = change.get("after_unknown") {
+                let fields: Vec<String> =
+                    unknown.iter().filter(|(_, v)| **v == Value::Bool(true)).map(|(k, _)| k.clone()).collect();
+                if !fields.is_empty() {
+                    unknown_fields.insert(address.clone(), fields);
+                }
+            }
             changes.push(Planned { address, rtype, data, action });
         }
     }
@@ -125,6 +133,17 @@ pub(crate) fn read(file: &SourceFile, source_name: &str, warnings: &mut Vec<Warn
         };
         if let Some(module) = values.get("root_module").filter(|v| !v.is_null()) {
             walk(module, &format!("{section}.root_module"), 0, &at, &after_sensitive, &mut resources)?;
+        }
+    }
+    if plan && !unknown_fields.is_empty() {
+        let mut references = std::collections::HashMap::new();
+        if let Some(module) = top.get("configuration").and_then(|c| c.get("root_module")) {
+            config_references(module, "", 0, &mut references);
+        }
+        for resource in &mut resources {
+            if let Some(fields) = unknown_fields.get(&resource.address) {
+                link_unknown(resource, fields, &references);
+            }
         }
     }
     let kind = if plan { DocKind::Plan } else { DocKind::State };
@@ -283,6 +302,86 @@ fn action(actions: Option<&Value>, path: &str, at: &dyn Fn(&str, String) -> Erro
         ["delete", "create"] | ["create", "delete"] => Action::Replace,
         _ => return Err(at(path, format!("{expected}, found {}", Value::Array(list.clone())))),
     })
+}
+
+/// The prefix of values standing for "the id of the resource at this configuration address",
+/// put where a plan only knows the id after apply.
+pub(crate) const REFERENCE: &str = "tfref:";
+
+/// Reference fields of the configuration, as (resource configuration address, field) to the
+/// resource addresses its expression refers to (`aws_vpc.main`).
+type References = std::collections::HashMap<(String, String), Vec<String>>;
+
+fn config_references(module: &Value, prefix: &str, depth: usize, out: &mut References) {
+    if depth > MAX_MODULE_DEPTH {
+        return;
+    }
+    for resource in module.get("resources").and_then(Value::as_array).into_iter().flatten() {
+        let Some(address) = resource.get("address").and_then(Value::as_str) else { continue };
+        let Some(Value::Object(expressions)) = resource.get("expressions") else { continue };
+        for (field, expression) in expressions {
+            let refs: Vec<String> = expression
+                .get("references")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|r| r.split('.').count() == 2 && r.contains('_'))
+                .filter(|r| {
+                    !["var.", "local.", "data.", "module.", "each.", "count.", "path.", "self."]
+                        .iter()
+                        .any(|p| r.starts_with(p))
+                })
+                .map(|r| format!("{prefix}{}", strip_indexes(r)))
+                .collect();
+            if !refs.is_empty() {
+                out.insert((format!("{prefix}{address}"), field.clone()), refs);
+            }
+        }
+    }
+    if let Some(Value::Object(calls)) = module.get("module_calls") {
+        for (name, call) in calls {
+            if let Some(inner) = call.get("module") {
+                config_references(inner, &format!("{prefix}module.{name}."), depth + 1, out);
+            }
+        }
+    }
+}
+
+/// `module.a[0].aws_instance.x["k"]` to `module.a.aws_instance.x`: its configuration address.
+pub(crate) fn strip_indexes(address: &str) -> String {
+    let mut out = String::with_capacity(address.len());
+    let mut depth = 0usize;
+    let mut quoted = false;
+    for c in address.chars() {
+        match c {
+            '"' if depth > 0 => quoted = !quoted,
+            '[' if !quoted => depth += 1,
+            ']' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Puts a reference to the resource a plan's unknown id or ARN will come from, where the
+/// configuration says which (`vpc_id = aws_vpc.main.id`).
+fn link_unknown(resource: &mut Resource, fields: &[String], references: &References) {
+    let config_address = strip_indexes(&resource.address);
+    let Value::Object(values) = &mut resource.values else { return };
+    for field in fields {
+        let is_reference = ["_id", "_ids", "_arn", "_arns"].iter().any(|suffix| field.ends_with(suffix))
+            || ["security_groups", "subnets", "vpc_zone_identifier"].contains(&field.as_str());
+        if !is_reference || values.get(field).is_some_and(|v| !v.is_null()) {
+            continue;
+        }
+        let Some(refs) = references.get(&(config_address.clone(), field.clone())) else { continue };
+        let linked: Vec<Value> = refs.iter().map(|r| Value::String(format!("{REFERENCE}{r}"))).collect();
+        let plural = field.ends_with('s') || field == "vpc_zone_identifier";
+        let value = if plural { Value::Array(linked) } else { linked.into_iter().next().unwrap_or(Value::Null) };
+        values.insert(field.clone(), value);
+    }
 }
 
 /// Removes every value `mask` marks `true` (the shape of `sensitive_values`, `after_sensitive`).
