@@ -301,6 +301,20 @@ fn a_plan_adds_updates_removes_and_replaces_against_the_twin() {
     assert!(has(&twin, "security-group/aws_security_group.worker", RelKind::AttachedTo, "host/aws_instance.worker[0]"));
     let stored = serde_json::to_string(&doppel_model::export(&twin)).expect("serialises");
     assert!(!stored.contains("tfref:"), "a reference placeholder was stored");
+    // An instance whose subnet is outside the import: a warning with its file, and placed in its zone.
+    let outside = batch.warnings.iter().find(|w| w.kind == WarningKind::Unresolved);
+    assert!(outside.is_none(), "every reference of the plan resolves: {outside:?}");
+    let partial = r#"{"format_version": "1.0", "values": {"root_module": {"resources": [{"address": "aws_instance.a",
+        "type": "aws_instance", "mode": "managed", "values": {"subnet_id": "subnet-elsewhere", "availability_zone": "eu-west-1a"}}]}}}"#;
+    let observation = source_of("partial.json", partial.to_string(), true).pull().expect("reads");
+    let warning = observation.warnings.iter().find(|w| w.kind == WarningKind::Unresolved).expect("a warning");
+    assert_eq!(warning.subject, "subnet");
+    assert_eq!(warning.place.as_ref().map(|p| p.file.as_str()), Some("partial.json"));
+    assert!(warning.message.contains("subnet-elsewhere"), "{warning}");
+    assert!(
+        observation.relations.iter().any(|r| r.to == key("zone/eu-west-1a")),
+        "placed in its zone instead of the missing subnet"
+    );
 }
 
 #[test]

@@ -251,6 +251,8 @@ pub(crate) struct Mapper {
     subnet_groups: HashMap<String, Vec<String>>,
     /// Instance profiles by name, to their role name.
     profiles: HashMap<String, String>,
+    /// Where each resource was read, by address, for warnings.
+    places: HashMap<String, Place>,
     /// References that could not be resolved.
     pub warnings: Vec<Warning>,
 }
@@ -327,6 +329,7 @@ impl Mapper {
         let o =
             Obj { value: &resource.values, path: format!("{}.values", resource.path), address: &resource.address, ctx };
         let rtype = resource.rtype.as_str();
+        self.places.insert(resource.address.clone(), place.clone());
         let Some(kind) = kind_of(rtype) else {
             return self.fold(rtype, o, place);
         };
@@ -883,7 +886,7 @@ impl Mapper {
         self.warnings.push(Warning {
             kind: WarningKind::Unresolved,
             object: Some(address.to_string()),
-            place: None,
+            place: self.places.get(address).cloned(),
             subject: what.to_string(),
             message: format!("refers to the {what} {shown}, which is not in the import"),
         });
