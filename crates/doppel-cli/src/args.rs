@@ -64,6 +64,24 @@ pub enum ImportFrom {
         #[arg(long)]
         author: Option<String>,
     },
+    /// Terraform: `terraform show -json` of a state or a saved plan (detected), `-` for stdin.
+    Terraform {
+        /// Files, or `-`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Name of this source instance (what its entities are labelled with).
+        #[arg(long, default_value = "terraform")]
+        name: String,
+        /// The files are only part of this instance: remove nothing they lack.
+        #[arg(long)]
+        partial: bool,
+        /// Show what would change, but store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Who is responsible for the change (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+    },
 }
 
 /// Which version of the twin to read.

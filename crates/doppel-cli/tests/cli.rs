@@ -561,3 +561,98 @@ fn telemetry_calibrates_service_times_and_measures_the_model() {
     let after = json(&scratch.doppel(&["calibrate", "--window", "1e12", "--json"]).success());
     assert_eq!(after, wide, "the refused file stored nothing");
 }
+
+fn sources_fixtures(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../doppel-sources/tests/fixtures").join(path)
+}
+
+#[test]
+fn import_terraform_commits_a_state_then_a_plan_and_refuses_bad_documents() {
+    let scratch = Scratch::new();
+    let state = sources_fixtures("terraform/shop-state.json");
+    let plan = sources_fixtures("terraform/shop-plan.json");
+    let state = state.to_str().unwrap();
+
+    let dry = scratch.doppel(&["import", "terraform", "--dry-run", state]).success();
+    assert!(stdout(&dry).contains("dry run: nothing stored"), "{}", stdout(&dry));
+    let first = json(&scratch.doppel(&["import", "terraform", state, "--json"]).success());
+    assert_eq!(first["version"], 1, "the dry run stored nothing, so this is version 1");
+    assert_eq!(first["imported"]["subnet"], 3);
+    assert_eq!(first["imported"]["security-group"], 3);
+    assert_eq!(first["relations_by_type"]["grants"], 3);
+    let warnings = first["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w["subject"] == "aws_lambda_function" && w["count"] == 1), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w["kind"] == "skipped" && w["subject"] == "data.aws_caller_identity"));
+
+    let again = scratch.doppel(&["import", "terraform", state]).success();
+    assert!(stdout(&again).contains("nothing to change"), "{}", stdout(&again));
+    let history = json(&scratch.doppel(&["history", "--json"]).success());
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    assert!(history[0]["summary"].as_str().unwrap().contains("terraform"), "{history}");
+
+    let sg = json(&scratch.doppel(&["show", "security-group/aws_security_group.web", "--json"]).success());
+    assert!(sg.to_string().contains("8080"), "{sg}");
+
+    let planned = scratch.doppel(&["import", "terraform", plan.to_str().unwrap()]).success();
+    let text = stdout(&planned);
+    assert!(text.contains("Plan: 3 to create, 2 to update, 1 to delete, 1 to replace"), "{text}");
+    assert!(text.contains("-/+ aws_nat_gateway.a"), "{text}");
+    assert!(text.contains("stored as version 2"), "{text}");
+    scratch.doppel(&["show", "datastore/aws_s3_bucket.assets"]).code(4);
+    scratch.doppel(&["show", "subnet/aws_subnet.private_c"]).success();
+
+    let before = scratch.fingerprint();
+    for (bad, expected) in [
+        ("bad/format-2.json", "format_version `2.0` is not understood"),
+        ("bad/truncated.json", "truncated.json:29:"),
+        ("bad/bad-cidr.json", "resources[1].values.cidr_block"),
+    ] {
+        let path = sources_fixtures(&format!("terraform/{bad}"));
+        let refused = scratch.doppel(&["import", "terraform", path.to_str().unwrap()]).code(3);
+        assert!(stderr(&refused).contains(expected), "{bad}: {}", stderr(&refused));
+        assert!(stderr(&refused).contains("nothing was stored"), "{}", stderr(&refused));
+    }
+    assert_eq!(scratch.fingerprint(), before, "a refused import changed the store");
+}
+
+#[test]
+fn import_terraform_reads_standard_input() {
+    let scratch = Scratch::new();
+    let text = std::fs::read_to_string(sources_fixtures("terraform/shop-state.json")).unwrap();
+    let run = Command::cargo_bin("doppel")
+        .unwrap()
+        .arg("--store")
+        .arg(scratch.store())
+        .args(["import", "terraform", "-", "--json"])
+        .write_stdin(text)
+        .assert()
+        .success();
+    assert_eq!(json(&run)["imported"]["host"], 1);
+}
+
+#[test]
+fn import_k8s_commits_manifests_once_and_refuses_bad_ones() {
+    let scratch = Scratch::new();
+    let shop = sources_fixtures("kubernetes/shop");
+    let shop = shop.to_str().unwrap();
+    let first = json(&scratch.doppel(&["import", "k8s", shop, "--json"]).success());
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["imported"]["deployment"], 3);
+    let dependencies = first["dependencies"].as_array().unwrap();
+    assert!(
+        dependencies.iter().any(|d| d == "deployment/shop/storefront -> k8s-service/shop/basket"),
+        "{dependencies:?}"
+    );
+    assert!(first["warnings"].as_array().unwrap().iter().any(|w| w["subject"] == "Certificate"));
+    let again = scratch.doppel(&["import", "k8s", shop]).success();
+    assert!(stdout(&again).contains("nothing to change"), "{}", stdout(&again));
+    let history = json(&scratch.doppel(&["history", "--json"]).success());
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    scratch.doppel(&["show", "deployment/shop/storefront"]).success();
+
+    let before = scratch.fingerprint();
+    let bad = sources_fixtures("kubernetes/bad/wrong-type.yaml");
+    let refused = scratch.doppel(&["import", "k8s", bad.to_str().unwrap()]).code(3);
+    assert!(stderr(&refused).contains("wrong-type.yaml:5:"), "{}", stderr(&refused));
+    assert_eq!(scratch.fingerprint(), before);
+}

@@ -142,6 +142,12 @@ kinds! {
     ConfigMap = "configmap", Kubernetes;
     /// A Kubernetes Secret: its name and type only; its data is never read or stored.
     Secret = "secret", Kubernetes;
+    /// What a new instance looks like: a launch template or configuration.
+    LaunchTemplate = "launch-template", Compute;
+    /// A group of like instances kept between a minimum and a maximum size.
+    AutoscalingGroup = "autoscaling-group", Compute;
+    /// A load balancer's target group: the hosts or groups a listener forwards to.
+    TargetGroup = "target-group", Network;
 }
 
 impl Kind {

@@ -264,7 +264,10 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
             Endpoints { from: Kinds(&[K::Pod]), to: Kinds(&[K::ReplicaSet]) },
             Endpoints { from: Kinds(&[K::ReplicaSet]), to: Kinds(&[K::Deployment]) },
             Endpoints { from: Kinds(&[K::EndpointSlice]), to: Kinds(&[K::K8sService]) },
-            Endpoints { from: Kinds(&[K::Node, K::Host]), to: Kinds(&[K::Cluster, K::LoadBalancer, K::NodeGroup]) },
+            Endpoints {
+                from: Kinds(&[K::Node, K::Host]),
+                to: Kinds(&[K::Cluster, K::LoadBalancer, K::NodeGroup, K::AutoscalingGroup]),
+            },
             Endpoints { from: Kinds(&[K::NodeGroup]), to: Kinds(&[K::Cluster]) },
             Endpoints { from: Kinds(&[K::User, K::Role, K::ServiceAccount]), to: Kinds(&[K::Group]) },
             Endpoints { from: Kinds(&[K::Datastore]), to: Kinds(&[K::Datastore]) },
@@ -276,7 +279,7 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
             to: Kinds(&[K::Service, K::K8sService, K::LoadBalancer, K::Ingress, K::Datastore, K::Queue]),
         }],
         RelKind::RoutesTo => &[Endpoints {
-            from: Kinds(&[K::LoadBalancer, K::Ingress, K::K8sService, K::RouteTable, K::Gateway]),
+            from: Kinds(&[K::LoadBalancer, K::Ingress, K::K8sService, K::RouteTable, K::Gateway, K::TargetGroup]),
             to: Kinds(&[
                 K::K8sService,
                 K::Service,
@@ -290,6 +293,8 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
                 K::DaemonSet,
                 K::ReplicaSet,
                 K::Network,
+                K::TargetGroup,
+                K::AutoscalingGroup,
             ]),
         }],
         RelKind::AttachedTo => &[Endpoints {
@@ -311,7 +316,18 @@ fn allowed(kind: RelKind) -> &'static [Endpoints] {
             &[Endpoints { from: Kinds(&[K::Policy, K::Role, K::K8sRole, K::K8sRoleBinding]), to: Kinds(PRINCIPALS) }]
         }
         RelKind::CanAssume => &[Endpoints {
-            from: Kinds(&[K::User, K::Group, K::Role, K::ServiceAccount, K::Service, K::Pod, K::Host]),
+            from: Kinds(&[
+                K::User,
+                K::Group,
+                K::Role,
+                K::ServiceAccount,
+                K::Service,
+                K::Pod,
+                K::Host,
+                K::LaunchTemplate,
+                K::Cluster,
+                K::NodeGroup,
+            ]),
             to: Kinds(&[K::Role]),
         }],
         RelKind::ReplicatesTo => {

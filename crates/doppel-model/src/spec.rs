@@ -1057,6 +1057,44 @@ spec_struct!(
     }
 );
 
+spec_struct!(
+    /// A launch template or configuration: what the instances started from it look like.
+    LaunchTemplateSpec {
+        /// Instance type name.
+        instance_type: Option<String>,
+        /// Operating system image.
+        image: Option<String>,
+    }
+);
+
+spec_struct!(
+    /// An autoscaling group: like instances kept between a minimum and a maximum.
+    AutoscalingGroupSpec {
+        /// Fewest instances.
+        min_size: u32,
+        /// Most instances.
+        max_size: u32,
+        /// Instances wanted now.
+        desired: Option<u32>,
+        /// How instance health is judged (EC2, ELB).
+        health_check_type: Option<String>,
+    }
+);
+
+spec_struct!(
+    /// A target group: where a load balancer's listeners forward, and how targets are checked.
+    TargetGroupSpec {
+        /// Port the targets receive traffic on.
+        port: Option<u16>,
+        /// Protocol (HTTP, HTTPS, TCP).
+        protocol: Option<String>,
+        /// What the targets are (instance, ip, lambda, alb).
+        target_type: Option<String>,
+        /// Health check.
+        health_check: Option<HealthCheck>,
+    }
+);
+
 macro_rules! specs {
     ($( $variant:ident($ty:ident) ),* $(,)?) => {
         /// The typed attributes of an entity; the variant matches the kind of its key.
@@ -1142,4 +1180,7 @@ specs! {
     EndpointSlice(EndpointSliceSpec),
     ConfigMap(ConfigMapSpec),
     Secret(SecretSpec),
+    LaunchTemplate(LaunchTemplateSpec),
+    AutoscalingGroup(AutoscalingGroupSpec),
+    TargetGroup(TargetGroupSpec),
 }

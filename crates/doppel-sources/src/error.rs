@@ -34,10 +34,12 @@ pub enum ErrorKind {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The input is not valid YAML or JSON.
-    #[error("source `{source_name}`: {place}: not valid YAML: {message}")]
+    #[error("source `{source_name}`: {place}: not valid {format}: {message}")]
     Syntax {
         /// The source instance.
         source_name: String,
+        /// The format expected (`YAML`, `JSON`).
+        format: &'static str,
         /// Where the parser stopped.
         place: Place,
         /// What the parser expected.

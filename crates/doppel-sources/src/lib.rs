@@ -10,6 +10,7 @@ pub mod compliance;
 mod error;
 pub mod kubernetes;
 mod reconcile;
+pub mod terraform;
 
 pub use error::{Error, ErrorKind, Place, Result};
 pub use reconcile::reconcile;
@@ -70,6 +71,10 @@ pub struct Observation {
     pub input: String,
     /// Where each entity was written, for messages.
     pub origins: BTreeMap<Key, Place>,
+    /// Owned entities to remove even from a partial listing (a plan's deletions).
+    pub removed: Vec<Key>,
+    /// Owned entities to remove and add again, with their relations (a plan's replacements).
+    pub replaced: Vec<Key>,
 }
 
 /// One sample of a series bound to an entity attribute.
@@ -99,6 +104,10 @@ pub enum WarningKind {
     Duplicate,
     /// An entity already in the twin that another source or an estate file owns.
     NotOwned,
+    /// Something left out on purpose and counted (a Terraform data source).
+    Skipped,
+    /// An input format newer than the source knows; read as the newest it knows.
+    Format,
 }
 
 /// Something a source skipped or could not resolve; never fatal.

@@ -8,9 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Plans the ChangeSet that makes `twin` hold `observation` for the source instance `name`
 /// of `system`: new entities and relations added, changed ones updated, and, when the
 /// observation is complete, what the instance owns but no longer sees removed. Entities
-/// of other owners are left alone (with a warning). Changes come sorted by subject.
+/// of other owners are left alone (with a warning). Entities the observation lists as
+/// removed go even from a partial listing; those listed as replaced are removed first and
+/// added again with their relations. Changes come sorted by subject.
 pub fn reconcile(observation: Observation, twin: &(impl TwinView + ?Sized), system: &str, name: &str) -> Batch {
-    let Observation { entities, relations, samples, mut warnings, complete, input, origins } = observation;
+    let Observation { entities, relations, samples, mut warnings, complete, input, origins, removed, replaced } =
+        observation;
+    let owned_in_twin = |key: &Key| twin.entity(key).is_some_and(|e| owned_by(e, name));
+    let replaced: BTreeSet<Key> = replaced.into_iter().filter(|k| owned_in_twin(k)).collect();
+    let mut replacements: Vec<Change> = replaced.iter().map(|k| Change::RemoveEntity(k.clone())).collect();
     let mut adds = Vec::new();
     let mut updates = Vec::new();
     let mut seen: BTreeSet<Key> = BTreeSet::new();
@@ -22,6 +28,7 @@ pub fn reconcile(observation: Observation, twin: &(impl TwinView + ?Sized), syst
         }
         match twin.entity(&entity.key) {
             None => adds.push(Change::AddEntity(entity)),
+            Some(_) if replaced.contains(&entity.key) => adds.push(Change::AddEntity(entity)),
             Some(old) if !owned_by(old, name) => {
                 let owner =
                     old.labels.get(OWNER_LABEL).map(|o| format!("source `{o}`")).unwrap_or("estate files".into());
@@ -45,14 +52,21 @@ pub fn reconcile(observation: Observation, twin: &(impl TwinView + ?Sized), syst
         if !seen_relations.insert(relation.key()) {
             continue;
         }
+        let renewed = replaced.contains(&relation.from) || replaced.contains(&relation.to);
         match twin.relation(&relation.key()) {
             None => rel_adds.push(Change::AddRelation(relation)),
+            Some(_) if renewed => rel_adds.push(Change::AddRelation(relation)),
             Some(old) if *old != relation.spec => rel_updates.push(Change::UpdateRelation(relation)),
             Some(_) => {}
         }
     }
     let mut rel_removals = Vec::new();
     let mut removals = Vec::new();
+    for key in &removed {
+        if owned_in_twin(key) && !seen.contains(key) && !complete {
+            removals.push(Change::RemoveEntity(key.clone()));
+        }
+    }
     if complete {
         let owned: BTreeSet<Key> = owned_keys(twin, name).into_iter().collect();
         for key in &owned {
@@ -60,18 +74,25 @@ pub fn reconcile(observation: Observation, twin: &(impl TwinView + ?Sized), syst
                 removals.push(Change::RemoveEntity(key.clone()));
                 continue;
             }
+            if replaced.contains(key) {
+                continue;
+            }
             for relation in twin.out_relations(key) {
-                let to_kept = owned.contains(relation.to) && seen.contains(relation.to);
+                let to_kept =
+                    owned.contains(relation.to) && seen.contains(relation.to) && !replaced.contains(relation.to);
                 if to_kept && !seen_relations.contains(&relation.key()) {
                     rel_removals.push(Change::RemoveRelation(relation.key()));
                 }
             }
         }
     }
-    for group in [&mut adds, &mut updates, &mut rel_adds, &mut rel_updates, &mut rel_removals, &mut removals] {
+    for group in
+        [&mut replacements, &mut adds, &mut updates, &mut rel_adds, &mut rel_updates, &mut rel_removals, &mut removals]
+    {
         group.sort_by_cached_key(Change::subject);
     }
-    let mut changes = adds;
+    let mut changes = replacements;
+    changes.extend(adds);
     changes.extend(updates);
     changes.extend(rel_adds);
     changes.extend(rel_updates);

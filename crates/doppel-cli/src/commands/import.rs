@@ -1,4 +1,5 @@
-//! `doppel import k8s`: Kubernetes manifests in, one ChangeSet with provenance out.
+//! `doppel import k8s` and `doppel import terraform`: manifests or Terraform documents in,
+//! one ChangeSet with provenance out.
 
 use super::author;
 use crate::args::ImportFrom;
@@ -8,6 +9,7 @@ use anyhow::{Context, Result};
 use doppel_estate::SourceFile;
 use doppel_model::{Kind, RelKind, TwinView};
 use doppel_sources::kubernetes::ManifestConfig;
+use doppel_sources::terraform::{PlanSummary, TerraformConfig};
 use doppel_sources::{Batch, Source};
 use doppel_store::{At, SqliteStore, Store};
 use std::collections::BTreeMap;
@@ -16,27 +18,73 @@ use std::path::{Path, PathBuf};
 
 /// Runs an import.
 pub fn run(store_path: &Path, from: &ImportFrom, out: &Output) -> Result<()> {
-    let ImportFrom::K8s { paths, namespace, name, prune, dry_run, author: who } = from;
-    let inputs = read_inputs(paths)?;
-    let config = ManifestConfig { name: name.clone(), namespace: namespace.clone(), prune: *prune };
-    let mut source = config.build(inputs);
+    match from {
+        ImportFrom::K8s { paths, namespace, name, prune, dry_run, author: who } => {
+            let inputs = read_inputs(paths)?;
+            let config = ManifestConfig { name: name.clone(), namespace: namespace.clone(), prune: *prune };
+            let mut source = config.build(inputs);
+            let view = View { what: "manifests", dependencies: true, plan: None };
+            import(&mut source, store_path, *dry_run, who.as_deref(), view, out)
+        }
+        ImportFrom::Terraform { paths, name, partial, dry_run, author: who } => {
+            let inputs = read_inputs(paths)?;
+            let config = TerraformConfig { name: name.clone(), prune: !*partial };
+            let mut source = config.build(inputs);
+            let view = View { what: "Terraform documents", dependencies: false, plan: None };
+            let plan = |s: &doppel_sources::terraform::Terraform| s.plan().cloned();
+            import_with(&mut source, store_path, *dry_run, who.as_deref(), view, out, plan)
+        }
+    }
+}
+
+/// How an import's report looks.
+struct View {
+    /// What is read, for the spinner.
+    what: &'static str,
+    /// Whether to list the dependencies found in env and args (manifests).
+    dependencies: bool,
+    /// What a plan does, when the input was one.
+    plan: Option<PlanSummary>,
+}
+
+fn import<S: Source>(
+    source: &mut S,
+    store_path: &Path,
+    dry_run: bool,
+    who: Option<&str>,
+    view: View,
+    out: &Output,
+) -> Result<()> {
+    import_with(source, store_path, dry_run, who, view, out, |_| None)
+}
+
+fn import_with<S: Source>(
+    source: &mut S,
+    store_path: &Path,
+    dry_run: bool,
+    who: Option<&str>,
+    mut view: View,
+    out: &Output,
+    plan: impl Fn(&S) -> Option<PlanSummary>,
+) -> Result<()> {
     let mut store = SqliteStore::open(store_path)?;
     let twin = super::read_from(&store, At::Head, out)?;
-    let spinner = out.spinner("reading manifests");
+    let spinner = out.spinner(&format!("reading {}", view.what));
     let planned = source.changes(&twin);
     spinner.finish_and_clear();
     let mut batch = planned.map_err(|e| match e.kind() {
         doppel_sources::ErrorKind::InvalidInput => exit::invalid(format!("{e}; nothing was stored")),
         doppel_sources::ErrorKind::Unavailable => anyhow::Error::new(e),
     })?;
-    batch.changeset.provenance.author = author(who.as_deref());
-    let version = if batch.changeset.is_empty() || *dry_run {
+    batch.changeset.provenance.author = author(who);
+    view.plan = plan(source);
+    let version = if batch.changeset.is_empty() || dry_run {
         None
     } else {
         let (commit, _) = store.commit(twin.clone(), &batch.changeset)?;
         Some(commit.version)
     };
-    report(&batch, version, *dry_run, twin.version(), store.path(), out)
+    report(&batch, &view, version, dry_run, twin.version(), store.path(), out)
 }
 
 /// Reads files, directories (recursively: .yaml, .yml, .json) and `-` (standard input).
@@ -92,7 +140,15 @@ fn walk(dir: &Path, listed: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn report(batch: &Batch, version: Option<u64>, dry_run: bool, base: u64, store: &str, out: &Output) -> Result<()> {
+fn report(
+    batch: &Batch,
+    view: &View,
+    version: Option<u64>,
+    dry_run: bool,
+    base: u64,
+    store: &str,
+    out: &Output,
+) -> Result<()> {
     let mut per_kind: BTreeMap<Kind, usize> = BTreeMap::new();
     for key in &batch.observed {
         *per_kind.entry(key.kind()).or_default() += 1;
@@ -101,10 +157,14 @@ fn report(batch: &Batch, version: Option<u64>, dry_run: bool, base: u64, store: 
     let edges: Vec<String> = batch
         .observed_relations
         .iter()
-        .filter(|r| r.kind == RelKind::DependsOn && r.to.kind() == Kind::K8sService)
+        .filter(|r| view.dependencies && r.kind == RelKind::DependsOn && r.to.kind() == Kind::K8sService)
         .map(|r| format!("{} -> {}", r.from, r.to))
         .collect();
     let warnings = batch.warning_counts();
+    let mut per_relation: BTreeMap<RelKind, usize> = BTreeMap::new();
+    for relation in &batch.observed_relations {
+        *per_relation.entry(relation.kind).or_default() += 1;
+    }
     if out.json {
         let warning_rows: Vec<_> = warnings
             .iter()
@@ -116,6 +176,8 @@ fn report(batch: &Batch, version: Option<u64>, dry_run: bool, base: u64, store: 
             "changed": !batch.changeset.is_empty(),
             "imported": per_kind.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>(),
             "relations": batch.observed_relations.len(),
+            "relations_by_type": per_relation.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>(),
+            "plan": view.plan,
             "changes": {"entities": summary.entities, "relations": summary.relations},
             "dependencies": edges,
             "warnings": warning_rows,
@@ -145,9 +207,32 @@ fn report(batch: &Batch, version: Option<u64>, dry_run: bool, base: u64, store: 
             r.removed.to_string(),
         ]);
         out.print_table(&table);
-        out.heading(&format!("Dependencies found in env and args ({})", edges.len()));
-        for edge in &edges {
-            out.line(&format!("  {edge}"));
+        if view.dependencies {
+            out.heading(&format!("Dependencies found in env and args ({})", edges.len()));
+            for edge in &edges {
+                out.line(&format!("  {edge}"));
+            }
+        } else if !per_relation.is_empty() {
+            out.heading(&format!("Relations ({})", batch.observed_relations.len()));
+            for (kind, n) in &per_relation {
+                out.line(&format!("  {kind}: {n}"));
+            }
+        }
+        if let Some(plan) = &view.plan {
+            out.heading(&format!(
+                "Plan: {} to create, {} to update, {} to delete, {} to replace, {} unchanged",
+                plan.create.len(),
+                plan.update.len(),
+                plan.delete.len(),
+                plan.replace.len(),
+                plan.no_op
+            ));
+            for (sign, list) in [("+", &plan.create), ("~", &plan.update), ("-", &plan.delete), ("-/+", &plan.replace)]
+            {
+                for address in list {
+                    out.line(&format!("  {sign} {address}"));
+                }
+            }
         }
         if !warnings.is_empty() {
             out.heading(&format!("Warnings ({})", batch.warnings.len()));
@@ -158,6 +243,8 @@ fn report(batch: &Batch, version: Option<u64>, dry_run: bool, base: u64, store: 
                     doppel_sources::WarningKind::Unresolved => "not in the import",
                     doppel_sources::WarningKind::Duplicate => "defined twice",
                     doppel_sources::WarningKind::NotOwned => "held by another owner",
+                    doppel_sources::WarningKind::Skipped => "skipped",
+                    doppel_sources::WarningKind::Format => "newer format",
                 };
                 out.line(&format!("  {what}: {subject} x{n}"));
             }

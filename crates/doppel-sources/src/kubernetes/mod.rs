@@ -94,6 +94,7 @@ impl Source for Manifests {
             complete: self.config.prune,
             input: format!("{n} manifest file{}", if n == 1 { "" } else { "s" }),
             origins: derived.origins,
+            ..Observation::default()
         })
     }
 }

@@ -57,6 +57,7 @@ pub(crate) fn for_each_object(
     if let Err(syntax) = parsed {
         return Err(Error::Syntax {
             source_name: source_name.to_string(),
+            format: if file.is_json() { "JSON" } else { "YAML" },
             place: Place { file: file.path.clone(), line: syntax.line, col: syntax.col },
             message: syntax.message,
         });
