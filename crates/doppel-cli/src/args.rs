@@ -40,6 +40,17 @@ pub enum ColorChoice {
     Never,
 }
 
+/// How `doppel import` commits what it read.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ImportCommit {
+    /// Show what would change, but store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Who is responsible for the change (default: $USER).
+    #[arg(long)]
+    pub author: Option<String>,
+}
+
 /// Systems `doppel import` reads.
 #[derive(Debug, Subcommand)]
 pub enum ImportFrom {
@@ -57,12 +68,8 @@ pub enum ImportFrom {
         /// The input is everything of this instance: remove what it imported before but no longer lists.
         #[arg(long)]
         prune: bool,
-        /// Show what would change, but store nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Who is responsible for the change (default: $USER).
-        #[arg(long)]
-        author: Option<String>,
+        #[command(flatten)]
+        commit: ImportCommit,
     },
     /// Terraform: `terraform show -json` of a state or a saved plan (detected), `-` for stdin.
     Terraform {
@@ -75,12 +82,8 @@ pub enum ImportFrom {
         /// The files are only part of this instance: remove nothing they lack.
         #[arg(long)]
         partial: bool,
-        /// Show what would change, but store nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Who is responsible for the change (default: $USER).
-        #[arg(long)]
-        author: Option<String>,
+        #[command(flatten)]
+        commit: ImportCommit,
     },
 }
 

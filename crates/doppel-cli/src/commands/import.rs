@@ -19,20 +19,20 @@ use std::path::{Path, PathBuf};
 /// Runs an import.
 pub fn run(store_path: &Path, from: &ImportFrom, out: &Output) -> Result<()> {
     match from {
-        ImportFrom::K8s { paths, namespace, name, prune, dry_run, author: who } => {
+        ImportFrom::K8s { paths, namespace, name, prune, commit } => {
             let inputs = read_inputs(paths)?;
             let config = ManifestConfig { name: name.clone(), namespace: namespace.clone(), prune: *prune };
             let mut source = config.build(inputs);
             let view = View { what: "manifests", dependencies: true, plan: None };
-            import(&mut source, store_path, *dry_run, who.as_deref(), view, out)
+            import(&mut source, store_path, commit.dry_run, commit.author.as_deref(), view, out)
         }
-        ImportFrom::Terraform { paths, name, partial, dry_run, author: who } => {
+        ImportFrom::Terraform { paths, name, partial, commit } => {
             let inputs = read_inputs(paths)?;
             let config = TerraformConfig { name: name.clone(), prune: !*partial };
             let mut source = config.build(inputs);
             let view = View { what: "Terraform documents", dependencies: false, plan: None };
             let plan = |s: &doppel_sources::terraform::Terraform| s.plan().cloned();
-            import_with(&mut source, store_path, *dry_run, who.as_deref(), view, out, plan)
+            import_with(&mut source, store_path, commit.dry_run, commit.author.as_deref(), view, out, plan)
         }
     }
 }
