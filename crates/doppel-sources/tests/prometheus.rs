@@ -445,3 +445,113 @@ prometheus:
         warned.lock().unwrap().iter().any(|w| w == "service/ghost")
     });
 }
+
+/// Sends one raw HTTP/1.1 request and returns the answer's status line and body.
+fn post(port: u16, headers: &str, body: &[u8]) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = write!(stream, "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn the_http_endpoint_refuses_large_mistyped_and_broken_bodies_and_stores_good_ones() {
+    let bindings = Bindings::parse("rw.yaml", RW_BINDINGS, "prometheus").unwrap();
+    let limits = Limits { max_body_bytes: 1_000, max_decoded_bytes: 10_000 };
+    let receiver = Arc::new(Receiver::new(&bindings, Targets::keys([key("service/cart")]), limits));
+    let received: Arc<Mutex<Vec<SeriesSample>>> = Arc::default();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    {
+        let received = received.clone();
+        let sink: doppel_sources::prometheus::http::Sink = Arc::new(move |got| {
+            received.lock().unwrap().extend(got.samples);
+            Ok(())
+        });
+        std::thread::spawn(move || doppel_sources::prometheus::http::serve_blocking(listener, receiver, sink, None));
+    }
+    let proto = "Content-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\n";
+    // A declared gigabyte is refused before any of it is read.
+    let started = Instant::now();
+    let answer = post(port, &format!("{proto}Content-Length: 1073741824\r\n"), b"");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("the request body is 1073741824 bytes; the limit is 1000 bytes"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Undeclared (chunked) and too long: reading stops at the limit.
+    let chunk = vec![b'a'; 600];
+    let mut body = Vec::new();
+    for _ in 0..3 {
+        body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        body.extend_from_slice(&chunk);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    let answer = post(port, &format!("{proto}Transfer-Encoding: chunked\r\n"), &body);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // Wrong content type.
+    let answer = post(port, "Content-Type: application/json\r\nContent-Length: 2\r\n", b"{}");
+    assert!(answer.starts_with("HTTP/1.1 415") && answer.contains("expected application/x-protobuf"), "{answer}");
+    // Truncated protobuf.
+    let request = WriteRequest {
+        timeseries: vec![series(&[("__name__", "service:latency_seconds:p99"), ("service", "cart")], &[(5, 0.2)])],
+    };
+    let raw = prost::Message::encode_to_vec(&request);
+    let cut = snap::raw::Encoder::new().compress_vec(&raw[..raw.len() - 4]).unwrap();
+    let answer = post(port, &format!("{proto}Content-Length: {}\r\n", cut.len()), &cut);
+    assert!(answer.starts_with("HTTP/1.1 400") && answer.contains("malformed or truncated"), "{answer}");
+    assert!(received.lock().unwrap().is_empty(), "nothing refused is stored");
+    // A good one.
+    let good = encode(&request);
+    let answer = post(port, &format!("{proto}Content-Length: {}\r\n", good.len()), &good);
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    assert_eq!(
+        *received.lock().unwrap(),
+        vec![SeriesSample { entity: key("service/cart"), attribute: "latency_p99_ms".into(), ts_ms: 5, value: 200.0 }]
+    );
+}
+
+#[test]
+fn each_bindings_query_once_per_entity_and_endpoint() {
+    let estate = doppel_estate::parse(&[doppel_estate::SourceFile {
+        path: "e.yaml".into(),
+        text: "entities:\n  - kind: service\n    name: cart\n    labels: {team: web}\n    endpoints:\n      - name: GET /cart\n      - name: POST /cart\n  - kind: service\n    name: ads\n".into(),
+    }])
+    .unwrap();
+    let mut twin = Twin::new();
+    twin.apply(&estate.plan(&twin, false).changeset).unwrap();
+    let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[10,"0.5"]}]}}"#;
+    let url = scripted(Some(http("200 OK", "application/json", body)));
+    let bindings = Bindings::parse(
+        "b.yaml",
+        "prometheus:\n  bindings:\n    - series: latency_p99_ms\n      each: service\n      scale: 1000\n      query: 'p99{service=\"{{service}}\",endpoint=\"{{endpoint}}\",team=\"{{label.team}}\"}'\n",
+        "prom",
+    )
+    .unwrap();
+    let config = PrometheusConfig { name: "prom".into(), url, timeout_s: 2.0, window: Window::Instant { at_ms: None } };
+    let mut source = config.build(bindings);
+    let batch = source.changes(&twin).unwrap();
+    // cart's two endpoints; ads has no endpoints (and no team label) so it is not queried.
+    assert_eq!(source.queries(), 2);
+    let got: Vec<(String, String, f64)> =
+        batch.samples.iter().map(|s| (s.entity.to_string(), s.attribute.clone(), s.value)).collect();
+    assert_eq!(
+        got,
+        [
+            ("service/cart".to_string(), "latency_p99_ms:GET /cart".to_string(), 500.0),
+            ("service/cart".to_string(), "latency_p99_ms:POST /cart".to_string(), 500.0)
+        ]
+    );
+}
+
+#[test]
+fn the_example_bindings_file_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/prometheus/bindings.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let bindings = Bindings::parse("bindings.yaml", &text, "prometheus").unwrap();
+    assert_eq!(bindings.url.as_deref(), Some("http://127.0.0.1:9090"));
+    assert_eq!(bindings.bindings.len(), 7);
+    assert!(bindings.bindings.iter().all(|b| b.query.as_ref().is_some_and(|q| q.vars().all(|v| v != "namespace"))));
+}
