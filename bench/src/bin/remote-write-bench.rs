@@ -47,7 +47,8 @@ fn real_main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let (mut per_request, mut per_series, mut requests, mut rounds) = (2_000usize, 1usize, 50usize, 20usize);
     while let Some(arg) = args.next() {
-        let value: usize = args.next().ok_or(format!("{arg} needs a value"))?.parse().map_err(|e| format!("{arg}: {e}"))?;
+        let value: usize =
+            args.next().ok_or(format!("{arg} needs a value"))?.parse().map_err(|e| format!("{arg}: {e}"))?;
         match arg.as_str() {
             "--series" => per_request = value,
             "--per-series" => per_series = value,
@@ -85,7 +86,10 @@ fn real_main() -> Result<(), String> {
                         label("service", &service),
                     ],
                     samples: (0..per_series)
-                        .map(|k| Sample { value: (n + k) as f64 * 0.5, timestamp: 1_795_168_800_000 + (r * 15_000 + k * 1_000) as i64 })
+                        .map(|k| Sample {
+                            value: (n + k) as f64 * 0.5,
+                            timestamp: 1_795_168_800_000 + (r * 15_000 + k * 1_000) as i64,
+                        })
                         .collect(),
                 }
             })

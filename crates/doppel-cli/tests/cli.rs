@@ -674,10 +674,16 @@ fn scripted_prometheus(answers: &'static [(&'static str, &'static str)]) -> Stri
             }
             let query = first.split("query=").nth(1).and_then(|q| q.split([' ', '&']).next()).unwrap_or("");
             let (status, body) = match answers.iter().find(|(q, _)| *q == query) {
-                Some((_, result)) => ("200 OK", format!(r#"{{"status":"success","data":{{"resultType":"vector","result":{result}}}}}"#)),
+                Some((_, result)) => {
+                    ("200 OK", format!(r#"{{"status":"success","data":{{"resultType":"vector","result":{result}}}}}"#))
+                }
                 None => ("500 Internal Server Error", "down".to_string()),
             };
-            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
     });
     url
@@ -724,9 +730,17 @@ fn a_prometheus_import_stores_samples_that_calibration_reads() {
     assert!((work - 2400.0).abs() < 1e-6, "{work}: {cal}");
     assert!((cal["fidelity_before"][0]["observed_mean_ms"].as_f64().unwrap() - 60.0).abs() < 1e-9, "{cal}");
     // A server error names the source, URL and query, and stores nothing.
-    std::fs::write(&bindings, "prometheus:\n  bindings:\n    - {series: utilisation, entity: 'service/{{service}}', query: nothing_here}\n").unwrap();
+    std::fs::write(
+        &bindings,
+        "prometheus:\n  bindings:\n    - {series: utilisation, entity: 'service/{{service}}', query: nothing_here}\n",
+    )
+    .unwrap();
     let err = stderr(&scratch.doppel(&["import", "prometheus", "--bindings", b, "--url", &url]).failure());
-    assert!(err.contains(&format!("{url}/api/v1/query: query `nothing_here`: HTTP 500")) && err.contains("nothing was stored"), "{err}");
+    assert!(
+        err.contains(&format!("{url}/api/v1/query: query `nothing_here`: HTTP 500"))
+            && err.contains("nothing was stored"),
+        "{err}"
+    );
     let err = stderr(&scratch.doppel(&["import", "prometheus", "--bindings", b]).failure());
     assert!(err.contains("no server: give --url"), "{err}");
 }

@@ -54,12 +54,28 @@ fn remote_write_requests_are_decoded_and_bound() {
     let request = WriteRequest {
         timeseries: vec![
             series(
-                &[("__name__", "service_endpoint:requests:rate1m"), ("env", "prod"), ("service", "cart"), ("endpoint", "GET /cart")],
+                &[
+                    ("__name__", "service_endpoint:requests:rate1m"),
+                    ("env", "prod"),
+                    ("service", "cart"),
+                    ("endpoint", "GET /cart"),
+                ],
                 &[(1_000, 12.5), (2_000, 13.0)],
             ),
             // Wrong environment: bound by no binding.
-            series(&[("__name__", "service_endpoint:requests:rate1m"), ("env", "dev"), ("service", "cart"), ("endpoint", "GET /cart")], &[(1_000, 99.0)]),
-            series(&[("__name__", "service:latency_seconds:p99"), ("service", "checkout")], &[(1_000, 0.25), (2_000, f64::NAN)]),
+            series(
+                &[
+                    ("__name__", "service_endpoint:requests:rate1m"),
+                    ("env", "dev"),
+                    ("service", "cart"),
+                    ("endpoint", "GET /cart"),
+                ],
+                &[(1_000, 99.0)],
+            ),
+            series(
+                &[("__name__", "service:latency_seconds:p99"), ("service", "checkout")],
+                &[(1_000, 0.25), (2_000, f64::NAN)],
+            ),
             // Bound, but no such entity: a warning.
             series(&[("__name__", "service:latency_seconds:p99"), ("service", "ghost")], &[(1_000, 0.5), (2_000, 0.5)]),
             // Bound, but without the label the entity template needs.
@@ -79,9 +95,24 @@ fn remote_write_requests_are_decoded_and_bound() {
     assert_eq!(
         samples,
         vec![
-            SeriesSample { entity: key("service/cart"), attribute: "request_rate_rps:GET /cart".into(), ts_ms: 1_000, value: 12.5 },
-            SeriesSample { entity: key("service/cart"), attribute: "request_rate_rps:GET /cart".into(), ts_ms: 2_000, value: 13.0 },
-            SeriesSample { entity: key("service/checkout"), attribute: "latency_p99_ms".into(), ts_ms: 1_000, value: 250.0 },
+            SeriesSample {
+                entity: key("service/cart"),
+                attribute: "request_rate_rps:GET /cart".into(),
+                ts_ms: 1_000,
+                value: 12.5
+            },
+            SeriesSample {
+                entity: key("service/cart"),
+                attribute: "request_rate_rps:GET /cart".into(),
+                ts_ms: 2_000,
+                value: 13.0
+            },
+            SeriesSample {
+                entity: key("service/checkout"),
+                attribute: "latency_p99_ms".into(),
+                ts_ms: 1_000,
+                value: 250.0
+            },
         ]
     );
     assert_eq!(got.warnings.len(), 2, "{:?}", got.warnings);
@@ -113,12 +144,19 @@ fn remote_write_refuses_what_is_too_large_mistyped_or_broken() {
     assert_eq!(err.status(), 415);
     assert!(err.to_string().contains("content type `application/json`; expected application/x-protobuf"), "{err}");
     assert!(check_headers(None, None).unwrap_err().to_string().contains("(none)"));
-    assert!(check_headers(Some("application/x-protobuf"), Some("gzip")).unwrap_err().to_string().contains("expected snappy"));
+    assert!(
+        check_headers(Some("application/x-protobuf"), Some("gzip"))
+            .unwrap_err()
+            .to_string()
+            .contains("expected snappy")
+    );
     // Not snappy at all.
     let err = receiver.ingest(b"\xff\xff\xff\xff\xff\xff").unwrap_err();
     assert!(matches!(err, RemoteWriteError::Snappy { .. }), "{err}");
     // Valid snappy around a protobuf cut short.
-    let request = WriteRequest { timeseries: vec![series(&[("__name__", "service:latency_seconds:p99"), ("service", "cart")], &[(1, 0.1)])] };
+    let request = WriteRequest {
+        timeseries: vec![series(&[("__name__", "service:latency_seconds:p99"), ("service", "cart")], &[(1, 0.1)])],
+    };
     let raw = prost::Message::encode_to_vec(&request);
     let cut = snap::raw::Encoder::new().compress_vec(&raw[..raw.len() - 3]).unwrap();
     let err = receiver.ingest(&cut).unwrap_err();
@@ -170,13 +208,21 @@ fn scripted(answer: Option<&'static str>) -> String {
 }
 
 fn http(status: &str, content_type: &str, body: &str) -> &'static str {
-    let text = format!("HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let text = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     Box::leak(text.into_boxed_str())
 }
 
 fn pull_from(url: &str, bindings: &str) -> Result<doppel_sources::Batch, Error> {
     let bindings = Bindings::parse("b.yaml", bindings, "prom").unwrap();
-    let config = PrometheusConfig { name: "prom".into(), url: url.into(), timeout_s: 1.0, window: Window::Instant { at_ms: None } };
+    let config = PrometheusConfig {
+        name: "prom".into(),
+        url: url.into(),
+        timeout_s: 1.0,
+        window: Window::Instant { at_ms: None },
+    };
     let mut twin = Twin::new();
     twin.apply(&ChangeSet::of(vec![Change::AddEntity(Entity::new(key("service/cart")))])).unwrap();
     config.build(bindings).changes(&twin)
@@ -187,15 +233,34 @@ const ONE_BINDING: &str = "prometheus:\n  bindings:\n    - series: utilisation\n
 #[test]
 fn a_failing_server_gives_errors_naming_source_url_and_query() {
     let cases: Vec<(String, &str, ErrorKind)> = vec![
-        (scripted(Some(http("500 Internal Server Error", "text/plain", "boom")))
-            , "HTTP 500: expected a Prometheus API answer in JSON", ErrorKind::Unavailable),
-        (scripted(Some(http("200 OK", "text/html", "<html>hello</html>"))), "HTTP 200, text/html: expected a Prometheus API answer in JSON", ErrorKind::InvalidInput),
         (
-            scripted(Some(http("400 Bad Request", "application/json", r#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#))),
+            scripted(Some(http("500 Internal Server Error", "text/plain", "boom"))),
+            "HTTP 500: expected a Prometheus API answer in JSON",
+            ErrorKind::Unavailable,
+        ),
+        (
+            scripted(Some(http("200 OK", "text/html", "<html>hello</html>"))),
+            "HTTP 200, text/html: expected a Prometheus API answer in JSON",
+            ErrorKind::InvalidInput,
+        ),
+        (
+            scripted(Some(http(
+                "400 Bad Request",
+                "application/json",
+                r#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#,
+            ))),
             "status error (bad_data): parse error at char 3",
             ErrorKind::InvalidInput,
         ),
-        (scripted(Some(http("200 OK", "application/json", r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":"x"}]}}"#))), "expected a Prometheus API answer in JSON", ErrorKind::InvalidInput),
+        (
+            scripted(Some(http(
+                "200 OK",
+                "application/json",
+                r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":"x"}]}}"#,
+            ))),
+            "expected a Prometheus API answer in JSON",
+            ErrorKind::InvalidInput,
+        ),
         (scripted(None), "no answer in time (timeout)", ErrorKind::Unavailable),
     ];
     for (url, expected, kind) in cases {
@@ -226,7 +291,12 @@ fn a_canned_answer_is_bound_with_warnings_for_unknown_entities() {
     assert!(batch.changeset.is_empty(), "a pull only brings samples");
     assert_eq!(
         batch.samples,
-        vec![SeriesSample { entity: key("service/cart"), attribute: "utilisation".into(), ts_ms: 1_700_000_000_500, value: 0.25 }]
+        vec![SeriesSample {
+            entity: key("service/cart"),
+            attribute: "utilisation".into(),
+            ts_ms: 1_700_000_000_500,
+            value: 0.25
+        }]
     );
     let subjects: Vec<&str> = batch.warnings.iter().map(|w| w.subject.as_str()).collect();
     assert_eq!(subjects, ["no label `service`", "service/ghost"]);
@@ -311,7 +381,8 @@ fn a_real_prometheus_is_pulled_and_remote_writes_to_the_receiver() {
     let binary = prometheus_binary();
     let dir = tempfile::tempdir().unwrap();
 
-    let mut exporter = Command::new("python3").args(["-c", EXPORTER]).stdout(Stdio::piped()).spawn().expect("python3 runs");
+    let mut exporter =
+        Command::new("python3").args(["-c", EXPORTER]).stdout(Stdio::piped()).spawn().expect("python3 runs");
     let mut first = String::new();
     BufReader::new(exporter.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let _exporter = Running(exporter);
@@ -360,8 +431,10 @@ fn a_real_prometheus_is_pulled_and_remote_writes_to_the_receiver() {
     wait_for("prometheus", Duration::from_secs(60), || get(&format!("{url}/-/ready")).is_some());
     // Enough scrapes for a rate over 5 s.
     wait_for("the shop scrapes", Duration::from_secs(60), || {
-        get(&format!("{url}/api/v1/query?query=count_over_time(shop_utilisation%7Bservice%3D%22cart%22%7D%5B10s%5D)%3E%3D6"))
-            .is_some_and(|t| t.contains("\"result\":[{"))
+        get(&format!(
+            "{url}/api/v1/query?query=count_over_time(shop_utilisation%7Bservice%3D%22cart%22%7D%5B10s%5D)%3E%3D6"
+        ))
+        .is_some_and(|t| t.contains("\"result\":[{"))
     });
 
     let bindings = Bindings::parse(

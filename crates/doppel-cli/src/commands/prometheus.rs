@@ -45,7 +45,9 @@ pub fn import(store_path: &Path, args: &PrometheusArgs, dry_run: bool, out: &Out
     };
     let window = match &args.range {
         None => Window::Instant { at_ms: None },
-        Some(range) => Window::Range { range_s: duration("range", range)?, step_s: duration("step", &args.step)?, end_ms: None },
+        Some(range) => {
+            Window::Range { range_s: duration("range", range)?, step_s: duration("step", &args.step)?, end_ms: None }
+        }
     };
     let mut store = SqliteStore::open(store_path)?;
     let twin = read_from(&store, At::Head, out)?;
@@ -61,7 +63,8 @@ pub fn import(store_path: &Path, args: &PrometheusArgs, dry_run: bool, out: &Out
     let stored = if dry_run { 0 } else { store.append_samples(&to_store(&batch.samples))? };
     let mut per_series: BTreeMap<(String, String), (usize, i64, f64)> = BTreeMap::new();
     for sample in &batch.samples {
-        let entry = per_series.entry((sample.entity.to_string(), sample.attribute.clone())).or_insert((0, i64::MIN, 0.0));
+        let entry =
+            per_series.entry((sample.entity.to_string(), sample.attribute.clone())).or_insert((0, i64::MIN, 0.0));
         entry.0 += 1;
         if sample.ts_ms >= entry.1 {
             (entry.1, entry.2) = (sample.ts_ms, sample.value);
@@ -91,7 +94,8 @@ pub fn import(store_path: &Path, args: &PrometheusArgs, dry_run: bool, out: &Out
         out.print_table(&table);
         print_warnings(&batch.warnings, out);
     }
-    let what = format!("{} samples of {} series from {} queries", batch.samples.len(), per_series.len(), source.queries());
+    let what =
+        format!("{} samples of {} series from {} queries", batch.samples.len(), per_series.len(), source.queries());
     if dry_run {
         out.success(&format!("would store {what} (dry run: nothing stored)"));
     } else {

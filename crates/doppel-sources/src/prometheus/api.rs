@@ -88,7 +88,9 @@ impl Client {
             return Err(fail("no URL; expected --url or `url:` in the bindings file (http://HOST:9090)".into()));
         }
         if base.starts_with("https://") {
-            return Err(fail("https is not supported by this build; expected an http:// URL (a local proxy can add TLS)".into()));
+            return Err(fail(
+                "https is not supported by this build; expected an http:// URL (a local proxy can add TLS)".into(),
+            ));
         }
         if !base.starts_with("http://") {
             return Err(fail("expected a URL starting with http://".into()));
@@ -106,7 +108,8 @@ impl Client {
 
     /// Runs one query over the configured window.
     pub(crate) fn run(&self, query: &str) -> Result<Vec<ResultSeries>> {
-        let now_s = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let now_s =
+            || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         let (path, params): (&str, Vec<(&str, String)>) = match self.window {
             Window::Instant { at_ms } => {
                 let mut params = vec![("query", query.to_string())];
@@ -139,30 +142,34 @@ impl Client {
             request = request.query(*name, value);
         }
         let mut response = request.call().map_err(|e| match e {
-            ureq::Error::Timeout(_) => fail("no answer in time (timeout); is the server up and the query cheap enough?".into(), true),
+            ureq::Error::Timeout(_) => {
+                fail("no answer in time (timeout); is the server up and the query cheap enough?".into(), true)
+            }
             ureq::Error::Io(io) => fail(format!("cannot reach the server: {io}"), true),
             ureq::Error::ConnectionFailed => fail("cannot connect to the server".into(), true),
             other => fail(format!("request failed: {other}"), true),
         })?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let body = response.body_mut().with_config().limit(MAX_ANSWER_BYTES).read_to_string().map_err(|e| match e {
             ureq::Error::Timeout(_) => fail("the answer did not arrive in time (timeout)".into(), true),
-            ureq::Error::BodyExceedsLimit(limit) => fail(format!("the answer is over {limit} bytes; narrow the query"), false),
+            ureq::Error::BodyExceedsLimit(limit) => {
+                fail(format!("the answer is over {limit} bytes; narrow the query"), false)
+            }
             other => fail(format!("cannot read the answer (HTTP {status}): {other}"), true),
         })?;
         let answer: Answer = match serde_json::from_str(&body) {
             Ok(answer) => answer,
             Err(e) => {
                 let start: String = body.chars().take(80).collect();
-                let what = if status >= 400 { format!("HTTP {status}") } else { format!("HTTP {status}, {content_type}") };
+                let what =
+                    if status >= 400 { format!("HTTP {status}") } else { format!("HTTP {status}, {content_type}") };
                 return Err(fail(
-                    format!("{what}: expected a Prometheus API answer in JSON ({e}); the body starts `{}`", start.trim()),
+                    format!(
+                        "{what}: expected a Prometheus API answer in JSON ({e}); the body starts `{}`",
+                        start.trim()
+                    ),
                     status >= 500,
                 ));
             }
@@ -171,7 +178,10 @@ impl Client {
             let kind = answer.error_type.unwrap_or_else(|| "unknown".into());
             let message = answer.error.unwrap_or_default();
             let retryable = status >= 500 || kind == "timeout" || kind == "unavailable";
-            return Err(fail(format!("Prometheus answered HTTP {status} with status error ({kind}): {message}"), retryable));
+            return Err(fail(
+                format!("Prometheus answered HTTP {status} with status error ({kind}): {message}"),
+                retryable,
+            ));
         }
         if answer.status != "success" || status >= 300 {
             return Err(fail(

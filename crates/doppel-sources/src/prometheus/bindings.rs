@@ -248,7 +248,10 @@ impl Bindings {
         if let Some(timeout) = spec.timeout_s
             && !(timeout.is_finite() && timeout > 0.0)
         {
-            return Err(fail(section_node.locate("timeout_s"), format!("timeout_s is {timeout}; expected seconds above 0")));
+            return Err(fail(
+                section_node.locate("timeout_s"),
+                format!("timeout_s is {timeout}; expected seconds above 0"),
+            ));
         }
         let mut bindings = Vec::with_capacity(spec.bindings.len());
         for (index, written) in spec.bindings.into_iter().enumerate() {
@@ -264,21 +267,29 @@ impl Bindings {
             {
                 return Err(here(
                     "series",
-                    format!("`{series}`: expected an attribute name of letters, digits and `_`, unit last (`request_rate_rps`)"),
+                    format!(
+                        "`{series}`: expected an attribute name of letters, digits and `_`, unit last (`request_rate_rps`)"
+                    ),
                 ));
             }
             let template = |field: &str, text: &str| Template::parse(text).map_err(|m| here(field, m));
             let each = match &written.each {
                 None => None,
                 Some(prefix) => Some(Kind::from_prefix(prefix).ok_or_else(|| {
-                    here("each", format!("`{prefix}` is not an entity kind; expected one such as `service`, `datastore`, `host`"))
+                    here(
+                        "each",
+                        format!(
+                            "`{prefix}` is not an entity kind; expected one such as `service`, `datastore`, `host`"
+                        ),
+                    )
                 })?),
             };
             let entity = written.entity.as_deref().map(|t| template("entity", t)).transpose()?;
             if entity.is_none() && each.is_none() {
                 return Err(here(
                     "entity",
-                    "missing: give `entity` (a key over the series' labels, `service/{{service}}`) or `each` (a kind)".into(),
+                    "missing: give `entity` (a key over the series' labels, `service/{{service}}`) or `each` (a kind)"
+                        .into(),
                 ));
             }
             if entity.is_some() && each.is_some() {
@@ -298,14 +309,18 @@ impl Bindings {
                     let parsed = template("query", text)?;
                     let filled = parsed.partial(|name| spec.vars.get(name).cloned());
                     for var in filled.vars() {
-                        let known = each.is_some() && (ENTITY_VARS.contains(&var) || Some(var) == each.map(|k| k.prefix()));
+                        let known =
+                            each.is_some() && (ENTITY_VARS.contains(&var) || Some(var) == each.map(|k| k.prefix()));
                         if !known && !var.starts_with("label.") {
                             let offer = if each.is_some() {
                                 "a `vars` entry, `name`, `key`, `namespace`, `endpoint`, the kind's prefix or `label.NAME`"
                             } else {
                                 "a `vars` entry (or use `each` to fill it from entities)"
                             };
-                            return Err(here("query", format!("placeholder `{{{{{var}}}}}` has no value; expected {offer}")));
+                            return Err(here(
+                                "query",
+                                format!("placeholder `{{{{{var}}}}}` has no value; expected {offer}"),
+                            ));
                         }
                         if var.starts_with("label.") && each.is_none() {
                             return Err(here("query", format!("placeholder `{{{{{var}}}}}` needs `each`")));
@@ -315,7 +330,10 @@ impl Bindings {
                 }
             };
             if written.metric.is_some() && entity.is_none() {
-                return Err(here("metric", "remote-write bindings need `entity` (a key over the series' labels)".into()));
+                return Err(here(
+                    "metric",
+                    "remote-write bindings need `entity` (a key over the series' labels)".into(),
+                ));
             }
             if let Some(metric) = &written.metric
                 && metric.trim().is_empty()
@@ -323,7 +341,10 @@ impl Bindings {
                 return Err(here("metric", "is empty; expected a metric name".into()));
             }
             if query.is_none() && written.metric.is_none() {
-                return Err(here("query", "missing: give `query` (PromQL, for pulls) or `metric` (for remote-write), or both".into()));
+                return Err(here(
+                    "query",
+                    "missing: give `query` (PromQL, for pulls) or `metric` (for remote-write), or both".into(),
+                ));
             }
             let scale = written.scale.unwrap_or(1.0);
             if !scale.is_finite() {
@@ -384,11 +405,23 @@ mod tests {
         let cases = [
             ("", "the file is empty"),
             ("other: 1\n", "b.yaml:1:1: prometheus bindings: unknown top-level key `other`"),
-            ("prometheus:\n  bindings:\n    - series: x\n      entity: service/a\n      query: up\n      colour: red\n", "b.yaml:3:7"),
-            ("prometheus:\n  bindings:\n    - series: 'bad name'\n      entity: service/a\n      query: up\n", "expected an attribute name"),
+            (
+                "prometheus:\n  bindings:\n    - series: x\n      entity: service/a\n      query: up\n      colour: red\n",
+                "b.yaml:3:7",
+            ),
+            (
+                "prometheus:\n  bindings:\n    - series: 'bad name'\n      entity: service/a\n      query: up\n",
+                "expected an attribute name",
+            ),
             ("prometheus:\n  bindings:\n    - series: x\n      query: up\n", "missing: give `entity`"),
-            ("prometheus:\n  bindings:\n    - series: x\n      each: servise\n      query: up\n", "`servise` is not an entity kind"),
-            ("prometheus:\n  bindings:\n    - series: x\n      entity: service/a\n      query: 'up{a=\"{{who}}\"}'\n", "placeholder `{{who}}` has no value"),
+            (
+                "prometheus:\n  bindings:\n    - series: x\n      each: servise\n      query: up\n",
+                "`servise` is not an entity kind",
+            ),
+            (
+                "prometheus:\n  bindings:\n    - series: x\n      entity: service/a\n      query: 'up{a=\"{{who}}\"}'\n",
+                "placeholder `{{who}}` has no value",
+            ),
             ("prometheus:\n  bindings:\n    - series: x\n      entity: nope/a\n      query: up\n", "`nope/a`"),
             ("prometheus:\n  bindings:\n    - series: x\n      entity: service/a\n", "missing: give `query`"),
             ("prometheus:\n  bindings: []\n", "`bindings` is empty"),

@@ -44,7 +44,8 @@ async fn write(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            let error = RemoteWriteError::TooLarge { what: "request body", size: limit as u64 + 1, limit: limit as u64 };
+            let error =
+                RemoteWriteError::TooLarge { what: "request body", size: limit as u64 + 1, limit: limit as u64 };
             return refuse(&error);
         }
     };
@@ -54,7 +55,9 @@ async fn write(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
     };
     match (state.sink)(ingested) {
         Ok(()) => (StatusCode::NO_CONTENT, String::new()),
-        Err(message) => (StatusCode::INTERNAL_SERVER_ERROR, format!("remote-write: cannot store the samples: {message}\n")),
+        Err(message) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("remote-write: cannot store the samples: {message}\n"))
+        }
     }
 }
 

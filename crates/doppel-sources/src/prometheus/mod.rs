@@ -132,7 +132,14 @@ pub(crate) struct WarningTally {
 
 impl WarningTally {
     /// Counts `samples` samples under one warning.
-    pub(crate) fn add(&mut self, binding: &Binding, kind: WarningKind, subject: String, samples: usize, message: impl FnOnce() -> String) {
+    pub(crate) fn add(
+        &mut self,
+        binding: &Binding,
+        kind: WarningKind,
+        subject: String,
+        samples: usize,
+        message: impl FnOnce() -> String,
+    ) {
         let entry = self
             .counts
             .entry((binding.index, kind, subject))
@@ -268,7 +275,8 @@ impl Source for Prometheus {
                     queries += 1;
                     for one in series {
                         let label = |name: &str| one.labels.get(name).map(String::as_str);
-                        let Some((key, attribute)) = resolve(binding, None, label, &self.targets, one.points.len(), &mut tally)
+                        let Some((key, attribute)) =
+                            resolve(binding, None, label, &self.targets, one.points.len(), &mut tally)
                         else {
                             continue;
                         };
@@ -307,8 +315,17 @@ impl Source for Prometheus {
                             for one in series.iter().take(take) {
                                 let label = |name: &str| one.labels.get(name).map(String::as_str);
                                 let resolved = match endpoint {
-                                    Some(endpoint) => Some((target.key.clone(), attribute(&binding.series, Some(endpoint)))),
-                                    None => resolve(binding, Some(&target.key), label, &self.targets, one.points.len(), &mut tally),
+                                    Some(endpoint) => {
+                                        Some((target.key.clone(), attribute(&binding.series, Some(endpoint))))
+                                    }
+                                    None => resolve(
+                                        binding,
+                                        Some(&target.key),
+                                        label,
+                                        &self.targets,
+                                        one.points.len(),
+                                        &mut tally,
+                                    ),
                                 };
                                 let Some((key, attribute)) = resolved else { continue };
                                 push_points(&mut samples, &mut tally, binding, &key, &attribute, &one.points);

@@ -150,7 +150,9 @@ pub fn decode(body: &[u8], limits: Limits) -> Result<WriteRequest, RemoteWriteEr
             limit: limits.max_decoded_bytes as u64,
         });
     }
-    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| RemoteWriteError::Snappy { message: e.to_string() })?;
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| RemoteWriteError::Snappy { message: e.to_string() })?;
     WriteRequest::decode(Bytes::from(raw)).map_err(|e| RemoteWriteError::Protobuf { message: e.to_string() })
 }
 
@@ -302,10 +304,18 @@ impl Receiver {
 
     fn resolve(&self, entity_text: &str, endpoint_text: &str, binding: &Binding) -> Resolved {
         let key: Key = entity_text.parse().map_err(|e| {
-            (WarningKind::Unresolved, entity_text.to_string(), format!("`{entity_text}` is not an entity key ({e}); skipped"))
+            (
+                WarningKind::Unresolved,
+                entity_text.to_string(),
+                format!("`{entity_text}` is not an entity key ({e}); skipped"),
+            )
         })?;
         if !self.targets.contains(&key) {
-            return Err((WarningKind::Unresolved, key.to_string(), format!("{key} matches no entity in the twin; skipped")));
+            return Err((
+                WarningKind::Unresolved,
+                key.to_string(),
+                format!("{key} matches no entity in the twin; skipped"),
+            ));
         }
         let endpoint = binding.endpoint.as_ref().map(|_| endpoint_text);
         Ok((key, attribute(&binding.series, endpoint)))
