@@ -127,8 +127,11 @@ impl Targets {
 /// concerned (so a flood of unmatched series makes a handful of warnings).
 #[derive(Debug, Default)]
 pub(crate) struct WarningTally {
-    counts: BTreeMap<(usize, WarningKind, String), (usize, String, crate::Place, String)>,
+    counts: BTreeMap<(usize, WarningKind, String), Tallied>,
 }
+
+/// One tallied warning: samples concerned, message, the binding's place and name.
+type Tallied = (usize, String, crate::Place, String);
 
 impl WarningTally {
     /// Counts `samples` samples under one warning.
