@@ -407,7 +407,7 @@ mod tests {
             ("other: 1\n", "b.yaml:1:1: prometheus bindings: unknown top-level key `other`"),
             (
                 "prometheus:\n  bindings:\n    - series: x\n      entity: service/a\n      query: up\n      colour: red\n",
-                "b.yaml:3:7",
+                "b.yaml:6:15: prometheus bindings: prometheus.bindings.0.colour: unknown field `colour`",
             ),
             (
                 "prometheus:\n  bindings:\n    - series: 'bad name'\n      entity: service/a\n      query: up\n",
