@@ -71,6 +71,15 @@ pub enum ImportFrom {
         #[command(flatten)]
         commit: ImportCommit,
     },
+    /// Prometheus: run the bindings' PromQL through the HTTP API once and store the samples.
+    Prometheus {
+        /// Server, bindings and window.
+        #[command(flatten)]
+        args: PrometheusArgs,
+        /// Show what would be stored, but store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Terraform: `terraform show -json` of a state or a saved plan (detected), `-` for stdin.
     Terraform {
         /// Files, or `-`.
@@ -85,6 +94,29 @@ pub enum ImportFrom {
         #[command(flatten)]
         commit: ImportCommit,
     },
+}
+
+/// How a Prometheus pull is asked for on the command line.
+#[derive(Debug, Args, Clone)]
+pub struct PrometheusArgs {
+    /// The bindings file: a `prometheus:` section (docs/sources.md).
+    #[arg(long, short)]
+    pub bindings: PathBuf,
+    /// The server's URL (http://HOST:9090); default: the file's `url`.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Read a range ending now (`1h`, `30m`) instead of one instant.
+    #[arg(long)]
+    pub range: Option<String>,
+    /// The resolution of a range (`60s`).
+    #[arg(long, default_value = "60s")]
+    pub step: String,
+    /// How long to wait for each answer (`10s`); default: the file's `timeout_s`, else 10 s.
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Name of this source instance; default: the file's `name`, else `prometheus`.
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// Which version of the twin to read.
@@ -247,6 +279,19 @@ pub enum Command {
         /// CSV files with the header `entity,attribute,time,value`.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Receive Prometheus remote-write requests and store the samples the bindings map
+    /// onto entities of the twin.
+    Receive {
+        /// Address to listen on for remote-write (`127.0.0.1:9201`; port 0 picks one).
+        #[arg(long = "remote-write", value_name = "ADDR")]
+        remote_write: String,
+        /// The bindings file: a `prometheus:` section whose bindings name a `metric`.
+        #[arg(long, short)]
+        bindings: PathBuf,
+        /// Stop after this many requests were stored (default: run until killed).
+        #[arg(long, value_name = "N")]
+        max_requests: Option<usize>,
     },
     /// Service times from the telemetry (utilisation law, span self-times), with the
     /// model's fidelity before and after; proposed as a ChangeSet.

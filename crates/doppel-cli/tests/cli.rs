@@ -656,3 +656,91 @@ fn import_k8s_commits_manifests_once_and_refuses_bad_ones() {
     assert!(stderr(&refused).contains("wrong-type.yaml:5:"), "{}", stderr(&refused));
     assert_eq!(scratch.fingerprint(), before);
 }
+
+/// A scripted Prometheus HTTP API: answers each query (a bare metric name) with its vector.
+fn scripted_prometheus(answers: &'static [(&'static str, &'static str)]) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && line != "\r\n" {
+                line.clear();
+            }
+            let query = first.split("query=").nth(1).and_then(|q| q.split([' ', '&']).next()).unwrap_or("");
+            let (status, body) = match answers.iter().find(|(q, _)| *q == query) {
+                Some((_, result)) => {
+                    ("200 OK", format!(r#"{{"status":"success","data":{{"resultType":"vector","result":{result}}}}}"#))
+                }
+                None => ("500 Internal Server Error", "down".to_string()),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn a_prometheus_import_stores_samples_that_calibration_reads() {
+    let scratch = Scratch::new();
+    scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    let at = "1795168800";
+    let url = scripted_prometheus(Box::leak(Box::new([
+        ("shop_utilisation", Box::leak(format!(r#"[{{"metric":{{"service":"catalog"}},"value":[{at},"0.6"]}},{{"metric":{{"service":"ghost"}},"value":[{at},"0.9"]}}]"#).into_boxed_str()) as &str),
+        ("shop_rate", Box::leak(format!(r#"[{{"metric":{{"service":"catalog","endpoint":"ListProducts"}},"value":[{at},"100"]}},{{"metric":{{"service":"catalog","endpoint":"GetProduct"}},"value":[{at},"400"]}},{{"metric":{{"service":"catalog","endpoint":"UpdateProduct"}},"value":[{at},"0"]}},{{"metric":{{"service":"frontend","endpoint":"GET /product/{{id}}"}},"value":[{at},"280"]}}]"#).into_boxed_str())),
+        ("shop_latency_mean_seconds", Box::leak(format!(r#"[{{"metric":{{"service":"frontend","endpoint":"GET /product/{{id}}"}},"value":[{at},"0.06"]}}]"#).into_boxed_str())),
+    ])));
+    let bindings = scratch.dir.path().join("bindings.yaml");
+    std::fs::write(
+        &bindings,
+        format!(
+            "prometheus:\n  url: {url}\n  bindings:\n\
+             \x20   - {{series: utilisation, entity: 'service/{{{{service}}}}', query: shop_utilisation}}\n\
+             \x20   - {{series: request_rate_rps, entity: 'service/{{{{service}}}}', endpoint: '{{{{endpoint}}}}', query: shop_rate}}\n\
+             \x20   - {{series: latency_mean_ms, entity: 'service/{{{{service}}}}', endpoint: '{{{{endpoint}}}}', query: shop_latency_mean_seconds, scale: 1000}}\n"
+        ),
+    )
+    .unwrap();
+    let b = bindings.to_str().unwrap();
+    // A dry run stores nothing.
+    let dry = json(&scratch.doppel(&["import", "prometheus", "--bindings", b, "--dry-run", "--json"]).success());
+    assert_eq!((dry["samples"].as_u64(), dry["stored"].as_u64()), (Some(6), Some(0)), "{dry}");
+    scratch.doppel(&["calibrate"]).failure();
+    let text = stdout(&scratch.doppel(&["import", "prometheus", "--bindings", b]).success());
+    assert!(text.contains("request_rate_rps:GetProduct") && text.contains("service/catalog"), "{text}");
+    assert!(text.contains("service/ghost matches no entity in the twin"), "{text}");
+    assert!(text.contains("stored 6 samples of 6 series from 3 queries"), "{text}");
+    // Calibration reads them: 60% of the catalog's 4 servers is 2,400 ms of work a second.
+    let cal = json(&scratch.doppel(&["calibrate", "--json"]).success());
+    let after = |name: &str| {
+        cal["calibrated"].as_array().unwrap().iter().find(|c| c["endpoint"] == name).unwrap()["after"]["mean_ms"]
+            .as_f64()
+            .unwrap()
+    };
+    let work = 100.0 * after("service/catalog ListProducts") + 400.0 * after("service/catalog GetProduct");
+    assert!((work - 2400.0).abs() < 1e-6, "{work}: {cal}");
+    assert!((cal["fidelity_before"][0]["observed_mean_ms"].as_f64().unwrap() - 60.0).abs() < 1e-9, "{cal}");
+    // A server error names the source, URL and query, and stores nothing.
+    std::fs::write(
+        &bindings,
+        "prometheus:\n  bindings:\n    - {series: utilisation, entity: 'service/{{service}}', query: nothing_here}\n",
+    )
+    .unwrap();
+    let err = stderr(&scratch.doppel(&["import", "prometheus", "--bindings", b, "--url", &url]).failure());
+    assert!(
+        err.contains(&format!("{url}/api/v1/query: query `nothing_here`: HTTP 500"))
+            && err.contains("nothing was stored"),
+        "{err}"
+    );
+    let err = stderr(&scratch.doppel(&["import", "prometheus", "--bindings", b]).failure());
+    assert!(err.contains("no server: give --url"), "{err}");
+}

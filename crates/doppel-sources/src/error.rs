@@ -69,6 +69,21 @@ pub enum Error {
         /// The model's reasons.
         message: String,
     },
+    /// A query to a remote system failed: no answer, an HTTP error, or an answer that is
+    /// not what the API documents.
+    #[error("source `{source_name}`: {url}: query `{query}`: {message}")]
+    Query {
+        /// The source instance.
+        source_name: String,
+        /// The URL asked.
+        url: String,
+        /// The query sent.
+        query: String,
+        /// What went wrong and what was expected.
+        message: String,
+        /// Whether asking again may succeed (no answer, a server error).
+        retryable: bool,
+    },
     /// The input could not be read.
     #[error("source `{source_name}`: cannot read {what}: {message}")]
     Unreadable {
@@ -86,6 +101,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Unreadable { .. } => ErrorKind::Unavailable,
+            Error::Query { retryable: true, .. } => ErrorKind::Unavailable,
             _ => ErrorKind::InvalidInput,
         }
     }
@@ -100,7 +116,7 @@ impl Error {
         match self {
             Error::Syntax { place, .. } | Error::Object { place, .. } => Some(place),
             Error::Refused { place, .. } => place.as_ref(),
-            Error::Unreadable { .. } => None,
+            Error::Unreadable { .. } | Error::Query { .. } => None,
         }
     }
 }

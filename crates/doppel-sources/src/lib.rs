@@ -9,6 +9,7 @@
 pub mod compliance;
 mod error;
 pub mod kubernetes;
+pub mod prometheus;
 mod reconcile;
 pub mod terraform;
 

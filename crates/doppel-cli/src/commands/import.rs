@@ -1,4 +1,5 @@
-//! `doppel import k8s` and `doppel import terraform`: manifests or Terraform documents in,
+//! `doppel import k8s` and `doppel import terraform` (`doppel import prometheus` is in
+//! `prometheus.rs`): manifests or Terraform documents in,
 //! one ChangeSet with provenance out.
 
 use super::author;
@@ -26,6 +27,7 @@ pub fn run(store_path: &Path, from: &ImportFrom, out: &Output) -> Result<()> {
             let view = View { what: "manifests", dependencies: true, plan: None };
             import(&mut source, store_path, commit.dry_run, commit.author.as_deref(), view, out)
         }
+        ImportFrom::Prometheus { args, dry_run } => super::prometheus::import(store_path, args, *dry_run, out),
         ImportFrom::Terraform { paths, name, partial, commit } => {
             let inputs = read_inputs(paths)?;
             let config = TerraformConfig { name: name.clone(), prune: !*partial };

@@ -10,6 +10,7 @@ mod import;
 mod load;
 mod observe;
 mod perf;
+mod prometheus;
 mod resilience;
 mod show;
 mod sweep;
@@ -63,6 +64,9 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
         }
         Command::Capacity { args, target, version } => {
             perf::capacity(&cli.store, args, target, &AtArgs { version: *version, at: None }, out)
+        }
+        Command::Receive { remote_write, bindings, max_requests } => {
+            prometheus::receive(&cli.store, remote_write, bindings, *max_requests, out)
         }
         Command::Observe { files } => observe::run(&cli.store, files, out),
         Command::Calibrate { window, apply } => calibrate::run(&cli.store, *window, *apply, out),
