@@ -32,10 +32,6 @@ prometheus:
 
 const SERVICES: usize = 500;
 
-fn label(name: &str, value: &str) -> Label {
-    Label { name: name.as_bytes().to_vec().into(), value: value.as_bytes().to_vec().into() }
-}
-
 fn main() {
     if let Err(err) = real_main() {
         eprintln!("remote-write-bench: {err}");
@@ -77,13 +73,13 @@ fn real_main() -> Result<(), String> {
                 let service = format!("svc-{}", n % (SERVICES + 20));
                 TimeSeries {
                     labels: vec![
-                        label("__name__", metrics[n % metrics.len()]),
-                        label("endpoint", &format!("GET /api/v{}", n % 7)),
-                        label("instance", &format!("10.0.{}.{}:8080", n % 200, n % 250)),
-                        label("job", "kubernetes-pods"),
-                        label("namespace", "shop"),
-                        label("pod", &format!("{service}-7d9f8c6b5-{:05}", n % 99_991)),
-                        label("service", &service),
+                        Label::new("__name__", metrics[n % metrics.len()]),
+                        Label::new("endpoint", &format!("GET /api/v{}", n % 7)),
+                        Label::new("instance", &format!("10.0.{}.{}:8080", n % 200, n % 250)),
+                        Label::new("job", "kubernetes-pods"),
+                        Label::new("namespace", "shop"),
+                        Label::new("pod", &format!("{service}-7d9f8c6b5-{:05}", n % 99_991)),
+                        Label::new("service", &service),
                     ],
                     samples: (0..per_series)
                         .map(|k| Sample {

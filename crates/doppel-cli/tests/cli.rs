@@ -512,13 +512,8 @@ fn telemetry_calibrates_service_times_and_measures_the_model() {
     assert_eq!(stored["samples"], 8);
 
     let cal = json(&scratch.doppel(&["calibrate", "--json"]).success());
-    let after = |name: &str| {
-        cal["calibrated"].as_array().unwrap().iter().find(|c| c["endpoint"] == name).unwrap()["after"]["mean_ms"]
-            .as_f64()
-            .unwrap()
-    };
     // The utilisation law: 60% of 4 servers busy is 2,400 ms of work per second.
-    let work = 100.0 * after("service/catalog ListProducts") + 400.0 * after("service/catalog GetProduct");
+    let work = catalog_work_ms_per_s(&cal);
     assert!((work - 2400.0).abs() < 1e-6, "{work}: {cal}");
     assert_eq!(cal["version"], serde_json::Value::Null, "nothing is applied without --apply");
     let fid = &cal["fidelity_before"][0];
@@ -560,6 +555,17 @@ fn telemetry_calibrates_service_times_and_measures_the_model() {
     assert!(err.contains("bad.csv:3: utilisation is 1.5; expected a share from 0 to 1"), "{err}");
     let after = json(&scratch.doppel(&["calibrate", "--window", "1e12", "--json"]).success());
     assert_eq!(after, wide, "the refused file stored nothing");
+}
+
+/// The catalog's calibrated work per second at 100 ListProducts and 400 GetProduct a
+/// second, from `doppel calibrate --json`.
+fn catalog_work_ms_per_s(cal: &serde_json::Value) -> f64 {
+    let after = |name: &str| {
+        cal["calibrated"].as_array().unwrap().iter().find(|c| c["endpoint"] == name).unwrap()["after"]["mean_ms"]
+            .as_f64()
+            .unwrap()
+    };
+    100.0 * after("service/catalog ListProducts") + 400.0 * after("service/catalog GetProduct")
 }
 
 fn sources_fixtures(path: &str) -> PathBuf {
@@ -721,12 +727,7 @@ fn a_prometheus_import_stores_samples_that_calibration_reads() {
     assert!(text.contains("stored 6 samples of 6 series from 3 queries"), "{text}");
     // Calibration reads them: 60% of the catalog's 4 servers is 2,400 ms of work a second.
     let cal = json(&scratch.doppel(&["calibrate", "--json"]).success());
-    let after = |name: &str| {
-        cal["calibrated"].as_array().unwrap().iter().find(|c| c["endpoint"] == name).unwrap()["after"]["mean_ms"]
-            .as_f64()
-            .unwrap()
-    };
-    let work = 100.0 * after("service/catalog ListProducts") + 400.0 * after("service/catalog GetProduct");
+    let work = catalog_work_ms_per_s(&cal);
     assert!((work - 2400.0).abs() < 1e-6, "{work}: {cal}");
     assert!((cal["fidelity_before"][0]["observed_mean_ms"].as_f64().unwrap() - 60.0).abs() < 1e-9, "{cal}");
     // A server error names the source, URL and query, and stores nothing.

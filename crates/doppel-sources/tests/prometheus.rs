@@ -19,13 +19,9 @@ fn key(text: &str) -> Key {
     text.parse().unwrap()
 }
 
-fn label(name: &str, value: &str) -> Label {
-    Label { name: name.as_bytes().to_vec().into(), value: value.as_bytes().to_vec().into() }
-}
-
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
-        labels: labels.iter().map(|(n, v)| label(n, v)).collect(),
+        labels: labels.iter().map(|(n, v)| Label::new(n, v)).collect(),
         samples: samples.iter().map(|&(timestamp, value)| Sample { value, timestamp }).collect(),
     }
 }

@@ -41,6 +41,13 @@ pub struct Label {
     pub value: Bytes,
 }
 
+impl Label {
+    /// A label from its name and value.
+    pub fn new(name: &str, value: &str) -> Label {
+        Label { name: Bytes::copy_from_slice(name.as_bytes()), value: Bytes::copy_from_slice(value.as_bytes()) }
+    }
+}
+
 /// One sample.
 #[derive(Clone, PartialEq, Message)]
 pub struct Sample {
