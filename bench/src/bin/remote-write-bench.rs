@@ -2,14 +2,18 @@
 //! Prometheus's (seven labels a series, one sample a series by default, half the series of
 //! metrics no binding names) decoded and bound onto entities by
 //! `doppel_sources::prometheus::remote_write::Receiver::ingest`, on this thread. Encoding
-//! happens before the clock starts. Prints one JSON line: samples in, samples bound, CPU
-//! seconds (from `/proc/thread-self/schedstat`) and samples per CPU-second.
+//! happens before the clock starts. The baseline, timed in alternate rounds, decodes the same
+//! bodies into prost-generated messages (`remote_write::decode`) and binds those. Prints one
+//! JSON line: samples in, samples bound, CPU seconds (from `/proc/thread-self/schedstat`),
+//! samples per CPU-second, the baseline's, and the ratio.
 //!
 //! `cargo run --release -p doppel-bench --bin remote-write-bench -- [--series N] [--per-series K] [--requests R] [--rounds M]`
 
 use doppel_bench::thread_cpu_s;
 use doppel_model::Key;
-use doppel_sources::prometheus::remote_write::{Label, Limits, Receiver, Sample, TimeSeries, WriteRequest, encode};
+use doppel_sources::prometheus::remote_write::{
+    Label, Limits, Receiver, Sample, TimeSeries, WriteRequest, decode, encode,
+};
 use doppel_sources::prometheus::{Bindings, Targets};
 use serde_json::json;
 
@@ -93,16 +97,29 @@ fn real_main() -> Result<(), String> {
         bodies.push(encode(&WriteRequest { timeseries }));
     }
     let body_bytes: usize = bodies.iter().map(Vec::len).sum();
-    let (mut samples_in, mut bound) = (0usize, 0usize);
-    let before = thread_cpu_s().ok_or("no /proc/thread-self/schedstat")?;
+    // Rounds alternate between the receiver's own path and the baseline (prost-decoded
+    // messages, then the same binding), so both meet the machine's load over the same time.
+    let (mut samples_in, mut bound, mut cpu_s, mut baseline_cpu_s) = (0usize, 0usize, 0.0, 0.0);
+    let mut baseline_bound = 0usize;
     for _ in 0..rounds {
+        let before = thread_cpu_s().ok_or("no /proc/thread-self/schedstat")?;
         for body in &bodies {
             let got = receiver.ingest(body).map_err(|e| e.to_string())?;
             samples_in += got.samples_in;
             bound += got.samples.len();
         }
+        let middle = thread_cpu_s().ok_or("no /proc/thread-self/schedstat")?;
+        for body in &bodies {
+            let request = decode(body, receiver.limits()).map_err(|e| e.to_string())?;
+            baseline_bound += receiver.bind(&request).samples.len();
+        }
+        let after = thread_cpu_s().ok_or("no /proc/thread-self/schedstat")?;
+        cpu_s += middle - before;
+        baseline_cpu_s += after - middle;
     }
-    let cpu_s = thread_cpu_s().ok_or("no /proc/thread-self/schedstat")? - before;
+    if baseline_bound != bound {
+        return Err(format!("the baseline bound {baseline_bound} samples, the receiver {bound}"));
+    }
     println!(
         "{}",
         json!({
@@ -115,6 +132,8 @@ fn real_main() -> Result<(), String> {
             "cpu_s": cpu_s,
             "samples_per_cpu_s": samples_in as f64 / cpu_s,
             "bound_per_cpu_s": bound as f64 / cpu_s,
+            "prost_samples_per_cpu_s": samples_in as f64 / baseline_cpu_s,
+            "vs_prost": baseline_cpu_s / cpu_s,
         })
     );
     Ok(())

@@ -83,8 +83,9 @@ pub struct Observation {
 pub struct SeriesSample {
     /// The entity.
     pub entity: Key,
-    /// The attribute, with its unit in the name (`request_rate_rps`).
-    pub attribute: String,
+    /// The attribute, with its unit in the name (`request_rate_rps`); shared by the
+    /// samples of a series.
+    pub attribute: std::sync::Arc<str>,
     /// Milliseconds since the epoch.
     pub ts_ms: i64,
     /// The value.

@@ -470,7 +470,7 @@ prometheus:
     assert!(batch.changeset.is_empty());
     assert_eq!(source.queries(), 4, "three queries and one for the one service");
     let value = |attribute: &str, entity: &str| {
-        batch.samples.iter().find(|s| s.attribute == attribute && s.entity == key(entity)).map(|s| s.value)
+        batch.samples.iter().find(|s| *s.attribute == *attribute && s.entity == key(entity)).map(|s| s.value)
     };
     let rate = value("request_rate_rps:GET /cart", "service/cart").expect("a request rate");
     assert!((rate - 10.0).abs() < 1.5, "rate {rate}, expected about 10/s");
@@ -489,7 +489,7 @@ prometheus:
         ..PrometheusConfig::default()
     };
     let batch = config.build(bindings).changes(&twin).unwrap();
-    let points: Vec<&SeriesSample> = batch.samples.iter().filter(|s| s.attribute == "utilisation").collect();
+    let points: Vec<&SeriesSample> = batch.samples.iter().filter(|s| &*s.attribute == "utilisation").collect();
     assert!(points.len() >= 4, "{points:?}");
     assert!(points.iter().all(|s| s.value == 0.4 && s.entity == key("service/cart")));
     assert!(points.windows(2).all(|w| w[1].ts_ms - w[0].ts_ms == 1_000), "{points:?}");
@@ -509,7 +509,7 @@ prometheus:
     wait_for("remote-written samples", Duration::from_secs(60), || {
         received.lock().unwrap().iter().any(|s| s.entity == key("service/cart") && s.value == 0.4)
     });
-    assert!(received.lock().unwrap().iter().all(|s| s.attribute == "utilisation" && s.value == 0.4));
+    assert!(received.lock().unwrap().iter().all(|s| &*s.attribute == "utilisation" && s.value == 0.4));
     wait_for("a warning for the ghost", Duration::from_secs(30), || {
         warned.lock().unwrap().iter().any(|w| w == "service/ghost")
     });
@@ -605,7 +605,7 @@ fn each_bindings_query_once_per_entity_and_endpoint() {
     // cart's two endpoints; ads has no endpoints (and no team label) so it is not queried.
     assert_eq!(source.queries(), 2);
     let got: Vec<(String, String, f64)> =
-        batch.samples.iter().map(|s| (s.entity.to_string(), s.attribute.clone(), s.value)).collect();
+        batch.samples.iter().map(|s| (s.entity.to_string(), s.attribute.to_string(), s.value)).collect();
     assert_eq!(
         got,
         [

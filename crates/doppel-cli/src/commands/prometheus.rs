@@ -23,7 +23,12 @@ fn read_bindings(path: &Path, name: &str) -> Result<Bindings> {
 fn to_store(samples: &[SeriesSample]) -> Vec<Sample> {
     samples
         .iter()
-        .map(|s| Sample { entity: s.entity.clone(), attribute: s.attribute.clone(), ts_ms: s.ts_ms, value: s.value })
+        .map(|s| Sample {
+            entity: s.entity.clone(),
+            attribute: s.attribute.to_string(),
+            ts_ms: s.ts_ms,
+            value: s.value,
+        })
         .collect()
 }
 
@@ -64,7 +69,7 @@ pub fn import(store_path: &Path, args: &PrometheusArgs, dry_run: bool, out: &Out
     let mut per_series: BTreeMap<(String, String), (usize, i64, f64)> = BTreeMap::new();
     for sample in &batch.samples {
         let entry =
-            per_series.entry((sample.entity.to_string(), sample.attribute.clone())).or_insert((0, i64::MIN, 0.0));
+            per_series.entry((sample.entity.to_string(), sample.attribute.to_string())).or_insert((0, i64::MIN, 0.0));
         entry.0 += 1;
         if sample.ts_ms >= entry.1 {
             (entry.1, entry.2) = (sample.ts_ms, sample.value);

@@ -1,7 +1,9 @@
 //! The remote-write HTTP endpoint (`POST /api/v1/write`) as an axum router, for
 //! `doppel receive` now and `doppel serve` later, and a blocking server around it.
 //! The body is refused before it is read when its declared length is over the limit, and
-//! reading stops at the limit when no length is declared.
+//! reading stops at the limit when no length is declared. At most [`READING`] bodies are
+//! read and decoded at once (the others wait, unread), so a flood of requests holds at most
+//! that many bodies in memory.
 
 use super::remote_write::{Ingested, Receiver, RemoteWriteError, check_headers};
 use axum::Router;
@@ -14,15 +16,20 @@ use std::sync::Arc;
 /// Where bound samples go (the store, in `doppel receive`); its error is answered with 500.
 pub type Sink = Arc<dyn Fn(Ingested) -> Result<(), String> + Send + Sync>;
 
+/// Requests whose bodies are read and decoded at once.
+pub const READING: usize = 4;
+
 #[derive(Clone)]
 struct AppState {
     receiver: Arc<Receiver>,
     sink: Sink,
+    reading: Arc<tokio::sync::Semaphore>,
 }
 
 /// The router: `POST /api/v1/write`.
 pub fn router(receiver: Arc<Receiver>, sink: Sink) -> Router {
-    Router::new().route("/api/v1/write", post(write)).with_state(AppState { receiver, sink })
+    let reading = Arc::new(tokio::sync::Semaphore::new(READING));
+    Router::new().route("/api/v1/write", post(write)).with_state(AppState { receiver, sink, reading })
 }
 
 fn refuse(error: &RemoteWriteError) -> (StatusCode, String) {
@@ -41,6 +48,10 @@ async fn write(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
     {
         return refuse(&RemoteWriteError::TooLarge { what: "request body", size: length, limit: limit as u64 });
     }
+    // Never closed, so acquiring cannot fail; held until the samples are stored.
+    let Ok(_permit) = state.reading.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "remote-write: the receiver is shutting down\n".to_string());
+    };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {

@@ -8,6 +8,7 @@ mod api;
 pub mod bindings;
 pub mod http;
 pub mod remote_write;
+mod wire;
 
 pub use bindings::{Binding, Bindings, Template};
 
@@ -378,7 +379,7 @@ fn push_points(
             });
             continue;
         }
-        samples.push(SeriesSample { entity: key.clone(), attribute: attribute.to_string(), ts_ms, value });
+        samples.push(SeriesSample { entity: key.clone(), attribute: attribute.into(), ts_ms, value });
     }
 }
 

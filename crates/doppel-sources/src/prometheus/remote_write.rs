@@ -2,13 +2,14 @@
 //! mapped through the bindings that name a `metric`. Bounded: the body and its decompressed
 //! size are checked against limits before anything is allocated for them.
 
+use super::wire::{SeriesRef, for_each_series};
 use super::{Binding, Bindings, Targets, WarningTally, attribute};
 use crate::{SeriesSample, Warning, WarningKind};
 use doppel_model::Key;
+use foldhash::HashMap;
 use prost::Message;
 use prost::bytes::Bytes;
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The request: time series, each with its labels and samples. (Written here from the
 /// remote-write 1.0 wire format; fields Doppel does not read are skipped by the decoder.)
@@ -140,8 +141,8 @@ pub fn check_headers(content_type: Option<&str>, content_encoding: Option<&str>)
     Ok(())
 }
 
-/// Decompresses and decodes a request body within `limits`.
-pub fn decode(body: &[u8], limits: Limits) -> Result<WriteRequest, RemoteWriteError> {
+/// Decompresses a request body within `limits`.
+fn decompress(body: &[u8], limits: Limits) -> Result<Vec<u8>, RemoteWriteError> {
     if body.len() > limits.max_body_bytes {
         return Err(RemoteWriteError::TooLarge {
             what: "request body",
@@ -157,9 +158,13 @@ pub fn decode(body: &[u8], limits: Limits) -> Result<WriteRequest, RemoteWriteEr
             limit: limits.max_decoded_bytes as u64,
         });
     }
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| RemoteWriteError::Snappy { message: e.to_string() })?;
+    snap::raw::Decoder::new().decompress_vec(body).map_err(|e| RemoteWriteError::Snappy { message: e.to_string() })
+}
+
+/// Decompresses and decodes a request body within `limits` into owned messages.
+/// [`Receiver::ingest`] reads bodies without building these.
+pub fn decode(body: &[u8], limits: Limits) -> Result<WriteRequest, RemoteWriteError> {
+    let raw = decompress(body, limits)?;
     WriteRequest::decode(Bytes::from(raw)).map_err(|e| RemoteWriteError::Protobuf { message: e.to_string() })
 }
 
@@ -186,6 +191,24 @@ pub struct Ingested {
     pub not_numbers: usize,
 }
 
+/// What binding a request gathers: the result, warnings, and resolutions cached per
+/// (binding, entity text, endpoint text) within the request.
+struct Binder<'c> {
+    out: Ingested,
+    tally: WarningTally,
+    cache: MutexGuard<'c, HashMap<Vec<u8>, Resolved>>,
+    entity_text: String,
+    endpoint_text: String,
+    cache_key: Vec<u8>,
+}
+
+impl Binder<'_> {
+    fn finish(mut self) -> Ingested {
+        self.out.warnings = self.tally.finish();
+        self.out
+    }
+}
+
 /// The remote-write receiver: the bindings that name a metric, and the twin's keys.
 #[derive(Debug, Clone)]
 pub struct Receiver {
@@ -193,22 +216,27 @@ pub struct Receiver {
     by_metric: HashMap<Vec<u8>, Vec<usize>>,
     targets: Targets,
     limits: Limits,
+    cache: Arc<Mutex<HashMap<Vec<u8>, Resolved>>>,
 }
 
 /// A cached resolution of (binding, entity text, endpoint text).
-type Resolved = Result<(Key, String), (WarningKind, String, String)>;
+type Resolved = Result<(Key, Arc<str>), (WarningKind, String, String)>;
+
+/// Resolutions kept between requests: the receiver's targets never change, so neither do
+/// they. Emptied when it holds this many, which bounds its memory.
+const CACHE_LIMIT: usize = 1 << 16;
 
 impl Receiver {
     /// A receiver for the bindings with a `metric`, matching entities of `targets`.
     pub fn new(bindings: &Bindings, targets: Targets, limits: Limits) -> Receiver {
         let bindings: Vec<Binding> = bindings.bindings.iter().filter(|b| b.metric.is_some()).cloned().collect();
-        let mut by_metric: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut by_metric: HashMap<Vec<u8>, Vec<usize>> = HashMap::default();
         for (i, binding) in bindings.iter().enumerate() {
             if let Some(metric) = &binding.metric {
                 by_metric.entry(metric.as_bytes().to_vec()).or_default().push(i);
             }
         }
-        Receiver { bindings, by_metric, targets, limits }
+        Receiver { bindings, by_metric, targets, limits, cache: Arc::default() }
     }
 
     /// The limits it enforces.
@@ -221,92 +249,117 @@ impl Receiver {
         self.bindings.len()
     }
 
-    /// Decodes a body and binds its series.
+    /// Decodes a body and binds its series, reading labels in place (no copy, no
+    /// allocation per series). A malformed body anywhere gives an error and nothing else.
     pub fn ingest(&self, body: &[u8]) -> Result<Ingested, RemoteWriteError> {
-        let request = decode(body, self.limits)?;
-        Ok(self.bind(&request))
+        let raw = decompress(body, self.limits)?;
+        let mut binder = self.binder();
+        for_each_series(&raw, |series| self.bind_one(series, &mut binder))
+            .map_err(|e| RemoteWriteError::Protobuf { message: e.to_string() })?;
+        Ok(binder.finish())
     }
 
     /// Binds a decoded request's series onto entities.
     pub fn bind(&self, request: &WriteRequest) -> Ingested {
-        let mut out = Ingested { series_in: request.timeseries.len(), ..Ingested::default() };
-        let mut tally = WarningTally::default();
-        let mut cache: HashMap<String, Resolved> = HashMap::new();
-        let (mut entity_text, mut endpoint_text, mut cache_key) = (String::new(), String::new(), String::new());
+        let mut binder = self.binder();
+        let mut view = SeriesRef::default();
         for series in &request.timeseries {
-            out.samples_in += series.samples.len();
-            let label = |name: &str| {
-                series
-                    .labels
-                    .iter()
-                    .find(|l| l.name.as_ref() == name.as_bytes())
-                    .and_then(|l| std::str::from_utf8(&l.value).ok())
-            };
-            let metric = series.labels.iter().find(|l| l.name.as_ref() == b"__name__").map(|l| l.value.as_ref());
-            let Some(list) = metric.and_then(|m| self.by_metric.get(m)) else {
-                out.unbound_series += 1;
+            view.labels.clear();
+            view.labels.extend(series.labels.iter().map(|l| (l.name.as_ref(), l.value.as_ref())));
+            view.samples.clear();
+            view.samples.extend(series.samples.iter().map(|s| (s.value, s.timestamp)));
+            self.bind_one(&view, &mut binder);
+        }
+        binder.finish()
+    }
+
+    /// A binder for one request, holding the cache (other requests wait for it).
+    fn binder(&self) -> Binder<'_> {
+        // A panic elsewhere while it was held leaves only complete entries in it.
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        Binder {
+            out: Ingested::default(),
+            tally: WarningTally::default(),
+            cache,
+            entity_text: String::new(),
+            endpoint_text: String::new(),
+            cache_key: Vec::new(),
+        }
+    }
+
+    /// Binds one series: each binding of its metric whose labels it has.
+    fn bind_one(&self, series: &SeriesRef<'_>, b: &mut Binder) {
+        let out = &mut b.out;
+        out.series_in += 1;
+        out.samples_in += series.samples.len();
+        let label = |name: &str| series.label(name.as_bytes()).and_then(|v| std::str::from_utf8(v).ok());
+        let Some(list) = series.label(b"__name__").and_then(|m| self.by_metric.get(m)) else {
+            out.unbound_series += 1;
+            return;
+        };
+        let mut bound = false;
+        for &index in list {
+            let binding = &self.bindings[index];
+            if !binding.labels.iter().all(|(name, value)| label(name) == Some(value.as_str())) {
                 continue;
-            };
-            let mut bound = false;
-            for &index in list {
-                let binding = &self.bindings[index];
-                if !binding.labels.iter().all(|(name, value)| label(name) == Some(value.as_str())) {
-                    continue;
-                }
-                bound = true;
-                let n = series.samples.len();
-                let Some(template) = &binding.entity else { continue };
-                if let Err(missing) = template.render_into(&mut entity_text, label) {
-                    tally.add(binding, WarningKind::Unresolved, format!("no label `{missing}`"), n, || {
-                        format!("a series has no label `{missing}` for the entity template; skipped")
-                    });
-                    continue;
-                }
-                endpoint_text.clear();
-                if let Some(template) = &binding.endpoint
-                    && let Err(missing) = template.render_into(&mut endpoint_text, label)
-                {
-                    tally.add(binding, WarningKind::Unresolved, format!("no label `{missing}`"), n, || {
-                        format!("a series of {entity_text} has no label `{missing}` for the endpoint template; skipped")
-                    });
-                    continue;
-                }
-                cache_key.clear();
-                let _ = write!(cache_key, "{index}\u{0}{entity_text}\u{0}{endpoint_text}");
-                let resolved = match cache.get(cache_key.as_str()) {
-                    Some(resolved) => resolved,
-                    None => {
-                        let resolved = self.resolve(&entity_text, &endpoint_text, binding);
-                        cache.entry(cache_key.clone()).or_insert(resolved)
-                    }
-                };
-                match resolved {
-                    Ok((key, attribute)) => {
-                        for sample in &series.samples {
-                            let value = sample.value * binding.scale;
-                            if !value.is_finite() {
-                                out.not_numbers += 1;
-                                continue;
-                            }
-                            out.samples.push(SeriesSample {
-                                entity: key.clone(),
-                                attribute: attribute.clone(),
-                                ts_ms: sample.timestamp,
-                                value,
-                            });
-                        }
-                    }
-                    Err((kind, subject, message)) => {
-                        tally.add(binding, *kind, subject.clone(), n, || message.clone());
-                    }
-                }
             }
-            if !bound {
-                out.unbound_series += 1;
+            bound = true;
+            let n = series.samples.len();
+            let Some(template) = &binding.entity else { continue };
+            if let Err(missing) = template.render_into(&mut b.entity_text, label) {
+                b.tally.add(binding, WarningKind::Unresolved, format!("no label `{missing}`"), n, || {
+                    format!("a series has no label `{missing}` for the entity template; skipped")
+                });
+                continue;
+            }
+            b.endpoint_text.clear();
+            if let Some(template) = &binding.endpoint
+                && let Err(missing) = template.render_into(&mut b.endpoint_text, label)
+            {
+                let entity_text = &b.entity_text;
+                b.tally.add(binding, WarningKind::Unresolved, format!("no label `{missing}`"), n, || {
+                    format!("a series of {entity_text} has no label `{missing}` for the endpoint template; skipped")
+                });
+                continue;
+            }
+            b.cache_key.clear();
+            for part in [&index.to_le_bytes()[..], b"\0", b.entity_text.as_bytes(), b"\0", b.endpoint_text.as_bytes()] {
+                b.cache_key.extend_from_slice(part);
+            }
+            let resolved = match b.cache.get(&b.cache_key) {
+                Some(resolved) => resolved,
+                None => {
+                    let resolved = self.resolve(&b.entity_text, &b.endpoint_text, binding);
+                    b.cache.entry(b.cache_key.clone()).or_insert(resolved)
+                }
+            };
+            match resolved {
+                Ok((key, attribute)) => {
+                    for &(value, ts_ms) in &series.samples {
+                        let value = value * binding.scale;
+                        if !value.is_finite() {
+                            b.out.not_numbers += 1;
+                            continue;
+                        }
+                        b.out.samples.push(SeriesSample {
+                            entity: key.clone(),
+                            attribute: attribute.clone(),
+                            ts_ms,
+                            value,
+                        });
+                    }
+                }
+                Err((kind, subject, message)) => {
+                    b.tally.add(binding, *kind, subject.clone(), n, || message.clone());
+                }
             }
         }
-        out.warnings = tally.finish();
-        out
+        if !bound {
+            b.out.unbound_series += 1;
+        }
     }
 
     fn resolve(&self, entity_text: &str, endpoint_text: &str, binding: &Binding) -> Resolved {
@@ -325,6 +378,6 @@ impl Receiver {
             ));
         }
         let endpoint = binding.endpoint.as_ref().map(|_| endpoint_text);
-        Ok((key, attribute(&binding.series, endpoint)))
+        Ok((key, attribute(&binding.series, endpoint).into()))
     }
 }
