@@ -767,7 +767,10 @@ fn scripted_cluster(lists: std::sync::Arc<std::sync::Mutex<Vec<(&'static str, St
                 let target = first.split(' ').nth(1).unwrap_or("");
                 let (path, query) = target.split_once('?').unwrap_or((target, ""));
                 if query.split('&').any(|p| p == "watch=true") {
-                    let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    );
                     std::thread::sleep(std::time::Duration::from_secs(30));
                     return;
                 }
@@ -809,7 +812,9 @@ fn import_k8s_cluster_lists_a_live_cluster_and_prunes_what_it_lost() {
         ),
     );
     let kubeconfig = kubeconfig.to_str().unwrap();
-    let dry = json(&scratch.doppel(&["import", "k8s", "--cluster", "--kubeconfig", kubeconfig, "--dry-run", "--json"]).success());
+    let dry = json(
+        &scratch.doppel(&["import", "k8s", "--cluster", "--kubeconfig", kubeconfig, "--dry-run", "--json"]).success(),
+    );
     assert_eq!(dry["version"], serde_json::Value::Null);
     assert_eq!(dry["imported"]["deployment"], 2);
     let first = json(&scratch.doppel(&["import", "k8s", "--cluster", "--kubeconfig", kubeconfig, "--json"]).success());
@@ -826,7 +831,11 @@ fn import_k8s_cluster_lists_a_live_cluster_and_prunes_what_it_lost() {
     scratch.doppel(&["show", "deployment/shop/cart"]).success();
 
     let refused = scratch.doppel(&["import", "k8s", "--cluster", "--kubeconfig", "no-such-kubeconfig"]).failure();
-    assert!(stderr(&refused).contains("source `kubernetes`: cannot read the kubeconfig no-such-kubeconfig"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("source `kubernetes`: cannot read the kubeconfig no-such-kubeconfig"),
+        "{}",
+        stderr(&refused)
+    );
     let usage = scratch.doppel(&["import", "k8s", "--kubeconfig", kubeconfig]).failure();
     assert!(stderr(&usage).contains("--cluster"), "{}", stderr(&usage));
 }

@@ -75,11 +75,8 @@ impl KubeConfig {
     /// asked of the server yet. A kubeconfig that cannot be read or names no usable
     /// cluster is an error naming the source.
     pub fn build(self) -> Result<KubeSource> {
-        let unreadable = |what: String, message: String| Error::Unreadable {
-            source_name: self.name.clone(),
-            what,
-            message,
-        };
+        let unreadable =
+            |what: String, message: String| Error::Unreadable { source_name: self.name.clone(), what, message };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("doppel-kube")
@@ -96,7 +93,8 @@ impl KubeConfig {
             }
             (None, Some(path)) => {
                 let what = format!("the kubeconfig {}", path.display());
-                let file = kube::config::Kubeconfig::read_from(path).map_err(|e| unreadable(what.clone(), chain(&e)))?;
+                let file =
+                    kube::config::Kubeconfig::read_from(path).map_err(|e| unreadable(what.clone(), chain(&e)))?;
                 let options = self.options();
                 on_runtime(&runtime, async move { kube::Config::from_custom_kubeconfig(file, &options).await })
                     .ok_or_else(stopped)?
@@ -232,8 +230,7 @@ impl KubeSource {
                 streams.push((kind, None));
             }
         }
-        self.shared.lock().streams =
-            streams.iter().map(|(kind, ns)| mirror::Stream::new(*kind, ns.clone())).collect();
+        self.shared.lock().streams = streams.iter().map(|(kind, ns)| mirror::Stream::new(*kind, ns.clone())).collect();
         for (index, (kind, namespace)) in streams.into_iter().enumerate() {
             let watch = watch::Watch {
                 index,
@@ -341,7 +338,8 @@ impl KubeSource {
             .collect()
     }
 
-    /// Stops the watchers; the mirror keeps what it holds, and a later pull starts them again.
+    /// Stops the watchers. A later pull or [`KubeSource::start`] starts them again, each
+    /// with a fresh list.
     pub fn stop(&mut self) {
         for task in self.tasks.drain(..) {
             task.abort();

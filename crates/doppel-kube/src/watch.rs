@@ -274,10 +274,7 @@ pub(crate) fn describe(error: &watcher::Error) -> Failure {
             return Failure { message: status_text(status), code: Some(status.code) };
         }
         watcher::Error::NoResourceVersion => {
-            return Failure {
-                message: "the server gave no resourceVersion (it cannot be watched)".into(),
-                code: None,
-            };
+            return Failure { message: "the server gave no resourceVersion (it cannot be watched)".into(), code: None };
         }
     };
     match client_error {

@@ -375,50 +375,65 @@ fn replicas(twin: &Twin) -> BTreeMap<String, u32> {
 fn a_watch_through_drops_and_410s_loses_and_duplicates_nothing() {
     let mut script = Script::default();
     cluster(&mut script);
-    script.list(DEPLOYMENTS, vec![
-        List::Items("10", vec![deployment("cart", 1, "5"), deployment("checkout", 1, "6"), deployment("search", 1, "7")]),
-        // After the 410 in the stream: payments changed and reviews was deleted while the
-        // watch was down; shipping was added.
-        List::Items("30", vec![
-            deployment("cart", 3, "12"),
-            deployment("payments", 2, "25"),
-            deployment("search", 1, "7"),
-            deployment("shipping", 1, "28"),
-        ]),
-        // After the HTTP 410 on the next watch: ads was added.
-        List::Items("40", vec![
-            deployment("ads", 1, "35"),
-            deployment("cart", 3, "12"),
-            deployment("payments", 2, "25"),
-            deployment("search", 1, "7"),
-            deployment("shipping", 1, "28"),
-        ]),
-    ]);
-    script.watch(DEPLOYMENTS, vec![
-        // From the first list: an add, a change, a bookmark, then the connection breaks in the
-        // middle of an event.
-        Watch::Stream(vec![
-            Step::Gate(1),
-            event("ADDED", deployment("payments", 1, "11")),
-            event("MODIFIED", deployment("cart", 3, "12")),
-            bookmark("13"),
-            Step::Raw("{\"type\":\"DELETED\",\"object\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deploym"),
-            Step::Drop,
-        ]),
-        // Resumed from the bookmark: the delete that happened while disconnected, an add,
-        // then 410 Gone inside the stream.
-        Watch::Stream(vec![
-            event("DELETED", deployment("checkout", 1, "14")),
-            event("ADDED", deployment("reviews", 1, "15")),
-            Step::Gate(2),
-            gone(),
-            Step::Hold,
-        ]),
-        // After the relist: 410 as the HTTP answer to the watch request.
-        Watch::Status(410),
-        // After the second relist: a change, then quiet.
-        Watch::Stream(vec![event("MODIFIED", deployment("search", 2, "41")), Step::Hold]),
-    ]);
+    script.list(
+        DEPLOYMENTS,
+        vec![
+            List::Items(
+                "10",
+                vec![deployment("cart", 1, "5"), deployment("checkout", 1, "6"), deployment("search", 1, "7")],
+            ),
+            // After the 410 in the stream: payments changed and reviews was deleted while the
+            // watch was down; shipping was added.
+            List::Items(
+                "30",
+                vec![
+                    deployment("cart", 3, "12"),
+                    deployment("payments", 2, "25"),
+                    deployment("search", 1, "7"),
+                    deployment("shipping", 1, "28"),
+                ],
+            ),
+            // After the HTTP 410 on the next watch: ads was added.
+            List::Items(
+                "40",
+                vec![
+                    deployment("ads", 1, "35"),
+                    deployment("cart", 3, "12"),
+                    deployment("payments", 2, "25"),
+                    deployment("search", 1, "7"),
+                    deployment("shipping", 1, "28"),
+                ],
+            ),
+        ],
+    );
+    script.watch(
+        DEPLOYMENTS,
+        vec![
+            // From the first list: an add, a change, a bookmark, then the connection breaks in the
+            // middle of an event.
+            Watch::Stream(vec![
+                Step::Gate(1),
+                event("ADDED", deployment("payments", 1, "11")),
+                event("MODIFIED", deployment("cart", 3, "12")),
+                bookmark("13"),
+                Step::Raw("{\"type\":\"DELETED\",\"object\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deploym"),
+                Step::Drop,
+            ]),
+            // Resumed from the bookmark: the delete that happened while disconnected, an add,
+            // then 410 Gone inside the stream.
+            Watch::Stream(vec![
+                event("DELETED", deployment("checkout", 1, "14")),
+                event("ADDED", deployment("reviews", 1, "15")),
+                Step::Gate(2),
+                gone(),
+                Step::Hold,
+            ]),
+            // After the relist: 410 as the HTTP answer to the watch request.
+            Watch::Status(410),
+            // After the second relist: a change, then quiet.
+            Watch::Stream(vec![event("MODIFIED", deployment("search", 2, "41")), Step::Hold]),
+        ],
+    );
     let server = Server::start(script);
     let mut source = source(&server.url);
     let mut twin = Twin::new();
@@ -498,15 +513,10 @@ fn a_watch_through_drops_and_410s_loses_and_duplicates_nothing() {
         .map(|s| (s.watch, if s.watch { s.resource_version } else { None }))
         .collect();
     let watch = |rv: &str| (true, Some(rv.to_string()));
-    assert_eq!(deployments, [
-        (false, None),
-        watch("10"),
-        watch("13"),
-        (false, None),
-        watch("30"),
-        (false, None),
-        watch("40")
-    ]);
+    assert_eq!(
+        deployments,
+        [(false, None), watch("10"), watch("13"), (false, None), watch("30"), (false, None), watch("40")]
+    );
     let status = source.status();
     let absent: Vec<WatchedKind> = status.iter().filter(|s| s.absent).map(|s| s.kind).collect();
     assert_eq!(absent, [WatchedKind::HorizontalPodAutoscaler]);
@@ -516,12 +526,18 @@ fn a_watch_through_drops_and_410s_loses_and_duplicates_nothing() {
 fn secrets_are_asked_for_metadata_only_and_their_data_is_nowhere() {
     let mut script = Script::default();
     cluster(&mut script);
-    script.watch("/api/v1/secrets", vec![Watch::Stream(vec![
-        event("ADDED", json!({"kind": "Secret", "apiVersion": "v1", "type": "Opaque",
+    script.watch(
+        "/api/v1/secrets",
+        vec![Watch::Stream(vec![
+            event(
+                "ADDED",
+                json!({"kind": "Secret", "apiVersion": "v1", "type": "Opaque",
             "metadata": {"name": "payments-db", "namespace": "shop", "resourceVersion": "8"},
-            "data": {"token": SECRET_VALUE}})),
-        Step::Hold,
-    ])]);
+            "data": {"token": SECRET_VALUE}}),
+            ),
+            Step::Hold,
+        ])],
+    );
     let server = Server::start(script);
     let mut source = source(&server.url);
     let twin = Twin::new();
@@ -597,7 +613,8 @@ fn refusals_and_an_unreachable_server_name_the_source_and_the_kind() {
     assert!(message.contains("HTTP 403 Forbidden"), "{message}");
 
     // Excluding the forbidden kind makes the pull succeed.
-    let config = KubeConfig { url: Some(server.url.clone()), exclude: vec![WatchedKind::Secret], ..KubeConfig::default() };
+    let config =
+        KubeConfig { url: Some(server.url.clone()), exclude: vec![WatchedKind::Secret], ..KubeConfig::default() };
     let observation = config.build().expect("builds").pull().expect("the other kinds list");
     assert!(observation.complete);
 
@@ -608,6 +625,10 @@ fn refusals_and_an_unreachable_server_name_the_source_and_the_kind() {
     assert!(message.starts_with("source `kubernetes`: http://127.0.0.1:"), "{message}");
     assert!(message.contains("query `list "), "{message}");
     assert!(error.is_retryable(), "an unreachable server is worth retrying: {message}");
+    // The same over TLS (the ring provider is built in: no panic for want of one).
+    let error = source(&format!("https://127.0.0.1:{port}")).pull().expect_err("unreachable");
+    assert!(error.to_string().starts_with("source `kubernetes`: https://127.0.0.1:"), "{error}");
+    assert!(error.is_retryable(), "{error}");
 }
 
 #[test]
@@ -615,10 +636,16 @@ fn namespaces_limit_what_is_watched() {
     let mut script = Script::default();
     cluster(&mut script);
     script
-        .list("/api/v1/namespaces", vec![List::Items("3", vec![
-            json!({"kind": "Namespace", "metadata": {"name": "shop", "resourceVersion": "2"}}),
-            json!({"kind": "Namespace", "metadata": {"name": "kube-system", "resourceVersion": "2"}}),
-        ])])
+        .list(
+            "/api/v1/namespaces",
+            vec![List::Items(
+                "3",
+                vec![
+                    json!({"kind": "Namespace", "metadata": {"name": "shop", "resourceVersion": "2"}}),
+                    json!({"kind": "Namespace", "metadata": {"name": "kube-system", "resourceVersion": "2"}}),
+                ],
+            )],
+        )
         .list("/apis/apps/v1/namespaces/shop/deployments", vec![List::Items("10", vec![deployment("cart", 1, "5")])]);
     let server = Server::start(script);
     let config = KubeConfig { url: Some(server.url.clone()), namespaces: vec!["shop".into()], ..KubeConfig::default() };
@@ -649,5 +676,8 @@ fn the_config_section_refuses_unknown_keys_and_kinds() {
     let missing = KubeConfig { kubeconfig: Some("/nonexistent/kubeconfig".into()), ..KubeConfig::default() };
     let error = missing.build().err().expect("no such file");
     let message = error.to_string();
-    assert!(message.starts_with("source `kubernetes`: cannot read the kubeconfig /nonexistent/kubeconfig"), "{message}");
+    assert!(
+        message.starts_with("source `kubernetes`: cannot read the kubeconfig /nonexistent/kubeconfig"),
+        "{message}"
+    );
 }

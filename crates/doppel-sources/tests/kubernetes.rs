@@ -259,14 +259,24 @@ fn objects_given_as_json_map_as_their_manifests_do() {
     let from_json = doppel_sources::kubernetes::observe(&mapped, true, "objects".into());
     assert_eq!(from_json.entities, from_files.entities);
     assert_eq!(from_json.relations, from_files.relations);
-    let kinds = |o: &doppel_sources::Observation| o.warnings.iter().map(|w| (w.kind, w.subject.clone())).collect::<Vec<_>>();
+    let kinds =
+        |o: &doppel_sources::Observation| o.warnings.iter().map(|w| (w.kind, w.subject.clone())).collect::<Vec<_>>();
     assert_eq!(kinds(&from_json), kinds(&from_files));
     let bad = serde_json::json!({"kind": "Deployment", "metadata": {"name": "cart", "namespace": "shop"},
         "spec": {"replicas": "three", "template": {"spec": {"containers": [{"name": "c"}]}}}});
-    let place = doppel_sources::Place { file: "https://cluster/apis/apps/v1/namespaces/shop/deployments/cart".into(), line: 0, col: 0 };
+    let place = doppel_sources::Place {
+        file: "https://cluster/apis/apps/v1/namespaces/shop/deployments/cart".into(),
+        line: 0,
+        col: 0,
+    };
     let error = doppel_sources::kubernetes::map_json(&bad, place, "live").expect_err("refused");
     let message = error.to_string();
-    assert!(message.starts_with("source `live`: https://cluster/apis/apps/v1/namespaces/shop/deployments/cart: Deployment shop/cart:"), "{message}");
+    assert!(
+        message.starts_with(
+            "source `live`: https://cluster/apis/apps/v1/namespaces/shop/deployments/cart: Deployment shop/cart:"
+        ),
+        "{message}"
+    );
     assert!(message.contains("`replicas` should be a whole number"), "{message}");
 }
 
