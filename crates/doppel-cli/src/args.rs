@@ -54,11 +54,22 @@ pub struct ImportCommit {
 /// Systems `doppel import` reads.
 #[derive(Debug, Subcommand)]
 pub enum ImportFrom {
-    /// Kubernetes manifests: YAML or JSON files, directories (recursively), `-` for stdin.
+    /// Kubernetes manifests: YAML or JSON files, directories (recursively), `-` for stdin;
+    /// or, with `--cluster`, one full list of a live cluster.
     K8s {
         /// Files, directories, or `-`.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "cluster", conflicts_with = "cluster")]
         paths: Vec<PathBuf>,
+        /// List a live cluster (the kubeconfig's current context) instead of reading files: a
+        /// complete listing, so what this instance imported before and the cluster lacks is removed.
+        #[arg(long)]
+        cluster: bool,
+        /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+        #[arg(long, requires = "cluster")]
+        kubeconfig: Option<PathBuf>,
+        /// The kubeconfig context (default: its current context).
+        #[arg(long, requires = "cluster")]
+        context: Option<String>,
         /// Namespace of objects that name none.
         #[arg(long, short, default_value = "default")]
         namespace: String,

@@ -745,3 +745,97 @@ fn a_prometheus_import_stores_samples_that_calibration_reads() {
     let err = stderr(&scratch.doppel(&["import", "prometheus", "--bindings", b]).failure());
     assert!(err.contains("no server: give --url"), "{err}");
 }
+
+/// A scripted Kubernetes API: answers lists from `lists` (path -> items; other paths: no
+/// items) and holds watch requests open without an event.
+fn scripted_cluster(lists: std::sync::Arc<std::sync::Mutex<Vec<(&'static str, String)>>>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let lists = lists.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap_or_default();
+                let mut line = String::new();
+                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && line != "\r\n" {
+                    line.clear();
+                }
+                let target = first.split(' ').nth(1).unwrap_or("");
+                let (path, query) = target.split_once('?').unwrap_or((target, ""));
+                if query.split('&').any(|p| p == "watch=true") {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    );
+                    std::thread::sleep(std::time::Duration::from_secs(30));
+                    return;
+                }
+                let items = lists.lock().unwrap().iter().find(|(p, _)| *p == path).map(|(_, i)| i.clone());
+                let body = format!(
+                    r#"{{"kind":"List","apiVersion":"v1","metadata":{{"resourceVersion":"7"}},"items":[{}]}}"#,
+                    items.unwrap_or_default()
+                );
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn import_k8s_cluster_lists_a_live_cluster_and_prunes_what_it_lost() {
+    let deployment = |name: &str| {
+        format!(
+            r#"{{"metadata":{{"name":"{name}","namespace":"shop","resourceVersion":"5"}},"spec":{{"replicas":2,"selector":{{"matchLabels":{{"app":"{name}"}}}},"template":{{"metadata":{{"labels":{{"app":"{name}"}}}},"spec":{{"containers":[{{"name":"main","image":"shop/{name}:1"}}]}}}}}}}}"#
+        )
+    };
+    let lists = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        ("/apis/apps/v1/deployments", format!("{},{}", deployment("cart"), deployment("search"))),
+        ("/api/v1/namespaces", r#"{"metadata":{"name":"shop","resourceVersion":"3"}}"#.to_string()),
+    ]));
+    let url = scripted_cluster(lists.clone());
+    let scratch = Scratch::new();
+    let kubeconfig = scratch.file(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: recorded, cluster: {{server: '{url}'}}}}]\n\
+             users: [{{name: nobody, user: {{}}}}]\n\
+             contexts: [{{name: recorded, context: {{cluster: recorded, user: nobody}}}}]\ncurrent-context: recorded\n"
+        ),
+    );
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let dry = json(
+        &scratch.doppel(&["import", "k8s", "--cluster", "--kubeconfig", kubeconfig, "--dry-run", "--json"]).success(),
+    );
+    assert_eq!(dry["version"], serde_json::Value::Null);
+    assert_eq!(dry["imported"]["deployment"], 2);
+    let first = json(&scratch.doppel(&["import", "k8s", "--cluster", "--kubeconfig", kubeconfig, "--json"]).success());
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["imported"]["deployment"], 2);
+    assert_eq!(first["imported"]["namespace"], 1);
+    scratch.doppel(&["show", "deployment/shop/search"]).success();
+
+    lists.lock().unwrap()[0].1 = deployment("cart");
+    let second = json(&scratch.doppel(&["import", "k8s", "--cluster", "--kubeconfig", kubeconfig, "--json"]).success());
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["changes"]["entities"]["deployment"]["removed"], 1, "{second}");
+    scratch.doppel(&["show", "deployment/shop/search"]).failure();
+    scratch.doppel(&["show", "deployment/shop/cart"]).success();
+
+    let refused = scratch.doppel(&["import", "k8s", "--cluster", "--kubeconfig", "no-such-kubeconfig"]).failure();
+    assert!(
+        stderr(&refused).contains("source `kubernetes`: cannot read the kubeconfig no-such-kubeconfig"),
+        "{}",
+        stderr(&refused)
+    );
+    let usage = scratch.doppel(&["import", "k8s", "--kubeconfig", kubeconfig]).failure();
+    assert!(stderr(&usage).contains("--cluster"), "{}", stderr(&usage));
+}

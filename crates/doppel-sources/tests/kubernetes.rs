@@ -236,3 +236,64 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn objects_given_as_json_map_as_their_manifests_do() {
+    let files = shop_files(&[]);
+    let from_files = source(&files, true).pull().expect("the shop reads");
+    let mut mapped = Vec::new();
+    for file in read(&files) {
+        for (n, document) in doppel_estate::tree::parse_documents(&file.text).expect("parses").iter().enumerate() {
+            let value = document.to_json();
+            let items = match value.get("items").and_then(|i| i.as_array()) {
+                Some(items) => items.clone(),
+                None if value.is_object() => vec![value],
+                None => continue,
+            };
+            for item in items {
+                let place = doppel_sources::Place { file: format!("{}#{n}", file.path), line: 0, col: 0 };
+                mapped.push(doppel_sources::kubernetes::map_json(&item, place, "kubernetes").expect("maps"));
+            }
+        }
+    }
+    let from_json = doppel_sources::kubernetes::observe(&mapped, true, "objects".into());
+    assert_eq!(from_json.entities, from_files.entities);
+    assert_eq!(from_json.relations, from_files.relations);
+    let kinds =
+        |o: &doppel_sources::Observation| o.warnings.iter().map(|w| (w.kind, w.subject.clone())).collect::<Vec<_>>();
+    assert_eq!(kinds(&from_json), kinds(&from_files));
+    let bad = serde_json::json!({"kind": "Deployment", "metadata": {"name": "cart", "namespace": "shop"},
+        "spec": {"replicas": "three", "template": {"spec": {"containers": [{"name": "c"}]}}}});
+    let place = doppel_sources::Place {
+        file: "https://cluster/apis/apps/v1/namespaces/shop/deployments/cart".into(),
+        line: 0,
+        col: 0,
+    };
+    let error = doppel_sources::kubernetes::map_json(&bad, place, "live").expect_err("refused");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(
+            "source `live`: https://cluster/apis/apps/v1/namespaces/shop/deployments/cart: Deployment shop/cart:"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("`replicas` should be a whole number"), "{message}");
+}
+
+#[test]
+fn nodes_are_located_in_the_zone_and_region_their_labels_name() {
+    let file = SourceFile {
+        path: "nodes.yaml".into(),
+        text: "kind: Node\napiVersion: v1\nmetadata:\n  name: n1\n  labels: {topology.kubernetes.io/zone: eu-west-1a, topology.kubernetes.io/region: eu-west-1}\n---\nkind: Node\napiVersion: v1\nmetadata:\n  name: n2\n  labels: {failure-domain.beta.kubernetes.io/zone: eu-west-1b}\n---\nkind: Node\napiVersion: v1\nmetadata: {name: n3}\n".into(),
+    };
+    let observation = ManifestConfig::default().build(vec![file]).pull().expect("reads");
+    let mut twin = Twin::new();
+    let batch = doppel_sources::reconcile(observation, &twin, "kubernetes", "kubernetes");
+    twin.apply(&batch.changeset).expect("applies");
+    assert!(has(&twin, "node/n1", RelKind::LocatedIn, "zone/eu-west-1a"));
+    assert!(has(&twin, "zone/eu-west-1a", RelKind::LocatedIn, "region/eu-west-1"));
+    assert!(has(&twin, "node/n2", RelKind::LocatedIn, "zone/eu-west-1b"));
+    assert_eq!(twin.entities_of(Kind::Zone).count(), 2);
+    assert_eq!(twin.entities_of(Kind::Region).count(), 1);
+    assert!(twin.out_relations(&key("node/n3")).is_empty());
+}

@@ -1,6 +1,6 @@
 //! `doppel import k8s` and `doppel import terraform` (`doppel import prometheus` is in
-//! `prometheus.rs`): manifests or Terraform documents in,
-//! one ChangeSet with provenance out.
+//! `prometheus.rs`): manifests, a live cluster's full list (`--cluster`) or Terraform
+//! documents in, one ChangeSet with provenance out.
 
 use super::author;
 use crate::args::ImportFrom;
@@ -8,6 +8,7 @@ use crate::exit;
 use crate::output::Output;
 use anyhow::{Context, Result};
 use doppel_estate::SourceFile;
+use doppel_kube::KubeConfig;
 use doppel_model::{Kind, RelKind, TwinView};
 use doppel_sources::kubernetes::ManifestConfig;
 use doppel_sources::terraform::{PlanSummary, TerraformConfig};
@@ -20,7 +21,18 @@ use std::path::{Path, PathBuf};
 /// Runs an import.
 pub fn run(store_path: &Path, from: &ImportFrom, out: &Output) -> Result<()> {
     match from {
-        ImportFrom::K8s { paths, namespace, name, prune, commit } => {
+        ImportFrom::K8s { cluster: true, kubeconfig, context, name, commit, .. } => {
+            let config = KubeConfig {
+                name: name.clone(),
+                kubeconfig: kubeconfig.clone(),
+                context: context.clone(),
+                ..KubeConfig::default()
+            };
+            let mut source = config.build().map_err(source_error)?;
+            let view = View { what: "the cluster", dependencies: true, plan: None };
+            import(&mut source, store_path, commit.dry_run, commit.author.as_deref(), view, out)
+        }
+        ImportFrom::K8s { paths, namespace, name, prune, commit, .. } => {
             let inputs = read_inputs(paths)?;
             let config = ManifestConfig { name: name.clone(), namespace: namespace.clone(), prune: *prune };
             let mut source = config.build(inputs);
@@ -36,6 +48,15 @@ pub fn run(store_path: &Path, from: &ImportFrom, out: &Output) -> Result<()> {
             let plan = |s: &doppel_sources::terraform::Terraform| s.plan().cloned();
             import_with(&mut source, store_path, commit.dry_run, commit.author.as_deref(), view, out, plan)
         }
+    }
+}
+
+/// A source's error as the CLI reports it: bad input exits as such, an unreachable system
+/// as a failure.
+fn source_error(e: doppel_sources::Error) -> anyhow::Error {
+    match e.kind() {
+        doppel_sources::ErrorKind::InvalidInput => exit::invalid(format!("{e}; nothing was stored")),
+        doppel_sources::ErrorKind::Unavailable => anyhow::Error::new(e),
     }
 }
 
@@ -74,10 +95,7 @@ fn import_with<S: Source>(
     let spinner = out.spinner(&format!("reading {}", view.what));
     let planned = source.changes(&twin);
     spinner.finish_and_clear();
-    let mut batch = planned.map_err(|e| match e.kind() {
-        doppel_sources::ErrorKind::InvalidInput => exit::invalid(format!("{e}; nothing was stored")),
-        doppel_sources::ErrorKind::Unavailable => anyhow::Error::new(e),
-    })?;
+    let mut batch = planned.map_err(source_error)?;
     batch.changeset.provenance.author = author(who);
     view.plan = plan(source);
     let version = if batch.changeset.is_empty() || dry_run {

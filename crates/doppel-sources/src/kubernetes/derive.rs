@@ -41,7 +41,8 @@ pub(crate) fn derive(mut objects: BTreeMap<Key, Object>, warnings: &mut Vec<Warn
             message,
         });
     };
-    // Namespaces named but not declared are created, so everything has a place.
+    // Namespaces named but not declared (and zones and regions of nodes) are created, so
+    // everything has a place.
     let mut implied: BTreeMap<Key, Place> = BTreeMap::new();
     for object in objects.values() {
         if let Some(ns) = &object.namespace
@@ -51,6 +52,20 @@ pub(crate) fn derive(mut objects: BTreeMap<Key, Object>, warnings: &mut Vec<Warn
                 implied.entry(ns_key.clone()).or_insert_with(|| object.place.clone());
             }
             relations.push(relation(&object.entity.key, RelKind::LocatedIn, &ns_key));
+        }
+    }
+    // Nodes are in the zone (and the zone in the region) their well-known labels name.
+    for object in objects.values().filter(|o| o.entity.key.kind() == Kind::Node) {
+        let labels = &object.entity.labels;
+        let label = |names: [&str; 2]| names.into_iter().find_map(|n| labels.get(n)).filter(|v| !v.is_empty());
+        let zone = label(["topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"]);
+        let Some(zone) = zone.and_then(|z| key(Kind::Zone, None, z)) else { continue };
+        implied.entry(zone.clone()).or_insert_with(|| object.place.clone());
+        relations.push(relation(&object.entity.key, RelKind::LocatedIn, &zone));
+        let region = label(["topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region"]);
+        if let Some(region) = region.and_then(|r| key(Kind::Region, None, r)) {
+            implied.entry(region.clone()).or_insert_with(|| object.place.clone());
+            relations.push(relation(&zone, RelKind::LocatedIn, &region));
         }
     }
     let exists = |k: &Key| objects.contains_key(k);
@@ -219,9 +234,9 @@ pub(crate) fn derive(mut objects: BTreeMap<Key, Object>, warnings: &mut Vec<Warn
         }
     }
     let mut entities: Vec<Entity> = objects.into_values().map(|o| o.entity).collect();
-    for (ns, place) in implied {
-        entities.push(Entity::new(ns.clone()));
-        origins.insert(ns, place);
+    for (implied, place) in implied {
+        entities.push(Entity::new(implied.clone()));
+        origins.insert(implied, place);
     }
     entities.sort_by(|a, b| a.key.cmp(&b.key));
     relations.sort_by_key(Relation::key);

@@ -1,6 +1,7 @@
 //! The `kubernetes` source, manifest import: YAML or JSON streams of Kubernetes objects
 //! (`kubectl get -o yaml`, Helm and kustomize output, hand-written manifests) mapped onto
-//! the twin. A live cluster watch will share the object mapping.
+//! the twin. The live cluster watch (crate `doppel-kube`) shares the object mapping through
+//! [`map_json`] and [`observe`].
 
 mod derive;
 mod objects;
@@ -9,7 +10,7 @@ mod read;
 pub use derive::service_names;
 pub use objects::looks_secret;
 
-use crate::{Observation, Result, Source, Warning, WarningKind};
+use crate::{Observation, Place, Result, Source, Warning, WarningKind};
 use doppel_estate::SourceFile;
 use doppel_model::Key;
 use serde::Deserialize;
@@ -96,5 +97,72 @@ impl Source for Manifests {
             origins: derived.origins,
             ..Observation::default()
         })
+    }
+}
+
+/// One Kubernetes object mapped on its own: its entity, what its relations are later derived
+/// from, and the warnings its reading gave. Relations need the whole set: see [`observe`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappedObject {
+    object: Option<objects::Object>,
+    warnings: Vec<Warning>,
+}
+
+impl MappedObject {
+    /// The entity's key; `None` for a kind that is not mapped (a warning says so).
+    pub fn key(&self) -> Option<&Key> {
+        self.object.as_ref().map(|o| &o.entity.key)
+    }
+
+    /// What reading the object skipped (unknown fields, an unmapped kind).
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+}
+
+/// Maps one object given as JSON (as the Kubernetes API serves it) with the same mapping
+/// as manifests. `place` says where it came from (its API address: JSON has no lines);
+/// `source_name` names the source instance in messages; namespaced objects naming no
+/// namespace go to `default`. A malformed object is an error naming the source, the
+/// object and `place`.
+pub fn map_json(value: &serde_json::Value, place: Place, source_name: &str) -> Result<MappedObject> {
+    let node = read::node_from_json(value);
+    let mut warnings = Vec::new();
+    let mut reader = objects::Reader { source_name, default_namespace: "default", warnings: &mut warnings };
+    let object = objects::read(&mut reader, &node, place)?;
+    Ok(MappedObject { object, warnings })
+}
+
+/// The observation of a set of mapped objects: their entities, the relations derived across
+/// them (selectors, owners, accounts, bindings, names in environment and arguments), their
+/// warnings and those of the derivation. An object whose key came earlier replaces it (a
+/// `duplicate` warning). `complete` says whether the set is the whole of the instance;
+/// `input` says what was read, for the provenance summary.
+pub fn observe<'a>(objects: impl IntoIterator<Item = &'a MappedObject>, complete: bool, input: String) -> Observation {
+    let mut warnings: Vec<Warning> = Vec::new();
+    let mut by_key: BTreeMap<Key, objects::Object> = BTreeMap::new();
+    for mapped in objects {
+        warnings.extend(mapped.warnings.iter().cloned());
+        let Some(object) = &mapped.object else { continue };
+        let key = object.entity.key.clone();
+        if let Some(earlier) = by_key.insert(key.clone(), object.clone()) {
+            warnings.push(Warning {
+                kind: WarningKind::Duplicate,
+                object: Some(format!("{} {}", earlier.api_kind, key.name())),
+                place: Some(object.place.clone()),
+                subject: earlier.api_kind.clone(),
+                message: format!("defined again; the one at {} is replaced", earlier.place),
+            });
+        }
+    }
+    let derived = derive::derive(by_key, &mut warnings);
+    Observation {
+        entities: derived.entities,
+        relations: derived.relations,
+        warnings,
+        complete,
+        input,
+        origins: derived.origins,
+        ..Observation::default()
     }
 }

@@ -11,7 +11,7 @@ use doppel_model::units::{parse_bytes, parse_cores};
 use doppel_model::{Bytes, Cores, Entity, IntOrPercent, Key, Kind, Labels, Spec};
 
 /// A Kubernetes object read: its entity and what relations are derived from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Object {
     /// `Deployment`, as written.
     pub api_kind: String,

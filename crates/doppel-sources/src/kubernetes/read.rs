@@ -86,3 +86,25 @@ fn restore(node: &mut Node, items: Vec<(String, Node)>) {
         }
     }
 }
+
+/// A JSON value (an object as the Kubernetes API serves it) as a tree the object reader
+/// takes. JSON carries no positions: every node is at line 0, so places name only the
+/// object's address. Whole numbers beyond `i64` become floats.
+pub(crate) fn node_from_json(value: &serde_json::Value) -> Node {
+    let value = match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(items) => Value::Seq(items.iter().map(node_from_json).collect()),
+        serde_json::Value::Object(map) => Value::Map(
+            map.iter()
+                .map(|(k, v)| (Node { value: Value::Str(k.clone()), line: 0, col: 0 }, node_from_json(v)))
+                .collect(),
+        ),
+    };
+    Node { value, line: 0, col: 0 }
+}
