@@ -65,10 +65,18 @@ pub fn node_failure(twin: &Twin) -> (ChangeSet, usize) {
 
 /// Resident memory of this process in bytes (Linux `/proc/self/status` VmRSS).
 pub fn resident_bytes() -> Option<u64> {
+    status_kib("VmRSS:").map(|kib| kib * 1024)
+}
+
+/// The most resident memory this process has had, in bytes (`/proc/self/status` VmHWM).
+pub fn peak_resident_bytes() -> Option<u64> {
+    status_kib("VmHWM:").map(|kib| kib * 1024)
+}
+
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// CPU time this thread has run, in seconds (Linux `/proc/thread-self/schedstat`), so that

@@ -5,7 +5,7 @@ use super::objects::Object;
 use crate::{Place, Warning, WarningKind};
 use doppel_model::relation::DependsAttrs;
 use doppel_model::{Entity, Key, Kind, RelKind, RelSpec, Relation, Spec};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Entities and relations of the objects read, with where each entity was written.
 pub(crate) struct Derived {
@@ -78,14 +78,41 @@ pub(crate) fn derive(mut objects: BTreeMap<Key, Object>, warnings: &mut Vec<Warn
     };
     let pod_runners: Vec<&Object> =
         objects.values().filter(|o| o.pod_labels.is_some() && !owned_elsewhere(o)).collect();
+    // Runners by namespace, and by namespace and label pair: a selector looks only at the
+    // runners that have its rarest pair (selection over 100,000 objects was quadratic).
+    let mut by_namespace: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
+    let mut by_label: HashMap<(Option<&str>, &str, &str), Vec<usize>> = HashMap::new();
+    for (i, runner) in pod_runners.iter().enumerate() {
+        let ns = runner.namespace.as_deref();
+        by_namespace.entry(ns).or_default().push(i);
+        for (k, v) in runner.pod_labels.iter().flat_map(|l| l.iter()) {
+            by_label.entry((ns, k, v)).or_default().push(i);
+        }
+    }
     let mut selected: BTreeMap<Key, Vec<Key>> = BTreeMap::new();
     for object in objects.values() {
         let Some(selector) = &object.selects else { continue };
-        for runner in &pod_runners {
-            let labels = runner.pod_labels.as_ref().map(|l| l.matches(selector)).unwrap_or(false);
-            if runner.namespace == object.namespace && labels {
+        let ns = object.namespace.as_deref();
+        let candidates = match selector
+            .iter()
+            .map(|(k, v)| by_label.get(&(ns, k, v)).map_or(&[][..], Vec::as_slice))
+            .min_by_key(|c| c.len())
+        {
+            Some(rarest) => rarest,
+            None => by_namespace.get(&ns).map_or(&[][..], Vec::as_slice),
+        };
+        for &i in candidates {
+            let runner = pod_runners[i];
+            if runner.pod_labels.as_ref().is_some_and(|l| l.matches(selector)) {
                 selected.entry(object.entity.key.clone()).or_default().push(runner.entity.key.clone());
             }
+        }
+    }
+    // Which selecting objects pick each runner (a workload does not depend on its own services).
+    let mut selecting: HashMap<&Key, BTreeSet<&Key>> = HashMap::new();
+    for (service, targets) in &selected {
+        for target in targets {
+            selecting.entry(target).or_default().insert(service);
         }
     }
     for (from, targets) in &selected {
@@ -206,8 +233,7 @@ pub(crate) fn derive(mut objects: BTreeMap<Key, Object>, warnings: &mut Vec<Warn
                     ),
                 }
             }
-            let own_services: BTreeSet<&Key> =
-                selected.iter().filter(|(_, targets)| targets.contains(me)).map(|(service, _)| service).collect();
+            let own_services = selecting.get(me).cloned().unwrap_or_default();
             for (what, value) in &object.addresses {
                 for target in service_names(value, what, ns.unwrap_or("default")) {
                     if let Some(target) = key(Kind::K8sService, Some(&target.1), &target.0)
