@@ -813,7 +813,7 @@ fn receive_commits_the_call_graph_the_opentelemetry_python_sdk_sends() {
     assert!(rest[0].starts_with("round 1: committed version 2: "), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("warning: 4 client spans called a peer")), "{rest:?}");
 
-    let store = doppel_store::SqliteStore::open_existing(&scratch.store()).unwrap();
+    let store = doppel_store::SqliteStore::open_existing(scratch.store()).unwrap();
     let twin = store.twin_at(doppel_store::At::Head, None).unwrap();
     let rate = |from: &str, to: &str| {
         let key = RelKey { from: from.parse().unwrap(), kind: RelKind::Calls, to: to.parse().unwrap() };
