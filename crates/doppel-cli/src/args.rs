@@ -291,18 +291,39 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Receive Prometheus remote-write requests and store the samples the bindings map
-    /// onto entities of the twin.
+    /// Receive telemetry pushed to Doppel: Prometheus remote-write (samples the bindings map
+    /// onto entities of the twin, stored as they come) and OpenTelemetry traces over OTLP/HTTP
+    /// and OTLP/gRPC (the service call graph, committed every `--interval`).
     Receive {
         /// Address to listen on for remote-write (`127.0.0.1:9201`; port 0 picks one).
-        #[arg(long = "remote-write", value_name = "ADDR")]
-        remote_write: String,
+        #[arg(long = "remote-write", value_name = "ADDR", requires = "bindings")]
+        remote_write: Option<String>,
         /// The bindings file: a `prometheus:` section whose bindings name a `metric`.
         #[arg(long, short)]
-        bindings: PathBuf,
-        /// Stop after this many requests were stored (default: run until killed).
+        bindings: Option<PathBuf>,
+        /// Stop after this many remote-write requests were stored (default: run until killed).
         #[arg(long, value_name = "N")]
         max_requests: Option<usize>,
+        /// Address to listen on for OTLP/HTTP traces, `POST /v1/traces` (127.0.0.1:4318
+        /// when given without one; port 0 picks one).
+        #[arg(long = "otlp-http", value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:4318")]
+        otlp_http: Option<String>,
+        /// Address to listen on for OTLP/gRPC traces (127.0.0.1:4317 when given without one).
+        #[arg(long = "otlp-grpc", value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:4317")]
+        otlp_grpc: Option<String>,
+        /// How often the call graph from traces is committed (`10s`, `1m`).
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        interval: String,
+        /// How long a client span waits for the server span it caused before it counts as a
+        /// call to a peer that sends no spans.
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        pending_age: String,
+        /// Stop after this many commit rounds of traces (default: run until killed).
+        #[arg(long, value_name = "N")]
+        max_rounds: Option<usize>,
+        /// The OTLP source instance's name (the owner label of what it adds).
+        #[arg(long, value_name = "NAME", default_value = "otlp")]
+        otlp_name: String,
     },
     /// Service times from the telemetry (utilisation law, span self-times), with the
     /// model's fidelity before and after; proposed as a ChangeSet.

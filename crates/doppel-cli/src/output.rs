@@ -9,6 +9,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 /// Where and how to print.
+#[derive(Clone)]
 pub struct Output {
     /// Print JSON.
     pub json: bool,

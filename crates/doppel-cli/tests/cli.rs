@@ -839,3 +839,98 @@ fn import_k8s_cluster_lists_a_live_cluster_and_prunes_what_it_lost() {
     let usage = scratch.doppel(&["import", "k8s", "--kubeconfig", kubeconfig]).failure();
     assert!(stderr(&usage).contains("--cluster"), "{}", stderr(&usage));
 }
+
+/// The Python with the OpenTelemetry SDK: `DOPPEL_OTEL_PYTHON`, or `.venv-test/` made by
+/// `scripts/needs`. Fails (never skips) when there is none.
+fn otel_python() -> PathBuf {
+    let python = match std::env::var_os("DOPPEL_OTEL_PYTHON") {
+        Some(python) => PathBuf::from(python),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-test/bin/python"),
+    };
+    let probe = "import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.grpc.trace_exporter, opentelemetry.exporter.otlp.proto.http.trace_exporter";
+    let ok = std::process::Command::new(&python).args(["-c", probe]).output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "the OpenTelemetry Python SDK is not installed at {}: run scripts/needs (it makes .venv-test/ with opentelemetry-sdk and opentelemetry-exporter-otlp from PyPI), or set DOPPEL_OTEL_PYTHON to a python that has them",
+        python.display()
+    );
+    python
+}
+
+#[test]
+fn receive_commits_the_call_graph_the_opentelemetry_python_sdk_sends() {
+    use doppel_model::{RelKey, RelKind, RelSpec, TwinView};
+    use doppel_store::Store;
+    use std::io::BufRead;
+    let python = otel_python();
+    let scratch = Scratch::new();
+    // The estate declares the frontend and its call to cart, with a timeout traces cannot know.
+    let estate = scratch.file(
+        "estate.yaml",
+        "entities:\n  - kind: service\n    name: frontend\n  - kind: service\n    name: cart\nrelations:\n  - from: service/frontend\n    type: calls\n    to: service/cart\n    timeout_ms: 800\n",
+    );
+    scratch.doppel(&["load", estate.to_str().unwrap()]).success();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("doppel"))
+        .arg("--store")
+        .arg(scratch.store())
+        .args(["receive", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "127.0.0.1:0"])
+        .args(["--interval", "15s", "--pending-age", "1s", "--max-rounds", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let http = lines.next().unwrap().unwrap();
+    let grpc = lines.next().unwrap().unwrap();
+    let http = http.strip_prefix("listening for OTLP/HTTP on ").expect(&http).to_string();
+    let grpc = grpc.strip_prefix("listening for OTLP/gRPC on ").expect(&grpc).to_string();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../doppel-sources/tests/fixtures/otlp/send_spans.py");
+    let sent = std::process::Command::new(python)
+        .arg(script)
+        .args(["--http", &http, "--grpc", &grpc, "--requests", "200", "--rate", "20"])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "send_spans.py: {}", String::from_utf8_lossy(&sent.stderr));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("doppel receive did not stop after its one round");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert!(status.success(), "{rest:?}");
+    assert!(rest[0].starts_with("round 1: committed version 2: "), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("warning: 4 client spans called a peer")), "{rest:?}");
+
+    let store = doppel_store::SqliteStore::open_existing(scratch.store()).unwrap();
+    let twin = store.twin_at(doppel_store::At::Head, None).unwrap();
+    let rate = |from: &str, to: &str| {
+        let key = RelKey { from: from.parse().unwrap(), kind: RelKind::Calls, to: to.parse().unwrap() };
+        match twin.relation(&key) {
+            Some(RelSpec::Calls(attrs)) => (attrs.rate_rps.unwrap(), attrs.timeout_ms),
+            other => panic!("no {key}: {other:?}"),
+        }
+    };
+    for (from, to, want) in [
+        ("service/frontend", "service/cart", 20.0),
+        ("service/cart", "datastore/redis", 40.0),
+        ("service/frontend", "external/api.payments.example", 10.0),
+        ("service/cart", "queue/cart-events", 5.0),
+    ] {
+        let (got, _) = rate(from, to);
+        assert!((got - want).abs() <= 0.05 * want, "{from} -> {to}: {got} rps, sent {want}");
+    }
+    assert_eq!(rate("service/frontend", "service/cart").1, Some(800.0), "the declared timeout stays");
+    let frontend = twin.entity(&"service/frontend".parse().unwrap()).unwrap();
+    assert_eq!(frontend.labels.get("doppel.dev/source"), None, "the estate's frontend is not taken over");
+    let redis = twin.entity(&"datastore/redis".parse().unwrap()).unwrap();
+    assert_eq!(redis.labels.get("doppel.dev/source"), Some("otlp"));
+    let samples = store.samples(&"service/cart".parse().unwrap(), "service_time_ms", i64::MIN, i64::MAX).unwrap();
+    assert_eq!(samples.len(), 1);
+    assert!((samples[0].1 - 15.5).abs() <= 0.05 * 15.5, "cart service time {:?}", samples);
+}

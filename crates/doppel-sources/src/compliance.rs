@@ -6,9 +6,10 @@ use doppel_model::{Change, Entity, Key, Labels, Twin, TwinView};
 
 /// A source's fixtures for the compliance test.
 pub struct Case<'a, S: Source> {
-    /// Builds the source on its full fixtures, as a complete listing.
+    /// Builds the source on its full fixtures, as a complete listing ([`check`]) or a
+    /// partial one ([`check_partial`]).
     pub full: &'a dyn Fn() -> S,
-    /// Builds it on a smaller variant (some objects gone), as a complete listing.
+    /// Builds it on a smaller variant (some objects gone), listed the same way.
     pub smaller: &'a dyn Fn() -> S,
     /// Builds it on each bad fixture.
     pub bad: Vec<Box<dyn Fn() -> S + 'a>>,
@@ -18,6 +19,16 @@ pub struct Case<'a, S: Source> {
 
 /// Runs every mechanical check of the spec; returns the twin the full fixtures gave.
 pub fn check<S: Source>(case: &Case<'_, S>) -> Twin {
+    run(case, true)
+}
+
+/// The same checks for a source whose listings are never complete (traces: what was not
+/// seen may still exist): the smaller variant must remove nothing.
+pub fn check_partial<S: Source>(case: &Case<'_, S>) -> Twin {
+    run(case, false)
+}
+
+fn run<S: Source>(case: &Case<'_, S>, complete: bool) -> Twin {
     // Something another owner holds, which no listing of this source may touch.
     let mut twin = Twin::new();
     let foreign_key: Key = "namespace/compliance-foreign".parse().expect("a valid key");
@@ -51,18 +62,33 @@ pub fn check<S: Source>(case: &Case<'_, S>) -> Twin {
     let smaller = (case.smaller)().changes(&twin).unwrap_or_else(|e| panic!("the smaller fixtures were refused: {e}"));
     let kept: std::collections::BTreeSet<&Key> = smaller.observed.iter().collect();
     let owned = crate::owned_keys(&twin, &name);
-    let expected_gone: Vec<&Key> = owned.iter().filter(|k| !kept.contains(k)).collect();
-    assert!(!expected_gone.is_empty(), "the smaller fixtures must lack some object of the full ones");
+    let lacking: Vec<&Key> = owned.iter().filter(|k| !kept.contains(k)).collect();
+    assert!(!lacking.is_empty(), "the smaller fixtures must lack some object of the full ones");
+    let expected_gone = if complete { lacking } else { Vec::new() };
     let removed: std::collections::BTreeSet<&Key> = smaller
         .changeset
         .changes
         .iter()
         .filter_map(|c| if let Change::RemoveEntity(k) = c { Some(k) } else { None })
         .collect();
-    assert_eq!(removed, expected_gone.into_iter().collect(), "a complete listing must remove exactly what disappeared");
+    let rule = if complete {
+        "a complete listing must remove exactly what disappeared"
+    } else {
+        "a partial listing must remove nothing"
+    };
+    assert_eq!(removed, expected_gone.into_iter().collect(), "{rule}");
     twin.apply(&smaller.changeset).unwrap_or_else(|e| panic!("the twin refused the smaller ChangeSet: {e}"));
     assert_eq!(twin.entity(&foreign_key), Some(&foreign), "an entity of another owner was changed");
-    assert_eq!(crate::owned_keys(&twin, &name).len(), kept.len(), "the twin does not hold exactly the smaller listing");
+    if complete {
+        assert_eq!(
+            crate::owned_keys(&twin, &name).len(),
+            kept.len(),
+            "the twin does not hold exactly the smaller listing"
+        );
+    } else {
+        let now: std::collections::BTreeSet<Key> = crate::owned_keys(&twin, &name).into_iter().collect();
+        assert!(owned.iter().all(|k| now.contains(k)), "a partial listing removed owned entities");
+    }
 
     for (n, make) in case.bad.iter().enumerate() {
         // The twin is borrowed immutably: a failing source cannot have changed it.

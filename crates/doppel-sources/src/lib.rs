@@ -1,5 +1,5 @@
-//! Sources: adapters from the systems that know the truth (Kubernetes manifests today;
-//! a live cluster, Terraform, Prometheus and OpenTelemetry later) to ChangeSets.
+//! Sources: adapters from the systems that know the truth (Kubernetes manifests,
+//! Terraform, Prometheus and OpenTelemetry traces; a live cluster later) to ChangeSets.
 //!
 //! A [`Source`] reads its system and returns an [`Observation`]; [`reconcile`] turns that
 //! into one ChangeSet against a twin, with provenance. A source never touches the twin or
@@ -9,6 +9,7 @@
 pub mod compliance;
 mod error;
 pub mod kubernetes;
+pub mod otlp;
 pub mod prometheus;
 mod reconcile;
 pub mod terraform;

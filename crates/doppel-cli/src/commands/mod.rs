@@ -9,6 +9,7 @@ mod history;
 mod import;
 mod load;
 mod observe;
+mod otlp;
 mod perf;
 mod prometheus;
 mod resilience;
@@ -65,8 +66,26 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
         Command::Capacity { args, target, version } => {
             perf::capacity(&cli.store, args, target, &AtArgs { version: *version, at: None }, out)
         }
-        Command::Receive { remote_write, bindings, max_requests } => {
-            prometheus::receive(&cli.store, remote_write, bindings, *max_requests, out)
+        Command::Receive {
+            remote_write,
+            bindings,
+            max_requests,
+            otlp_http,
+            otlp_grpc,
+            interval,
+            pending_age,
+            max_rounds,
+            otlp_name,
+        } => {
+            let traces = otlp::Args {
+                http: otlp_http.clone(),
+                grpc: otlp_grpc.clone(),
+                interval: interval.clone(),
+                pending_age: pending_age.clone(),
+                max_rounds: *max_rounds,
+                name: otlp_name.clone(),
+            };
+            otlp::receive(&cli.store, remote_write.as_deref(), bindings.as_deref(), *max_requests, &traces, out)
         }
         Command::Observe { files } => observe::run(&cli.store, files, out),
         Command::Calibrate { window, apply } => calibrate::run(&cli.store, *window, *apply, out),
