@@ -934,3 +934,171 @@ fn receive_commits_the_call_graph_the_opentelemetry_python_sdk_sends() {
     assert_eq!(samples.len(), 1);
     assert!((samples[0].1 - 15.5).abs() <= 0.05 * 15.5, "cart service time {:?}", samples);
 }
+
+/// Kills a child process when dropped, so a failed assertion leaves nothing running.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The bar of live sync: a real Prometheus (scraping a real exporter, with a recording rule)
+/// remote-writes and the OpenTelemetry Python SDK sends spans to one running `doppel
+/// receive`; the stored rates and the twin's call graph match what was sent within 5%.
+#[test]
+fn a_real_prometheus_and_the_opentelemetry_sdk_feed_one_running_doppel() {
+    use doppel_model::{RelKey, RelKind, RelSpec, TwinView};
+    use doppel_store::Store;
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let python = otel_python();
+    let prometheus = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
+    assert!(
+        Command::new(&prometheus).arg("--version").output().is_ok_and(|o| o.status.success()),
+        "this test needs a `prometheus` binary on PATH (or $PROMETHEUS): scripts/needs installs Debian's package"
+    );
+    let scratch = Scratch::new();
+    let estate = scratch
+        .file("estate.yaml", "entities:\n  - kind: service\n    name: frontend\n  - kind: service\n    name: cart\n");
+    scratch.doppel(&["load", estate.to_str().unwrap()]).success();
+    let bindings = scratch.file(
+        "bindings.yaml",
+        "prometheus:\n  bindings:\n    - series: request_rate_rps\n      entity: service/{{service}}\n      metric: 'shop:requests:rate5s'\n    - series: utilisation\n      entity: service/{{service}}\n      metric: shop_utilisation\n",
+    );
+
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../doppel-sources/tests/fixtures");
+    let mut exporter = Command::new("python3")
+        .arg(fixtures.join("prometheus/exporter.py"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut port = String::new();
+    std::io::BufReader::new(exporter.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    let _exporter = Killed(exporter);
+
+    let mut doppel = Command::new(assert_cmd::cargo::cargo_bin("doppel"))
+        .arg("--store")
+        .arg(scratch.store())
+        .args(["receive", "--remote-write", "127.0.0.1:0", "--bindings", bindings.to_str().unwrap()])
+        .args(["--otlp-http", "127.0.0.1:0", "--otlp-grpc", "127.0.0.1:0"])
+        .args(["--interval", "20s", "--pending-age", "1s", "--max-rounds", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stdout = doppel.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut doppel = Killed(doppel);
+    let (mut remote, mut http, mut grpc) = (None, None, None);
+    let mut seen = Vec::new();
+    while remote.is_none() || http.is_none() || grpc.is_none() {
+        let line =
+            lines_rx.recv_timeout(std::time::Duration::from_secs(30)).expect("doppel receive prints its addresses");
+        if let Some(a) = line.strip_prefix("listening on ") {
+            remote = Some(a.to_string());
+        } else if let Some(a) = line.strip_prefix("listening for OTLP/HTTP on ") {
+            http = Some(a.to_string());
+        } else if let Some(a) = line.strip_prefix("listening for OTLP/gRPC on ") {
+            grpc = Some(a.to_string());
+        }
+        seen.push(line);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: shop\n    interval: 1s\n    rules:\n      - record: 'shop:requests:rate5s'\n        expr: sum by (service) (rate(shop_requests_total[5s]))\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [{rules}]\n\
+             scrape_configs:\n  - job_name: shop\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n\
+             remote_write:\n  - url: {remote}\n    queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}}\n",
+            rules = dir.path().join("rules.yml").display(),
+            port = port.trim(),
+            remote = remote.unwrap(),
+        ),
+    )
+    .unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let server = Command::new(&prometheus)
+        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!("--web.listen-address={listen}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus starts");
+    let _server = Killed(server);
+
+    let script = fixtures.join("otlp/send_spans.py");
+    let sent = Command::new(python)
+        .arg(script)
+        .args([
+            "--http",
+            http.as_deref().unwrap(),
+            "--grpc",
+            grpc.as_deref().unwrap(),
+            "--requests",
+            "200",
+            "--rate",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "send_spans.py: {}", String::from_utf8_lossy(&sent.stderr));
+
+    // The traces' round commits once; remote-write stores as requests come.
+    let store_path = scratch.store().to_path_buf();
+    let rates = || {
+        let store = doppel_store::SqliteStore::open_existing(&store_path).unwrap();
+        store.samples(&"service/cart".parse().unwrap(), "request_rate_rps", i64::MIN, i64::MAX).unwrap()
+    };
+    let started = std::time::Instant::now();
+    // Rates from the first 10 s of the rule's life are over a window not yet full.
+    let steady = |rates: &[(i64, f64)]| -> Vec<(i64, f64)> {
+        rates.iter().filter(|r| r.0 >= rates[0].0 + 10_000).copied().collect()
+    };
+    while !seen.iter().any(|l| l.starts_with("round 1:")) || steady(&rates()).len() < 3 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(90), "no commit round or rates: {seen:?}");
+        if let Ok(line) = lines_rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            seen.push(line);
+        }
+    }
+    let _ = doppel.0.kill();
+
+    let store = doppel_store::SqliteStore::open_existing(scratch.store()).unwrap();
+    let twin = store.twin_at(doppel_store::At::Head, None).unwrap();
+    let rate = |from: &str, to: &str| {
+        let key = RelKey { from: from.parse().unwrap(), kind: RelKind::Calls, to: to.parse().unwrap() };
+        match twin.relation(&key) {
+            Some(RelSpec::Calls(attrs)) => attrs.rate_rps.unwrap(),
+            other => panic!("no {key}: {other:?} ({seen:?})"),
+        }
+    };
+    for (from, to, want) in [
+        ("service/frontend", "service/cart", 20.0),
+        ("service/cart", "datastore/redis", 40.0),
+        ("service/frontend", "external/api.payments.example", 10.0),
+    ] {
+        let got = rate(from, to);
+        assert!((got - want).abs() <= 0.05 * want, "{from} -> {to}: {got} rps, sent {want}");
+    }
+    // The exporter's counter rises by 10 a second.
+    let rates = rates();
+    for (ts, value) in steady(&rates) {
+        assert!((value - 10.0).abs() <= 0.5, "cart's request rate at {ts}: {value}, sent 10 ({rates:?})");
+    }
+    let utilisation = store.samples(&"service/cart".parse().unwrap(), "utilisation", i64::MIN, i64::MAX).unwrap();
+    assert!(!utilisation.is_empty() && utilisation.iter().all(|s| s.1 == 0.4), "{utilisation:?}");
+}

@@ -311,31 +311,10 @@ impl Drop for Running {
 }
 
 /// An exporter in Python: a counter growing by 10 a second, a latency and utilisations.
-const EXPORTER: &str = r##"
-import http.server, sys, time
-start = time.time()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        n = (time.time() - start) * 10.0
-        body = ("# TYPE shop_requests_total counter\n"
-                'shop_requests_total{service="cart",endpoint="GET /cart"} %f\n'
-                "# TYPE shop_latency_seconds gauge\n"
-                'shop_latency_seconds{service="cart",quantile="0.99"} 0.125\n'
-                "# TYPE shop_utilisation gauge\n"
-                'shop_utilisation{service="cart"} 0.4\n'
-                'shop_utilisation{service="ghost"} 0.9\n') % n
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    def log_message(self, *args):
-        pass
-server = http.server.HTTPServer(("127.0.0.1", 0), H)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"##;
+/// The test exporter (a counter rising by 10 a second, and gauges), shared with the CLI's tests.
+fn exporter_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prometheus/exporter.py")
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -378,7 +357,7 @@ fn a_real_prometheus_is_pulled_and_remote_writes_to_the_receiver() {
     let dir = tempfile::tempdir().unwrap();
 
     let mut exporter =
-        Command::new("python3").args(["-c", EXPORTER]).stdout(Stdio::piped()).spawn().expect("python3 runs");
+        Command::new("python3").arg(exporter_script()).stdout(Stdio::piped()).spawn().expect("python3 runs");
     let mut first = String::new();
     BufReader::new(exporter.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let _exporter = Running(exporter);
