@@ -79,6 +79,10 @@ pub enum ImportFrom {
         /// The input is everything of this instance: remove what it imported before but no longer lists.
         #[arg(long)]
         prune: bool,
+        /// Skip a file that cannot be read (with a warning naming it) instead of stopping;
+        /// nothing is pruned when one was skipped.
+        #[arg(long)]
+        keep_going: bool,
         #[command(flatten)]
         commit: ImportCommit,
     },

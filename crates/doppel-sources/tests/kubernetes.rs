@@ -297,3 +297,30 @@ fn nodes_are_located_in_the_zone_and_region_their_labels_name() {
     assert_eq!(twin.entities_of(Kind::Region).count(), 1);
     assert!(twin.out_relations(&key("node/n3")).is_empty());
 }
+
+/// With `keep_going`, an unreadable file is skipped with a warning naming it and the other
+/// files are imported; with `prune` too, nothing is removed, as the skipped file's objects
+/// cannot be told from removed ones. Without it, the import stops.
+#[test]
+fn keep_going_skips_an_unreadable_file_and_then_prunes_nothing() {
+    let mut files = shop_files(&[]);
+    files.push(fixture_dir("bad").join("truncated.yaml"));
+    let config = |keep_going| ManifestConfig { prune: true, keep_going, ..ManifestConfig::default() };
+    assert!(config(false).build(read(&files)).pull().is_err());
+
+    let mut twin = Twin::new();
+    let all = source(&shop_files(&[]), true).changes(&twin).expect("the shop imports");
+    twin.apply(&all.changeset).expect("valid");
+    // The policy file is gone and a broken file came instead: nothing is removed.
+    let mut files = shop_files(&["30-policy.yaml"]);
+    files.push(fixture_dir("bad").join("truncated.yaml"));
+    let batch = config(true).build(read(&files)).changes(&twin).expect("kept going");
+    assert_eq!(batch.changeset.summary().entity_totals().removed, 0);
+    let skipped: Vec<_> = batch.warnings.iter().filter(|w| w.kind == WarningKind::Skipped).collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(skipped[0].message.contains("truncated.yaml") && skipped[0].message.contains("skipped"), "{skipped:?}");
+    assert!(skipped[1].message.contains("nothing is pruned"), "{skipped:?}");
+    // Without the broken file, the same listing prunes the policies.
+    let batch = source(&shop_files(&["30-policy.yaml"]), true).changes(&twin).expect("imports");
+    assert!(batch.changeset.summary().entity_totals().removed > 0);
+}

@@ -32,9 +32,10 @@ pub fn run(store_path: &Path, from: &ImportFrom, out: &Output) -> Result<()> {
             let view = View { what: "the cluster", dependencies: true, plan: None };
             import(&mut source, store_path, commit.dry_run, commit.author.as_deref(), view, out)
         }
-        ImportFrom::K8s { paths, namespace, name, prune, commit, .. } => {
+        ImportFrom::K8s { paths, namespace, name, prune, keep_going, commit, .. } => {
             let inputs = read_inputs(paths)?;
-            let config = ManifestConfig { name: name.clone(), namespace: namespace.clone(), prune: *prune };
+            let (name, namespace) = (name.clone(), namespace.clone());
+            let config = ManifestConfig { name, namespace, prune: *prune, keep_going: *keep_going };
             let mut source = config.build(inputs);
             let view = View { what: "manifests", dependencies: true, plan: None };
             import(&mut source, store_path, commit.dry_run, commit.author.as_deref(), view, out)

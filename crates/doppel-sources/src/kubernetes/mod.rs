@@ -27,11 +27,14 @@ pub struct ManifestConfig {
     /// Whether the input is the whole of this instance: what it owned before but the input
     /// lacks is removed.
     pub prune: bool,
+    /// Whether a file that cannot be read (not YAML, a malformed object) is skipped with a
+    /// warning instead of stopping the import; nothing is pruned when one was skipped.
+    pub keep_going: bool,
 }
 
 impl Default for ManifestConfig {
     fn default() -> ManifestConfig {
-        ManifestConfig { name: "kubernetes".into(), namespace: "default".into(), prune: false }
+        ManifestConfig { name: "kubernetes".into(), namespace: "default".into(), prune: false, keep_going: false }
     }
 }
 
@@ -61,29 +64,62 @@ impl Source for Manifests {
     fn pull(&mut self) -> Result<Observation> {
         let mut warnings: Vec<Warning> = Vec::new();
         let mut objects: BTreeMap<Key, objects::Object> = BTreeMap::new();
+        let mut skipped = 0usize;
         for file in &self.inputs {
+            // A file's objects and warnings are kept only once all of it was read.
+            let (mut read, mut file_warnings): (Vec<objects::Object>, Vec<Warning>) = (Vec::new(), Vec::new());
             let mut reader = objects::Reader {
                 source_name: &self.config.name,
                 default_namespace: &self.config.namespace,
-                warnings: &mut warnings,
+                warnings: &mut file_warnings,
             };
-            let mut duplicates: Vec<Warning> = Vec::new();
-            read::for_each_object(file, &self.config.name, &mut |node, place| {
+            let result = read::for_each_object(file, &self.config.name, &mut |node, place| {
                 if let Some(object) = objects::read(&mut reader, node, place)? {
-                    let key = object.entity.key.clone();
-                    if let Some(earlier) = objects.insert(key.clone(), object) {
-                        duplicates.push(Warning {
-                            kind: WarningKind::Duplicate,
-                            object: Some(format!("{} {}", earlier.api_kind, key.name())),
-                            place: objects.get(&key).map(|o| o.place.clone()),
-                            subject: earlier.api_kind.clone(),
-                            message: format!("defined again; the one at {} is replaced", earlier.place),
-                        });
-                    }
+                    read.push(object);
                 }
                 Ok(())
-            })?;
-            warnings.extend(duplicates);
+            });
+            if let Err(error) = result {
+                if !self.config.keep_going {
+                    return Err(error);
+                }
+                skipped += 1;
+                warnings.push(Warning {
+                    kind: WarningKind::Skipped,
+                    object: None,
+                    // The error's text names its place; a file-wide one gets the file.
+                    place: error.place().is_none().then(|| Place { file: file.path.clone(), line: 0, col: 0 }),
+                    subject: "unreadable file".into(),
+                    message: format!("{error}; the whole file was skipped (--keep-going)"),
+                });
+                continue;
+            }
+            warnings.extend(file_warnings);
+            for object in read {
+                let key = object.entity.key.clone();
+                let place = object.place.clone();
+                if let Some(earlier) = objects.insert(key.clone(), object) {
+                    warnings.push(Warning {
+                        kind: WarningKind::Duplicate,
+                        object: Some(format!("{} {}", earlier.api_kind, key.name())),
+                        place: Some(place),
+                        subject: earlier.api_kind.clone(),
+                        message: format!("defined again; the one at {} is replaced", earlier.place),
+                    });
+                }
+            }
+        }
+        if skipped > 0 && self.config.prune {
+            warnings.push(Warning {
+                kind: WarningKind::Skipped,
+                object: None,
+                place: None,
+                subject: "prune".into(),
+                message: format!(
+                    "{skipped} file{} could not be read, so nothing is pruned: what they hold cannot be told from what was removed",
+                    if skipped == 1 { "" } else { "s" }
+                ),
+            });
         }
         let derived = derive::derive(objects, &mut warnings);
         let n = self.inputs.len();
@@ -92,7 +128,7 @@ impl Source for Manifests {
             relations: derived.relations,
             samples: Vec::new(),
             warnings,
-            complete: self.config.prune,
+            complete: self.config.prune && skipped == 0,
             input: format!("{n} manifest file{}", if n == 1 { "" } else { "s" }),
             origins: derived.origins,
             ..Observation::default()
