@@ -18,7 +18,7 @@ const APPLICATION_ID: i64 = 0x444F_5050;
 /// Version of the table layout.
 const FORMAT: i64 = 1;
 /// Version of the snapshot encoding; snapshots of another format are ignored.
-const SNAPSHOT_FORMAT: i64 = 3;
+const SNAPSHOT_FORMAT: i64 = 4;
 /// Changes per log chunk.
 const CHANGES_PER_CHUNK: usize = 10_000;
 /// Entities or relations per snapshot chunk.
