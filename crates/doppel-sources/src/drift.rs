@@ -245,7 +245,10 @@ pub fn compare(records: &[Named], twin: &(impl TwinView + ?Sized)) -> Vec<Findin
             if declared_calls.contains_key(key) {
                 continue;
             }
-            let attributes = relation.spec.to_fields();
+            let mut attributes = relation.spec.to_fields();
+            if let Value::Object(map) = &mut attributes {
+                map.retain(|_, v| !v.is_null());
+            }
             findings.push(Finding {
                 kind: FindingKind::ShadowDependency,
                 subject: key.to_string(),
@@ -304,13 +307,7 @@ fn outside(drifted: &ReportedDrift, name: &str) -> Finding {
     Finding {
         kind: FindingKind::ChangedOutside,
         subject: drifted.key.as_ref().map(Key::to_string).unwrap_or_else(|| drifted.object.clone()),
-        field: if drifted.key.is_some() && drifted.field.is_empty() {
-            drifted.object.clone()
-        } else if drifted.key.is_some() {
-            format!("{}: {}", drifted.object, drifted.field)
-        } else {
-            drifted.field.clone()
-        },
+        field: drifted.field.clone(),
         declared: drifted.declared.clone(),
         declared_by: Some(name.to_string()),
         observed: drifted.observed.clone(),

@@ -13,7 +13,7 @@ use doppel_kube::{KubeSource, WatchedKind};
 use doppel_model::{Change, Key, Kind, Twin, TwinView};
 use doppel_sources::drift::{Coverage, Record, Role};
 use doppel_sources::prometheus::Bindings;
-use doppel_sources::{Batch, Error, Source};
+use doppel_sources::{Batch, Error, OWNER_LABEL, Source};
 use doppel_store::{Commit, Pull, Sample, Store};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -219,15 +219,16 @@ pub fn run<S: Store>(
             }
         };
         batch.changeset.provenance.author = options.author.clone();
+        let mut current = lock(&head);
+        if current.version() != base && !batch.changeset.is_empty() {
+            drop(current);
+            let _ = reply.send(Reply::Again);
+            continue;
+        }
+        take_over(&mut batch, &current, index, &file.instances);
         let outcome = if batch.changeset.is_empty() {
-            Outcome::Unchanged { version: version(&head) }
+            Outcome::Unchanged { version: current.version() }
         } else {
-            let mut current = lock(&head);
-            if current.version() != base {
-                drop(current);
-                let _ = reply.send(Reply::Again);
-                continue;
-            }
             let base_twin = Arc::unwrap_or_clone(std::mem::replace(&mut *current, Arc::new(Twin::new())));
             match store.commit(base_twin, &batch.changeset) {
                 Ok((commit, after)) => {
@@ -257,6 +258,7 @@ pub fn run<S: Store>(
                 }
             }
         };
+        drop(current);
         rounds[index] += 1;
         let samples = if matches!(outcome, Outcome::Failed { .. }) {
             0
@@ -290,6 +292,19 @@ pub fn run<S: Store>(
     }
     summary.version = version(&head);
     Ok(summary)
+}
+
+/// Lets the source at `index` take over the entities it saw that a source listed after it
+/// in the file holds (that one committed first): the first listed owns a key. Entities of
+/// estate files (no owner) and of instances not in the file stay as they are.
+fn take_over(batch: &mut Batch, twin: &Twin, index: usize, instances: &[Instance]) {
+    let later: Vec<&str> = instances[index + 1..].iter().map(Instance::name).collect();
+    for entity in &batch.view.entities {
+        let owner = twin.entity(&entity.key).and_then(|old| old.labels.get(OWNER_LABEL));
+        if owner.is_some_and(|owner| later.contains(&owner)) {
+            batch.changeset.changes.push(Change::UpdateEntity(entity.clone()));
+        }
+    }
 }
 
 /// Stores what a successful pull leaves besides its commit: samples, freshness, the record.
