@@ -202,9 +202,9 @@ pub fn compare(records: &[Named], twin: &(impl TwinView + ?Sized)) -> Vec<Findin
         if observed.contains_key(key) {
             continue;
         }
-        let observer = records.iter().find(|n| {
-            n.record.role == Role::Observed && n.record.view.complete && n.record.coverage.covers(key)
-        });
+        let observer = records
+            .iter()
+            .find(|n| n.record.role == Role::Observed && n.record.view.complete && n.record.coverage.covers(key));
         if let Some(observer) = observer {
             findings.push(Finding {
                 kind: FindingKind::DeclaredNotObserved,

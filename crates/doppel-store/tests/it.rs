@@ -253,8 +253,10 @@ fn a_store_of_format_1_is_migrated_and_keeps_its_history() {
     drop(store);
     // Make it what a format-1 doppel wrote: no freshness or source tables.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE freshness; DROP TABLE source_records; UPDATE meta SET value = '1' WHERE key = 'format';")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE freshness; DROP TABLE source_records; UPDATE meta SET value = '1' WHERE key = 'format';",
+    )
+    .unwrap();
     drop(conn);
     let mut store = SqliteStore::open(&path).unwrap();
     assert!(same_content(&store.twin_at(At::Head, None).unwrap(), &twin));

@@ -414,3 +414,70 @@ fn interval(node: &Node, field: &str) -> Result<Duration, String> {
     let seconds = parse_duration(&text).map_err(|m| format!("{field}: {m}"))?;
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{field}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SourcesFile, ConfigError> {
+        SourcesFile::parse(Path::new("conf/sources.yaml"), text)
+    }
+
+    #[test]
+    fn sections_are_read_in_order_with_their_intervals_roles_and_paths() {
+        let file = parse(
+            "interval: 2m\nsources:\n  - kubernetes: {name: k8s, paths: [manifests], prune: true}\n  - kubernetes_cluster: {name: prod, namespaces: [shop], interval: 30s, kubeconfig: kube.yaml}\n  - terraform: {files: /abs/state.json, role: observed}\n  - prometheus: {bindings: b.yaml, range: 1h, step: 30s}\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = file.instances.iter().map(Instance::name).collect();
+        assert_eq!(names, vec!["k8s", "prod", "terraform", "prometheus"]);
+        assert_eq!(file.instances[0].interval, Duration::from_secs(120));
+        assert_eq!(file.instances[1].interval, Duration::from_secs(30));
+        assert_eq!(file.instances[0].role, Role::Declared);
+        assert_eq!(file.instances[1].role, Role::Observed);
+        assert_eq!(file.instances[2].role, Role::Observed, "role overrides the section's default");
+        match &file.instances[0].spec {
+            SourceSpec::Manifests { config, paths } => {
+                assert!(config.prune);
+                assert_eq!(paths, &vec![PathBuf::from("conf/manifests")]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match &file.instances[1].spec {
+            SourceSpec::Cluster(config) => {
+                assert_eq!(config.namespaces, vec!["shop".to_string()]);
+                assert_eq!(config.kubeconfig, Some(PathBuf::from("conf/kube.yaml")));
+            }
+            other => panic!("{other:?}"),
+        }
+        match &file.instances[2].spec {
+            SourceSpec::Terraform { files, .. } => assert_eq!(files, &vec![PathBuf::from("/abs/state.json")]),
+            other => panic!("{other:?}"),
+        }
+        match &file.instances[3].spec {
+            SourceSpec::Prometheus { config, bindings } => {
+                assert_eq!(bindings, &PathBuf::from("conf/b.yaml"));
+                assert_eq!(config.window, Window::Range { range_s: 3600.0, step_s: 30.0, end_ms: None });
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn problems_name_the_line_and_the_key() {
+        let error = parse("sources:\n  - terraform: {}\n").unwrap_err();
+        assert_eq!((error.line, error.col), (2, 16));
+        assert!(error.message.contains("`files` is missing"), "{error}");
+        let error = parse("sources:\n  - kubernetes: {paths: [a], interval: -3s}\n").unwrap_err();
+        assert!(error.to_string().starts_with("conf/sources.yaml:2:"), "{error}");
+        assert!(error.message.contains("sources[0].kubernetes.interval"), "{error}");
+        let error = parse("sources:\n  - prometheus: {bindings: b.yaml, role: watcher}\n").unwrap_err();
+        assert!(error.message.contains("expected `declared` or `observed`"), "{error}");
+        let error = parse("sources:\n  - kubernetes: {paths: [a]}\n    terraform: {files: [b]}\n").unwrap_err();
+        assert!(error.message.contains("expected one section"), "{error}");
+        let error = parse("").unwrap_err();
+        assert!(error.message.contains("the file is empty"), "{error}");
+        let error = parse("sources:\n  - kubernetes: {paths: [a], prune: maybe}\n").unwrap_err();
+        assert!(error.message.contains("sources[0].kubernetes.prune") && error.line == 2, "{error}");
+    }
+}

@@ -574,3 +574,44 @@ fn walk(source: &str, dir: &Path, listed: &mut Vec<PathBuf>) -> Result<(), Error
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doppel_model::{ChangeSet, Entity, Labels};
+
+    fn instance(name: &str) -> Instance {
+        let config = doppel_sources::estate::EstateConfig { name: name.into(), prune: false };
+        Instance {
+            spec: SourceSpec::Estate { config, paths: Vec::new() },
+            interval: Duration::from_secs(1),
+            role: Role::Declared,
+            line: 1,
+        }
+    }
+
+    fn owned(key: &str, owner: &str) -> Entity {
+        Entity::new(key.parse().unwrap()).labelled(Labels::from_pairs([(OWNER_LABEL, owner)]))
+    }
+
+    #[test]
+    fn the_first_listed_source_takes_over_what_a_later_one_committed_first() {
+        let instances = [instance("first"), instance("second")];
+        let mut twin = Twin::new();
+        let mut setup = vec![Change::AddEntity(owned("service/a", "second"))];
+        setup.push(Change::AddEntity(Entity::new("service/b".parse().unwrap())));
+        twin.apply(&ChangeSet::of(setup)).unwrap();
+        let seen = vec![owned("service/a", "first"), owned("service/b", "first")];
+        let mut batch =
+            Batch { view: doppel_sources::View { entities: seen, ..Default::default() }, ..Default::default() };
+        take_over(&mut batch, &twin, 0, &instances);
+        assert_eq!(
+            batch.changeset.changes,
+            vec![Change::UpdateEntity(owned("service/a", "first"))],
+            "estate files keep b"
+        );
+        let mut later = Batch { view: batch.view.clone(), ..Default::default() };
+        take_over(&mut later, &twin, 1, &instances);
+        assert!(later.changeset.changes.is_empty(), "a later source never takes over");
+    }
+}

@@ -5,8 +5,8 @@ use super::read_twin;
 use crate::exit;
 use crate::output::{DIM, Output};
 use anyhow::Result;
-use doppel_sources::drift::{Finding, FindingKind, Named, compare};
 use doppel_model::TwinView;
+use doppel_sources::drift::{Finding, FindingKind, Named, compare};
 use doppel_store::{At, Store};
 use doppel_sync::SourcesFile;
 use serde_json::Value;
@@ -73,8 +73,16 @@ pub fn run(store_path: &Path, config: Option<&Path>, fail_on_drift: bool, limit:
         for name in &unreadable {
             out.hint(&format!("the record of source `{name}` was written by another version: sync again"));
         }
-        let declared: Vec<&str> = records.iter().filter(|r| r.record.role == doppel_sources::drift::Role::Declared).map(|r| r.name.as_str()).collect();
-        let observed: Vec<&str> = records.iter().filter(|r| r.record.role == doppel_sources::drift::Role::Observed).map(|r| r.name.as_str()).collect();
+        let declared: Vec<&str> = records
+            .iter()
+            .filter(|r| r.record.role == doppel_sources::drift::Role::Declared)
+            .map(|r| r.name.as_str())
+            .collect();
+        let observed: Vec<&str> = records
+            .iter()
+            .filter(|r| r.record.role == doppel_sources::drift::Role::Observed)
+            .map(|r| r.name.as_str())
+            .collect();
         if !records.is_empty() {
             out.hint(&format!(
                 "declared: {}; observed: {}; twin version {}",
@@ -109,11 +117,19 @@ pub fn run(store_path: &Path, config: Option<&Path>, fail_on_drift: bool, limit:
             }
         }
         if findings.is_empty() && !records.is_empty() {
-            out.success("no drift: the declared and observed sources agree");
+            if observed.is_empty() || declared.is_empty() && twin.entity_count() == 0 {
+                out.line("nothing to compare: drift needs a declared and an observed source (a cluster, traces)");
+            } else {
+                out.success("no drift: the declared and observed sources agree");
+            }
         }
     }
     if fail_on_drift && !findings.is_empty() {
-        return Err(exit::findings(format!("{} drift finding{} (--fail-on-drift)", findings.len(), if findings.len() == 1 { "" } else { "s" })));
+        return Err(exit::findings(format!(
+            "{} drift finding{} (--fail-on-drift)",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" }
+        )));
     }
     Ok(())
 }
@@ -125,7 +141,8 @@ fn side(value: Option<&Value>, by: Option<&str>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
-    let text = if text.chars().count() > 60 { format!("{}...", text.chars().take(57).collect::<String>()) } else { text };
+    let text =
+        if text.chars().count() > 60 { format!("{}...", text.chars().take(57).collect::<String>()) } else { text };
     match by {
         Some(by) => format!("{text} ({by})"),
         None => text,

@@ -81,9 +81,7 @@ fn on_interrupt(stop: Arc<AtomicBool>) {
             #[cfg(unix)]
             {
                 let stop = stop.clone();
-                if let Ok(mut terminate) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                {
+                if let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                     tokio::spawn(async move {
                         if terminate.recv().await.is_some() {
                             stop.store(true, Ordering::SeqCst);
