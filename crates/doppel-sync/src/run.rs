@@ -127,7 +127,7 @@ pub enum RunError {
 }
 
 enum ToMain {
-    Pulled { index: usize, base: u64, result: Result<Batch, Error>, started: Instant, reply: mpsc::Sender<Reply> },
+    Pulled { index: usize, base: u64, result: Box<Result<Batch, Error>>, started: Instant, reply: mpsc::Sender<Reply> },
     Finished,
 }
 
@@ -192,7 +192,7 @@ pub fn run<S: Store>(
             continue;
         }
         let instance = &file.instances[index];
-        let mut batch = match result {
+        let mut batch = match *result {
             Ok(batch) => batch,
             Err(error) => {
                 rounds[index] += 1;
@@ -450,7 +450,7 @@ impl Worker {
         for _ in 0..=REPLANS {
             let twin = lock(&self.head).clone();
             let base = twin.version();
-            let result = self.puller.changes(&twin);
+            let result = Box::new(self.puller.changes(&twin));
             drop(twin);
             let (reply, answer) = mpsc::channel();
             let message = ToMain::Pulled { index: self.index, base, result, started, reply };
