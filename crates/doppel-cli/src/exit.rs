@@ -8,7 +8,7 @@
 //! | 3 | invalid input: an estate file, selector or ChangeSet was refused; nothing was stored |
 //! | 4 | not found: no store, no such entity, version or time |
 //! | 5 | conflict: the store changed under us; retry |
-//! | 6 | unavailable: the store is locked or written by a newer doppel |
+//! | 6 | unavailable: the store is locked or written by a newer doppel, or a source of `sync --once`/`--rounds` failed |
 //! | 7 | drift found (`drift --fail-on-drift`) |
 
 use doppel_store::ErrorKind;

@@ -413,3 +413,46 @@ fn sync_with_a_live_cluster_commits_its_listing_and_drift_compares_it_with_the_m
     assert!(subjects.contains(&"deployment/shop/web"), "the cluster covers deployments in shop: {report}");
     assert_eq!(findings_of(&report, "field_differs").len(), 0, "same image: {report}");
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_running_sync_after_its_commits() {
+    use std::io::{BufRead, BufReader};
+    let scratch = Scratch::new();
+    scratch.file(
+        "sources.yaml",
+        &format!("interval: 1h\nsources:\n  - kubernetes: {{name: manifests, paths: ['{}']}}\n", fixture("manifests")),
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("doppel"))
+        .current_dir(scratch.dir.path())
+        .args(["--store", "twin.db", "sync", "-c", "sources.yaml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("manifests") && line.contains("version 1") {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains("until stopped")), "{seen:?}");
+    let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the sync did not stop on Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success(), "{status:?} {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("1 commit") && l.contains("(stopped)")), "{rest:?}");
+    let history = json(&scratch.doppel(&["history", "--json"]).success());
+    assert_eq!(history.as_array().unwrap().len(), 1);
+}

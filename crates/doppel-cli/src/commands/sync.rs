@@ -22,9 +22,7 @@ pub fn run(store_path: &Path, config: &Path, rounds: Option<u32>, author: &str, 
     let mut store = SqliteStore::open(store_path)?;
     let twin = read_from(&store, doppel_store::At::Head, out)?;
     let stop = Arc::new(AtomicBool::new(false));
-    if rounds.is_none() || rounds.is_some_and(|n| n > 1) {
-        on_interrupt(stop.clone());
-    }
+    on_interrupt(stop.clone());
     let options = Options { rounds, stop, author: author.to_string() };
     let store_name = store.path().to_string();
     let mut on_event = |event: &Event<'_>| print_event(event, &file, &store_name, rounds, out);
