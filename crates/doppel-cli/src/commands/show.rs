@@ -155,7 +155,8 @@ fn detail(twin: &Twin, entity: &Entity, seen: &[doppel_store::Seen], out: &Outpu
                 crate::time::format_ms(newest.last_seen_ms)
             );
         }
-        None => anstream::println!("{DIM}never seen by a synced source{DIM:#}"),
+        // Entities loaded or imported without `doppel sync` have no freshness to show.
+        None => {}
     }
     let mut fields = doppel_estate::emit::entity(entity);
     if let Some(map) = fields.as_object_mut() {
