@@ -290,6 +290,12 @@ pub fn run<S: Store>(
         on_event(&Event::Pulled(&pulled));
         let _ = reply.send(Reply::Done);
     }
+    if !summary.stopped && options.stop.load(Ordering::SeqCst) {
+        // Every worker saw the stop before this thread did.
+        summary.stopped = true;
+        on_event(&Event::Stopping);
+    }
+    summary.failed_sources.sort_by_key(|name| file.instances.iter().position(|i| i.name() == name));
     summary.version = version(&head);
     Ok(summary)
 }

@@ -143,8 +143,9 @@ fn detail(twin: &Twin, entity: &Entity, seen: &[doppel_store::Seen], out: &Outpu
     }
     anstream::println!("{BOLD}{}{BOLD:#}  {DIM}{}{DIM:#}", entity.key, describe::summary(entity));
     let now = jiff::Timestamp::now().as_millisecond();
-    match seen.split_first() {
-        Some((newest, others)) => {
+    // Entities loaded or imported without `doppel sync` have no freshness to show.
+    if let Some((newest, others)) = seen.split_first() {
+        {
             let others: Vec<String> =
                 others.iter().map(|s| format!("{} {}", s.source, ago(s.last_seen_ms, now))).collect();
             let also = if others.is_empty() { String::new() } else { format!("; also {}", others.join(", ")) };
@@ -155,8 +156,6 @@ fn detail(twin: &Twin, entity: &Entity, seen: &[doppel_store::Seen], out: &Outpu
                 crate::time::format_ms(newest.last_seen_ms)
             );
         }
-        // Entities loaded or imported without `doppel sync` have no freshness to show.
-        None => {}
     }
     let mut fields = doppel_estate::emit::entity(entity);
     if let Some(map) = fields.as_object_mut() {
