@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "doppel", version, disable_version_flag = true, propagate_version = false)]
 #[command(
-    after_help = "Start with `doppel demo`. Exit codes: 0 ok, 1 unexpected, 2 usage, 3 invalid input, 4 not found, 5 conflict, 6 unavailable."
+    after_help = "Start with `doppel demo`. Exit codes: 0 ok, 1 unexpected, 2 usage, 3 invalid input, 4 not found, 5 conflict, 6 unavailable, 7 drift found (drift --fail-on-drift)."
 )]
 pub struct Cli {
     /// The store file (SQLite).
@@ -338,6 +338,36 @@ pub enum Command {
         /// Commit the calibrated service times to the twin.
         #[arg(long)]
         apply: bool,
+    },
+    /// Keep the twin in sync with every source of a sources file: each on its interval, a
+    /// live cluster on its watch; one commit per source per pull. Ctrl-C stops after the
+    /// current commit.
+    Sync {
+        /// The sources file (docs/sources.md, "Continuous sync").
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: PathBuf,
+        /// Pull every source once and exit (non-zero if any failed): for CI.
+        #[arg(long, conflicts_with = "rounds")]
+        once: bool,
+        /// Pull every source this many times, then exit (non-zero if any pull failed).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        rounds: Option<u32>,
+        /// Who is responsible for the commits (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+    },
+    /// Where declared sources (estate files, manifests, Terraform) and observed ones (a
+    /// cluster, traces) disagree, from what the last sync saw.
+    Drift {
+        /// The sources file: compare only its sources (default: every source a sync recorded).
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Exit with code 7 when drift is found (for CI).
+        #[arg(long)]
+        fail_on_drift: bool,
+        /// Findings to list per kind in the table (all with --json).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
     },
     /// Print the JSON Schema of estate files (for editor completion).
     Schema,

@@ -8,7 +8,8 @@
 //! | 3 | invalid input: an estate file, selector or ChangeSet was refused; nothing was stored |
 //! | 4 | not found: no store, no such entity, version or time |
 //! | 5 | conflict: the store changed under us; retry |
-//! | 6 | unavailable: the store is locked or written by a newer doppel |
+//! | 6 | unavailable: the store is locked or written by a newer doppel, or a source of `sync --once`/`--rounds` failed |
+//! | 7 | drift found (`drift --fail-on-drift`) |
 
 use doppel_store::ErrorKind;
 
@@ -42,6 +43,16 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 /// Not found (exit 4).
 pub fn not_found(message: impl Into<String>) -> anyhow::Error {
     Failure { code: 4, message: message.into() }.into()
+}
+
+/// Unavailable: a system could not be reached or read (exit 6).
+pub fn unavailable(message: impl Into<String>) -> anyhow::Error {
+    Failure { code: 6, message: message.into() }.into()
+}
+
+/// Drift was found and the user asked to fail on it (exit 7).
+pub fn findings(message: impl Into<String>) -> anyhow::Error {
+    Failure { code: 7, message: message.into() }.into()
 }
 
 /// The exit code for an error.

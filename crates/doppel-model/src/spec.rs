@@ -295,6 +295,9 @@ spec_struct!(
     DeploymentSpec {
         /// Desired replicas.
         replicas: u32,
+        /// Replicas that were ready when the workload was last observed (a cluster's
+        /// `status.readyReplicas`); absent when nothing reported it (a hand-written manifest).
+        ready_replicas: Option<u32>,
         /// Label selector of its pods.
         selector: Labels,
         /// Pod template.
@@ -311,6 +314,9 @@ spec_struct!(
     StatefulSetSpec {
         /// Desired replicas.
         replicas: u32,
+        /// Replicas that were ready when the workload was last observed (a cluster's
+        /// `status.readyReplicas`); absent when nothing reported it (a hand-written manifest).
+        ready_replicas: Option<u32>,
         /// Label selector of its pods.
         selector: Labels,
         /// Pod template.

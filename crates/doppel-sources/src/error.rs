@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// Where in an input something is: a file position, or a field path when there is no file.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct Place {
     /// File path as given (`-` for standard input).
     pub file: String,

@@ -7,7 +7,9 @@
 //! [`compliance::check`] its test.
 
 pub mod compliance;
+pub mod drift;
 mod error;
+pub mod estate;
 pub mod kubernetes;
 pub mod otlp;
 pub mod prometheus;
@@ -18,7 +20,7 @@ pub use error::{Error, ErrorKind, Place, Result};
 pub use reconcile::reconcile;
 
 use doppel_model::{ChangeSet, Entity, Key, Relation, Twin, TwinView};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The label every entity a source produces carries; its value is the source instance's name.
@@ -77,6 +79,42 @@ pub struct Observation {
     pub removed: Vec<Key>,
     /// Owned entities to remove and add again, with their relations (a plan's replacements).
     pub replaced: Vec<Key>,
+    /// Differences the system itself reports between what it declares and what is real
+    /// (Terraform's `resource_drift`: resources changed outside Terraform).
+    pub drift: Vec<ReportedDrift>,
+}
+
+/// A difference a source's own system reports between its records and reality: one
+/// attribute of one resource (Terraform's `resource_drift`, after a refresh).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportedDrift {
+    /// The entity the resource maps onto, when it maps onto one.
+    pub key: Option<Key>,
+    /// The resource as the system names it (`aws_security_group.web`).
+    pub object: String,
+    /// The attribute path inside it (`ingress[0].cidr_blocks[0]`); empty for the whole
+    /// resource (deleted outside the system).
+    pub field: String,
+    /// The value the system's records hold (its state); `None` when absent there.
+    pub declared: Option<serde_json::Value>,
+    /// The value found in reality; `None` when absent there (deleted by hand).
+    pub observed: Option<serde_json::Value>,
+    /// Where the report was read.
+    pub place: Option<Place>,
+}
+
+/// What one pull of a source instance saw, whether or not the twin took it (entities
+/// another owner holds included): what drift compares and freshness counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    /// Entities as the source produced them (with its owner label), sorted by key.
+    pub entities: Vec<Entity>,
+    /// Relations as the source produced them, sorted.
+    pub relations: Vec<Relation>,
+    /// Differences the system itself reported.
+    pub drift: Vec<ReportedDrift>,
+    /// Whether the listing was the whole of the instance.
+    pub complete: bool,
 }
 
 /// One sample of a series bound to an entity attribute.
@@ -155,6 +193,8 @@ pub struct Batch {
     pub observed_relations: Vec<doppel_model::RelKey>,
     /// Where each entity was written.
     pub origins: BTreeMap<Key, Place>,
+    /// Everything the pull saw, as it saw it (kept for drift; not applied as it is).
+    pub view: View,
 }
 
 impl Batch {

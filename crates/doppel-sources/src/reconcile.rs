@@ -1,8 +1,8 @@
 //! From an observation and a twin to the one ChangeSet that brings the twin in line, with
 //! provenance: what every source shares, so idempotence and deletions are the same for all.
 
-use crate::{Batch, OWNER_LABEL, Observation, Warning, WarningKind, owned_by, owned_keys};
-use doppel_model::{Change, ChangeSet, Entity, Key, Labels, Provenance, RelKey, TwinView};
+use crate::{Batch, OWNER_LABEL, Observation, View, Warning, WarningKind, owned_by, owned_keys};
+use doppel_model::{Change, ChangeSet, Entity, Key, Labels, Provenance, RelKey, Relation, TwinView};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Plans the ChangeSet that makes `twin` hold `observation` for the source instance `name`
@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// removed go even from a partial listing; those listed as replaced are removed first and
 /// added again with their relations. Changes come sorted by subject.
 pub fn reconcile(observation: Observation, twin: &(impl TwinView + ?Sized), system: &str, name: &str) -> Batch {
-    let Observation { entities, relations, samples, mut warnings, complete, input, origins, removed, replaced } =
+    let Observation { entities, relations, samples, mut warnings, complete, input, origins, removed, replaced, drift } =
         observation;
+    let mut view = View { entities: Vec::with_capacity(entities.len()), relations: relations.clone(), drift, complete };
     let owned_in_twin = |key: &Key| twin.entity(key).is_some_and(|e| owned_by(e, name));
     let replaced: BTreeSet<Key> = replaced.into_iter().filter(|k| owned_in_twin(k)).collect();
     let mut replacements: Vec<Change> = replaced.iter().map(|k| Change::RemoveEntity(k.clone())).collect();
@@ -26,6 +27,7 @@ pub fn reconcile(observation: Observation, twin: &(impl TwinView + ?Sized), syst
         if !seen.insert(entity.key.clone()) {
             continue;
         }
+        view.entities.push(entity.clone());
         match twin.entity(&entity.key) {
             None => adds.push(Change::AddEntity(entity)),
             Some(_) if replaced.contains(&entity.key) => adds.push(Change::AddEntity(entity)),
@@ -106,7 +108,11 @@ pub fn reconcile(observation: Observation, twin: &(impl TwinView + ?Sized), syst
     };
     let observed: Vec<Key> = seen.into_iter().filter(|k| !skipped.contains(k)).collect();
     let origins: BTreeMap<Key, crate::Place> = origins;
+    view.entities.sort_by(|a, b| a.key.cmp(&b.key));
+    view.relations.sort_by_key(Relation::key);
+    view.relations.dedup_by_key(|r| r.key());
     Batch {
+        view,
         changeset: ChangeSet::of(changes).with_provenance(provenance),
         samples,
         warnings,

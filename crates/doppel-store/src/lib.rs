@@ -71,6 +71,56 @@ pub struct SeriesInfo {
     pub last_ms: i64,
 }
 
+/// One successful pull of a source instance, as the sync records it beside the log:
+/// what it saw (freshness) and its record for drift, replaced at each pull.
+#[derive(Debug, Clone, Copy)]
+pub struct Pull<'a> {
+    /// The source instance's name.
+    pub source: &'a str,
+    /// Its system (`kubernetes`).
+    pub system: &'a str,
+    /// Its place in the sources file, from 0 (who comes first owns a key).
+    pub position: usize,
+    /// When it was pulled, ms since the epoch.
+    pub time_ms: i64,
+    /// How often it is pulled, ms (what staleness is measured in).
+    pub interval_ms: i64,
+    /// Every entity it saw, owned or not.
+    pub seen: &'a [Key],
+    /// Entities that left the twin with this pull: their freshness is forgotten.
+    pub gone: &'a [Key],
+    /// The instance's record of the pull, as the caller encodes it (JSON).
+    pub record: &'a [u8],
+}
+
+/// When a source instance last saw an entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Seen {
+    /// The entity.
+    pub key: Key,
+    /// The source instance.
+    pub source: String,
+    /// When, ms since the epoch.
+    pub last_seen_ms: i64,
+}
+
+/// A source instance's last recorded pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRecord {
+    /// The instance's name.
+    pub source: String,
+    /// Its system.
+    pub system: String,
+    /// Its place in the sources file.
+    pub position: usize,
+    /// When it was pulled, ms since the epoch.
+    pub time_ms: i64,
+    /// Its interval, ms.
+    pub interval_ms: i64,
+    /// The record, as given to [`Store::record_pull`].
+    pub record: Vec<u8>,
+}
+
 /// Reports progress of long operations: (done, total).
 pub type Progress<'a> = &'a dyn Fn(u64, u64);
 
@@ -101,6 +151,22 @@ pub trait Store {
 
     /// Every stored series.
     fn series(&self) -> Result<Vec<SeriesInfo>>;
+
+    /// Records a successful pull, atomically: each entity it saw is marked seen by the
+    /// source at its time, the freshness of entities gone from the twin is forgotten, and
+    /// the source's record replaces its previous one. Not part of the log: a pull that
+    /// changes nothing still records.
+    fn record_pull(&mut self, pull: &Pull<'_>) -> Result<()>;
+
+    /// When each source instance last saw an entity, the most recent first.
+    fn last_seen(&self, key: &Key) -> Result<Vec<Seen>>;
+
+    /// Entities no source has seen for more than `intervals` of its own intervals before
+    /// `now_ms`, each with its most recent sighting, by key.
+    fn stale(&self, now_ms: i64, intervals: u32) -> Result<Vec<Seen>>;
+
+    /// Every source instance's last recorded pull, in sources-file order.
+    fn source_records(&self) -> Result<Vec<SourceRecord>>;
 }
 
 /// Summary counts of a ChangeSet, as a commit records them.

@@ -8,17 +8,18 @@
 //! `samples` for observed values. Chunking keeps rows small for million-entity estates.
 
 use crate::error::{Error, Result};
-use crate::{At, Commit, Progress, Sample, SeriesInfo, Store};
+use crate::{At, Commit, Progress, Pull, Sample, Seen, SeriesInfo, SourceRecord, Store};
 use doppel_model::{ChangeSet, Counts, Entity, Key, Provenance, RelSpec, Twin, TwinView};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 
 /// Marks a SQLite file as a Doppel store (`PRAGMA application_id`), "DOPP".
 const APPLICATION_ID: i64 = 0x444F_5050;
-/// Version of the table layout.
-const FORMAT: i64 = 1;
+/// Version of the table layout: 1 the log, snapshots and series; 2 adds `freshness` and
+/// `source_records` (a store of format 1 is migrated when opened).
+const FORMAT: i64 = 2;
 /// Version of the snapshot encoding; snapshots of another format are ignored.
-const SNAPSHOT_FORMAT: i64 = 3;
+const SNAPSHOT_FORMAT: i64 = 4;
 /// Changes per log chunk.
 const CHANGES_PER_CHUNK: usize = 10_000;
 /// Entities or relations per snapshot chunk.
@@ -62,6 +63,20 @@ CREATE TABLE IF NOT EXISTS samples (
 ) WITHOUT ROWID;
 ";
 
+/// Format 2: when each entity was last seen by each source instance, and each instance's
+/// last pull as it saw it (for drift).
+const SCHEMA_2: &str = "
+CREATE TABLE IF NOT EXISTS freshness (
+    key TEXT NOT NULL, source TEXT NOT NULL, last_seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (key, source)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS freshness_source ON freshness (source, last_seen_ms);
+CREATE TABLE IF NOT EXISTS source_records (
+    source TEXT PRIMARY KEY, system TEXT NOT NULL, position INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL, interval_ms INTEGER NOT NULL, body BLOB NOT NULL
+);
+";
+
 /// A store in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
@@ -101,6 +116,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         if n_tables == 0 {
             conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(SCHEMA_2)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?1)",
@@ -114,6 +130,13 @@ impl SqliteStore {
             .ok_or_else(|| not_a_store("its format marker is missing".into()))?;
         if format > FORMAT {
             return Err(Error::NewerFormat { path: shown, found: format, supported: FORMAT });
+        }
+        if format < 2 {
+            // Format 1 to 2: new tables only; what was stored is untouched.
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(SCHEMA_2)?;
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'format'", params![FORMAT.to_string()])?;
+            tx.commit()?;
         }
         Ok(SqliteStore { conn, path: shown })
     }
@@ -448,6 +471,76 @@ impl Store for SqliteStore {
         )?;
         let rows = statement
             .query_map(params![entity.to_string(), attribute, from_ms, to_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn record_pull(&mut self, pull: &Pull<'_>) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut seen = tx.prepare_cached(
+                "INSERT INTO freshness (key, source, last_seen_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key, source) DO UPDATE SET last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)",
+            )?;
+            for key in pull.seen {
+                seen.execute(params![key.to_string(), pull.source, pull.time_ms])?;
+            }
+            let mut gone = tx.prepare_cached("DELETE FROM freshness WHERE key = ?1")?;
+            for key in pull.gone {
+                gone.execute(params![key.to_string()])?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO source_records (source, system, position, time_ms, interval_ms, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![pull.source, pull.system, pull.position as i64, pull.time_ms, pull.interval_ms, pull.record],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn last_seen(&self, key: &Key) -> Result<Vec<Seen>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT source, last_seen_ms FROM freshness WHERE key = ?1 ORDER BY last_seen_ms DESC, source",
+        )?;
+        let rows = statement.query_map([key.to_string()], |r| {
+            Ok(Seen { key: key.clone(), source: r.get(0)?, last_seen_ms: r.get(1)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn stale(&self, now_ms: i64, intervals: u32) -> Result<Vec<Seen>> {
+        // An entity is stale when every source that saw it last did so more than
+        // `intervals` of that source's intervals ago; its newest sighting is reported.
+        let mut statement = self.conn.prepare(
+            "SELECT f.key, f.source, max(f.last_seen_ms) FROM freshness f JOIN source_records r ON r.source = f.source
+             GROUP BY f.key
+             HAVING max(CASE WHEN f.last_seen_ms >= ?1 - ?2 * r.interval_ms THEN 1 ELSE 0 END) = 0
+             ORDER BY f.key",
+        )?;
+        let mut stale = Vec::new();
+        let mut rows = statement.query(params![now_ms, i64::from(intervals)])?;
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(0)?;
+            let key = text.parse::<Key>().map_err(|e| Error::Corrupt(format!("freshness key `{text}`: {e}")))?;
+            stale.push(Seen { key, source: row.get(1)?, last_seen_ms: row.get(2)? });
+        }
+        Ok(stale)
+    }
+
+    fn source_records(&self) -> Result<Vec<SourceRecord>> {
+        let mut statement = self.conn.prepare(
+            "SELECT source, system, position, time_ms, interval_ms, body FROM source_records ORDER BY position, source",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok(SourceRecord {
+                source: r.get(0)?,
+                system: r.get(1)?,
+                position: r.get::<_, i64>(2)? as usize,
+                time_ms: r.get(3)?,
+                interval_ms: r.get(4)?,
+                record: r.get(5)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -29,6 +29,18 @@ fn commit(store: &mut dyn Store, changes: ChangeSet) -> Twin {
     store.commit(base, &changes).unwrap().1
 }
 
+/// A pull of a `kubernetes` source pulled every second.
+fn pull<'a>(
+    source: &'a str,
+    position: usize,
+    time_ms: i64,
+    seen: &'a [doppel_model::Key],
+    gone: &'a [doppel_model::Key],
+    record: &'a [u8],
+) -> doppel_store::Pull<'a> {
+    doppel_store::Pull { source, system: "kubernetes", position, time_ms, interval_ms: 1000, seen, gone, record }
+}
+
 fn add(kind: doppel_model::Kind, name: &str) -> Change {
     Change::AddEntity(doppel_testkit::entity(kind, name, 1))
 }
@@ -120,6 +132,32 @@ macro_rules! store_suite {
                 assert!(store.append_samples(&[sample(4000, f64::NAN)]).is_err());
             }
 
+            #[test]
+            fn pulls_record_freshness_and_the_last_record_of_each_source() {
+                let (_guard, open) = <super::$backend as Backend>::fresh();
+                let mut store = open();
+                let key = |k: &str| k.parse::<doppel_model::Key>().unwrap();
+                let (cart, web) = (key("deployment/shop/cart"), key("deployment/shop/web"));
+                store.record_pull(&pull("manifests", 0, 10_000, &[cart.clone(), web.clone()], &[], b"one")).unwrap();
+                store.record_pull(&pull("prod", 1, 12_000, std::slice::from_ref(&cart), &[], b"two")).unwrap();
+                store.record_pull(&pull("manifests", 0, 11_000, std::slice::from_ref(&web), &[], b"three")).unwrap();
+                drop(store);
+                let mut store = open();
+                let seen = store.last_seen(&cart).unwrap();
+                let by: Vec<(&str, i64)> = seen.iter().map(|s| (s.source.as_str(), s.last_seen_ms)).collect();
+                assert_eq!(by, vec![("prod", 12_000), ("manifests", 10_000)]);
+                let records = store.source_records().unwrap();
+                let listed: Vec<(&str, usize, &[u8])> = records.iter().map(|r| (r.source.as_str(), r.position, r.record.as_slice())).collect();
+                assert_eq!(listed, vec![("manifests", 0, &b"three"[..]), ("prod", 1, &b"two"[..])]);
+                // Stale: not seen within 3 intervals (3 s) of now by any source.
+                let stale: Vec<String> = store.stale(14_500, 3).unwrap().iter().map(|s| s.key.to_string()).collect();
+                assert_eq!(stale, vec!["deployment/shop/web"], "cart was seen at 12 s by prod");
+                assert_eq!(store.stale(15_500, 3).unwrap().len(), 2);
+                store.record_pull(&pull("prod", 1, 13_000, &[], std::slice::from_ref(&web), b"four")).unwrap();
+                assert!(store.last_seen(&web).unwrap().is_empty(), "an entity gone from the twin is forgotten");
+                assert_eq!(store.head().unwrap(), 0, "recording a pull writes no version");
+            }
+
             proptest! {
                 #![proptest_config(ProptestConfig::with_cases(24))]
                 /// The store behaves like an in-memory twin, across reopenings.
@@ -204,4 +242,39 @@ fn error_mentions(error: &Error, text: &str) -> bool {
 fn rusqlite_like_other_app(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+}
+
+#[test]
+fn a_store_of_format_1_is_migrated_and_keeps_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let twin = commit(&mut store, ChangeSet::of(vec![add(doppel_model::Kind::Zone, "a")]));
+    drop(store);
+    // Make it what a format-1 doppel wrote: no freshness or source tables.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE freshness; DROP TABLE source_records; UPDATE meta SET value = '1' WHERE key = 'format';",
+    )
+    .unwrap();
+    drop(conn);
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert!(same_content(&store.twin_at(At::Head, None).unwrap(), &twin));
+    let key: doppel_model::Key = "zone/a".parse().unwrap();
+    let pull = doppel_store::Pull {
+        source: "estate",
+        system: "estate",
+        position: 0,
+        time_ms: 5,
+        interval_ms: 1000,
+        seen: std::slice::from_ref(&key),
+        gone: &[],
+        record: b"{}",
+    };
+    store.record_pull(&pull).unwrap();
+    assert_eq!(store.last_seen(&key).unwrap()[0].source, "estate");
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let format: String = conn.query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0)).unwrap();
+    assert_eq!(format, "2");
 }

@@ -3,6 +3,7 @@
 
 mod calibrate;
 mod demo;
+mod drift;
 mod gen_cmd;
 mod graph;
 mod history;
@@ -15,6 +16,7 @@ mod prometheus;
 mod resilience;
 mod show;
 mod sweep;
+mod sync;
 
 use crate::args::{AtArgs, Cli, Command};
 use crate::exit;
@@ -89,6 +91,13 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
         }
         Command::Observe { files } => observe::run(&cli.store, files, out),
         Command::Calibrate { window, apply } => calibrate::run(&cli.store, *window, *apply, out),
+        Command::Sync { config, once, rounds, author: who } => {
+            let rounds = if *once { Some(1) } else { *rounds };
+            sync::run(&cli.store, config, rounds, &author(who.as_deref()), out)
+        }
+        Command::Drift { config, fail_on_drift, limit } => {
+            drift::run(&cli.store, config.as_deref(), *fail_on_drift, *limit, out)
+        }
         Command::Schema => out.print_json(&doppel_estate::schema::estate_schema()),
         Command::Gen { services, seed, output } => gen_cmd::run(*services, *seed, output.as_deref(), out),
     }

@@ -6,14 +6,15 @@ use crate::describe;
 use crate::output::{BOLD, DIM, Output};
 use anyhow::Result;
 use doppel_model::{Entity, Family, Kind, Selector, Twin, TwinView};
+use doppel_store::{SqliteStore, Store};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Runs `doppel show`.
 pub fn run(store: &Path, selector: &str, limit: usize, at: &AtArgs, out: &Output) -> Result<()> {
-    let (_store, twin) = read_twin(store, at_of(at)?, out)?;
+    let (store, twin) = read_twin(store, at_of(at)?, out)?;
     if selector.trim().is_empty() {
-        return summary(&twin, out);
+        return summary(&store, &twin, out);
     }
     let parsed = Selector::parse(selector)?;
     // A single exact key shows that entity in detail.
@@ -21,7 +22,8 @@ pub fn run(store: &Path, selector: &str, limit: usize, at: &AtArgs, out: &Output
         && !name.contains(['*', '?'])
     {
         let key = super::existing_key(&twin, selector.trim())?;
-        return detail(&twin, twin.entity(&key).expect("checked to exist"), out);
+        let seen = store.last_seen(&key)?;
+        return detail(&twin, twin.entity(&key).expect("checked to exist"), &seen, out);
     }
     let matches = parsed.select(&twin);
     if out.json {
@@ -48,17 +50,24 @@ pub fn run(store: &Path, selector: &str, limit: usize, at: &AtArgs, out: &Output
     Ok(())
 }
 
-fn summary(twin: &Twin, out: &Output) -> Result<()> {
+/// An entity is stale when no source saw it for more than this many of its intervals.
+const STALE_INTERVALS: u32 = 3;
+
+fn summary(store: &SqliteStore, twin: &Twin, out: &Output) -> Result<()> {
     let mut counts: BTreeMap<Kind, usize> = BTreeMap::new();
     for entity in twin.entities() {
         *counts.entry(entity.key.kind()).or_default() += 1;
     }
+    let now = jiff::Timestamp::now().as_millisecond();
+    let stale: Vec<doppel_store::Seen> =
+        store.stale(now, STALE_INTERVALS)?.into_iter().filter(|s| twin.entity(&s.key).is_some()).collect();
     if out.json {
         return out.print_json(&serde_json::json!({
             "version": twin.version(),
             "entities": twin.entity_count(),
             "relations": twin.relation_count(),
             "by_kind": counts,
+            "stale": stale.len(),
         }));
     }
     if twin.entity_count() == 0 {
@@ -81,8 +90,28 @@ fn summary(twin: &Twin, out: &Output) -> Result<()> {
         twin.relation_count(),
         twin.version()
     ));
+    if !stale.is_empty() {
+        let examples: Vec<String> = stale.iter().take(3).map(|s| s.key.to_string()).collect();
+        out.line(&format!(
+            "{} stale: not seen by any source for more than {STALE_INTERVALS} of its intervals ({}{})",
+            stale.len(),
+            examples.join(", "),
+            if stale.len() > 3 { ", ..." } else { "" }
+        ));
+    }
     out.hint("list some: `doppel show kind:service`, `doppel show zone=us-east-1a`; one in detail: `doppel show service/checkout`");
     Ok(())
+}
+
+/// `2 min ago`, `5 s ago`, `3 h ago`, `4 days ago`.
+fn ago(ms: i64, now_ms: i64) -> String {
+    let s = (now_ms - ms).max(0) / 1000;
+    match s {
+        0..60 => format!("{s} s ago"),
+        60..3600 => format!("{} min ago", s / 60),
+        3600..86_400 => format!("{} h ago", s / 3600),
+        _ => format!("{} days ago", s / 86_400),
+    }
 }
 
 fn family_name(family: Family) -> &'static str {
@@ -97,17 +126,37 @@ fn family_name(family: Family) -> &'static str {
     }
 }
 
-fn detail(twin: &Twin, entity: &Entity, out: &Output) -> Result<()> {
+fn detail(twin: &Twin, entity: &Entity, seen: &[doppel_store::Seen], out: &Output) -> Result<()> {
     let outgoing = twin.out_relations(&entity.key);
     let incoming = twin.in_relations(&entity.key);
     if out.json {
+        let seen: Vec<_> = seen
+            .iter()
+            .map(|s| serde_json::json!({"source": s.source, "last_seen": crate::time::format_ms(s.last_seen_ms), "last_seen_ms": s.last_seen_ms}))
+            .collect();
         return out.print_json(&serde_json::json!({
             "entity": doppel_estate::emit::entity(entity),
             "out": outgoing.iter().map(doppel_estate::emit::relation).collect::<Vec<_>>(),
             "in": incoming.iter().map(doppel_estate::emit::relation).collect::<Vec<_>>(),
+            "seen": seen,
         }));
     }
     anstream::println!("{BOLD}{}{BOLD:#}  {DIM}{}{DIM:#}", entity.key, describe::summary(entity));
+    let now = jiff::Timestamp::now().as_millisecond();
+    // Entities loaded or imported without `doppel sync` have no freshness to show.
+    if let Some((newest, others)) = seen.split_first() {
+        {
+            let others: Vec<String> =
+                others.iter().map(|s| format!("{} {}", s.source, ago(s.last_seen_ms, now))).collect();
+            let also = if others.is_empty() { String::new() } else { format!("; also {}", others.join(", ")) };
+            anstream::println!(
+                "{DIM}last seen {} by {} ({}){also}{DIM:#}",
+                ago(newest.last_seen_ms, now),
+                newest.source,
+                crate::time::format_ms(newest.last_seen_ms)
+            );
+        }
+    }
     let mut fields = doppel_estate::emit::entity(entity);
     if let Some(map) = fields.as_object_mut() {
         map.shift_remove("kind");

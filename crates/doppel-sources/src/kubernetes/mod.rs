@@ -8,7 +8,7 @@ mod objects;
 mod read;
 
 pub use derive::service_names;
-pub use objects::looks_secret;
+pub use objects::{looks_secret, model_kind};
 
 use crate::{Observation, Place, Result, Source, Warning, WarningKind};
 use doppel_estate::SourceFile;

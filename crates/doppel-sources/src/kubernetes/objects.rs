@@ -143,6 +143,11 @@ const CONTAINER_FIELDS: &[&str] = &[
     "workingDir",
 ];
 
+/// The model kind an API kind (`Deployment`, `ClusterRole`) maps onto, if it is mapped.
+pub fn model_kind(api_kind: &str) -> Option<Kind> {
+    mapped(api_kind).map(|(kind, _, _)| kind)
+}
+
 /// The kinds mapped, with their model kind, whether namespaced, and their known `spec` fields.
 fn mapped(api_kind: &str) -> Option<(Kind, bool, &'static [&'static str])> {
     Some(match api_kind {
@@ -565,6 +570,7 @@ pub(crate) fn read(reader: &mut Reader<'_>, node: &Node, place: Place) -> Result
             };
             Spec::Deployment(Box::new(DeploymentSpec {
                 replicas: at.count(spec_node, "replicas")?.unwrap_or(1),
+                ready_replicas: ready_replicas(&mut at, node)?,
                 selector: at.selector(spec_node, "selector")?.unwrap_or_default(),
                 template,
                 max_surge: match rolling {
@@ -592,6 +598,7 @@ pub(crate) fn read(reader: &mut Reader<'_>, node: &Node, place: Place) -> Result
             }
             Spec::StatefulSet(Box::new(StatefulSetSpec {
                 replicas: at.count(spec_node, "replicas")?.unwrap_or(1),
+                ready_replicas: ready_replicas(&mut at, node)?,
                 selector: at.selector(spec_node, "selector")?.unwrap_or_default(),
                 template,
                 volume_size,
@@ -752,6 +759,15 @@ fn node_spec(at: &mut At<'_, '_>, node: &Node, spec: &Node, labels: &Labels) -> 
 }
 
 /// The pod template of a workload; records its pods' labels, account and environment.
+/// A workload's ready replicas from its `status` (a cluster's answer, or `kubectl get -o
+/// yaml`): `readyReplicas`, which the API leaves out when it is 0; `None` without a status.
+fn ready_replicas(at: &mut At<'_, '_>, object: &Node) -> Result<Option<u32>> {
+    match at.map(object, "status")? {
+        Some(status) => Ok(Some(at.count(status, "readyReplicas")?.unwrap_or(0))),
+        None => Ok(None),
+    }
+}
+
 fn template(at: &mut At<'_, '_>, spec: &Node, object: &mut Object) -> Result<PodTemplate> {
     let Some(template) = at.map(spec, "template")? else {
         return Err(at.error(spec, "expected `spec.template`, the pods this workload runs"));

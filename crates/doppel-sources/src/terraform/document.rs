@@ -66,6 +66,23 @@ pub(crate) struct Planned {
     pub action: Action,
 }
 
+/// One attribute of a resource that changed outside Terraform (a plan's `resource_drift`).
+#[derive(Debug, Clone)]
+pub(crate) struct Drifted {
+    /// The resource's address.
+    pub address: String,
+    /// Its type.
+    pub rtype: String,
+    /// The attribute path (`ingress[0].cidr_blocks[0]`); empty when the whole resource is gone.
+    pub field: String,
+    /// What the state held (sensitive values removed).
+    pub before: Option<Value>,
+    /// What the refresh found.
+    pub after: Option<Value>,
+    /// Where in the document (`resource_drift[2]`).
+    pub path: String,
+}
+
 /// A read document.
 #[derive(Debug, Clone)]
 pub(crate) struct Document {
@@ -75,6 +92,8 @@ pub(crate) struct Document {
     pub resources: Vec<Resource>,
     /// The plan's changes (empty for a state).
     pub changes: Vec<Planned>,
+    /// Attributes changed outside Terraform, from a plan's `resource_drift`.
+    pub drift: Vec<Drifted>,
 }
 
 /// Reads one document.
@@ -146,8 +165,59 @@ pub(crate) fn read(file: &SourceFile, source_name: &str, warnings: &mut Vec<Warn
             }
         }
     }
+    let drift = resource_drift(top, &at)?;
     let kind = if plan { DocKind::Plan } else { DocKind::State };
-    Ok(Document { kind, resources, changes })
+    Ok(Document { kind, resources, changes, drift })
+}
+
+/// Reads a plan's `resource_drift` (what `terraform plan -refresh-only` found changed
+/// outside Terraform): per resource, the attributes whose state and real values differ,
+/// with sensitive values removed from both sides first.
+fn resource_drift(top: &Map<String, Value>, at: &dyn Fn(&str, String) -> Error) -> Result<Vec<Drifted>> {
+    let Some(list) = top.get("resource_drift").filter(|v| !v.is_null()) else { return Ok(Vec::new()) };
+    let Some(list) = list.as_array() else {
+        return Err(at("resource_drift", format!("expected a list, found {}", describe(list))));
+    };
+    let mut out = Vec::new();
+    for (n, item) in list.iter().enumerate() {
+        let path = format!("resource_drift[{n}]");
+        let (address, rtype, data) = identity(item, &path, at)?;
+        if data {
+            continue;
+        }
+        let Some(change) = item.get("change").and_then(Value::as_object) else {
+            return Err(at(&path, format!("{address}: expected a `change` object")));
+        };
+        let action = action(change.get("actions"), &format!("{path}.change.actions"), at)?;
+        let side = |value: &str, mask: &str| -> Value {
+            let mut value = change.get(value).cloned().unwrap_or(Value::Null);
+            if let Some(mask) = change.get(mask) {
+                strip_marked(&mut value, mask);
+            }
+            strip_secret_names(&mut value);
+            value
+        };
+        let (before, after) = (side("before", "before_sensitive"), side("after", "after_sensitive"));
+        let entry = |field: String, before: Option<Value>, after: Option<Value>| Drifted {
+            address: address.clone(),
+            rtype: rtype.clone(),
+            field,
+            before,
+            after,
+            path: path.clone(),
+        };
+        match action {
+            Action::NoOp | Action::Read => {}
+            Action::Delete => out.push(entry(String::new(), Some(before).filter(|v| !v.is_null()), None)),
+            Action::Create => out.push(entry(String::new(), None, Some(after).filter(|v| !v.is_null()))),
+            Action::Update | Action::Replace => {
+                let mut found = Vec::new();
+                crate::drift::differences(&before, &after, String::new(), 0, &mut found);
+                out.extend(found.into_iter().map(|(field, b, a)| entry(field, b, a)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Checks `format_version`: an unknown major is an error, a newer minor a warning.

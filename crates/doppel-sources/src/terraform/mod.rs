@@ -7,7 +7,7 @@
 mod aws;
 mod document;
 
-use crate::{Observation, Place, Result, Source, Warning, WarningKind};
+use crate::{Observation, Place, ReportedDrift, Result, Source, Warning, WarningKind};
 use document::{Action, DocKind};
 use doppel_estate::SourceFile;
 use doppel_model::Key;
@@ -82,6 +82,7 @@ impl Source for Terraform {
         let mut mapper = aws::Mapper::default();
         let mut plan: Option<PlanSummary> = None;
         let mut removed: Vec<Key> = Vec::new();
+        let mut drift: Vec<ReportedDrift> = Vec::new();
         let mut replaced: Vec<Key> = Vec::new();
         let (mut states, mut plans) = (0, 0);
         for file in &self.inputs {
@@ -108,6 +109,17 @@ impl Source for Terraform {
                         message: format!("resource type `{}` is not mapped onto the model; skipped", resource.rtype),
                     });
                 }
+            }
+            for drifted in &doc.drift {
+                let key = aws::kind_of(&drifted.rtype).and_then(|kind| aws::key_of(kind, &drifted.address));
+                drift.push(ReportedDrift {
+                    key,
+                    object: drifted.address.clone(),
+                    field: drifted.field.clone(),
+                    declared: drifted.before.clone(),
+                    observed: drifted.after.clone(),
+                    place: Some(Place { file: format!("{} ({})", file.path, drifted.path), line: 0, col: 0 }),
+                });
             }
             match doc.kind {
                 DocKind::State => states += 1,
@@ -159,6 +171,7 @@ impl Source for Terraform {
             origins: mapped.origins,
             removed,
             replaced,
+            drift,
         })
     }
 }
