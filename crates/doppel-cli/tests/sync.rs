@@ -456,3 +456,40 @@ fn ctrl_c_stops_a_running_sync_after_its_commits() {
     let history = json(&scratch.doppel(&["history", "--json"]).success());
     assert_eq!(history.as_array().unwrap().len(), 1);
 }
+
+/// The traces source in a sources file: its receivers start, its recorded exports are
+/// replayed, and the call graph it commits shows the calls the estate does not declare as
+/// shadow dependencies (whether or not the estate's commit made it plan again).
+#[test]
+fn traces_in_a_sync_show_calls_the_estate_lacks_as_shadow_dependencies() {
+    let scratch = Scratch::new();
+    scratch.file(
+        "estate.yaml",
+        "entities:\n  - kind: service\n    name: frontend\n  - kind: service\n    name: cart\nrelations:\n  - from: service/frontend\n    type: calls\n    to: service/cart\n",
+    );
+    let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("../doppel-sources/tests/fixtures/otlp/shop.jsonl");
+    scratch.file(
+        "sources.yaml",
+        &format!(
+            "sources:\n  - estate: {{name: architecture, paths: [estate.yaml]}}\n  - otlp: {{name: traces, http: '127.0.0.1:0', files: ['{}']}}\n",
+            recorded.display()
+        ),
+    );
+    let synced = scratch.doppel(&["sync", "-c", "sources.yaml", "--once", "--json"]).success();
+    let events = events(&synced);
+    assert_eq!(pulls_of(&events, "traces")[0]["outcome"], "committed", "{events:?}");
+    assert!(stderr(&synced).contains("traces: listening for OTLP/HTTP on http://127.0.0.1:"), "{}", stderr(&synced));
+    let report = json(&scratch.doppel(&["drift", "--json"]).success());
+    let mut shadow: Vec<&str> =
+        findings_of(&report, "shadow_dependency").iter().map(|f| f["subject"].as_str().unwrap()).collect();
+    shadow.sort();
+    assert_eq!(
+        shadow,
+        vec![
+            "service/cart -[calls]-> datastore/postgresql-orders",
+            "service/frontend -[calls]-> external/api.payments.example"
+        ],
+        "{report}"
+    );
+    assert!(findings_of(&report, "shadow_dependency").iter().all(|f| f["observed_by"] == "traces"));
+}

@@ -19,6 +19,7 @@ use doppel_kube::KubeConfig;
 use doppel_sources::drift::Role;
 use doppel_sources::estate::EstateConfig;
 use doppel_sources::kubernetes::ManifestConfig;
+use doppel_sources::otlp::OtlpConfig;
 use doppel_sources::prometheus::{PrometheusConfig, Window, parse_duration};
 use doppel_sources::terraform::TerraformConfig;
 use serde::Deserialize;
@@ -76,9 +77,9 @@ pub enum SourceSpec {
         /// The bindings file, relative to the sources file.
         bindings: PathBuf,
     },
-    // `otlp` (traces, observed) takes its place here when the source lands: a variant
-    // holding `doppel_sources::otlp::OtlpConfig`, one arm in `section` below and one in
-    // `crate::run::Puller::build`.
+    /// `otlp`: OpenTelemetry traces received on `http`/`grpc` (observed): each pull
+    /// commits the call graph seen since the last.
+    Otlp(OtlpConfig),
 }
 
 impl SourceSpec {
@@ -90,6 +91,7 @@ impl SourceSpec {
             SourceSpec::Cluster(_) => "kubernetes_cluster",
             SourceSpec::Terraform { .. } => "terraform",
             SourceSpec::Prometheus { .. } => "prometheus",
+            SourceSpec::Otlp(_) => "otlp",
         }
     }
 
@@ -97,7 +99,7 @@ impl SourceSpec {
     pub fn default_role(&self) -> Role {
         match self {
             SourceSpec::Estate { .. } | SourceSpec::Manifests { .. } | SourceSpec::Terraform { .. } => Role::Declared,
-            SourceSpec::Cluster(_) | SourceSpec::Prometheus { .. } => Role::Observed,
+            SourceSpec::Cluster(_) | SourceSpec::Prometheus { .. } | SourceSpec::Otlp(_) => Role::Observed,
         }
     }
 
@@ -109,6 +111,7 @@ impl SourceSpec {
             SourceSpec::Cluster(config) => &config.name,
             SourceSpec::Terraform { config, .. } => &config.name,
             SourceSpec::Prometheus { config, .. } => &config.name,
+            SourceSpec::Otlp(config) => &config.name,
         }
     }
 }
@@ -239,7 +242,7 @@ impl SourcesFile {
 }
 
 /// The section names a sources file knows.
-const SECTIONS: &str = "`estate`, `kubernetes`, `kubernetes_cluster`, `terraform`, `prometheus`";
+const SECTIONS: &str = "`estate`, `kubernetes`, `kubernetes_cluster`, `terraform`, `prometheus`, `otlp`";
 
 /// The `prometheus` section as written (the source's own config is not serde).
 #[derive(Debug, Deserialize)]
@@ -327,6 +330,14 @@ fn read_section(
         "kubernetes" => {
             let paths = paths("paths", &mut rest)?;
             SourceSpec::Manifests { config: settings(rest, body, &here, &["paths"], at)?, paths }
+        }
+        "otlp" => {
+            let mut config: OtlpConfig = settings(rest, body, &here, &[], at)?;
+            if config.http.is_none() && config.grpc.is_none() {
+                return Err(at(body, format!("{here}: give `http` or `grpc` (an address such as 127.0.0.1:4318)")));
+            }
+            config.files = config.files.into_iter().map(|p| if p.is_absolute() { p } else { base.join(p) }).collect();
+            SourceSpec::Otlp(config)
         }
         "kubernetes_cluster" => {
             let mut config: KubeConfig = settings(rest, body, &here, &[], at)?;

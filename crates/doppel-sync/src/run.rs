@@ -12,8 +12,9 @@ use doppel_estate::SourceFile;
 use doppel_kube::{KubeSource, WatchedKind};
 use doppel_model::{Change, Key, Kind, Twin, TwinView};
 use doppel_sources::drift::{Coverage, Record, Role};
+use doppel_sources::otlp::{Otlp, OtlpConfig, Receivers};
 use doppel_sources::prometheus::Bindings;
-use doppel_sources::{Batch, Error, OWNER_LABEL, Source};
+use doppel_sources::{Batch, Error, OWNER_LABEL, Observation, Source};
 use doppel_store::{Commit, Pull, Sample, Store};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -153,7 +154,7 @@ pub fn run<S: Store>(
     for (index, instance) in file.instances.iter().enumerate() {
         let worker = Worker {
             index,
-            puller: Puller { instance: instance.clone(), cluster: None },
+            puller: Puller { instance: instance.clone(), cluster: None, traces: None, drained: None },
             head: head.clone(),
             send: send.clone(),
             stop: options.stop.clone(),
@@ -453,10 +454,10 @@ impl Worker {
 
     /// One pull, planned again while the twin moves under it. False when the run ended.
     fn pull(&mut self, started: Instant) -> bool {
-        for _ in 0..=REPLANS {
+        for attempt in 0..=REPLANS {
             let twin = lock(&self.head).clone();
             let base = twin.version();
-            let result = Box::new(self.puller.changes(&twin));
+            let result = Box::new(self.puller.changes(&twin, attempt > 0));
             drop(twin);
             let (reply, answer) = mpsc::channel();
             let message = ToMain::Pulled { index: self.index, base, result, started, reply };
@@ -478,6 +479,10 @@ impl Worker {
 struct Puller {
     instance: Instance,
     cluster: Option<KubeSource>,
+    /// The traces source and its receivers, started at the first pull and kept.
+    traces: Option<(Otlp, Receivers)>,
+    /// What the traces source's last pull drained, planned again if the twin moved.
+    drained: Option<Observation>,
 }
 
 impl Puller {
@@ -500,7 +505,9 @@ impl Puller {
         }
     }
 
-    fn changes(&mut self, twin: &Twin) -> Result<Batch, Error> {
+    /// Plans a pull against `twin`; `again` when the previous plan of this pull met a twin
+    /// that had moved (a push source then plans what it drained, not an empty drain).
+    fn changes(&mut self, twin: &Twin, again: bool) -> Result<Batch, Error> {
         let name = self.name();
         match &self.instance.spec {
             SourceSpec::Estate { config, paths } => config.clone().build(read_inputs(&name, paths)?).changes(twin),
@@ -526,8 +533,45 @@ impl Puller {
                 };
                 self.cluster.insert(cluster).changes(twin)
             }
+            SourceSpec::Otlp(config) => {
+                let (source, _) = match self.traces.take() {
+                    Some(running) => self.traces.insert(running),
+                    None => self.traces.insert(start_traces(&name, config)?),
+                };
+                let observation = match self.drained.take() {
+                    Some(drained) if again => drained,
+                    _ => source.pull()?,
+                };
+                self.drained = Some(observation.clone());
+                source.plan(observation, twin)
+            }
         }
     }
+}
+
+/// The traces source with its receivers listening (the addresses are printed on stderr, so
+/// a port 0 can be found).
+fn start_traces(name: &str, config: &OtlpConfig) -> Result<(Otlp, Receivers), Error> {
+    let unreadable =
+        |what: String, e: std::io::Error| Error::Unreadable { source_name: name.into(), what, message: e.to_string() };
+    let bind = |address: &Option<String>| {
+        address
+            .as_deref()
+            .map(|a| std::net::TcpListener::bind(a).map_err(|e| unreadable(format!("the address {a}"), e)))
+            .transpose()
+    };
+    let (http, grpc) = (bind(&config.http)?, bind(&config.grpc)?);
+    let limits = config.body_limits();
+    let source = config.clone().build();
+    let receivers = Receivers::start(name, source.traces(), limits, http, grpc)
+        .map_err(|e| unreadable("the OTLP receivers".into(), e))?;
+    if let Some(address) = receivers.http_addr() {
+        eprintln!("{name}: listening for OTLP/HTTP on http://{address}/v1/traces");
+    }
+    if let Some(address) = receivers.grpc_addr() {
+        eprintln!("{name}: listening for OTLP/gRPC on {address}");
+    }
+    Ok((source, receivers))
 }
 
 fn read_file(source: &str, path: &Path) -> Result<String, Error> {

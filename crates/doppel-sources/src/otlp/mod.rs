@@ -211,11 +211,20 @@ impl Source for Otlp {
         Ok(self.drain()?.observation())
     }
 
-    /// Pulls, then plans against `twin` as every source does, except that a `calls`
-    /// relation the twin already has keeps its attributes but the rate: traces own only
-    /// `rate_rps` (timeouts, retries and the like stay as declared).
+    /// Pulls, then plans against `twin` ([`Otlp::plan`]).
     fn changes(&mut self, twin: &Twin) -> Result<Batch> {
-        let mut observation = self.pull()?;
+        let observation = self.pull()?;
+        self.plan(observation, twin)
+    }
+}
+
+impl Otlp {
+    /// Plans an observation this source pulled against `twin` as every source does, except
+    /// that a `calls` relation the twin already has keeps its attributes but the rate:
+    /// traces own only `rate_rps` (timeouts, retries and the like stay as declared). A pull
+    /// drains what was received, so a caller whose twin moved plans the same observation
+    /// again with this rather than pulling twice.
+    pub fn plan(&self, mut observation: Observation, twin: &Twin) -> Result<Batch> {
         for relation in &mut observation.relations {
             let key = relation.key();
             if let (RelSpec::Calls(seen), Some(RelSpec::Calls(declared))) =
