@@ -1,61 +1,14 @@
 //! The `doppel` binary end to end: real files, a real SQLite store, real processes.
 
+use doppel_testkit::tools::{Running, otel_python, prometheus_binary};
+mod common;
+
 use assert_cmd::Command;
+use common::{Scratch, json, scripted_cluster, stderr, stdout};
 use std::path::{Path, PathBuf};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop")
-}
-
-/// A scratch directory with a store path inside.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        Scratch { dir: tempfile::tempdir().unwrap() }
-    }
-
-    fn store(&self) -> PathBuf {
-        self.dir.path().join("twin.db")
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    /// `doppel --store <scratch store> ARGS`, run in the scratch directory.
-    fn doppel(&self, args: &[&str]) -> assert_cmd::assert::Assert {
-        Command::cargo_bin("doppel")
-            .unwrap()
-            .current_dir(self.dir.path())
-            .arg("--store")
-            .arg(self.store())
-            .args(args)
-            .assert()
-    }
-
-    /// Everything a reader sees of the store: its history and its whole content.
-    fn fingerprint(&self) -> (String, String) {
-        let history = self.doppel(&["history", "--json"]).success().get_output().stdout.clone();
-        let content = self.doppel(&["show", "*", "--json", "--limit", "100000"]).success().get_output().stdout.clone();
-        (String::from_utf8(history).unwrap(), String::from_utf8(content).unwrap())
-    }
-}
-
-fn stdout(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
-}
-
-fn stderr(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
-}
-
-fn json(assert: &assert_cmd::assert::Assert) -> serde_json::Value {
-    serde_json::from_slice(&assert.get_output().stdout).expect("stdout is JSON")
 }
 
 #[test]
@@ -746,50 +699,6 @@ fn a_prometheus_import_stores_samples_that_calibration_reads() {
     assert!(err.contains("no server: give --url"), "{err}");
 }
 
-/// A scripted Kubernetes API: answers lists from `lists` (path -> items; other paths: no
-/// items) and holds watch requests open without an event.
-fn scripted_cluster(lists: std::sync::Arc<std::sync::Mutex<Vec<(&'static str, String)>>>) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let lists = lists.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut first = String::new();
-                reader.read_line(&mut first).unwrap_or_default();
-                let mut line = String::new();
-                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && line != "\r\n" {
-                    line.clear();
-                }
-                let target = first.split(' ').nth(1).unwrap_or("");
-                let (path, query) = target.split_once('?').unwrap_or((target, ""));
-                if query.split('&').any(|p| p == "watch=true") {
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    );
-                    std::thread::sleep(std::time::Duration::from_secs(30));
-                    return;
-                }
-                let items = lists.lock().unwrap().iter().find(|(p, _)| *p == path).map(|(_, i)| i.clone());
-                let body = format!(
-                    r#"{{"kind":"List","apiVersion":"v1","metadata":{{"resourceVersion":"7"}},"items":[{}]}}"#,
-                    items.unwrap_or_default()
-                );
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    url
-}
-
 #[test]
 fn import_k8s_cluster_lists_a_live_cluster_and_prunes_what_it_lost() {
     let deployment = |name: &str| {
@@ -838,23 +747,6 @@ fn import_k8s_cluster_lists_a_live_cluster_and_prunes_what_it_lost() {
     );
     let usage = scratch.doppel(&["import", "k8s", "--kubeconfig", kubeconfig]).failure();
     assert!(stderr(&usage).contains("--cluster"), "{}", stderr(&usage));
-}
-
-/// The Python with the OpenTelemetry SDK: `DOPPEL_OTEL_PYTHON`, or `.venv-test/` made by
-/// `scripts/needs`. Fails (never skips) when there is none.
-fn otel_python() -> PathBuf {
-    let python = match std::env::var_os("DOPPEL_OTEL_PYTHON") {
-        Some(python) => PathBuf::from(python),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-test/bin/python"),
-    };
-    let probe = "import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.grpc.trace_exporter, opentelemetry.exporter.otlp.proto.http.trace_exporter";
-    let ok = std::process::Command::new(&python).args(["-c", probe]).output().is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "the OpenTelemetry Python SDK is not installed at {}: run scripts/needs (it makes .venv-test/ with opentelemetry-sdk and opentelemetry-exporter-otlp from PyPI), or set DOPPEL_OTEL_PYTHON to a python that has them",
-        python.display()
-    );
-    python
 }
 
 #[test]
@@ -935,16 +827,6 @@ fn receive_commits_the_call_graph_the_opentelemetry_python_sdk_sends() {
     assert!((samples[0].1 - 15.5).abs() <= 0.05 * 15.5, "cart service time {:?}", samples);
 }
 
-/// Kills a child process when dropped, so a failed assertion leaves nothing running.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The bar of live sync: a real Prometheus (scraping a real exporter, with a recording rule)
 /// remote-writes and the OpenTelemetry Python SDK sends spans to one running `doppel
 /// receive`; the stored rates and the twin's call graph match what was sent within 5%.
@@ -955,11 +837,7 @@ fn a_real_prometheus_and_the_opentelemetry_sdk_feed_one_running_doppel() {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
     let python = otel_python();
-    let prometheus = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
-    assert!(
-        Command::new(&prometheus).arg("--version").output().is_ok_and(|o| o.status.success()),
-        "this test needs a `prometheus` binary on PATH (or $PROMETHEUS): scripts/needs installs Debian's package"
-    );
+    let prometheus = prometheus_binary();
     let scratch = Scratch::new();
     let estate = scratch
         .file("estate.yaml", "entities:\n  - kind: service\n    name: frontend\n  - kind: service\n    name: cart\n");
@@ -977,7 +855,7 @@ fn a_real_prometheus_and_the_opentelemetry_sdk_feed_one_running_doppel() {
         .expect("python3 runs");
     let mut port = String::new();
     std::io::BufReader::new(exporter.stdout.take().unwrap()).read_line(&mut port).unwrap();
-    let _exporter = Killed(exporter);
+    let _exporter = Running(exporter);
 
     let mut doppel = Command::new(assert_cmd::cargo::cargo_bin("doppel"))
         .arg("--store")
@@ -996,7 +874,7 @@ fn a_real_prometheus_and_the_opentelemetry_sdk_feed_one_running_doppel() {
             let _ = lines_tx.send(line);
         }
     });
-    let mut doppel = Killed(doppel);
+    let mut doppel = Running(doppel);
     let (mut remote, mut http, mut grpc) = (None, None, None);
     let mut seen = Vec::new();
     while remote.is_none() || http.is_none() || grpc.is_none() {
@@ -1039,7 +917,7 @@ fn a_real_prometheus_and_the_opentelemetry_sdk_feed_one_running_doppel() {
         .stderr(Stdio::null())
         .spawn()
         .expect("prometheus starts");
-    let _server = Killed(server);
+    let _server = Running(server);
 
     let script = fixtures.join("otlp/send_spans.py");
     let sent = Command::new(python)

@@ -1,7 +1,9 @@
 //! `doppel sync` and `doppel drift` end to end: the real binary, real SQLite files, the
 //! fixtures under `tests/fixtures/sync` and a scripted Kubernetes API.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{Scratch, json, scripted_cluster, stderr, stdout};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -11,46 +13,6 @@ fn fixtures() -> PathBuf {
 
 fn fixture(name: &str) -> String {
     fixtures().join(name).display().to_string()
-}
-
-/// A scratch directory holding the store and the sources file.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        Scratch { dir: tempfile::tempdir().unwrap() }
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn doppel(&self, args: &[&str]) -> assert_cmd::assert::Assert {
-        Command::cargo_bin("doppel")
-            .unwrap()
-            .current_dir(self.dir.path())
-            .arg("--store")
-            .arg(self.dir.path().join("twin.db"))
-            .args(args)
-            .timeout(std::time::Duration::from_secs(120))
-            .assert()
-    }
-}
-
-fn stdout(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
-}
-
-fn stderr(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
-}
-
-fn json(assert: &assert_cmd::assert::Assert) -> Value {
-    serde_json::from_slice(&assert.get_output().stdout).expect("stdout is JSON")
 }
 
 /// The JSON lines `sync --json` prints: one per pull, then the summary.
@@ -326,50 +288,6 @@ fn the_example_sources_file_syncs_the_bundled_fixtures() {
     scratch.doppel(&["drift"]).success();
 }
 
-/// A scripted Kubernetes API: answers lists from `lists` (path -> items; other paths: no
-/// items) and holds watch requests open without an event.
-fn scripted_cluster(lists: Vec<(&'static str, String)>) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let lists = std::sync::Arc::new(lists);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let lists = lists.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request = String::new();
-                reader.read_line(&mut request).unwrap_or_default();
-                let mut header = String::new();
-                while reader.read_line(&mut header).map(|n| n > 0).unwrap_or(false) && header != "\r\n" {
-                    header.clear();
-                }
-                let target = request.split(' ').nth(1).unwrap_or("");
-                let (path, query) = target.split_once('?').unwrap_or((target, ""));
-                if query.split('&').any(|p| p == "watch=true") {
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    );
-                    std::thread::sleep(std::time::Duration::from_secs(30));
-                    return;
-                }
-                let items = lists.iter().find(|(p, _)| *p == path).map(|(_, i)| i.clone()).unwrap_or_default();
-                let body = format!(
-                    r#"{{"kind":"List","apiVersion":"v1","metadata":{{"resourceVersion":"7"}},"items":[{items}]}}"#
-                );
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    url
-}
-
 #[test]
 fn sync_with_a_live_cluster_commits_its_listing_and_drift_compares_it_with_the_manifests() {
     let deployment = |name: &str, image: &str, replicas: u32, ready: u32| {
@@ -377,10 +295,10 @@ fn sync_with_a_live_cluster_commits_its_listing_and_drift_compares_it_with_the_m
             r#"{{"metadata":{{"name":"{name}","namespace":"shop","labels":{{"app":"{name}"}},"resourceVersion":"5"}},"spec":{{"replicas":{replicas},"selector":{{"matchLabels":{{"app":"{name}"}}}},"template":{{"metadata":{{"labels":{{"app":"{name}"}}}},"spec":{{"containers":[{{"name":"{name}","image":"{image}","ports":[{{"containerPort":7070}}]}}]}}}}}},"status":{{"replicas":{replicas},"readyReplicas":{ready}}}}}"#
         )
     };
-    let url = scripted_cluster(vec![
+    let url = scripted_cluster(std::sync::Arc::new(std::sync::Mutex::new(vec![
         ("/apis/apps/v1/namespaces/shop/deployments", deployment("cart", "shop/cart:1.4", 3, 2)),
         ("/api/v1/namespaces", r#"{"metadata":{"name":"shop","resourceVersion":"3"}}"#.to_string()),
-    ]);
+    ])));
     let scratch = Scratch::new();
     scratch.file(
         "sources.yaml",

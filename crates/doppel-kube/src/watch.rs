@@ -279,19 +279,7 @@ pub(crate) fn describe(error: &watcher::Error) -> Failure {
     };
     match client_error {
         kube::Error::Api(status) => Failure { message: status_text(status), code: Some(status.code) },
-        other => {
-            let mut message = other.to_string();
-            let mut cause = std::error::Error::source(other);
-            while let Some(inner) = cause {
-                let text = inner.to_string();
-                if !message.contains(&text) {
-                    message.push_str(": ");
-                    message.push_str(&text);
-                }
-                cause = inner.source();
-            }
-            Failure { message, code: None }
-        }
+        other => Failure { message: crate::chain(other), code: None },
     }
 }
 

@@ -41,21 +41,27 @@ pub trait Source {
     /// checked against a fork of `twin` so a refusal names the object and its place.
     fn changes(&mut self, twin: &Twin) -> Result<Batch> {
         let observation = self.pull()?;
-        let batch = reconcile(observation, twin, self.system(), self.name());
-        let mut fork = twin.fork();
-        if let Err(errors) = fork.apply(&batch.changeset) {
-            let first = &errors.0[0];
-            let object = first.subject.split(" -[").next().unwrap_or(&first.subject).to_string();
-            let place = first.subject.parse::<Key>().ok().and_then(|key| batch.origins.get(&key).cloned());
-            return Err(Error::Refused {
-                source_name: self.name().to_string(),
-                object,
-                place,
-                message: errors.to_string().trim_end().to_string(),
-            });
-        }
-        Ok(batch)
+        plan_checked(observation, twin, self.system(), self.name())
     }
+}
+
+/// Reconciles an observation of the source instance `name` of `system` against `twin` and
+/// checks the ChangeSet on a fork, so a refusal names the object and its place.
+pub fn plan_checked(observation: Observation, twin: &Twin, system: &'static str, name: &str) -> Result<Batch> {
+    let batch = reconcile(observation, twin, system, name);
+    let mut fork = twin.fork();
+    if let Err(errors) = fork.apply(&batch.changeset) {
+        let first = &errors.0[0];
+        let object = first.subject.split(" -[").next().unwrap_or(&first.subject).to_string();
+        let place = first.subject.parse::<Key>().ok().and_then(|key| batch.origins.get(&key).cloned());
+        return Err(Error::Refused {
+            source_name: name.to_string(),
+            object,
+            place,
+            message: errors.to_string().trim_end().to_string(),
+        });
+    }
+    Ok(batch)
 }
 
 /// What a source saw in its system at one pull.

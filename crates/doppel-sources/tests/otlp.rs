@@ -7,6 +7,7 @@ use doppel_model::relation::CallMode;
 use doppel_model::{CallAttrs, Change, ChangeSet, Entity, Key, RelKey, RelKind, RelSpec, Relation, Twin, TwinView};
 use doppel_sources::otlp::{BodyLimits, CallGraph, Encoding, Format, Limits, OtlpConfig, Receivers, Traces, decode};
 use doppel_sources::{Source, WarningKind, compliance};
+use doppel_testkit::tools::otel_python;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -513,23 +514,6 @@ fn the_grpc_receiver_takes_requests_and_refuses_oversized_ones() {
     assert_eq!(graph.counts.requests, 1, "the oversized request never reached the accumulator");
     assert!(graph.node("service/web").is_some() && graph.node("service/big").is_none());
     receivers.stop().unwrap();
-}
-
-/// The Python with the OpenTelemetry SDK: `DOPPEL_OTEL_PYTHON`, or `.venv-test/` made by
-/// `scripts/needs`. Fails (never skips) when there is none.
-fn otel_python() -> PathBuf {
-    let python = match std::env::var_os("DOPPEL_OTEL_PYTHON") {
-        Some(python) => PathBuf::from(python),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-test/bin/python"),
-    };
-    let probe = "import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.grpc.trace_exporter, opentelemetry.exporter.otlp.proto.http.trace_exporter";
-    let ok = std::process::Command::new(&python).args(["-c", probe]).output().is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "the OpenTelemetry Python SDK is not installed at {}: run scripts/needs (it makes .venv-test/ with opentelemetry-sdk and opentelemetry-exporter-otlp from PyPI), or set DOPPEL_OTEL_PYTHON to a python that has them",
-        python.display()
-    );
-    python
 }
 
 fn within(got: f64, want: f64, what: &str) {

@@ -8,10 +8,11 @@ use doppel_sources::prometheus::remote_write::{
 };
 use doppel_sources::prometheus::{Bindings, PrometheusConfig, Targets, Window};
 use doppel_sources::{Error, ErrorKind, SeriesSample, Source, WarningKind};
+use doppel_testkit::tools::{Running, prometheus_binary};
 use proptest::prelude::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -300,17 +301,6 @@ fn a_canned_answer_is_bound_with_warnings_for_unknown_entities() {
 
 // ---------------------------------------------------------------- a real Prometheus
 
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// An exporter in Python: a counter growing by 10 a second, a latency and utilisations.
 /// The test exporter (a counter rising by 10 a second, and gauges), shared with the CLI's tests.
 fn exporter_script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prometheus/exporter.py")
@@ -318,17 +308,6 @@ fn exporter_script() -> std::path::PathBuf {
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn prometheus_binary() -> String {
-    let path = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
-    match Command::new(&path).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
-        Ok(status) if status.success() => path,
-        _ => panic!(
-            "the Prometheus tests need a `prometheus` binary on PATH (or $PROMETHEUS): install it with \
-             `apt-get install -y prometheus` (Debian's package; `.ci/run` does this)"
-        ),
-    }
 }
 
 fn get(url: &str) -> Option<String> {

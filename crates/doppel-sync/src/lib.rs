@@ -13,8 +13,22 @@ pub mod run;
 pub use config::{ConfigError, Instance, SourceSpec, SourcesFile};
 pub use run::{Event, Options, Outcome, Pulled, RunError, Summary, run};
 
+use doppel_sources::SeriesSample;
 use doppel_sources::drift::{Named, Record};
-use doppel_store::Store;
+use doppel_store::{Sample, Store};
+
+/// A source's samples as the store keeps them.
+pub fn store_samples(samples: &[SeriesSample]) -> Vec<Sample> {
+    samples
+        .iter()
+        .map(|s| Sample {
+            entity: s.entity.clone(),
+            attribute: s.attribute.to_string(),
+            ts_ms: s.ts_ms,
+            value: s.value,
+        })
+        .collect()
+}
 
 /// Every source instance's last recorded pull, decoded, in sources-file order. A record
 /// that cannot be decoded (written by another version) is skipped and named in the second

@@ -15,7 +15,7 @@ use doppel_sources::drift::{Coverage, Record, Role};
 use doppel_sources::otlp::{Otlp, OtlpConfig, Receivers};
 use doppel_sources::prometheus::Bindings;
 use doppel_sources::{Batch, Error, OWNER_LABEL, Observation, Source};
-use doppel_store::{Commit, Pull, Sample, Store};
+use doppel_store::{Commit, Pull, Store};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -322,16 +322,7 @@ fn record<S: Store>(
     batch: &Batch,
     outcome: &Outcome,
 ) -> Result<usize, RunError> {
-    let samples: Vec<Sample> = batch
-        .samples
-        .iter()
-        .map(|s| Sample {
-            entity: s.entity.clone(),
-            attribute: s.attribute.to_string(),
-            ts_ms: s.ts_ms,
-            value: s.value,
-        })
-        .collect();
+    let samples = crate::store_samples(&batch.samples);
     let stored = if samples.is_empty() { 0 } else { store.append_samples(&samples)? };
     let time_ms = match outcome {
         Outcome::Committed(commit) => commit.time_ms,

@@ -1,6 +1,6 @@
 //! Test helpers shared by the crates' tests: a proptest strategy for scripts of changes,
 //! the interpreter that turns a script into a ChangeSet against a given twin, and the
-//! bundled shop estate as a twin ([`shop`]).
+//! bundled shop estate as a twin ([`shop`]), and the outside programs tests run ([`tools`]).
 //!
 //! Scripts are generated blind and interpreted against the current state, so most
 //! ChangeSets are valid but some are not (duplicates, missing endpoints, wrong kinds):
@@ -13,6 +13,7 @@ use doppel_model::{
 use proptest::prelude::*;
 
 pub mod shop;
+pub mod tools;
 
 /// One step of a script; numbers pick among candidates modulo their count.
 #[derive(Debug, Clone)]

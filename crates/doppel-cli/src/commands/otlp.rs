@@ -5,10 +5,10 @@ use super::read_from;
 use crate::exit;
 use crate::output::Output;
 use anyhow::{Context, Result};
+use doppel_sources::Source;
 use doppel_sources::otlp::{OtlpConfig, Receivers};
 use doppel_sources::prometheus::parse_duration;
-use doppel_sources::{SeriesSample, Source};
-use doppel_store::{At, Sample, SqliteStore, Store};
+use doppel_store::{At, SqliteStore, Store};
 use std::path::Path;
 
 /// The traces half of `doppel receive`.
@@ -121,7 +121,7 @@ fn receive_traces(store_path: &Path, args: &Args, out: &Output) -> Result<()> {
             twin = next;
             Some(commit.version)
         };
-        let samples: Vec<Sample> = batch.samples.iter().map(to_store).collect();
+        let samples = doppel_sync::store_samples(&batch.samples);
         let stored = store.append_samples(&samples)?;
         let summary = batch.changeset.summary();
         let entities = summary.entity_totals();
@@ -154,13 +154,4 @@ fn receive_traces(store_path: &Path, args: &Args, out: &Output) -> Result<()> {
     }
     receivers.stop().context("the OTLP receivers stopped")?;
     Ok(())
-}
-
-fn to_store(sample: &SeriesSample) -> Sample {
-    Sample {
-        entity: sample.entity.clone(),
-        attribute: sample.attribute.to_string(),
-        ts_ms: sample.ts_ms,
-        value: sample.value,
-    }
 }

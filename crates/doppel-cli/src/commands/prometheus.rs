@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use doppel_sources::prometheus::http::{Sink, serve_blocking};
 use doppel_sources::prometheus::remote_write::{Limits, Receiver};
 use doppel_sources::prometheus::{Bindings, PrometheusConfig, Targets, Window, parse_duration};
-use doppel_sources::{SeriesSample, Source, Warning};
-use doppel_store::{At, Sample, SqliteStore, Store};
+use doppel_sources::{Source, Warning};
+use doppel_store::{At, SqliteStore, Store};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -18,18 +18,6 @@ use std::sync::{Arc, Mutex};
 fn read_bindings(path: &Path, name: &str) -> Result<Bindings> {
     let text = read_text(path)?;
     Bindings::parse(&path.display().to_string(), &text, name).map_err(|e| exit::invalid(e.to_string()))
-}
-
-fn to_store(samples: &[SeriesSample]) -> Vec<Sample> {
-    samples
-        .iter()
-        .map(|s| Sample {
-            entity: s.entity.clone(),
-            attribute: s.attribute.to_string(),
-            ts_ms: s.ts_ms,
-            value: s.value,
-        })
-        .collect()
 }
 
 fn duration(flag: &str, text: &str) -> Result<f64> {
@@ -65,7 +53,7 @@ pub fn import(store_path: &Path, args: &PrometheusArgs, dry_run: bool, out: &Out
         doppel_sources::ErrorKind::InvalidInput => exit::invalid(format!("{e}; nothing was stored")),
         doppel_sources::ErrorKind::Unavailable => anyhow::Error::new(e).context("nothing was stored"),
     })?;
-    let stored = if dry_run { 0 } else { store.append_samples(&to_store(&batch.samples))? };
+    let stored = if dry_run { 0 } else { store.append_samples(&doppel_sync::store_samples(&batch.samples))? };
     let mut per_series: BTreeMap<(String, String), (usize, i64, f64)> = BTreeMap::new();
     for sample in &batch.samples {
         let entry =
@@ -149,7 +137,7 @@ pub fn receive(
     let (json, quiet) = (out.json, out.quiet);
     let sink: Sink = Arc::new(move |got| {
         let mut store = store.lock().map_err(|_| "the store lock is poisoned".to_string())?;
-        let stored = store.append_samples(&to_store(&got.samples)).map_err(|e| e.to_string())?;
+        let stored = store.append_samples(&doppel_sync::store_samples(&got.samples)).map_err(|e| e.to_string())?;
         if json {
             let line = serde_json::json!({"series": got.series_in, "samples": got.samples_in, "stored": stored,
                 "unbound_series": got.unbound_series, "warnings": got.warnings});

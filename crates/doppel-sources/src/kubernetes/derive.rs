@@ -233,12 +233,12 @@ pub(crate) fn derive(mut objects: BTreeMap<Key, Object>, warnings: &mut Vec<Warn
                     ),
                 }
             }
-            let own_services = selecting.get(me).cloned().unwrap_or_default();
+            let own_services = selecting.get(me);
             for (what, value) in &object.addresses {
                 for target in service_names(value, what, ns.unwrap_or("default")) {
                     if let Some(target) = key(Kind::K8sService, Some(&target.1), &target.0)
                         && services.contains(&target)
-                        && !own_services.contains(&target)
+                        && !own_services.is_some_and(|own| own.contains(&target))
                     {
                         reasons.entry(target).or_default().insert(what.clone());
                     }

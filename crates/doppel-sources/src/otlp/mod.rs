@@ -16,8 +16,8 @@ pub use decode::{BodyLimits, Encoding, Format, OtlpError, check_headers, decode}
 pub use http::{GrpcReceiver, Receivers, SharedTraces, grpc_service, router};
 pub use traces::{CallGraph, Counts, EdgeSummary, Ingested, Limits, NodeSummary, Traces};
 
-use crate::{Batch, Error, Observation, Place, Result, Source, reconcile};
-use doppel_model::{Key, RelSpec, Twin};
+use crate::{Batch, Error, Observation, Place, Result, Source};
+use doppel_model::{RelSpec, Twin};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read};
@@ -235,19 +235,6 @@ impl Otlp {
                 seen.rate_rps = rate_rps;
             }
         }
-        let batch = reconcile(observation, twin, self.system(), self.name());
-        let mut fork = twin.fork();
-        if let Err(errors) = fork.apply(&batch.changeset) {
-            let first = &errors.0[0];
-            let object = first.subject.split(" -[").next().unwrap_or(&first.subject).to_string();
-            let place = first.subject.parse::<Key>().ok().and_then(|key| batch.origins.get(&key).cloned());
-            return Err(Error::Refused {
-                source_name: self.name().to_string(),
-                object,
-                place,
-                message: errors.to_string().trim_end().to_string(),
-            });
-        }
-        Ok(batch)
+        crate::plan_checked(observation, twin, self.system(), self.name())
     }
 }
