@@ -1,0 +1,6 @@
+//! Prediction on the twin: which entity limits a series approaches ([`limits`]), and the
+//! bundled estate's generated telemetry ([`telemetry`]). The algorithms live in
+//! `doppel-predict`; this crate joins them to the twin and the performance model.
+
+pub mod limits;
+pub mod telemetry;
