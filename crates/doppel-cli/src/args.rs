@@ -292,8 +292,20 @@ pub enum Command {
     /// entities, for calibration and fidelity; every line is checked before any is stored.
     Observe {
         /// CSV files with the header `entity,attribute,time,value`.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "synthetic")]
         files: Vec<PathBuf>,
+        /// Instead of files: plausible telemetry up to now, generated from the twin's own
+        /// model (load by its profiles with growth; utilisation, rates and latencies from
+        /// the queueing model; disks, connections and memory against their limits). On the
+        /// bundled shop, orders-db's disk fills and cart leaks memory.
+        #[arg(long, conflicts_with = "files")]
+        synthetic: bool,
+        /// Days of synthetic history (at 5 minutes).
+        #[arg(long, default_value_t = 28, requires = "synthetic", value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+        /// Seed of the synthetic telemetry.
+        #[arg(long, default_value_t = 7, requires = "synthetic")]
+        seed: u64,
     },
     /// Receive telemetry pushed to Doppel: Prometheus remote-write (samples the bindings map
     /// onto entities of the twin, stored as they come) and OpenTelemetry traces over OTLP/HTTP

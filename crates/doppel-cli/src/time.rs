@@ -28,6 +28,11 @@ pub fn parse_time(text: &str) -> Result<i64> {
     })
 }
 
+/// The time now, milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
 /// Formats milliseconds since the epoch for tables: `2026-11-20 10:00:05Z`.
 pub fn format_ms(ms: i64) -> String {
     match jiff::Timestamp::from_millisecond(ms) {

@@ -89,7 +89,8 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
             };
             otlp::receive(&cli.store, remote_write.as_deref(), bindings.as_deref(), *max_requests, &traces, out)
         }
-        Command::Observe { files } => observe::run(&cli.store, files, out),
+        Command::Observe { files, synthetic: false, .. } => observe::run(&cli.store, files, out),
+        Command::Observe { synthetic: true, days, seed, .. } => observe::synthetic(&cli.store, *days, *seed, out),
         Command::Calibrate { window, apply } => calibrate::run(&cli.store, *window, *apply, out),
         Command::Sync { config, once, rounds, author: who } => {
             let rounds = if *once { Some(1) } else { *rounds };

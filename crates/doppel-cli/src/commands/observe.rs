@@ -90,6 +90,49 @@ pub fn run(store_path: &std::path::Path, files: &[PathBuf], out: &Output) -> Res
     Ok(())
 }
 
+/// Generates telemetry of `days` up to `end_ms` for the twin (see
+/// `doppel_foresight::telemetry`) and stores it; the shop's filling disk and leak only where
+/// the twin has those entities. Returns the samples and series stored.
+pub fn store_synthetic(
+    store: &mut SqliteStore,
+    twin: &impl TwinView,
+    days: u32,
+    seed: u64,
+    end_ms: i64,
+) -> Result<(usize, usize)> {
+    use doppel_foresight::telemetry::{TelemetryConfig, generate};
+    let mut config = TelemetryConfig { days, seed, ..TelemetryConfig::shop(end_ms) };
+    config.filling_disk = config.filling_disk.filter(|d| twin.contains(&d.0));
+    config.leak = config.leak.filter(|l| twin.contains(&l.0));
+    let series = generate(twin, &config).map_err(exit::invalid)?;
+    let samples: Vec<Sample> = series
+        .iter()
+        .flat_map(|g| {
+            g.samples.iter().map(|&(ts_ms, value)| Sample {
+                entity: g.entity.clone(),
+                attribute: g.attribute.clone(),
+                ts_ms,
+                value,
+            })
+        })
+        .collect();
+    Ok((store.append_samples(&samples)?, series.len()))
+}
+
+/// Runs `doppel observe --synthetic`.
+pub fn synthetic(store_path: &std::path::Path, days: u32, seed: u64, out: &Output) -> Result<()> {
+    let mut store = SqliteStore::open_existing(store_path)?;
+    let twin = read_from(&store, At::Head, out)?;
+    let spinner = out.spinner(&format!("generating {days} days of telemetry"));
+    let (stored, series) = store_synthetic(&mut store, &twin, days, seed, crate::time::now_ms())?;
+    spinner.finish_and_clear();
+    if out.json {
+        return out.print_json(&serde_json::json!({"samples": stored, "series": series}));
+    }
+    out.success(&format!("stored {stored} samples of {series} series in {}", store.path()));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
