@@ -123,7 +123,9 @@ pub fn first_breach_ahead(twin: &impl TwinView, rates: &[Option<Vec<(i64, f64)>>
 /// workloads, checked by building the model again on a fork with it applied.
 fn fix(twin: &impl TwinView, topo: &Topology, model: &PerfModel, at: &doppel_perf::Network) -> Option<Fix> {
     let scalable: Vec<Scalable> = (0..at.stations.len())
-        .filter_map(|s| model.replicas[s].map(|r| Scalable { station: s, per_replica: model.concurrency[s], replicas: r }))
+        .filter_map(|s| {
+            model.replicas[s].map(|r| Scalable { station: s, per_replica: model.concurrency[s], replicas: r })
+        })
         .collect();
     let needed = replicas_needed(at, &scalable, 10_000).ok()?;
     let mut replicas = Vec::new();

@@ -145,6 +145,11 @@ pub fn existing_key(view: &impl TwinView, text: &str) -> Result<Key> {
     Ok(key)
 }
 
+/// A duration flag's value in seconds (`90s`, `5m`, `7d`, `2w`), or a usage error naming it.
+pub fn duration(flag: &str, text: &str) -> Result<f64> {
+    doppel_sources::prometheus::parse_duration(text).map_err(|e| exit::usage(format!("--{flag}: {e}")))
+}
+
 /// Reads a text file; a missing file is "not found", anything else "cannot read".
 pub fn read_text(path: &Path) -> Result<String> {
     let shown = path.display().to_string();

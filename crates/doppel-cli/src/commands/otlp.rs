@@ -7,7 +7,7 @@ use crate::output::Output;
 use anyhow::{Context, Result};
 use doppel_sources::Source;
 use doppel_sources::otlp::{OtlpConfig, Receivers};
-use doppel_sources::prometheus::parse_duration;
+use super::duration;
 use doppel_store::{At, SqliteStore, Store};
 use std::path::Path;
 
@@ -25,10 +25,6 @@ pub struct Args {
     pub max_rounds: Option<usize>,
     /// The source instance's name.
     pub name: String,
-}
-
-fn duration(flag: &str, text: &str) -> Result<f64> {
-    parse_duration(text).map_err(|e| exit::usage(format!("--{flag}: {e}")))
 }
 
 fn bind(flag: &str, address: &Option<String>) -> Result<Option<std::net::TcpListener>> {

@@ -8,7 +8,8 @@ use crate::output::Output;
 use anyhow::{Context, Result};
 use doppel_sources::prometheus::http::{Sink, serve_blocking};
 use doppel_sources::prometheus::remote_write::{Limits, Receiver};
-use doppel_sources::prometheus::{Bindings, PrometheusConfig, Targets, Window, parse_duration};
+use doppel_sources::prometheus::{Bindings, PrometheusConfig, Targets, Window};
+use super::duration;
 use doppel_sources::{Source, Warning};
 use doppel_store::{At, SqliteStore, Store};
 use std::collections::BTreeMap;
@@ -18,10 +19,6 @@ use std::sync::{Arc, Mutex};
 fn read_bindings(path: &Path, name: &str) -> Result<Bindings> {
     let text = read_text(path)?;
     Bindings::parse(&path.display().to_string(), &text, name).map_err(|e| exit::invalid(e.to_string()))
-}
-
-fn duration(flag: &str, text: &str) -> Result<f64> {
-    parse_duration(text).map_err(|e| exit::usage(format!("--{flag}: {e}")))
 }
 
 /// Runs `doppel import prometheus`.

@@ -383,7 +383,7 @@ fn push_points(
     }
 }
 
-/// Parses a duration: `90`, `90s`, `250ms`, `5m`, `1h`, `2d` (seconds when no unit).
+/// Parses a duration: `90`, `90s`, `250ms`, `5m`, `1h`, `2d`, `1w` (seconds when no unit).
 pub fn parse_duration(text: &str) -> std::result::Result<f64, String> {
     let text = text.trim();
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
@@ -395,7 +395,8 @@ pub fn parse_duration(text: &str) -> std::result::Result<f64, String> {
         "m" => 60.0,
         "h" => 3600.0,
         "d" => 86_400.0,
-        _ => return Err(format!("`{text}`: unknown unit `{unit}`; expected ms, s, m, h or d")),
+        "w" => 604_800.0,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}`; expected ms, s, m, h, d or w")),
     };
     let seconds = number * factor;
     if !(seconds.is_finite() && seconds > 0.0) {
@@ -414,7 +415,8 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), 0.25);
         assert_eq!(parse_duration("5m").unwrap(), 300.0);
         assert_eq!(parse_duration("1h").unwrap(), 3600.0);
-        assert!(parse_duration("1w").unwrap_err().contains("unknown unit"));
+        assert_eq!(parse_duration("1w").unwrap(), 604_800.0);
+        assert!(parse_duration("1y").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("0s").unwrap_err().contains("above 0"));
         assert!(parse_duration("soon").unwrap_err().contains("expected a duration"));
     }
