@@ -213,7 +213,7 @@ fn subtract(x: &mut [f64], profile: &[f64]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
