@@ -8,6 +8,12 @@ use thiserror::Error;
 
 pub mod series;
 
+// Forecasting (issue 6): periods, models, backtests, time to a limit.
+pub mod backtest;
+pub mod forecast;
+pub mod saturation;
+pub mod season;
+
 pub use series::Series;
 
 /// Why a prediction could not be made.
