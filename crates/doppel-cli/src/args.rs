@@ -341,6 +341,34 @@ pub enum Command {
         #[arg(long, value_name = "NAME", default_value = "otlp")]
         otlp_name: String,
     },
+    /// Forecast one stored series ahead, with its prediction interval, drawn in the terminal
+    /// (and as SVG with --svg); a series bounded by a limit (a disk's size, a memory limit)
+    /// says when it reaches it.
+    Forecast {
+        /// The series: ENTITY.ATTRIBUTE (`datastore/orders-db.disk_used_bytes`,
+        /// `service/frontend.request_rate_rps:GET /`).
+        series: String,
+        /// How far ahead (`12h`, `7d`, `2w`).
+        #[arg(long, default_value = "7d")]
+        horizon: String,
+        /// Probability the interval is meant to hold.
+        #[arg(long, default_value_t = 0.9)]
+        level: f64,
+        /// Also write the chart as an SVG file.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
+    /// Every risk the forecasts show within the horizon, soonest first: limits that fill
+    /// (disks, memory, connections, addresses) and latency objectives broken at the
+    /// forecast load, with the replicas that prevent it, checked on a fork of the twin.
+    Predict {
+        /// How far ahead (`1d`, `7d`, `30d`).
+        #[arg(long, default_value = "7d")]
+        horizon: String,
+        /// Probability the intervals are meant to hold.
+        #[arg(long, default_value_t = 0.9)]
+        level: f64,
+    },
     /// Service times from the telemetry (utilisation law, span self-times), with the
     /// model's fidelity before and after; proposed as a ChangeSet.
     Calibrate {

@@ -5,6 +5,7 @@
 
 mod args;
 mod bundled;
+mod chart;
 mod commands;
 mod describe;
 mod exit;

@@ -94,7 +94,9 @@ impl Prepared {
     fn new(history: &Series, horizon: usize, level: f64) -> Result<Prepared, PredictError> {
         check(history)?;
         if !(level > 0.0 && level < 1.0) {
-            return Err(PredictError::Invalid(format!("the interval level must be between 0 and 1 (0.9 for 90%), not {level}")));
+            return Err(PredictError::Invalid(format!(
+                "the interval level must be between 0 and 1 (0.9 for 90%), not {level}"
+            )));
         }
         if horizon == 0 || horizon > MAX_POINTS {
             return Err(PredictError::Invalid(format!("the horizon must be 1 to {MAX_POINTS} steps, not {horizon}")));
@@ -111,7 +113,11 @@ impl Prepared {
         let scale = if scale > center.abs() * 1e-12 && scale.is_finite() { scale } else { 0.0 };
         // A constant series forecasts exactly its value.
         let center = if scale > 0.0 { center } else { filled.values[filled.len() - 1] };
-        let y = if scale > 0.0 { filled.values.iter().map(|v| (v - center) / scale).collect() } else { vec![0.0; filled.len()] };
+        let y = if scale > 0.0 {
+            filled.values.iter().map(|v| (v - center) / scale).collect()
+        } else {
+            vec![0.0; filled.len()]
+        };
         Ok(Prepared { start_ms: history.end_ms(), step_ms: history.step_ms, y, center, scale, periods, z: z_of(level) })
     }
 
@@ -209,7 +215,8 @@ impl Prepared {
                 upper[h] += last[h % p];
             }
             let changes = season.len() - p;
-            drift += (p..season.len()).map(|t| (season[t] - season[t - p]).powi(2)).sum::<f64>() / changes.max(1) as f64;
+            drift +=
+                (p..season.len()).map(|t| (season[t] - season[t - p]).powi(2)).sum::<f64>() / changes.max(1) as f64;
         }
         if drift > 0.0 {
             for h in 0..horizon {
@@ -288,11 +295,7 @@ impl Forecaster for Seasonal {
 /// [`FINE_HORIZON_MS`], else hourly (or the first multiple of the step at or above an hour).
 pub fn step_for(history: &Series, horizon_ms: i64) -> i64 {
     let step = history.step_ms.max(1);
-    if horizon_ms <= FINE_HORIZON_MS || step >= HOUR_MS {
-        step
-    } else {
-        step * ((HOUR_MS + step - 1) / step)
-    }
+    if horizon_ms <= FINE_HORIZON_MS || step >= HOUR_MS { step } else { step * ((HOUR_MS + step - 1) / step) }
 }
 
 /// The default model's forecast `horizon_ms` ahead of `history`, at the step

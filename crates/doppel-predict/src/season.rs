@@ -106,9 +106,8 @@ fn acf_peaks(x: &[f64]) -> Vec<usize> {
     if !(var > 0.0) {
         return Vec::new();
     }
-    let acf: Vec<f64> = (0..=max_lag + 1)
-        .map(|k| y[..n - k].iter().zip(&y[k..]).map(|(a, b)| a * b).sum::<f64>() / var)
-        .collect();
+    let acf: Vec<f64> =
+        (0..=max_lag + 1).map(|k| y[..n - k].iter().zip(&y[k..]).map(|(a, b)| a * b).sum::<f64>() / var).collect();
     let mut peaks: Vec<(usize, f64)> = (MIN_PERIOD..=max_lag)
         .filter(|&k| acf[k] >= OTHER_ACF && acf[k] >= acf[k - 1] && acf[k] > acf[k + 1])
         .map(|k| (k, acf[k]))

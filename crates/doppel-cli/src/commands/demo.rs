@@ -8,6 +8,10 @@ use doppel_model::{Direction, Key, Kind, Provenance, RelKind, Selector, Spec, Tw
 use doppel_store::{SqliteStore, Store};
 use std::path::Path;
 
+/// How far ahead the demo's prediction looks.
+const PREDICT_HORIZON: &str = "14d";
+const PREDICT_HORIZON_MS: i64 = 14 * 24 * 3_600_000;
+
 /// Runs the demo.
 pub fn run(store_path: &Path, out: &Output) -> Result<()> {
     let files: Vec<SourceFile> = crate::bundled::FILES
@@ -31,6 +35,9 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
         }
         Err(other) => return Err(other.into()),
     };
+    spinner.set_message("generating four weeks of telemetry");
+    let now = crate::time::now_ms();
+    let (samples, series) = super::observe::store_synthetic(&mut store, &twin, 28, 7, now)?;
     spinner.finish_and_clear();
     let store_arg = format!("--store {}", store_path.display());
     if out.json {
@@ -39,6 +46,8 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
             "version": commit.version,
             "entities": twin.entity_count(),
             "relations": twin.relation_count(),
+            "samples": samples,
+            "series": series,
             "files": files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
         }));
     }
@@ -52,6 +61,9 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
         twin.relation_count(),
         files.len(),
         commit.version
+    ));
+    out.success(&format!(
+        "generated four weeks of telemetry up to now: {samples} samples of {series} series (load with growth, a disk filling, a memory leak)"
     ));
 
     out.heading("1. What is in the estate");
@@ -208,6 +220,14 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
     out.heading("8. Will the shop hold three times its daily peak?");
     capacity_question(&twin)?;
 
+    out.heading(&format!("9. What will break in the next {PREDICT_HORIZON}?"));
+    let risks = super::predict::risks(&store, &twin, PREDICT_HORIZON_MS, 0.9, out)?;
+    super::predict::print_risks(&risks, PREDICT_HORIZON, out);
+    if let Some(disk) = risks.iter().find(|r| r.kind == "saturation") {
+        anstream::println!();
+        super::predict::forecast_cmd(store_path, &disk.subject, PREDICT_HORIZON, 0.9, None, out)?;
+    }
+
     out.heading("Try next");
     for (command, what) in [
         (format!("doppel {store_arg} show"), "a summary of the twin"),
@@ -234,6 +254,14 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
         (
             format!("doppel {store_arg} capacity --target 3x"),
             "the replicas each service needs for three times the peak",
+        ),
+        (
+            format!("doppel {store_arg} predict --horizon 30d"),
+            "every risk the forecasts show in a month, soonest first",
+        ),
+        (
+            format!("doppel {store_arg} forecast 'service/frontend.request_rate_rps:GET /' --svg load.svg"),
+            "a week of the storefront's load ahead, with its interval, as a chart",
         ),
         (format!("doppel {store_arg} show 'zone=us-east-1b kind:pod'"), "selectors combine"),
         (format!("doppel {store_arg} history"), "the change log"),

@@ -12,6 +12,7 @@ mod load;
 mod observe;
 mod otlp;
 mod perf;
+mod predict;
 mod prometheus;
 mod resilience;
 mod show;
@@ -91,6 +92,10 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
         }
         Command::Observe { files, synthetic: false, .. } => observe::run(&cli.store, files, out),
         Command::Observe { synthetic: true, days, seed, .. } => observe::synthetic(&cli.store, *days, *seed, out),
+        Command::Forecast { series, horizon, level, svg } => {
+            predict::forecast_cmd(&cli.store, series, horizon, *level, svg.as_deref(), out)
+        }
+        Command::Predict { horizon, level } => predict::predict(&cli.store, horizon, *level, out),
         Command::Calibrate { window, apply } => calibrate::run(&cli.store, *window, *apply, out),
         Command::Sync { config, once, rounds, author: who } => {
             let rounds = if *once { Some(1) } else { *rounds };

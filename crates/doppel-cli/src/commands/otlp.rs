@@ -1,13 +1,13 @@
 //! `doppel receive`: Prometheus remote-write (in `prometheus.rs`) and OpenTelemetry traces
 //! over OTLP/HTTP and OTLP/gRPC, whose call graph is committed every interval.
 
+use super::duration;
 use super::read_from;
 use crate::exit;
 use crate::output::Output;
 use anyhow::{Context, Result};
 use doppel_sources::Source;
 use doppel_sources::otlp::{OtlpConfig, Receivers};
-use super::duration;
 use doppel_store::{At, SqliteStore, Store};
 use std::path::Path;
 

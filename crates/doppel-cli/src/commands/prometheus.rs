@@ -1,6 +1,7 @@
 //! `doppel import prometheus` (one pull through the HTTP API, samples stored) and
 //! `doppel receive --remote-write` (remote-write requests, samples stored as they come).
 
+use super::duration;
 use super::{read_from, read_text};
 use crate::args::PrometheusArgs;
 use crate::exit;
@@ -9,7 +10,6 @@ use anyhow::{Context, Result};
 use doppel_sources::prometheus::http::{Sink, serve_blocking};
 use doppel_sources::prometheus::remote_write::{Limits, Receiver};
 use doppel_sources::prometheus::{Bindings, PrometheusConfig, Targets, Window};
-use super::duration;
 use doppel_sources::{Source, Warning};
 use doppel_store::{At, SqliteStore, Store};
 use std::collections::BTreeMap;
