@@ -6,8 +6,11 @@
 
 use thiserror::Error;
 
+pub mod anomaly;
+pub mod nab;
 pub mod series;
 
+pub use anomaly::{Anomaly, AnomalyKind, Detector, DetectorConfig};
 pub use series::Series;
 
 /// Why a prediction could not be made.
