@@ -49,6 +49,9 @@ pub struct DetectorConfig {
     pub change_ratio: f64,
     /// A gap longer than this many steps starts learning again.
     pub relearn_after: usize,
+    /// Samples after an alarm (score 0.5 or more) whose scores are halved, so one event
+    /// is one alarm rather than a run of them.
+    pub holdoff: usize,
 }
 
 impl Default for DetectorConfig {
@@ -67,6 +70,7 @@ impl Default for DetectorConfig {
             cusum_cap: 5.0,
             change_ratio: 4.0,
             relearn_after: 10_000,
+            holdoff: 0,
         }
     }
 }
@@ -125,6 +129,8 @@ pub struct Detector {
     run_sum: f64,
     run_len: u32,
     since_change: u32,
+    /// Samples of hold-off left.
+    quiet: usize,
 }
 
 impl Detector {
@@ -154,6 +160,7 @@ impl Detector {
             run_sum: 0.0,
             run_len: 0,
             since_change: 0,
+            quiet: 0,
         }
     }
 
@@ -265,6 +272,12 @@ impl Detector {
             }
         }
         self.count += 1;
+        if self.quiet > 0 {
+            self.quiet -= 1;
+            score *= 0.5;
+        } else if score >= 0.5 {
+            self.quiet = self.config.holdoff;
+        }
         Anomaly { score: clean(score), kind, expected: clean(expected), band: (clean(band.0), clean(band.1)) }
     }
 
