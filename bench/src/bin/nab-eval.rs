@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use doppel_predict::nab::{corpus_score, CorpusFile, Profile};
+use doppel_predict::nab::{CorpusFile, Profile, corpus_score};
 use doppel_predict::{Detector, DetectorConfig};
 
 /// Milliseconds since the epoch of `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC).

@@ -187,10 +187,8 @@ impl Detector {
             return Anomaly { score: 0.0, kind: AnomalyKind::Learning, expected, band: (expected, expected) };
         }
         let x = value.clamp(-MAX_ABS, MAX_ABS);
-        if let Some(last) = self.last_step {
-            if step.saturating_sub(last) > self.config.relearn_after as i64 {
-                self.reset();
-            }
+        if self.last_step.is_some_and(|last| step.saturating_sub(last) > self.config.relearn_after as i64) {
+            self.reset();
         }
         self.last_step = Some(step);
         let phase = step.rem_euclid(self.period as i64) as usize;
@@ -445,5 +443,49 @@ mod tests {
         }
         let a = d.push(0, f64::NAN);
         assert_eq!(a.score, 0.0);
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn value() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                Just(f64::NAN),
+                Just(f64::INFINITY),
+                Just(f64::NEG_INFINITY),
+                Just(0.0),
+                Just(1e100),
+                Just(-1e100),
+                Just(f64::MAX),
+                -1e100..1e100f64,
+                -10.0..10.0f64,
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_stream_gives_finite_scores_in_0_1(
+                step_ms in -5i64..10_000_000,
+                period in prop_oneof![Just(None), (0usize..50).prop_map(Some)],
+                samples in prop::collection::vec((0i64..200, value()), 0..400),
+                constant in prop::option::of(-1e100..1e100f64),
+            ) {
+                let mut d = Detector::new(step_ms, DetectorConfig { period, warmup: 5, holdoff: 3, ..DetectorConfig::default() });
+                let mut t = 0i64;
+                for (skip, v) in samples {
+                    // Gaps of up to 200 steps, and the odd step back in time.
+                    t = t.saturating_add(skip.saturating_sub(5).saturating_mul(step_ms.max(1)));
+                    let v = constant.unwrap_or(v);
+                    let a = d.push(t, v);
+                    prop_assert!(a.score.is_finite() && (0.0..=1.0).contains(&a.score), "{:?}", a);
+                    prop_assert!(a.expected.is_finite() && a.band.0.is_finite() && a.band.1.is_finite(), "{:?}", a);
+                    prop_assert!(a.band.0 <= a.band.1, "{:?}", a);
+                    if constant.is_some() {
+                        prop_assert!(a.score == 0.0, "a constant series never alarms: {:?}", a);
+                    }
+                }
+            }
+        }
     }
 }
