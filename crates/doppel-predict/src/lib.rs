@@ -6,6 +6,8 @@
 
 use thiserror::Error;
 
+pub mod anomaly;
+pub mod nab;
 pub mod series;
 
 // Forecasting (issue 6): periods, models, backtests, time to a limit.
@@ -14,6 +16,7 @@ pub mod forecast;
 pub mod saturation;
 pub mod season;
 
+pub use anomaly::{Anomaly, AnomalyKind, Detector, DetectorConfig};
 pub use series::Series;
 
 /// Why a prediction could not be made.
