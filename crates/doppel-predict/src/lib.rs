@@ -6,6 +6,8 @@
 
 use thiserror::Error;
 
+pub mod drift;
+pub mod rca;
 pub mod series;
 
 pub use series::Series;
