@@ -8,7 +8,7 @@ use injected::{Kind, Suite, Tally, case};
 
 #[test]
 fn injected_faults_are_ranked_first_most_of_the_time() {
-    let suite = Suite { seed: 7, window_s: 60.0, replications: 2, rate_rps: (15.0, 40.0) };
+    let suite = Suite { seed: 7, window_s: 40.0, replications: 2, rate_rps: (15.0, 40.0) };
     let mut all = Tally::default();
     let mut by_kind = [Tally::default(); 3];
     for i in 0..30 {
@@ -29,7 +29,7 @@ fn injected_faults_are_ranked_first_most_of_the_time() {
 #[test]
 fn a_network_without_a_fault_gives_no_strong_candidate() {
     // The same network in both windows: only noise differs, so nothing should stand out.
-    let suite = Suite { seed: 11, window_s: 60.0, replications: 2, rate_rps: (15.0, 40.0) };
+    let suite = Suite { seed: 11, window_s: 40.0, replications: 2, rate_rps: (15.0, 40.0) };
     let mut rng = injected::Rng::new(3);
     let net = injected::network(&mut rng, 30.0);
     let base = injected::window(&net, &suite, 1).unwrap();

@@ -15,7 +15,7 @@
 
 use doppel_perf::analytic::{Queueing, solve};
 use doppel_perf::sim::{SimConfig, SimReport, run};
-use doppel_perf::{Call, Endpoint, LoadModel, Network, Retry, ServiceDist, Slo, Source, StationLoad, Station, Step};
+use doppel_perf::{Call, Endpoint, LoadModel, Network, Retry, ServiceDist, Slo, Source, Station, StationLoad, Step};
 use doppel_predict::drift::{Expected, diverges};
 use doppel_predict::rca::{Evidence, Fault, Graph, rank};
 
@@ -139,7 +139,7 @@ pub fn network(rng: &mut Rng, total_rps: f64) -> Network {
         });
     }
     let mut called = vec![false; n];
-    let mut call = |rng: &mut Rng, from: usize, called: &mut Vec<bool>| -> Call {
+    let call = |rng: &mut Rng, from: usize, called: &mut Vec<bool>| -> Call {
         // Callees lie deeper (no cycles), mostly near.
         let span = (n - from - 1).min(6);
         let to = from + 1 + rng.below(span);
@@ -174,11 +174,10 @@ pub fn network(rng: &mut Rng, total_rps: f64) -> Network {
         }
     }
     // Every service below the entries has a caller.
-    for j in entries..n {
-        if !called[j] {
+    for (j, was) in called.iter_mut().enumerate().skip(entries) {
+        if !std::mem::replace(was, true) {
             let from = rng.below(j);
             net.endpoints[from].steps.push(Step::Call(Call { timeout_ms: Some(3000.0), ..Call::to(j as u32, 1.0) }));
-            called[j] = true;
         }
     }
     let weights: Vec<f64> = (0..entries).map(|_| rng.range(1.0, 4.0)).collect();
@@ -188,8 +187,8 @@ pub fn network(rng: &mut Rng, total_rps: f64) -> Network {
     }
     // Servers for a utilisation of 25% to 70% (at least 2, so capacity can be halved).
     let arrivals = doppel_perf::analytic::endpoint_arrivals(&net).unwrap_or_else(|_| vec![0.0; n]);
-    for i in 0..n {
-        let work = arrivals[i] * net.endpoints[i].dist.mean() / 1000.0;
+    for (i, rate) in arrivals.iter().enumerate() {
+        let work = rate * net.endpoints[i].dist.mean() / 1000.0;
         let target = rng.range(0.25, 0.7);
         let servers = (work / target).ceil().clamp(2.0, 64.0) as u32;
         net.stations[i].servers = servers;
@@ -336,7 +335,9 @@ pub fn evidence(model: &Network, base: &SimReport, fault: &SimReport, suite: &Su
         .iter()
         .zip(&base.entries)
         .filter(|(f, b)| {
-            let latency = changed(b.mean_ms.mean, f.mean_ms.mean, 0.1).max(changed(b.p99_ms.mean, f.p99_ms.mean, 0.2));
+            let noise = 2.0 / (f.throughput_rps.mean * seconds).max(1.0).sqrt();
+            let latency =
+                changed(b.mean_ms.mean, f.mean_ms.mean, 0.05 + noise).max(changed(b.p99_ms.mean, f.p99_ms.mean, 0.15));
             let errors = f.error_rate.mean - b.error_rate.mean > 0.005;
             latency > 0.3 || errors
         })
