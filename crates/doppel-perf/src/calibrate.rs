@@ -256,6 +256,7 @@ mod tests {
             dist,
             steps,
             slo: Slo::default(),
+            error_rate: 0.0,
         };
         Network {
             stations: vec![station("front", 2), station("back", 3)],

@@ -34,6 +34,10 @@ pub struct Endpoint {
     pub steps: Vec<Step>,
     /// Objectives, for capacity answers.
     pub slo: Slo,
+    /// Probability that a request it served fails there, after its own work and before
+    /// its calls (a fault; 0 normally). The simulator honours it; the analytic solver
+    /// does not (it answers for the healthy model).
+    pub error_rate: f64,
 }
 
 /// Latency objectives of an endpoint, in milliseconds.
@@ -185,6 +189,7 @@ impl Network {
                 dist: ServiceDist::Exponential { mean: mean_ms[i] },
                 steps: if choices.is_empty() { Vec::new() } else { vec![Step::Choice(choices)] },
                 slo: Slo::default(),
+                error_rate: 0.0,
             });
             if external_rps[i] != 0.0 {
                 net.sources.push(Source { endpoint: i as u32, rate_rps: external_rps[i], daily: None, weekly: None });
@@ -206,6 +211,7 @@ impl Network {
                 dist: ServiceDist::Exponential { mean },
                 steps: vec![],
                 slo: Slo::default(),
+                error_rate: 0.0,
             });
         }
         net
@@ -235,6 +241,9 @@ impl Network {
             }
             if let Err(err) = e.dist.check(&format!("{} service time", e.name)) {
                 problems.push(err.to_string());
+            }
+            if !(0.0..=1.0).contains(&e.error_rate) {
+                problems.push(format!("{}: error rate is {}; expected a share from 0 to 1", e.name, e.error_rate));
             }
             for step in &e.steps {
                 if let Step::Choice(choices) = step {
@@ -323,11 +332,13 @@ mod tests {
     fn every_problem_is_named() {
         let mut net = Network::jackson(&[1], &[10.0], &[5.0], &[vec![0.7]]);
         net.sources[0].rate_rps = -3.0;
+        net.endpoints[0].error_rate = f64::NAN;
         net.endpoints[0].steps.push(Step::Call(Call { timeout_ms: Some(0.0), ..Call::to(4, 1.0) }));
         net.endpoints[0].steps.push(Step::Choice(vec![(0.8, Call::to(0, 1.0)), (0.5, Call::to(0, 1.0))]));
         let err = net.check().unwrap_err().to_string();
         assert!(err.contains("arrival rate is -3 rps"), "{err}");
         assert!(err.contains("calls endpoint 4, which does not exist"), "{err}");
         assert!(err.contains("add up to 1.3"), "{err}");
+        assert!(err.contains("station 0: error rate is NaN"), "{err}");
     }
 }

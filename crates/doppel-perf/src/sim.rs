@@ -134,8 +134,27 @@ pub struct StationStats {
     pub timeouts_rps: Estimate,
     /// Calls to it refused by an open breaker per second.
     pub rejected_rps: Estimate,
+    /// Requests it answered with a failure per second: its own errors
+    /// ([`Endpoint::error_rate`](crate::Endpoint::error_rate)), drops, and failed hard calls.
+    pub errors_rps: Estimate,
     /// Busy share per bucket of `bucket_s`, averaged over replications.
     pub utilisation_over_time: Vec<f64>,
+}
+
+/// What one call (an edge of the call graph) saw, as its caller does: measured for calls
+/// the simulator tracks (a timeout, retries or a breaker), zero for the others.
+#[derive(Debug, Clone)]
+pub struct CallStats {
+    /// Index of the calling endpoint.
+    pub caller: usize,
+    /// Index of the endpoint called.
+    pub callee: usize,
+    /// Attempts per second (retries included).
+    pub attempts_rps: Estimate,
+    /// Mean time from sending an attempt to its answer, over answered attempts, ms.
+    pub mean_ms: Estimate,
+    /// Attempts that failed (an error answer, a timeout, an open breaker) per second.
+    pub failed_rps: Estimate,
 }
 
 /// The whole answer.
@@ -151,6 +170,8 @@ pub struct SimReport {
     pub entries: Vec<EntryStats>,
     /// Per station.
     pub stations: Vec<StationStats>,
+    /// Per call, in the order of [`Network::calls_of`] over the endpoints in order.
+    pub calls: Vec<CallStats>,
 }
 
 /// Runs the replications of a simulation on rayon's pool.
@@ -310,6 +331,11 @@ struct Model<'n> {
     net: &'n Network,
     config: SimConfig,
     endpoints: Vec<CEndpoint>,
+    /// Each endpoint's error rate, read only on the general path (an endpoint with one
+    /// has no route).
+    error_rates: Vec<f64>,
+    /// Each call's calling endpoint.
+    callers: Vec<u32>,
     steps: Vec<CStep>,
     calls: Vec<CCall>,
     cumulative: Vec<f64>,
@@ -355,6 +381,8 @@ impl<'n> Model<'n> {
             net,
             config: config.clone(),
             endpoints: Vec::new(),
+            error_rates: net.endpoints.iter().map(|e| e.error_rate).collect(),
+            callers: Vec::new(),
             steps: Vec::new(),
             calls: Vec::new(),
             cumulative: Vec::new(),
@@ -390,8 +418,10 @@ impl<'n> Model<'n> {
                 };
                 m.steps.push(compiled);
             }
+            m.callers.resize(m.calls.len(), (m.endpoints.len()) as u32);
             let start = m.routes.len() as u32;
-            if let Some(outcomes) = route_of(&e.steps).filter(|_| routes) {
+            // An endpoint that fails requests takes the general path, where failures are drawn.
+            if let Some(outcomes) = route_of(&e.steps).filter(|_| routes && e.error_rate == 0.0) {
                 m.routes.extend(alias_table(&outcomes));
             }
             m.endpoints.push(CEndpoint {
@@ -468,6 +498,8 @@ struct Branch {
     child: u32,
     /// When the live attempt times out: a timeout event at another time is stale.
     deadline: f64,
+    /// When the live attempt was sent.
+    sent: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -540,6 +572,16 @@ struct Run {
     events: u64,
     entries: Vec<EntryRun>,
     stations: Vec<StationRun>,
+    calls: Vec<CallRun>,
+}
+
+/// Counters of one tracked call.
+#[derive(Debug, Clone, Copy, Default)]
+struct CallRun {
+    attempts: u64,
+    answered: u64,
+    sum_ms: f64,
+    failed: u64,
 }
 
 impl Run {
@@ -574,6 +616,7 @@ struct StationRun {
     dropped: u64,
     timeouts: u64,
     rejected: u64,
+    errors: u64,
 }
 
 struct Sim<'m, 'n> {
@@ -631,6 +674,7 @@ impl Model<'_> {
                         dropped: 0,
                         timeouts: 0,
                         rejected: 0,
+                        errors: 0,
                     },
                 })
                 .collect(),
@@ -643,6 +687,7 @@ impl Model<'_> {
                     .map(|_| EntryRun { failed: 0, sum_ms: 0.0, histogram: LatencyHistogram::new() })
                     .collect(),
                 stations: Vec::new(),
+                calls: vec![CallRun::default(); self.calls.len()],
             },
         };
         for (i, s) in self.sources.iter().enumerate() {
@@ -730,6 +775,7 @@ impl Sim<'_, '_> {
                         self.frames[b.child as usize].link = ORPHAN;
                         let station = self.m.endpoints[self.m.calls[b.call as usize].to as usize].station;
                         self.stations[station as usize].run.timeouts += 1;
+                        self.run.calls[b.call as usize].failed += 1;
                         self.branches[id as usize].child = NONE;
                         let next = self.branch_failed(id);
                         self.drive(next);
@@ -858,8 +904,10 @@ impl Sim<'_, '_> {
     fn forget_counts(&mut self) {
         for st in &mut self.stations {
             let r = &mut st.run;
-            (r.sum_ms, r.histogram, r.dropped, r.timeouts, r.rejected) = (0.0, LatencyHistogram::new(), 0, 0, 0);
+            (r.sum_ms, r.histogram, r.dropped, r.timeouts, r.rejected, r.errors) =
+                (0.0, LatencyHistogram::new(), 0, 0, 0, 0);
         }
+        self.run.calls.fill(CallRun::default());
         for e in &mut self.run.entries {
             (e.failed, e.sum_ms, e.histogram) = (0, 0.0, LatencyHistogram::new());
         }
@@ -895,6 +943,10 @@ impl Sim<'_, '_> {
             st.busy -= 1;
         }
         if ep.route_len == 0 {
+            let p = m.error_rates[frame.endpoint as usize];
+            if p > 0.0 && self.rng.random::<f64>() < p {
+                frame.failed = true;
+            }
             self.drive(Some(f));
             return;
         }
@@ -1058,10 +1110,18 @@ impl Sim<'_, '_> {
             let b = if let Some(b) = self.free_branches.pop() {
                 b
             } else {
-                self.branches.push(Branch { parent: 0, call: 0, attempt: 0, child: NONE, deadline: f64::NAN });
+                self.branches.push(Branch {
+                    parent: 0,
+                    call: 0,
+                    attempt: 0,
+                    child: NONE,
+                    deadline: f64::NAN,
+                    sent: f64::NAN,
+                });
                 (self.branches.len() - 1) as u32
             };
-            self.branches[b as usize] = Branch { parent: f, call: c, attempt: 0, child: NONE, deadline: f64::NAN };
+            self.branches[b as usize] =
+                Branch { parent: f, call: c, attempt: 0, child: NONE, deadline: f64::NAN, sent: f64::NAN };
             self.attempt(b)
         } else {
             let child = self.child(c, f, f);
@@ -1101,13 +1161,17 @@ impl Sim<'_, '_> {
     fn attempt(&mut self, b: u32) -> Option<u32> {
         let branch = self.branches[b as usize];
         let cc = &self.m.calls[branch.call as usize];
+        let counts = &mut self.run.calls[branch.call as usize];
+        counts.attempts += 1;
         if cc.breaker.is_some() && self.now < self.breakers[branch.call as usize].open_until {
+            counts.failed += 1;
             let s = self.m.endpoints[cc.to as usize].station as usize;
             self.stations[s].run.rejected += 1;
             return self.branch_failed(b);
         }
         let child = self.child(branch.call, branch.parent, BRANCH | b);
         self.branches[b as usize].child = child;
+        self.branches[b as usize].sent = self.now;
         if cc.timeout_ms.is_finite() {
             let deadline = self.now + cc.timeout_ms;
             self.branches[b as usize].deadline = deadline;
@@ -1158,6 +1222,10 @@ impl Sim<'_, '_> {
     fn finish(&mut self, f: u32) -> Option<u32> {
         let frame = self.frames[f as usize];
         self.free_frames.push(f);
+        if frame.failed {
+            let s = self.m.endpoints[frame.endpoint as usize].station;
+            self.stations[s as usize].run.errors += 1;
+        }
         // A failure its caller tolerates (a soft call answered by a tail call) is an answer.
         let ok = !frame.failed || !frame.fails_up;
         match frame.link {
@@ -1175,6 +1243,14 @@ impl Sim<'_, '_> {
             ORPHAN => None,
             link if link & BRANCH != 0 => {
                 let b = link & !BRANCH;
+                let branch = self.branches[b as usize];
+                let counts = &mut self.run.calls[branch.call as usize];
+                if ok {
+                    counts.answered += 1;
+                    counts.sum_ms += self.now - branch.sent;
+                } else {
+                    counts.failed += 1;
+                }
                 if ok {
                     if let Some(state) = self.breakers.get_mut(self.branches[b as usize].call as usize) {
                         state.failures = 0;
@@ -1262,8 +1338,21 @@ impl Model<'_> {
                     dropped_rps: per_run(&|r| r.stations[s].dropped as f64 / seconds),
                     timeouts_rps: per_run(&|r| r.stations[s].timeouts as f64 / seconds),
                     rejected_rps: per_run(&|r| r.stations[s].rejected as f64 / seconds),
+                    errors_rps: per_run(&|r| r.stations[s].errors as f64 / seconds),
                     utilisation_over_time: over_time,
                 }
+            })
+            .collect();
+        let calls = (0..self.calls.len())
+            .map(|c| CallStats {
+                caller: self.callers[c] as usize,
+                callee: self.calls[c].to as usize,
+                attempts_rps: per_run(&|r| r.calls[c].attempts as f64 / seconds),
+                mean_ms: per_run(&|r| {
+                    let k = &r.calls[c];
+                    if k.answered == 0 { f64::NAN } else { k.sum_ms / k.answered as f64 }
+                }),
+                failed_rps: per_run(&|r| r.calls[c].failed as f64 / seconds),
             })
             .collect();
         SimReport {
@@ -1272,6 +1361,7 @@ impl Model<'_> {
             mean_response_ms: per_run(&Run::mean_response_ms),
             entries,
             stations,
+            calls,
         }
     }
 }
@@ -1586,6 +1676,56 @@ mod tests {
         let noon = run(&net, &config(12.0)).unwrap().entries[0].throughput_rps;
         let night = run(&net, &config(2.0)).unwrap().entries[0].throughput_rps;
         assert!(noon.covers(30.0) && night.covers(10.0), "{noon:?} {night:?}");
+    }
+
+    #[test]
+    fn an_endpoint_error_rate_fails_its_requests_before_their_calls() {
+        // The front fails 20% of its requests after its own work: the back end sees only
+        // the rest, and the front's failures are counted at its station.
+        let mut net = front_and_back(1000, 10.0, Call::to(1, 1.0));
+        net.endpoints[0].error_rate = 0.2;
+        let model = Model::compile(&net, &short()).unwrap();
+        assert_eq!(model.endpoints[0].route_len, 0, "an endpoint that fails takes the general path");
+        let r = run(&net, &short()).unwrap();
+        let e = r.entries[0].error_rate.mean;
+        assert!((e - 0.2).abs() < 0.01, "error rate {e}");
+        assert!((r.stations[1].throughput_rps.mean - 8.0).abs() < 0.2, "{:?}", r.stations[1].throughput_rps);
+        assert!((r.stations[0].errors_rps.mean - 2.0).abs() < 0.15, "{:?}", r.stations[0].errors_rps);
+        assert_eq!(r.stations[1].errors_rps.mean, 0.0);
+        // The back end failing instead: a hard caller fails with it, a soft one does not.
+        for (hard, errors) in [(true, 0.3), (false, 0.0)] {
+            let mut net = front_and_back(1000, 10.0, Call { hard, ..Call::to(1, 1.0) });
+            net.endpoints[1].error_rate = 0.3;
+            let r = run(&net, &short()).unwrap();
+            let e = r.entries[0].error_rate.mean;
+            assert!((e - errors).abs() < 0.015, "hard {hard}: error rate {e} vs {errors}");
+            assert!((r.stations[1].errors_rps.mean - 3.0).abs() < 0.2, "{:?}", r.stations[1].errors_rps);
+        }
+        let mut bad = net.clone();
+        bad.endpoints[1].error_rate = 1.5;
+        assert!(run(&bad, &short()).unwrap_err().to_string().contains("error rate is 1.5"));
+    }
+
+    #[test]
+    fn tracked_calls_report_their_latency_and_failures() {
+        // Back end: 100 ms on plenty of servers; a 50 ms timeout fails e^-0.5 of attempts,
+        // and the answered ones took the mean of an exponential below 50 ms.
+        let call = Call { timeout_ms: Some(50.0), ..Call::to(1, 1.0) };
+        let mut net = front_and_back(1000, 100.0, call);
+        net.endpoints[1].steps.clear();
+        let r = run(&net, &short()).unwrap();
+        assert_eq!(r.calls.len(), 1);
+        let c = &r.calls[0];
+        assert_eq!((c.caller, c.callee), (0, 1));
+        assert!((c.attempts_rps.mean - 10.0).abs() < 0.3, "{:?}", c.attempts_rps);
+        let p = (-0.5f64).exp();
+        assert!((c.failed_rps.mean / 10.0 - p).abs() < 0.02, "{:?}", c.failed_rps);
+        // E[T | T < 50] for an exponential of mean 100: 100 - 50 p / (1 - p).
+        let below = 100.0 - 50.0 * p / (1.0 - p);
+        assert!((c.mean_ms.mean - below).abs() < 1.0, "{:?} vs {below}", c.mean_ms);
+        // An untracked call is not measured.
+        let r = run(&front_and_back(1000, 100.0, Call::to(1, 1.0)), &short()).unwrap();
+        assert_eq!(r.calls[0].attempts_rps.mean, 0.0);
     }
 
     #[test]

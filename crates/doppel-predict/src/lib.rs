@@ -8,6 +8,8 @@ use thiserror::Error;
 
 pub mod anomaly;
 pub mod nab;
+pub mod drift;
+pub mod rca;
 pub mod series;
 
 // Forecasting (issue 6): periods, models, backtests, time to a limit.

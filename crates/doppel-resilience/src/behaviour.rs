@@ -163,6 +163,7 @@ impl PerfModel {
                     dist: if speed == 1.0 { dist } else { dist.scaled(speed) },
                     steps: Vec::new(),
                     slo,
+                    error_rate: 0.0,
                 });
             }
             if defaulted {
