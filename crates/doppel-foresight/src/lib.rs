@@ -3,6 +3,7 @@
 //! estate's generated telemetry ([`telemetry`]). The algorithms live in
 //! `doppel-predict`; this crate joins them to the twin and the performance model.
 
+pub mod anomalies;
 pub mod limits;
 pub mod slo;
 pub mod telemetry;

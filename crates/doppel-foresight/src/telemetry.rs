@@ -44,11 +44,15 @@ pub struct TelemetryConfig {
     /// The workload that leaks memory: the days since the leaking deploy and the share of
     /// its memory limit it leaks per day.
     pub leak: Option<(Key, f64, f64)>,
+    /// A slowdown: the service, when it started (hours before `end_ms`), how long it
+    /// lasted (hours) and how many times slower its work was.
+    pub incident: Option<(Key, f64, f64, f64)>,
 }
 
 impl TelemetryConfig {
     /// Four weeks at 5 minutes up to `end_ms`: 5% growth a week, `orders-db`'s disk full
-    /// in 9 days, and `cart` leaking 7% of its memory limit a day since a deploy 6 days ago.
+    /// in 9 days, `cart` leaking 7% of its memory limit a day since a deploy 6 days ago, and
+    /// `search` four times slower for 45 minutes from 3 hours ago.
     pub fn shop(end_ms: i64) -> TelemetryConfig {
         TelemetryConfig {
             end_ms,
@@ -59,6 +63,7 @@ impl TelemetryConfig {
             weekly: [1.0, 1.01, 1.02, 1.03, 1.08, 0.86, 0.8],
             filling_disk: Some(("datastore/orders-db".parse().expect("a key"), 9.0)),
             leak: Some(("deployment/shop/cart".parse().expect("a key"), 6.0, 0.07)),
+            incident: Some(("service/search".parse().expect("a key"), 3.0, 0.75, 4.0)),
         }
     }
 }
@@ -123,6 +128,18 @@ pub fn generate(twin: &impl TwinView, config: &TelemetryConfig) -> Result<Vec<Ge
     let mut wander = vec![0.0f64; base.len()];
     let mut load_factor = Vec::with_capacity(points);
     let mut net = model.network.clone();
+    // The incident's model: the slow service's work at a fraction of its speed.
+    let slow = config.incident.as_ref().map(|(key, ago_h, hours, factor)| {
+        let speed = topo
+            .stations
+            .iter()
+            .position(|st| &st.key == key)
+            .and_then(|s| model.station.iter().position(|&t| t == s))
+            .map_or(1.0, |n| model.speed[n]);
+        let options = PerfOptions { speed: [(key.clone(), speed / factor)].into(), ..PerfOptions::default() };
+        let start = end_ms - (ago_h * HOUR_MS as f64) as i64;
+        (PerfModel::build(&topo, &options).network, start, start + (hours * HOUR_MS as f64) as i64)
+    });
     for &ts in &times {
         let how = hours_of_week(ts);
         let weeks_ago = (end_ms - ts) as f64 / (7 * DAY_MS) as f64;
@@ -137,7 +154,17 @@ pub fn generate(twin: &impl TwinView, config: &TelemetryConfig) -> Result<Vec<Ge
             total = (total.0 + src.rate_rps, total.1 + base[i]);
         }
         load_factor.push(if total.1 > 0.0 { total.0 / total.1 } else { 1.0 });
-        let Ok(solution) = solve(&net) else { continue };
+        let solved = match &slow {
+            Some((network, from, to)) if (*from..*to).contains(&ts) => {
+                let mut during = network.clone();
+                for (d, n) in during.sources.iter_mut().zip(&net.sources) {
+                    d.rate_rps = n.rate_rps;
+                }
+                solve(&during)
+            }
+            _ => solve(&net),
+        };
+        let Ok(solution) = solved else { continue };
         for (s, st) in solution.stations.iter().enumerate() {
             if model.replicas[s].is_some() {
                 let key = &topo.stations[model.station[s]].key;
@@ -215,6 +242,11 @@ pub fn generate(twin: &impl TwinView, config: &TelemetryConfig) -> Result<Vec<Ge
     }
 
     // Checks the configuration named entities that exist.
+    if let Some((key, ..)) = &config.incident
+        && !matches!(twin.entity(key).map(|e| &e.spec), Some(Spec::Service(_)))
+    {
+        return Err(format!("{key} is not a service of the twin"));
+    }
     for key in config.filling_disk.iter().map(|d| &d.0).chain(config.leak.iter().map(|l| &l.0)) {
         match twin.entity(key).map(|e| &e.spec) {
             Some(Spec::Datastore(_) | Spec::Deployment(_) | Spec::StatefulSet(_)) => {}
@@ -277,6 +309,27 @@ mod tests {
         assert!(other.last().unwrap().1 < 0.5 * 1024f64.powi(3), "frontend stays flat");
         let bad = TelemetryConfig { leak: Some(("service/cart".parse().unwrap(), 1.0, 0.1)), ..config };
         assert!(generate(&twin, &bad).unwrap_err().contains("neither a datastore nor a workload"));
+    }
+
+    #[test]
+    fn the_incident_slows_search_and_what_calls_it() {
+        let (_, config, all) = week();
+        let incident = config.end_ms - 3 * HOUR_MS;
+        let at = |key: &str, attribute: &str, ts: i64| {
+            find(&all, key, attribute).iter().find(|s| s.0 >= ts).map(|s| s.1).expect("a sample")
+        };
+        for (key, attribute) in
+            [("service/search", "latency_mean_ms:Search"), ("service/frontend", "latency_mean_ms:GET /search")]
+        {
+            let (before, during) =
+                (at(key, attribute, incident - 2 * HOUR_MS), at(key, attribute, incident + 15 * MINUTE_MS));
+            assert!(during > 1.8 * before, "{key} {attribute}: {before} -> {during}");
+        }
+        let util = |ts| at("service/search", perf_series::UTILISATION, ts);
+        assert!(util(incident + 15 * MINUTE_MS) > 2.5 * util(incident - HOUR_MS));
+        // Over after 45 minutes.
+        let after = at("service/search", "latency_mean_ms:Search", incident + HOUR_MS);
+        assert!(after < 1.3 * at("service/search", "latency_mean_ms:Search", incident - 2 * HOUR_MS));
     }
 
     #[test]

@@ -221,14 +221,27 @@ impl Detector {
         // Learn: both models, then the scales (winsorised once scoring has started).
         let resid_s = x - (self.level_s + offset);
         let resid_n = x - self.level_n;
+        // Each model's levels learn the value winsorised at its own scale, so one spike
+        // does not move tomorrow's expectation (level shifts re-base them below).
+        let winsorised = |around: f64, r: f64, e: f64| {
+            let reach = self.config.scale_clip * self.scale_of(e, around);
+            if learning { around + r } else { around + r.clamp(-reach, reach) }
+        };
+        // (The first season is taken as seen: it defines the profile.)
+        let x_s =
+            if self.count < self.period as u64 { x } else { winsorised(self.level_s + offset, resid_s, self.err_s) };
+        let x_n = winsorised(self.level_n, resid_n, self.err_n);
         let clip = |e: f64, r: f64, s: &Detector| {
             if learning { r.abs() } else { r.abs().min(s.config.scale_clip * s.scale_of(e, expected) / MAD_TO_SD) }
         };
         let a = self.config.scale_alpha.max(if learning { 1.0 / (self.count as f64 + 1.0) } else { 0.0 });
         self.err_s += a * (clip(self.err_s, resid_s, self) - self.err_s);
         self.err_n += a * (clip(self.err_n, resid_n, self) - self.err_n);
-        self.err_fast += 0.1 * (residual.abs() - self.err_fast);
-        self.learn_levels(x, phase);
+        // The short-term scale sees residuals capped at the alarm level: a lone spike is
+        // a spike, not a change of the noise.
+        let cap = self.config.alarm_z * scale;
+        self.err_fast += 0.1 * (residual.abs().min(cap) - self.err_fast);
+        self.learn_levels(x_n, x_s, phase);
 
         // Level shifts: CUSUM on capped z, the run's mean residual re-bases the levels.
         if !learning {
@@ -290,7 +303,9 @@ impl Detector {
         if u.is_finite() { u / (1.0 + u) } else { 1.0 }
     }
 
-    fn learn_levels(&mut self, x: f64, phase: usize) {
+    /// Learns `x_n` into the plain level and `x_s` into the seasonal level and profile.
+    fn learn_levels(&mut self, x_n: f64, x_s: f64, phase: usize) {
+        let x = x_s;
         let n = self.count as f64 + 1.0;
         // The first season: the levels are running means, offsets taken as seen.
         let first_season = self.count < self.period as u64;
@@ -299,7 +314,7 @@ impl Detector {
         } else {
             self.config.level_alpha
         };
-        self.level_n += a * (x - self.level_n);
+        self.level_n += a * (x_n - self.level_n);
         if self.season.is_empty() {
             self.level_s = self.level_n;
         } else if first_season {

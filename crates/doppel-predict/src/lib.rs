@@ -7,8 +7,8 @@
 use thiserror::Error;
 
 pub mod anomaly;
-pub mod nab;
 pub mod drift;
+pub mod nab;
 pub mod rca;
 pub mod series;
 

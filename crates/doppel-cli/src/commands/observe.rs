@@ -104,6 +104,7 @@ pub fn store_synthetic(
     let mut config = TelemetryConfig { days, seed, ..TelemetryConfig::shop(end_ms) };
     config.filling_disk = config.filling_disk.filter(|d| twin.contains(&d.0));
     config.leak = config.leak.filter(|l| twin.contains(&l.0));
+    config.incident = config.incident.filter(|i| twin.contains(&i.0));
     let series = generate(twin, &config).map_err(exit::invalid)?;
     let samples: Vec<Sample> = series
         .iter()
