@@ -38,7 +38,8 @@ fn real_main() -> Result<(), String> {
         }
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| e.to_string())?;
-    let histories: Vec<Series> = (0..series).map(|i| generate(seed.wrapping_mul(1_000_003).wrapping_add(i as u64))).collect();
+    let histories: Vec<Series> =
+        (0..series).map(|i| generate(seed.wrapping_mul(1_000_003).wrapping_add(i as u64))).collect();
     let cpu0 = process_cpu_s();
     let start = Instant::now();
     let models: Vec<Result<String, String>> = pool.install(|| {

@@ -21,7 +21,9 @@ fn main() {
         eprintln!("forecast-eval: give NAB CSV files");
         std::process::exit(2);
     }
-    println!("| series | step | periods (steps) | folds | MASE ours | MASE seasonal-naive | sMAPE ours % | sMAPE seasonal-naive % |");
+    println!(
+        "| series | step | periods (steps) | folds | MASE ours | MASE seasonal-naive | sMAPE ours % | sMAPE seasonal-naive % |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     let mut scored: Vec<(f64, f64, f64, f64)> = Vec::new();
     for path in &paths {

@@ -28,7 +28,12 @@ pub struct Accuracy {
 /// of that training part, at the period `m` that [`season::periods`] finds strongest in the
 /// first fold's training part (1, the naive forecast, when it finds none); sMAPE counts a
 /// point where both forecast and truth are 0 as 0. Gaps in the truth are skipped.
-pub fn backtest(model: &dyn Forecaster, series: &Series, horizon: usize, folds: usize) -> Result<Accuracy, PredictError> {
+pub fn backtest(
+    model: &dyn Forecaster,
+    series: &Series,
+    horizon: usize,
+    folds: usize,
+) -> Result<Accuracy, PredictError> {
     check(series)?;
     if horizon == 0 || folds == 0 {
         return Err(PredictError::Invalid(format!(
@@ -39,11 +44,7 @@ pub fn backtest(model: &dyn Forecaster, series: &Series, horizon: usize, folds: 
     let tested = horizon.saturating_mul(folds);
     let need = tested.saturating_add(MIN_OBSERVED);
     if n < need {
-        return Err(PredictError::not_enough(
-            format!("a backtest of {folds} folds of {horizon} steps"),
-            need,
-            n,
-        ));
+        return Err(PredictError::not_enough(format!("a backtest of {folds} folds of {horizon} steps"), need, n));
     }
     let first_origin = n - tested;
     let train0 = slice(series, 0, first_origin);

@@ -41,16 +41,23 @@ pub struct Crossing {
 /// interval at `level` (0.9 for 90%); `None` if the expected value does not reach it. The
 /// limit is approached from the side the series is on now: a ceiling when above the
 /// current level, a floor when below.
-pub fn time_to_limit(history: &Series, limit: f64, within_ms: i64, level: f64) -> Result<Option<Crossing>, PredictError> {
+pub fn time_to_limit(
+    history: &Series,
+    limit: f64,
+    within_ms: i64,
+    level: f64,
+) -> Result<Option<Crossing>, PredictError> {
     check(history)?;
-    if !(limit.is_finite() && limit.abs() <= MAX_ABS) {
+    if !limit.is_finite() || limit.abs() > MAX_ABS {
         return Err(PredictError::Invalid(format!("the limit must be a number within {MAX_ABS:e} of 0, not {limit}")));
     }
     if within_ms <= 0 {
         return Err(PredictError::Invalid(format!("the time to look ahead must be above 0 ms, not {within_ms}")));
     }
-    if !(level > 0.0 && level < 1.0) {
-        return Err(PredictError::Invalid(format!("the interval level must be between 0 and 1 (0.9 for 90%), not {level}")));
+    if level.is_nan() || level <= 0.0 || level >= 1.0 {
+        return Err(PredictError::Invalid(format!(
+            "the interval level must be between 0 and 1 (0.9 for 90%), not {level}"
+        )));
     }
     let step = history.step_ms;
     let span = i128::from(step) * history.len() as i128;
@@ -78,7 +85,12 @@ pub fn time_to_limit(history: &Series, limit: f64, within_ms: i64, level: f64) -
     // The line, centred and scaled so that huge values stay finite.
     let m = points.len() as f64;
     let center = points.iter().map(|p| p.1 / m).sum::<f64>();
-    let scale = points.iter().map(|p| (p.1 - center).abs()).fold(0.0, f64::max).max(center.abs() * 1e-12).max(f64::MIN_POSITIVE);
+    let scale = points
+        .iter()
+        .map(|p| (p.1 - center).abs())
+        .fold(0.0, f64::max)
+        .max(center.abs() * 1e-12)
+        .max(f64::MIN_POSITIVE);
     let scaled: Vec<(f64, f64)> = points.iter().map(|&(t, v)| (t, (v - center) / scale)).collect();
     let t_mean = scaled.iter().map(|p| p.0).sum::<f64>() / m;
     let y_mean = scaled.iter().map(|p| p.1).sum::<f64>() / m;
@@ -136,7 +148,11 @@ pub fn time_to_limit(history: &Series, limit: f64, within_ms: i64, level: f64) -
         }
         i += stride;
     }
-    Ok(at.map(|at_ms| Crossing { at_ms, earliest_ms: earliest.unwrap_or(at_ms).min(at_ms), latest_ms: latest.map(|l| l.max(at_ms)) }))
+    Ok(at.map(|at_ms| Crossing {
+        at_ms,
+        earliest_ms: earliest.unwrap_or(at_ms).min(at_ms),
+        latest_ms: latest.map(|l| l.max(at_ms)),
+    }))
 }
 
 #[cfg(test)]

@@ -67,7 +67,8 @@ impl Series {
             sums[i] += v;
             counts[i] += 1;
         }
-        let values = sums.iter().zip(&counts).map(|(&s, &n)| if n == 0 { f64::NAN } else { s / f64::from(n) }).collect();
+        let values =
+            sums.iter().zip(&counts).map(|(&s, &n)| if n == 0 { f64::NAN } else { s / f64::from(n) }).collect();
         Ok(Series { start_ms, step_ms, values })
     }
 
