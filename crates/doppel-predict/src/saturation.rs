@@ -48,13 +48,13 @@ pub fn time_to_limit(
     level: f64,
 ) -> Result<Option<Crossing>, PredictError> {
     check(history)?;
-    if !(limit.is_finite() && limit.abs() <= MAX_ABS) {
+    if !limit.is_finite() || limit.abs() > MAX_ABS {
         return Err(PredictError::Invalid(format!("the limit must be a number within {MAX_ABS:e} of 0, not {limit}")));
     }
     if within_ms <= 0 {
         return Err(PredictError::Invalid(format!("the time to look ahead must be above 0 ms, not {within_ms}")));
     }
-    if !(level > 0.0 && level < 1.0) {
+    if level.is_nan() || level <= 0.0 || level >= 1.0 {
         return Err(PredictError::Invalid(format!(
             "the interval level must be between 0 and 1 (0.9 for 90%), not {level}"
         )));

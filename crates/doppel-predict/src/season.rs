@@ -36,7 +36,7 @@ pub fn periods(series: &Series) -> Vec<usize> {
     let n = x.len();
     let center = x.iter().sum::<f64>() / n as f64;
     let scale = x.iter().map(|v| (v - center).abs()).fold(0.0, f64::max);
-    if !(scale > 0.0) || !scale.is_finite() {
+    if scale.is_nan() || scale <= 0.0 || !scale.is_finite() {
         return Vec::new();
     }
     for v in &mut x {
@@ -79,7 +79,7 @@ pub fn periods(series: &Series) -> Vec<usize> {
             })
             .collect();
         let Some((i, y, margin)) = judged.into_iter().max_by(|a, b| a.2.total_cmp(&b.2)) else { break };
-        if !(margin > 0.0) {
+        if margin.is_nan() || margin <= 0.0 {
             break;
         }
         let (p, _) = candidates.swap_remove(i);
@@ -87,7 +87,7 @@ pub fn periods(series: &Series) -> Vec<usize> {
         subtract(&mut x, &profile);
         found.push(p);
         // A multiple or divisor of a found period close to it in length adds nothing new.
-        candidates.retain(|&(c, _)| !(c % p == 0 && c / p < 2) && !(p % c == 0 && p / c < 2));
+        candidates.retain(|&(c, _)| !((c % p == 0 && c / p < 2) || (p % c == 0 && p / c < 2)));
     }
     found
 }
@@ -103,7 +103,7 @@ fn acf_peaks(x: &[f64]) -> Vec<usize> {
     }
     let y = detrend_linear(x);
     let var: f64 = y.iter().map(|v| v * v).sum();
-    if !(var > 0.0) {
+    if var.is_nan() || var <= 0.0 {
         return Vec::new();
     }
     let acf: Vec<f64> =
@@ -174,7 +174,7 @@ fn strength(x: &[f64], period: usize) -> f64 {
     }
     let mean = detrended.iter().map(|d| d.1).sum::<f64>() / n as f64;
     let total: f64 = detrended.iter().map(|d| (d.1 - mean).powi(2)).sum();
-    if !(total > 1e-24) {
+    if total.is_nan() || total <= 1e-24 {
         return f64::NEG_INFINITY;
     }
     let residual: f64 = detrended
