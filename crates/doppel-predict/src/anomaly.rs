@@ -237,10 +237,7 @@ impl Detector {
         let a = self.config.scale_alpha.max(if learning { 1.0 / (self.count as f64 + 1.0) } else { 0.0 });
         self.err_s += a * (clip(self.err_s, resid_s, self) - self.err_s);
         self.err_n += a * (clip(self.err_n, resid_n, self) - self.err_n);
-        // The short-term scale sees residuals capped at the alarm level: a lone spike is
-        // a spike, not a change of the noise.
-        let cap = self.config.alarm_z * scale;
-        self.err_fast += 0.1 * (residual.abs().min(cap) - self.err_fast);
+        self.err_fast += 0.1 * (residual.abs() - self.err_fast);
         self.learn_levels(x_n, x_s, phase);
 
         // Level shifts: CUSUM on capped z, the run's mean residual re-bases the levels.

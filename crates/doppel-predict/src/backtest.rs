@@ -109,7 +109,7 @@ fn errors(forecast: &[f64], actual: &[f64], scale: f64) -> (f64, f64) {
         }
         let e = (f - a).abs();
         let denominator = f.abs() + a.abs();
-        let p = if denominator > 0.0 { 200.0 * e / denominator } else { 0.0 };
+        let p = if denominator > 0.0 { (200.0 * e / denominator).min(200.0) } else { 0.0 };
         count += 1;
         // Running means; a truth far outside a training part that hardly varies counts
         // for at most MAX_SCALED, never infinity.

@@ -227,6 +227,21 @@ impl Prepared {
                 upper[h] = mean[h] + (above * above + extra).sqrt();
             }
         }
+        // The decomposition soaks part of the noise into the seasons, which narrows the
+        // ETS interval; the noise is at least what repeating the last cycle shows (half the
+        // variance of a value's change from one cycle to the next, for a steady season).
+        // The longest period (a week holds the day), and the changes' median, so that the
+        // trend and rare jumps do not count as noise.
+        if let Some(&p) = periods.iter().max() {
+            let mut changes: Vec<f64> = (p..n).map(|t| (self.y[t] - self.y[t - p]).abs()).collect();
+            changes.sort_by(f64::total_cmp);
+            let sigma = 1.4826 * changes[changes.len() / 2] / std::f64::consts::SQRT_2;
+            let floor = self.z * sigma;
+            for h in 0..horizon {
+                lower[h] = lower[h].min(mean[h] - floor);
+                upper[h] = upper[h].max(mean[h] + floor);
+            }
+        }
         let model = if periods.is_empty() { "ets" } else { "mstl+ets" };
         let mut f = self.unscale(&mean, &lower, &upper, level, model)?;
         f.periods = periods;
@@ -316,7 +331,14 @@ pub fn forecast(history: &Series, horizon_ms: i64, level: f64) -> Result<Forecas
     };
     let horizon = (horizon_ms - 1) / series.step_ms + 1;
     let horizon = usize::try_from(horizon).unwrap_or(usize::MAX);
-    Seasonal.forecast(series, horizon, level)
+    let mut f = Seasonal.forecast(series, horizon, level)?;
+    // A series never below zero (a rate, bytes, a count) is not forecast below it.
+    if history.values.iter().all(|v| v.is_nan() || *v >= 0.0) {
+        for v in f.mean.iter_mut().chain(&mut f.lower).chain(&mut f.upper) {
+            *v = v.max(0.0);
+        }
+    }
+    Ok(f)
 }
 
 #[cfg(test)]
@@ -374,9 +396,9 @@ pub(crate) mod tests {
         let naive_mae = naive.mean.iter().zip(actual).map(|(a, b)| (a - b).abs()).sum::<f64>() / 288.0;
         assert!(mae < naive_mae, "seasonal {mae} vs naive {naive_mae}");
         let inside = (0..288).filter(|&i| f.lower[i] <= actual[i] && actual[i] <= f.upper[i]).count();
-        // Known gap: the decomposition soaks part of the noise into the seasons, so the
-        // 90% interval holds only about 57% here; this guards against it getting worse.
-        assert!(inside >= 144, "{inside} of 288 inside the 90% interval");
+        // A 90% interval holds about 90% of what came (the noise floor keeps the
+        // decomposition from narrowing it).
+        assert!((0.82 * 288.0..=0.97 * 288.0).contains(&(inside as f64)), "{inside} of 288 inside the 90% interval");
     }
 
     #[test]

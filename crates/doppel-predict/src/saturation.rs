@@ -82,6 +82,10 @@ pub fn time_to_limit(
         return Err(PredictError::not_enough("time to a limit (whole blocks of a day, hour or step)", 3, points.len()));
     }
 
+    // A trend that changed (a leak since a deploy) is followed from where it changed.
+    points.truncate(latest_regime(&points));
+    let blocks = points.len();
+
     // The line, centred and scaled so that huge values stay finite.
     let m = points.len() as f64;
     let center = points.iter().map(|p| p.1 / m).sum::<f64>();
@@ -107,7 +111,7 @@ pub fn time_to_limit(
     let profile = if k > 1 && season::periods(history).contains(&k) {
         let mut sums = vec![0.0; k];
         let mut counts = vec![0usize; k];
-        let first = n - (n / k).min(TREND_BLOCKS) * k;
+        let first = n - (n / k).min(blocks) * k;
         for i in first..n {
             let v = history.values[i];
             if !v.is_nan() {
@@ -155,6 +159,39 @@ pub fn time_to_limit(
     }))
 }
 
+/// Residual sum of squares of the least-squares line through `points`.
+fn line_sse(points: &[(f64, f64)]) -> f64 {
+    let m = points.len() as f64;
+    let (t_mean, y_mean) = points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 / m, b + p.1 / m));
+    let sxx: f64 = points.iter().map(|p| (p.0 - t_mean).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - t_mean) * (p.1 - y_mean)).sum();
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    points.iter().map(|p| (p.1 - y_mean - slope * (p.0 - t_mean)).powi(2)).sum()
+}
+
+/// How many of the latest block means (`points`, newest first) belong to the current
+/// trend: all of them, unless two lines split at some block fit far better than one (an F
+/// statistic above 20 on 2 and m - 4 degrees of freedom), then those after the best split.
+/// At least 4 blocks stay.
+fn latest_regime(points: &[(f64, f64)]) -> usize {
+    let m = points.len();
+    if m < 8 {
+        return m;
+    }
+    // Centred and scaled, so the sums of squares stay finite for huge values.
+    let center = points.iter().map(|p| p.1 / m as f64).sum::<f64>();
+    let scale = points.iter().map(|p| (p.1 - center).abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    let scaled: Vec<(f64, f64)> = points.iter().map(|&(t, v)| (t, (v - center) / scale)).collect();
+    let one = line_sse(&scaled);
+    let best =
+        (4..=m - 3).map(|r| (r, line_sse(&scaled[..r]) + line_sse(&scaled[r..]))).min_by(|a, b| a.1.total_cmp(&b.1));
+    match best {
+        Some((r, two)) if two > 0.0 && (one - two) / 2.0 / (two / (m - 4) as f64) > 20.0 => r,
+        Some((r, two)) if two <= 0.0 && one > 0.0 => r,
+        _ => m,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +224,28 @@ mod tests {
         let latest = c.latest_ms.expect("the interval closes within 60 days");
         assert!(c.earliest_ms <= c.at_ms && c.at_ms <= latest, "{c:?}");
         assert!(latest > c.earliest_ms, "{c:?}");
+    }
+
+    #[test]
+    fn a_leak_that_began_six_days_ago_is_followed_from_its_start() {
+        // Flat at 40% for 22 days, then 7 points a day since a deploy six days ago.
+        let n = 28 * 288;
+        let mut rng = Noise::new(5);
+        let values = (0..n)
+            .map(|i| {
+                let since = (i as f64 - (n - 6 * 288) as f64) / 288.0;
+                40.0 + 7.0 * since.max(0.0) + 0.5 * rng.next()
+            })
+            .collect();
+        let s = Series::new(1_700_006_400_000, FIVE_MIN, values).unwrap();
+        // At 82 now, the 100 limit is 18 / 7 = 2.6 days away; one line over the month would
+        // say about twice that.
+        let c = time_to_limit(&s, 100.0, 30 * 86_400_000, 0.9).unwrap().expect("it fills");
+        let days = (c.at_ms - s.end_ms()) as f64 / DAY;
+        assert!((days - 2.6).abs() < 0.4, "full in {days} days");
+        // A steady trend keeps all its blocks.
+        let steady: Vec<(f64, f64)> = (0..28).map(|i| (-(i as f64), 100.0 - i as f64 + 0.1 * (i % 3) as f64)).collect();
+        assert_eq!(latest_regime(&steady), 28);
     }
 
     #[test]
