@@ -369,6 +369,28 @@ pub enum Command {
         #[arg(long, default_value_t = 0.9)]
         level: f64,
     },
+    /// Anomalies in the stored series (a streaming detector over each: seasonal profile,
+    /// robust score, level shifts, change points), as incidents, newest first.
+    Anomalies {
+        /// How far back from the newest sample to report.
+        #[arg(long, default_value = "1d")]
+        since: String,
+        /// Only this entity's series.
+        #[arg(long)]
+        entity: Option<String>,
+    },
+    /// Why entry points are slow: symptoms found in a window of telemetry, and their likely
+    /// root causes ranked over the call graph (anomaly scores, and self-time, busy share and
+    /// call latency against the model at the observed load).
+    Rca {
+        /// End of the window (RFC 3339, such as 2026-11-24T15:30Z, or ms since the epoch);
+        /// the newest sample when absent.
+        #[arg(long)]
+        at: Option<String>,
+        /// Length of the window.
+        #[arg(long, default_value = "15m")]
+        window: String,
+    },
     /// Service times from the telemetry (utilisation law, span self-times), with the
     /// model's fidelity before and after; proposed as a ChangeSet.
     Calibrate {

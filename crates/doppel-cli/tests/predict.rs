@@ -31,3 +31,64 @@ fn synthetic_telemetry_agrees_with_the_model_it_came_from() {
     let err = stderr(&scratch.doppel(&["observe", "--synthetic", "--days", "0"]).failure());
     assert!(err.contains("0"), "{err}");
 }
+
+#[test]
+fn forecasts_risks_anomalies_and_causes_on_synthetic_telemetry() {
+    let scratch = Scratch::new();
+    scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    // No series yet: each command says how to get some.
+    for args in [&["predict"][..], &["anomalies"], &["rca"], &["forecast", "datastore/orders-db.disk_used_bytes"]] {
+        let err = stderr(&scratch.doppel(args).failure());
+        assert!(err.contains("doppel observe"), "{args:?}: {err}");
+    }
+    scratch.doppel(&["observe", "--synthetic", "--days", "14"]).success();
+
+    // The disk fills in about 9 days (the telemetry's own schedule), with an interval.
+    let f = json(&scratch.doppel(&["forecast", "datastore/orders-db.disk_used_bytes", "--json"]).success());
+    let now = f["points"][0][0].as_i64().unwrap();
+    let c = &f["crossing"];
+    let days = |v: &serde_json::Value| (v.as_i64().unwrap() - now) as f64 / 86_400_000.0;
+    assert!((8.0..10.5).contains(&days(&c["at_ms"])), "{c}");
+    assert!(days(&c["earliest_ms"]) <= days(&c["at_ms"]), "{c}");
+    assert_eq!(f["points"].as_array().unwrap().len(), 168, "hourly for a week");
+    let p = &f["points"][0];
+    assert!(p[2].as_f64() <= p[1].as_f64() && p[1].as_f64() <= p[3].as_f64(), "{p}");
+    // An SVG chart when asked; a misspelt series names near ones.
+    let svg = scratch.dir.path().join("disk.svg");
+    scratch.doppel(&["forecast", "datastore/orders-db.disk_used_bytes", "--svg", svg.to_str().unwrap()]).success();
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<polygon"));
+    let err = stderr(&scratch.doppel(&["forecast", "datastore/orders-db.disk_used"]).failure());
+    assert!(err.contains("datastore/orders-db.disk_used_bytes"), "{err}");
+    let err =
+        stderr(&scratch.doppel(&["forecast", "datastore/orders-db.disk_used_bytes", "--horizon", "soon"]).failure());
+    assert!(err.contains("--horizon"), "{err}");
+
+    // Within a week: cart's memory leak; within two: the disk too, later.
+    let week = json(&scratch.doppel(&["predict", "--json"]).success());
+    let subjects: Vec<&str> =
+        week["risks"].as_array().unwrap().iter().map(|r| r["subject"].as_str().unwrap()).collect();
+    assert!(subjects.contains(&"deployment/shop/cart.memory_used_bytes"), "{week}");
+    assert!(!subjects.contains(&"datastore/orders-db.disk_used_bytes"), "{week}");
+    let fortnight = json(&scratch.doppel(&["predict", "--horizon", "14d", "--json"]).success());
+    let risks = fortnight["risks"].as_array().unwrap();
+    let order: Vec<&str> = risks.iter().map(|r| r["subject"].as_str().unwrap()).collect();
+    let (cart, disk) =
+        (order.iter().position(|s| s.contains("cart")), order.iter().position(|s| s.contains("orders-db")));
+    assert!(cart.unwrap() < disk.unwrap(), "soonest first: {order:?}");
+
+    // The incident three hours ago: search and what calls it.
+    let found = json(&scratch.doppel(&["anomalies", "--since", "6h", "--json"]).success());
+    let incidents = found["incidents"].as_array().unwrap();
+    let search = incidents
+        .iter()
+        .find(|i| i["entity"] == "service/frontend" && i["attribute"] == "latency_mean_ms:GET /search")
+        .unwrap_or_else(|| panic!("{found}"));
+    assert!(incidents.iter().all(|i| i["entity"].as_str().unwrap().starts_with("service/")), "{found}");
+    let at = search["from_ms"].as_i64().unwrap() + 20 * 60_000;
+    let why = json(&scratch.doppel(&["rca", "--at", &at.to_string(), "--json"]).success());
+    assert_eq!(why["answer"]["causes"][0]["entity"], "service/search", "{why}");
+    assert!(why["answer"]["symptoms"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().contains("GET /search")));
+    // Now, nothing is wrong.
+    let calm = json(&scratch.doppel(&["rca", "--json"]).success());
+    assert!(calm["answer"]["symptoms"].as_array().unwrap().is_empty(), "{calm}");
+}

@@ -5,5 +5,6 @@
 
 pub mod anomalies;
 pub mod limits;
+pub mod rca;
 pub mod slo;
 pub mod telemetry;

@@ -228,6 +228,13 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
         super::predict::forecast_cmd(store_path, &disk.subject, PREDICT_HORIZON, 0.9, None, out)?;
     }
 
+    if let Some(began) = super::predict::latest_slowdown(&store, &twin, now - 24 * 3_600_000)? {
+        out.heading("10. Something was slow today: why?");
+        let at = began + 20 * 60_000;
+        let answer = super::predict::explain_at(&store, &twin, at, 15 * 60_000)?;
+        super::predict::print_explanation(&answer, at, "15m", out);
+    }
+
     out.heading("Try next");
     for (command, what) in [
         (format!("doppel {store_arg} show"), "a summary of the twin"),
@@ -263,6 +270,8 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
             format!("doppel {store_arg} forecast 'service/frontend.request_rate_rps:GET /' --svg load.svg"),
             "a week of the storefront's load ahead, with its interval, as a chart",
         ),
+        (format!("doppel {store_arg} anomalies --since 1d"), "what looked wrong in the last day, newest first"),
+        (format!("doppel {store_arg} rca --at TIME"), "why entry points were slow at a time: causes ranked"),
         (format!("doppel {store_arg} show 'zone=us-east-1b kind:pod'"), "selectors combine"),
         (format!("doppel {store_arg} history"), "the change log"),
         ("doppel schema > estate.schema.json".to_string(), "editor completion for estate files"),

@@ -96,6 +96,8 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
             predict::forecast_cmd(&cli.store, series, horizon, *level, svg.as_deref(), out)
         }
         Command::Predict { horizon, level } => predict::predict(&cli.store, horizon, *level, out),
+        Command::Anomalies { since, entity } => predict::anomalies(&cli.store, since, entity.as_deref(), out),
+        Command::Rca { at, window } => predict::rca(&cli.store, at.as_deref(), window, out),
         Command::Calibrate { window, apply } => calibrate::run(&cli.store, *window, *apply, out),
         Command::Sync { config, once, rounds, author: who } => {
             let rounds = if *once { Some(1) } else { *rounds };

@@ -360,3 +360,164 @@ pub fn print_risks(risks: &[Risk], horizon: &str, out: &Output) {
     out.print_table(&table);
     anstream::println!("{BOLD}{}{BOLD:#} risk(s) within {horizon}, soonest first.", risks.len());
 }
+
+/// Every stored series with its samples, those of `entity` only when given.
+fn all_series(store: &SqliteStore, entity: Option<&Key>) -> Result<Vec<(Key, String, Vec<(i64, f64)>)>> {
+    let mut out = Vec::new();
+    for info in store.series()? {
+        let Ok(key) = info.entity.parse::<Key>() else { continue };
+        if entity.is_some_and(|e| *e != key) {
+            continue;
+        }
+        let samples = store.samples(&key, &info.attribute, i64::MIN, i64::MAX)?;
+        out.push((key, info.attribute, samples));
+    }
+    Ok(out)
+}
+
+/// The median gap between samples, at least a second.
+fn step_of(samples: &[(i64, f64)]) -> i64 {
+    let mut gaps: Vec<i64> = samples.windows(2).map(|w| w[1].0 - w[0].0).filter(|&g| g > 0).collect();
+    gaps.sort_unstable();
+    gaps.get(gaps.len() / 2).copied().unwrap_or(60_000).max(1000)
+}
+
+/// Runs `doppel anomalies`.
+pub fn anomalies(store_path: &Path, since: &str, entity: Option<&str>, out: &Output) -> Result<()> {
+    use doppel_foresight::anomalies::{THRESHOLD, incidents};
+    let since_ms = (duration("since", since)? * 1000.0) as i64;
+    let (store, twin) = read_twin(store_path, At::Head, out)?;
+    let entity = entity.map(|e| super::existing_key(&twin, e)).transpose()?;
+    let series = all_series(&store, entity.as_ref())?;
+    if series.is_empty() {
+        return Err(exit::not_found("no stored series to look at: `doppel observe` or `doppel sync` store some"));
+    }
+    let newest = series.iter().filter_map(|s| s.2.last().map(|p| p.0)).max().unwrap_or(0);
+    let bar = out.progress(series.len() as u64, "scoring");
+    let mut found = Vec::new();
+    for (key, attribute, samples) in &series {
+        bar.inc(1);
+        found.extend(incidents(key, attribute, samples, step_of(samples), newest - since_ms, THRESHOLD));
+    }
+    bar.finish_and_clear();
+    found.sort_by(|a, b| b.from_ms.cmp(&a.from_ms).then(b.score.total_cmp(&a.score)));
+    if out.json {
+        return out.print_json(
+            &serde_json::json!({"since_ms": newest - since_ms, "series": series.len(), "incidents": found}),
+        );
+    }
+    if found.is_empty() {
+        out.success(&format!("nothing anomalous in {} series over the last {since}", series.len()));
+        return Ok(());
+    }
+    let mut table = out.table(&["from", "to", "series", "what", "value", "expected", "score"]);
+    for i in &found {
+        let unit = unit_of(&i.attribute);
+        table.add_row(vec![
+            crate::time::format_ms(i.from_ms),
+            crate::time::format_ms(i.to_ms),
+            format!("{}.{}", i.entity, i.attribute),
+            i.kind.to_string(),
+            human(i.value, unit),
+            human(i.expected, unit),
+            format!("{:.3}", i.score),
+        ]);
+    }
+    out.print_table(&table);
+    anstream::println!(
+        "{BOLD}{}{BOLD:#} incident(s) in {} series over the last {since}, newest first (score at least {THRESHOLD}).",
+        found.len(),
+        series.len()
+    );
+    Ok(())
+}
+
+/// The root-cause answer for the window ending at `at_ms`.
+pub fn explain_at(
+    store: &SqliteStore,
+    twin: &doppel_model::Twin,
+    at_ms: i64,
+    window_ms: i64,
+) -> Result<doppel_foresight::rca::Explanation> {
+    use doppel_foresight::anomalies::peak_score;
+    use std::collections::HashMap;
+    let series: HashMap<(String, String), Vec<(i64, f64)>> =
+        all_series(store, None)?.into_iter().map(|(k, a, s)| ((k.to_string(), a), s)).collect();
+    let from = at_ms - window_ms;
+    let get = |k: &Key, a: &str| series.get(&(k.to_string(), a.to_string()));
+    let mean = |k: &Key, a: &str| {
+        let inside: Vec<f64> = get(k, a)?.iter().filter(|p| (from..=at_ms).contains(&p.0)).map(|p| p.1).collect();
+        (!inside.is_empty()).then(|| inside.iter().sum::<f64>() / inside.len() as f64)
+    };
+    let anomaly = |k: &Key, a: &str| get(k, a).map(|s| peak_score(s, step_of(s), from, at_ms));
+    let window = doppel_foresight::rca::Window { mean: &mean, anomaly: &anomaly };
+    doppel_foresight::rca::explain(twin, &window).map_err(exit::invalid)
+}
+
+/// The newest incident on an entry point's latency since `since_ms`: when it began.
+pub fn latest_slowdown(store: &SqliteStore, twin: &doppel_model::Twin, since_ms: i64) -> Result<Option<i64>> {
+    use doppel_foresight::anomalies::{THRESHOLD, incidents};
+    let mut newest = None;
+    for entry in slo::entries(twin) {
+        let attribute = doppel_resilience::behaviour::series::of(
+            doppel_resilience::behaviour::series::LATENCY_MEAN,
+            &entry.endpoint,
+        );
+        let samples = store.samples(&entry.entity, &attribute, i64::MIN, i64::MAX)?;
+        for i in incidents(&entry.entity, &attribute, &samples, step_of(&samples), since_ms, THRESHOLD) {
+            newest = newest.max(Some(i.from_ms));
+        }
+    }
+    Ok(newest)
+}
+
+/// Runs `doppel rca`.
+pub fn rca(store_path: &Path, at: Option<&str>, window: &str, out: &Output) -> Result<()> {
+    let window_ms = (duration("window", window)? * 1000.0) as i64;
+    let (store, twin) = read_twin(store_path, At::Head, out)?;
+    let newest = store.series()?.iter().map(|s| s.last_ms).max();
+    let Some(newest) = newest else {
+        return Err(exit::not_found("no stored series to explain from: `doppel observe` or `doppel sync` store some"));
+    };
+    let at_ms = match at {
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(ms) => ms,
+            Err(_) => crate::time::parse_time(text)?,
+        },
+        None => newest,
+    };
+    let spinner = out.spinner("ranking causes");
+    let answer = explain_at(&store, &twin, at_ms, window_ms)?;
+    spinner.finish_and_clear();
+    if out.json {
+        return out.print_json(&serde_json::json!({"at_ms": at_ms, "window_ms": window_ms, "answer": answer}));
+    }
+    print_explanation(&answer, at_ms, window, out);
+    Ok(())
+}
+
+/// The symptoms and the ranked causes.
+pub fn print_explanation(answer: &doppel_foresight::rca::Explanation, at_ms: i64, window: &str, out: &Output) {
+    let when = crate::time::format_ms(at_ms);
+    if answer.symptoms.is_empty() {
+        out.success(&format!("no entry point is slow or anomalous in the {window} up to {when}"));
+        return;
+    }
+    anstream::println!("Symptoms in the {window} up to {when}: {}", answer.symptoms.join(", "));
+    let mut table = out.table(&["rank", "cause", "looks like", "score", "evidence", "path"]);
+    for (i, c) in answer.causes.iter().enumerate() {
+        let path: Vec<String> = c.path.iter().map(ToString::to_string).collect();
+        table.add_row(vec![
+            (i + 1).to_string(),
+            c.entity.to_string(),
+            c.fault.to_string(),
+            format!("{:.2}", c.score),
+            c.evidence.clone(),
+            path.join(" -> "),
+        ]);
+    }
+    out.print_table(&table);
+    if let Some(top) = answer.causes.first() {
+        anstream::println!("{WARN}Most likely: {BOLD}{}{BOLD:#}{WARN} ({}).{WARN:#}", top.entity, top.fault);
+    }
+}
