@@ -88,7 +88,7 @@ pub fn explain(twin: &impl TwinView, window: &Window<'_>) -> Result<Explanation,
     let graph = Graph { nodes: (0..n).map(|s| station_key(s).to_string()).collect(), calls };
     let mut ev = Evidence::new(n, graph.calls.len());
     let mut words: Vec<Vec<String>> = vec![Vec::new(); n];
-    for s in 0..n {
+    for (s, said) in words.iter_mut().enumerate() {
         let key = station_key(s);
         let mut peak: Option<f64> = (window.anomaly)(key, series::UTILISATION);
         let (mut own, mut weight) = (0.0, 0.0);
@@ -114,7 +114,7 @@ pub fn explain(twin: &impl TwinView, window: &Window<'_>) -> Result<Explanation,
         if weight > 0.0 {
             ev.residual[s] = own / weight;
             if ev.residual[s] != 0.0 {
-                words[s].push(format!("own time {:.1}x the model's", ev.residual[s].exp()));
+                said.push(format!("own time {:.1}x the model's", ev.residual[s].exp()));
             }
         }
         if let Some(u) = (window.mean)(key, series::UTILISATION)
@@ -123,7 +123,7 @@ pub fn explain(twin: &impl TwinView, window: &Window<'_>) -> Result<Explanation,
         {
             ev.utilisation[s] = beyond(u, expected.stations[s].utilisation, 0.1);
             if ev.utilisation[s] != 0.0 {
-                words[s].push(format!(
+                said.push(format!(
                     "{:.0}% busy where the model expects {:.0}%",
                     u * 100.0,
                     expected.stations[s].utilisation * 100.0
@@ -131,7 +131,7 @@ pub fn explain(twin: &impl TwinView, window: &Window<'_>) -> Result<Explanation,
             }
         }
         if peak.is_some_and(|p| p >= THRESHOLD) {
-            words[s].push("anomalous against its own past".to_string());
+            said.push("anomalous against its own past".to_string());
         }
     }
     for (i, &callee) in edge_endpoint.iter().enumerate() {
