@@ -361,8 +361,11 @@ pub fn print_risks(risks: &[Risk], horizon: &str, out: &Output) {
     anstream::println!("{BOLD}{}{BOLD:#} risk(s) within {horizon}, soonest first.", risks.len());
 }
 
+/// A stored series: its entity, attribute and samples.
+type Stored = (Key, String, Vec<(i64, f64)>);
+
 /// Every stored series with its samples, those of `entity` only when given.
-fn all_series(store: &SqliteStore, entity: Option<&Key>) -> Result<Vec<(Key, String, Vec<(i64, f64)>)>> {
+fn all_series(store: &SqliteStore, entity: Option<&Key>) -> Result<Vec<Stored>> {
     let mut out = Vec::new();
     for info in store.series()? {
         let Ok(key) = info.entity.parse::<Key>() else { continue };
