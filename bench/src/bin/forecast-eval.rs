@@ -4,7 +4,9 @@
 //! day, a rolling-origin backtest of one-day forecasts (3 folds) of the default seasonal
 //! model against seasonal-naive. Prints a Markdown table and the aggregate.
 //!
-//! `cargo run --release -p doppel-bench --bin forecast-eval -- FILE.csv...`
+//! `cargo run --release -p doppel-bench --bin forecast-eval -- FILE.csv...`, or `-- --shop`
+//! for the bundled estate's generated telemetry (four weeks at 5 minutes, seed 7: the
+//! series `doppel demo` stores).
 
 use doppel_predict::Series;
 use doppel_predict::backtest::backtest;
@@ -26,9 +28,19 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut scored: Vec<(f64, f64, f64, f64)> = Vec::new();
-    for path in &paths {
-        let name = std::path::Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let series = match read(path) {
+    let inputs: Vec<(String, Result<Series, String>)> = if paths == ["--shop"] {
+        shop()
+    } else {
+        paths
+            .iter()
+            .map(|path| {
+                let name = std::path::Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned());
+                (name.unwrap_or_default(), read(path))
+            })
+            .collect()
+    };
+    for (name, series) in inputs {
+        let series = match series {
             Ok(s) => s,
             Err(e) => {
                 println!("| {name} | | error: {e} | | | | | |");
@@ -67,6 +79,31 @@ fn main() {
         );
         println!("\nours better on MASE in {wins} of {} series", scored.len());
     }
+}
+
+/// The bundled estate's telemetry as `doppel demo` generates it, ending on 2026-11-23.
+fn shop() -> Vec<(String, Result<Series, String>)> {
+    use doppel_foresight::telemetry::{TelemetryConfig, generate};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
+    let mut files: Vec<doppel_estate::SourceFile> = std::fs::read_dir(&dir)
+        .expect("examples/shop")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| doppel_estate::SourceFile {
+            path: p.display().to_string(),
+            text: std::fs::read_to_string(&p).expect("an estate file"),
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let estate = doppel_estate::parse(&files).expect("the bundled estate parses");
+    let mut twin = doppel_model::Twin::new();
+    let plan = estate.plan(&twin, false);
+    twin.apply(&plan.changeset).expect("the bundled estate applies");
+    let series = generate(&twin, &TelemetryConfig::shop(1_795_392_000_000)).expect("the shop's telemetry");
+    series
+        .into_iter()
+        .map(|g| (format!("{}.{}", g.entity, g.attribute), Series::from_samples(&g.samples, 5 * MINUTE_MS).map_err(|e| e.to_string())))
+        .collect()
 }
 
 /// A NAB CSV as a series on a regular grid.
