@@ -102,7 +102,12 @@ fn shop() -> Vec<(String, Result<Series, String>)> {
     let series = generate(&twin, &TelemetryConfig::shop(1_795_392_000_000)).expect("the shop's telemetry");
     series
         .into_iter()
-        .map(|g| (format!("{}.{}", g.entity, g.attribute), Series::from_samples(&g.samples, 5 * MINUTE_MS).map_err(|e| e.to_string())))
+        .map(|g| {
+            (
+                format!("{}.{}", g.entity, g.attribute),
+                Series::from_samples(&g.samples, 5 * MINUTE_MS).map_err(|e| e.to_string()),
+            )
+        })
         .collect()
 }
 

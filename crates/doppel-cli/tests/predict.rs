@@ -91,4 +91,20 @@ fn forecasts_risks_anomalies_and_causes_on_synthetic_telemetry() {
     // Now, nothing is wrong.
     let calm = json(&scratch.doppel(&["rca", "--json"]).success());
     assert!(calm["answer"]["symptoms"].as_array().unwrap().is_empty(), "{calm}");
+    assert!(!week["risks"].as_array().unwrap().iter().any(|r| r["kind"] == "drift"), "{week}");
+
+    // Then cart's GetCart answers in three times what the model expects, for 45 minutes:
+    // drift, confirmed.
+    let mut csv = String::from("entity,attribute,time,value\n");
+    for k in 1..=9 {
+        csv.push_str(&format!("service/cart,latency_mean_ms:GetCart,{},9.6\n", now + k * 300_000));
+    }
+    let file = scratch.file("slow.csv", &csv);
+    scratch.doppel(&["observe", file.to_str().unwrap()]).success();
+    let risks = json(&scratch.doppel(&["predict", "--json"]).success());
+    let drift =
+        risks["risks"].as_array().unwrap().iter().find(|r| r["kind"] == "drift").unwrap_or_else(|| panic!("{risks}"));
+    assert_eq!(drift["subject"], "service/cart GetCart", "{drift}");
+    assert!(drift["what"].as_str().unwrap().contains("what the model expects"), "{drift}");
+    assert!(drift["fix"].as_str().unwrap().starts_with("confirmed"), "{drift}");
 }

@@ -4,7 +4,7 @@
 
 use doppel_model::{Key, TwinView};
 use doppel_perf::analytic::solve;
-use doppel_predict::drift::{Expected, diverges};
+use doppel_predict::drift::{Divergence, Expected, Metric, diverges, report};
 use doppel_predict::rca::{Evidence, Fault, Graph, rank};
 use doppel_resilience::behaviour::{PerfModel, PerfOptions, series};
 use doppel_resilience::topology::Topology;
@@ -178,6 +178,48 @@ pub fn explain(twin: &impl TwinView, window: &Window<'_>) -> Result<Explanation,
     Ok(Explanation { symptoms: named, causes })
 }
 
+/// Model drift: where a window's telemetry leaves what the model expects at the observed
+/// entry rates, beyond the model's own band (25% on latency, the fidelity the performance
+/// model aims for near saturation; 15% on busy share), furthest first.
+pub fn drift(twin: &impl TwinView, window: &Window<'_>) -> Result<Vec<Divergence>, String> {
+    let topo = Topology::build(twin);
+    let model = PerfModel::build(&topo, &PerfOptions::default());
+    let origins = model.endpoint_origins(&topo);
+    let mut net = model.network.clone();
+    for source in &mut net.sources {
+        let (key, name) = origins[source.endpoint as usize];
+        if let Some(r) = (window.mean)(key, &series::of(series::REQUEST_RATE, name)) {
+            source.rate_rps = r.max(0.0);
+        }
+    }
+    let expected = solve(&net).map_err(|e| format!("the model cannot settle at the observed load: {e}"))?;
+    let mut checks = Vec::new();
+    let mut subjects = Vec::new();
+    for (e, (key, name)) in origins.iter().enumerate() {
+        let exp = expected.endpoints[e].mean_ms;
+        if let (Some(observed), Ok(band)) =
+            ((window.mean)(key, &series::of(series::LATENCY_MEAN, name)), Expected::around(exp, 0.25))
+            && exp > 0.0
+        {
+            subjects.push(format!("{key} {name}"));
+            checks.push((subjects.len() - 1, Metric::Latency, observed, band));
+        }
+    }
+    for (s, st) in expected.stations.iter().enumerate() {
+        let key = &topo.stations[model.station[s]].key;
+        if let (Some(observed), Ok(band)) =
+            ((window.mean)(key, series::UTILISATION), Expected::around(st.utilisation, 0.15))
+            && st.utilisation > 0.0
+        {
+            subjects.push(key.to_string());
+            checks.push((subjects.len() - 1, Metric::Utilisation, observed, band));
+        }
+    }
+    let named: Vec<(&str, Metric, f64, Expected)> =
+        checks.iter().map(|&(i, m, o, b)| (subjects[i].as_str(), m, o, b)).collect();
+    Ok(report(&named))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,10 +252,16 @@ mod tests {
         assert!(answer.symptoms.iter().any(|s| s.contains("GET /search")), "{answer:?}");
         assert_eq!(answer.causes[0].entity.to_string(), "service/search", "{answer:?}");
         assert!(answer.causes[0].evidence.contains("own time"), "{answer:?}");
+        // The model drifts there too: search's own endpoints, several times the model.
+        let drifted = drift(&twin, &Window { mean: &mean, anomaly: &anomaly }).unwrap();
+        assert!(drifted[0].subject.starts_with("service/search"), "{drifted:?}");
+        assert!(drifted[0].factor() > 2.0, "{drifted:?}");
+        assert!(drifted[0].message("ms").contains("what the model expects"), "{drifted:?}");
         // An hour before, nothing is wrong: no symptom.
         let calm = window(during - 2 * 3_600_000, during - 3_600_000 - 40 * 60_000);
         let quiet = |_: &Key, _: &str| Some(0.0);
         let answer = explain(&twin, &Window { mean: &calm, anomaly: &quiet }).unwrap();
         assert!(answer.symptoms.is_empty(), "{answer:?}");
+        assert_eq!(drift(&twin, &Window { mean: &calm, anomaly: &quiet }).unwrap(), vec![]);
     }
 }

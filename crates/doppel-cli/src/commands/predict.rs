@@ -320,6 +320,40 @@ pub fn risks(
             fix,
         });
     }
+    // Model drift now: the last 15 minutes against the model at their load, confirmed when
+    // the two windows before diverged the same way.
+    if let Some(newest) = all.iter().map(|s| s.last_ms).max() {
+        let quarter = 15 * 60_000;
+        let series = by_name(store)?;
+        let drifted = |end: i64| -> Result<Vec<doppel_predict::drift::Divergence>> {
+            let mean = window_mean(&series, end - quarter, end);
+            let quiet = |_: &Key, _: &str| None;
+            doppel_foresight::rca::drift(twin, &doppel_foresight::rca::Window { mean: &mean, anomaly: &quiet })
+                .map_err(exit::invalid)
+        };
+        let now = drifted(newest)?;
+        let before = [drifted(newest - quarter)?, drifted(newest - 2 * quarter)?];
+        for d in now {
+            let same = |list: &[doppel_predict::drift::Divergence]| {
+                list.iter()
+                    .any(|b| b.subject == d.subject && b.metric == d.metric && (b.ratio > 0.0) == (d.ratio > 0.0))
+            };
+            let confirmed = before.iter().all(|b| same(b));
+            let unit = if d.metric == doppel_predict::drift::Metric::Latency { " ms" } else { "" };
+            risks.push(Risk {
+                at_ms: newest,
+                interval_ms: None,
+                kind: "drift",
+                subject: d.subject.clone(),
+                what: d.message(unit),
+                fix: Some(if confirmed {
+                    "confirmed over 45 minutes: recalibrate (`doppel calibrate --window 2700 --apply`) or find what changed".into()
+                } else {
+                    "not yet confirmed (seen in the last 15 minutes only)".into()
+                }),
+            });
+        }
+    }
     for p in problems {
         out.hint(&format!("not forecast: {p}"));
     }
@@ -435,6 +469,24 @@ pub fn anomalies(store_path: &Path, since: &str, entity: Option<&str>, out: &Out
     Ok(())
 }
 
+/// Every stored series by (entity, attribute).
+fn by_name(store: &SqliteStore) -> Result<std::collections::HashMap<(String, String), Vec<(i64, f64)>>> {
+    Ok(all_series(store, None)?.into_iter().map(|(k, a, s)| ((k.to_string(), a), s)).collect())
+}
+
+/// A series' mean over `[from, to]`, where it has samples there.
+fn window_mean(
+    series: &std::collections::HashMap<(String, String), Vec<(i64, f64)>>,
+    from: i64,
+    to: i64,
+) -> impl Fn(&Key, &str) -> Option<f64> + '_ {
+    move |k: &Key, a: &str| {
+        let s = series.get(&(k.to_string(), a.to_string()))?;
+        let inside: Vec<f64> = s.iter().filter(|p| (from..=to).contains(&p.0)).map(|p| p.1).collect();
+        (!inside.is_empty()).then(|| inside.iter().sum::<f64>() / inside.len() as f64)
+    }
+}
+
 /// The root-cause answer for the window ending at `at_ms`.
 pub fn explain_at(
     store: &SqliteStore,
@@ -443,15 +495,10 @@ pub fn explain_at(
     window_ms: i64,
 ) -> Result<doppel_foresight::rca::Explanation> {
     use doppel_foresight::anomalies::peak_score;
-    use std::collections::HashMap;
-    let series: HashMap<(String, String), Vec<(i64, f64)>> =
-        all_series(store, None)?.into_iter().map(|(k, a, s)| ((k.to_string(), a), s)).collect();
+    let series = by_name(store)?;
     let from = at_ms - window_ms;
     let get = |k: &Key, a: &str| series.get(&(k.to_string(), a.to_string()));
-    let mean = |k: &Key, a: &str| {
-        let inside: Vec<f64> = get(k, a)?.iter().filter(|p| (from..=at_ms).contains(&p.0)).map(|p| p.1).collect();
-        (!inside.is_empty()).then(|| inside.iter().sum::<f64>() / inside.len() as f64)
-    };
+    let mean = window_mean(&series, from, at_ms);
     let anomaly = |k: &Key, a: &str| get(k, a).map(|s| peak_score(s, step_of(s), from, at_ms));
     let window = doppel_foresight::rca::Window { mean: &mean, anomaly: &anomaly };
     doppel_foresight::rca::explain(twin, &window).map_err(exit::invalid)
