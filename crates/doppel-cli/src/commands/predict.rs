@@ -469,17 +469,16 @@ pub fn anomalies(store_path: &Path, since: &str, entity: Option<&str>, out: &Out
     Ok(())
 }
 
+/// Stored series by (entity, attribute).
+type ByName = std::collections::HashMap<(String, String), Vec<(i64, f64)>>;
+
 /// Every stored series by (entity, attribute).
-fn by_name(store: &SqliteStore) -> Result<std::collections::HashMap<(String, String), Vec<(i64, f64)>>> {
+fn by_name(store: &SqliteStore) -> Result<ByName> {
     Ok(all_series(store, None)?.into_iter().map(|(k, a, s)| ((k.to_string(), a), s)).collect())
 }
 
 /// A series' mean over `[from, to]`, where it has samples there.
-fn window_mean(
-    series: &std::collections::HashMap<(String, String), Vec<(i64, f64)>>,
-    from: i64,
-    to: i64,
-) -> impl Fn(&Key, &str) -> Option<f64> + '_ {
+fn window_mean(series: &ByName, from: i64, to: i64) -> impl Fn(&Key, &str) -> Option<f64> + '_ {
     move |k: &Key, a: &str| {
         let s = series.get(&(k.to_string(), a.to_string()))?;
         let inside: Vec<f64> = s.iter().filter(|p| (from..=to).contains(&p.0)).map(|p| p.1).collect();
