@@ -78,7 +78,7 @@ fn real_main() -> Result<(), String> {
 
 /// One series: a level, daily and weekly shapes, growth and Gaussian noise, from `seed`.
 fn generate(seed: u64) -> Series {
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix::new(seed);
     let level = 10.0 + 1000.0 * rng.uniform();
     let daily = 0.2 + 0.5 * rng.uniform();
     let weekend = 0.5 + 0.4 * rng.uniform();
@@ -97,16 +97,17 @@ fn generate(seed: u64) -> Series {
     Series::new(1_700_000_000_000 / FIVE_MIN * FIVE_MIN, FIVE_MIN, values).expect("generated values are finite")
 }
 
-/// SplitMix64: a small seeded generator, enough for test data.
-struct SplitMix(u64);
+/// rand_xoshiro's SplitMix64: a small seeded generator, enough for test data.
+struct SplitMix(rand_xoshiro::SplitMix64);
 
 impl SplitMix {
+    fn new(seed: u64) -> SplitMix {
+        use rand::SeedableRng;
+        SplitMix(rand_xoshiro::SplitMix64::seed_from_u64(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        rand::Rng::next_u64(&mut self.0)
     }
 
     /// Uniform in [0, 1).

@@ -19,21 +19,18 @@ use doppel_perf::{Call, Endpoint, LoadModel, Network, Retry, ServiceDist, Slo, S
 use doppel_predict::drift::{Expected, diverges};
 use doppel_predict::rca::{Evidence, Fault, Graph, rank};
 
-/// A small deterministic generator (SplitMix64), so cases need no outside crate.
-pub struct Rng(u64);
+/// A small deterministic generator (rand_xoshiro's SplitMix64).
+pub struct Rng(rand_xoshiro::SplitMix64);
 
 impl Rng {
     /// Seeded.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+        use rand::SeedableRng;
+        Rng(rand_xoshiro::SplitMix64::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15))
     }
 
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        rand::Rng::next_u64(&mut self.0)
     }
 
     /// Uniform in [0, 1).
