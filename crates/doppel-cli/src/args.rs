@@ -306,6 +306,10 @@ pub enum Command {
         /// Seed of the synthetic telemetry.
         #[arg(long, default_value_t = 7, requires = "synthetic")]
         seed: u64,
+        /// Load growth per week of the synthetic telemetry (0.05: 5%), which its forecasts
+        /// carry on.
+        #[arg(long, default_value_t = 0.05, requires = "synthetic")]
+        growth: f64,
     },
     /// Receive telemetry pushed to Doppel: Prometheus remote-write (samples the bindings map
     /// onto entities of the twin, stored as they come) and OpenTelemetry traces over OTLP/HTTP
@@ -368,6 +372,10 @@ pub enum Command {
         /// Probability the intervals are meant to hold.
         #[arg(long, default_value_t = 0.9)]
         level: f64,
+        /// When model drift is confirmed (45 minutes), recalibrate the service times from
+        /// those 45 minutes and commit them (as `doppel calibrate --window 2700 --apply`).
+        #[arg(long)]
+        recalibrate: bool,
     },
     /// Anomalies in the stored series (a streaming detector over each: seasonal profile,
     /// robust score, level shifts, change points), as incidents, newest first.

@@ -4,6 +4,7 @@ mod common;
 
 use common::{Scratch, json, stderr};
 
+
 fn examples() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop")
 }
@@ -98,6 +99,7 @@ fn forecasts_risks_anomalies_and_causes_on_synthetic_telemetry() {
     let mut csv = String::from("entity,attribute,time,value\n");
     for k in 1..=9 {
         csv.push_str(&format!("service/cart,latency_mean_ms:GetCart,{},9.6\n", now + k * 300_000));
+        csv.push_str(&format!("service/cart,utilisation,{},0.05\n", now + k * 300_000));
     }
     let file = scratch.file("slow.csv", &csv);
     scratch.doppel(&["observe", file.to_str().unwrap()]).success();
@@ -107,4 +109,12 @@ fn forecasts_risks_anomalies_and_causes_on_synthetic_telemetry() {
     assert_eq!(drift["subject"], "service/cart GetCart", "{drift}");
     assert!(drift["what"].as_str().unwrap().contains("what the model expects"), "{drift}");
     assert!(drift["fix"].as_str().unwrap().starts_with("confirmed"), "{drift}");
+    // Confirmed drift triggers recalibration when asked: a new version from `calibrate`.
+    let before = json(&scratch.doppel(&["history", "--json"]).success());
+    let err = stderr(&scratch.doppel(&["predict", "--recalibrate", "--json"]).failure());
+    assert!(err.contains("without --json"), "{err}");
+    let said = common::stdout(&scratch.doppel(&["predict", "--recalibrate"]).success());
+    assert!(said.contains("recalibrating") && said.contains("Calibration"), "{said}");
+    let after = json(&scratch.doppel(&["history", "--json"]).success());
+    assert_eq!(after.as_array().unwrap().len(), before.as_array().unwrap().len() + 1, "{after}");
 }

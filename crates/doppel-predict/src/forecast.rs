@@ -199,6 +199,19 @@ impl Prepared {
             (rest, fit.seasonal().to_vec())
         };
         let window = &rest[rest.len().saturating_sub(ETS_WINDOW)..];
+        // A steady trend (growth) is carried on as a line: AutoETS on a short window damps
+        // it or leaves it out, and a forecast weeks ahead must not.
+        let block = periods.iter().copied().min().unwrap_or(1).max(1);
+        let (slope, slope_se) = trend(window, block);
+        let steady = slope_se > 0.0 && (slope / slope_se).abs() > 4.0;
+        let detrended: Vec<f64>;
+        let window = if steady {
+            let last = window.len() as f64 - 1.0;
+            detrended = window.iter().enumerate().map(|(i, v)| v - slope * (i as f64 - last)).collect();
+            &detrended[..]
+        } else {
+            window
+        };
         let forecast = AutoETS::non_seasonal().fit(window).ok()?.predict(horizon, level).ok()?;
         let intervals = forecast.intervals?;
         if forecast.point.len() != horizon || intervals.lower.len() != horizon || intervals.upper.len() != horizon {
@@ -206,6 +219,15 @@ impl Prepared {
         }
         let mut mean = forecast.point;
         let (mut lower, mut upper) = (intervals.lower, intervals.upper);
+        if steady {
+            for h in 0..horizon {
+                let ahead = (h + 1) as f64;
+                let (add, spread) = (slope * ahead, self.z * slope_se * ahead);
+                mean[h] += add;
+                lower[h] += add - spread;
+                upper[h] += add + spread;
+            }
+        }
         let mut drift = 0.0;
         for (&p, season) in periods.iter().zip(&seasons) {
             let last = &season[season.len() - p..];
@@ -247,6 +269,35 @@ impl Prepared {
         f.periods = periods;
         Some(f)
     }
+}
+
+/// The slope per step of a least-squares line through the means of whole blocks of
+/// `block` steps (counted back from the end), and its standard error; `(0, 0)` with fewer
+/// than 4 blocks.
+fn trend(values: &[f64], block: usize) -> (f64, f64) {
+    let blocks = values.len() / block;
+    if blocks < 4 {
+        return (0.0, 0.0);
+    }
+    let start = values.len() - blocks * block;
+    let points: Vec<(f64, f64)> = (0..blocks)
+        .map(|b| {
+            let chunk = &values[start + b * block..start + (b + 1) * block];
+            let t = (start + b * block) as f64 + (block as f64 - 1.0) / 2.0;
+            (t, chunk.iter().sum::<f64>() / block as f64)
+        })
+        .collect();
+    let m = blocks as f64;
+    let (tm, ym) = points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 / m, b + p.1 / m));
+    let sxx: f64 = points.iter().map(|p| (p.0 - tm).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - tm) * (p.1 - ym)).sum();
+    if sxx <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let slope = sxy / sxx;
+    let sse: f64 = points.iter().map(|p| (p.1 - ym - slope * (p.0 - tm)).powi(2)).sum();
+    let se = (sse / (m - 2.0) / sxx).sqrt();
+    if slope.is_finite() && se.is_finite() { (slope, se) } else { (0.0, 0.0) }
 }
 
 /// The two-sided normal quantile for `level`.
@@ -292,6 +343,28 @@ impl Forecaster for Seasonal {
     }
 
     fn forecast(&self, history: &Series, horizon: usize, level: f64) -> Result<Forecast, PredictError> {
+        // A series above zero throughout (load, bytes) grows and swings in proportion to
+        // its level: fitted on its logarithm, growth compounds and the daily swing scales.
+        // (Checked first: the additive preparation is only made when this does not serve.)
+        if history.observed() >= MIN_OBSERVED && history.values.iter().all(|v| v.is_nan() || *v > 0.0) {
+            let logs = Series {
+                start_ms: history.start_ms,
+                step_ms: history.step_ms,
+                values: history.values.iter().map(|v| v.ln()).collect(),
+            };
+            if let Ok(lp) = Prepared::new(&logs, horizon, level)
+                && lp.scale > 0.0
+                && let Some(mut f) = lp.seasonal(horizon, level)
+            {
+                for v in f.mean.iter_mut().chain(&mut f.lower).chain(&mut f.upper) {
+                    *v = v.exp().min(MAX_ABS);
+                }
+                if f.mean.iter().chain(&f.lower).chain(&f.upper).all(|v| v.is_finite()) {
+                    f.model.push_str(" (log)");
+                    return Ok(f);
+                }
+            }
+        }
         let p = Prepared::new(history, horizon, level)?;
         if p.scale == 0.0 {
             return Ok(p.constant(horizon, level));
@@ -388,7 +461,7 @@ pub(crate) mod tests {
         let cut = 21 * 288;
         let history = Series::new(full.start_ms, full.step_ms, full.values[..cut].to_vec()).unwrap();
         let f = Seasonal.forecast(&history, 288, 0.9).unwrap();
-        assert_eq!(f.model, "mstl+ets");
+        assert_eq!(f.model, "mstl+ets (log)", "a load above zero is fitted on its logarithm");
         assert!(f.periods.contains(&288), "{:?}", f.periods);
         let actual = &full.values[cut..];
         let mae = f.mean.iter().zip(actual).map(|(a, b)| (a - b).abs()).sum::<f64>() / 288.0;

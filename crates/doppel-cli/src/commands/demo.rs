@@ -37,7 +37,7 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
     };
     spinner.set_message("generating four weeks of telemetry");
     let now = crate::time::now_ms();
-    let (samples, series) = super::observe::store_synthetic(&mut store, &twin, 28, 7, now)?;
+    let (samples, series) = super::observe::store_synthetic(&mut store, &twin, 28, 7, 0.05, now)?;
     spinner.finish_and_clear();
     let store_arg = format!("--store {}", store_path.display());
     if out.json {

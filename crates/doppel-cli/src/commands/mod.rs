@@ -91,11 +91,15 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
             otlp::receive(&cli.store, remote_write.as_deref(), bindings.as_deref(), *max_requests, &traces, out)
         }
         Command::Observe { files, synthetic: false, .. } => observe::run(&cli.store, files, out),
-        Command::Observe { synthetic: true, days, seed, .. } => observe::synthetic(&cli.store, *days, *seed, out),
+        Command::Observe { synthetic: true, days, seed, growth, .. } => {
+            observe::synthetic(&cli.store, *days, *seed, *growth, out)
+        }
         Command::Forecast { series, horizon, level, svg } => {
             predict::forecast_cmd(&cli.store, series, horizon, *level, svg.as_deref(), out)
         }
-        Command::Predict { horizon, level } => predict::predict(&cli.store, horizon, *level, out),
+        Command::Predict { horizon, level, recalibrate } => {
+            predict::predict(&cli.store, horizon, *level, *recalibrate, out)
+        }
         Command::Anomalies { since, entity } => predict::anomalies(&cli.store, since, entity.as_deref(), out),
         Command::Rca { at, window } => predict::rca(&cli.store, at.as_deref(), window, out),
         Command::Calibrate { window, apply } => calibrate::run(&cli.store, *window, *apply, out),

@@ -98,10 +98,14 @@ pub fn store_synthetic(
     twin: &impl TwinView,
     days: u32,
     seed: u64,
+    growth_per_week: f64,
     end_ms: i64,
 ) -> Result<(usize, usize)> {
     use doppel_foresight::telemetry::{TelemetryConfig, generate};
-    let mut config = TelemetryConfig { days, seed, ..TelemetryConfig::shop(end_ms) };
+    if !(growth_per_week.is_finite() && growth_per_week > -1.0 && growth_per_week <= 10.0) {
+        return Err(exit::usage(format!("--growth: expected a share a week above -1 and at most 10 (0.05 for 5%), not {growth_per_week}")));
+    }
+    let mut config = TelemetryConfig { days, seed, growth_per_week, ..TelemetryConfig::shop(end_ms) };
     config.filling_disk = config.filling_disk.filter(|d| twin.contains(&d.0));
     config.leak = config.leak.filter(|l| twin.contains(&l.0));
     config.incident = config.incident.filter(|i| twin.contains(&i.0));
@@ -121,11 +125,11 @@ pub fn store_synthetic(
 }
 
 /// Runs `doppel observe --synthetic`.
-pub fn synthetic(store_path: &std::path::Path, days: u32, seed: u64, out: &Output) -> Result<()> {
+pub fn synthetic(store_path: &std::path::Path, days: u32, seed: u64, growth: f64, out: &Output) -> Result<()> {
     let mut store = SqliteStore::open_existing(store_path)?;
     let twin = read_from(&store, At::Head, out)?;
     let spinner = out.spinner(&format!("generating {days} days of telemetry"));
-    let (stored, series) = store_synthetic(&mut store, &twin, days, seed, crate::time::now_ms())?;
+    let (stored, series) = store_synthetic(&mut store, &twin, days, seed, growth, crate::time::now_ms())?;
     spinner.finish_and_clear();
     if out.json {
         return out.print_json(&serde_json::json!({"samples": stored, "series": series}));

@@ -362,7 +362,7 @@ pub fn risks(
 }
 
 /// Runs `doppel predict`.
-pub fn predict(store_path: &Path, horizon: &str, level: f64, out: &Output) -> Result<()> {
+pub fn predict(store_path: &Path, horizon: &str, level: f64, recalibrate: bool, out: &Output) -> Result<()> {
     let horizon_ms = (duration("horizon", horizon)? * 1000.0) as i64;
     if !(level > 0.0 && level < 1.0) {
         return Err(exit::usage(format!("--level: expected a share between 0 and 1 (0.9 for 90%), not {level}")));
@@ -374,10 +374,22 @@ pub fn predict(store_path: &Path, horizon: &str, level: f64, out: &Output) -> Re
         ));
     }
     let risks = risks(&store, &twin, horizon_ms, level, out)?;
+    let confirmed = risks.iter().any(|r| r.kind == "drift" && r.fix.as_deref().is_some_and(|f| f.starts_with("confirmed")));
+    if recalibrate && confirmed && out.json {
+        return Err(exit::usage(
+            "--recalibrate prints calibration's own report: run it without --json, or run `doppel calibrate --window 2700 --apply --json` after `doppel predict --json`",
+        ));
+    }
     if out.json {
         return out.print_json(&serde_json::json!({"horizon_ms": horizon_ms, "level": level, "risks": risks}));
     }
     print_risks(&risks, horizon, out);
+    if recalibrate && confirmed {
+        drop(store);
+        anstream::println!();
+        out.line("Model drift is confirmed: recalibrating from the last 45 minutes.");
+        super::calibrate::run(store_path, 2700.0, true, out)?;
+    }
     Ok(())
 }
 
