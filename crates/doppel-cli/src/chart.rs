@@ -30,7 +30,9 @@ impl Chart {
             return None;
         }
         let pad = if hi > lo { (hi - lo) * 0.05 } else { hi.abs().max(1.0) * 0.05 };
-        Some(((t0, t1.max(t0 + 1)), (lo - pad, hi + pad)))
+        // Values never below zero keep the axis at zero.
+        let bottom = if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad };
+        Some(((t0, t1.max(t0 + 1)), (bottom, hi + pad)))
     }
 
     /// The chart as text, `width` x `height` cells of plot beside a value axis; colour

@@ -4,7 +4,6 @@ mod common;
 
 use common::{Scratch, json, stderr};
 
-
 fn examples() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop")
 }
@@ -117,4 +116,26 @@ fn forecasts_risks_anomalies_and_causes_on_synthetic_telemetry() {
     assert!(said.contains("recalibrating") && said.contains("Calibration"), "{said}");
     let after = json(&scratch.doppel(&["history", "--json"]).success());
     assert_eq!(after.as_array().unwrap().len(), before.as_array().unwrap().len() + 1, "{after}");
+}
+
+#[test]
+fn a_growing_shop_breaks_an_objective_ahead_and_the_fix_is_checked() {
+    let scratch = Scratch::new();
+    scratch.doppel(&["load", examples().to_str().unwrap()]).success();
+    // 60% more load a week: within a fortnight an objective breaks.
+    scratch.doppel(&["observe", "--synthetic", "--days", "14", "--growth", "0.6"]).success();
+    let risks = json(&scratch.doppel(&["predict", "--horizon", "14d", "--json"]).success());
+    let slo =
+        risks["risks"].as_array().unwrap().iter().find(|r| r["kind"] == "slo").unwrap_or_else(|| panic!("{risks}"));
+    assert!(slo["what"].as_str().unwrap().contains("objective at the forecast load"), "{slo}");
+    let fix = slo["fix"].as_str().unwrap();
+    assert!(fix.contains("replicas") && fix.contains("checked on a fork: every objective holds"), "{fix}");
+    // At today's growth of 5% a week, nothing breaks in a week.
+    let calm = Scratch::new();
+    calm.doppel(&["load", examples().to_str().unwrap()]).success();
+    calm.doppel(&["observe", "--synthetic", "--days", "14"]).success();
+    let risks = json(&calm.doppel(&["predict", "--json"]).success());
+    assert!(!risks["risks"].as_array().unwrap().iter().any(|r| r["kind"] == "slo"), "{risks}");
+    let err = stderr(&calm.doppel(&["observe", "--synthetic", "--growth=-2"]).failure());
+    assert!(err.contains("--growth"), "{err}");
 }

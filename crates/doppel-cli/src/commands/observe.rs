@@ -103,7 +103,9 @@ pub fn store_synthetic(
 ) -> Result<(usize, usize)> {
     use doppel_foresight::telemetry::{TelemetryConfig, generate};
     if !(growth_per_week.is_finite() && growth_per_week > -1.0 && growth_per_week <= 10.0) {
-        return Err(exit::usage(format!("--growth: expected a share a week above -1 and at most 10 (0.05 for 5%), not {growth_per_week}")));
+        return Err(exit::usage(format!(
+            "--growth: expected a share a week above -1 and at most 10 (0.05 for 5%), not {growth_per_week}"
+        )));
     }
     let mut config = TelemetryConfig { days, seed, growth_per_week, ..TelemetryConfig::shop(end_ms) };
     config.filling_disk = config.filling_disk.filter(|d| twin.contains(&d.0));

@@ -374,7 +374,8 @@ pub fn predict(store_path: &Path, horizon: &str, level: f64, recalibrate: bool, 
         ));
     }
     let risks = risks(&store, &twin, horizon_ms, level, out)?;
-    let confirmed = risks.iter().any(|r| r.kind == "drift" && r.fix.as_deref().is_some_and(|f| f.starts_with("confirmed")));
+    let confirmed =
+        risks.iter().any(|r| r.kind == "drift" && r.fix.as_deref().is_some_and(|f| f.starts_with("confirmed")));
     if recalibrate && confirmed && out.json {
         return Err(exit::usage(
             "--recalibrate prints calibration's own report: run it without --json, or run `doppel calibrate --window 2700 --apply --json` after `doppel predict --json`",
