@@ -310,6 +310,9 @@ pub enum Command {
         /// carry on.
         #[arg(long, default_value_t = 0.05, requires = "synthetic")]
         growth: f64,
+        /// Time of the last synthetic sample (RFC 3339 or ms since the epoch); now when absent.
+        #[arg(long, requires = "synthetic")]
+        until: Option<String>,
     },
     /// Receive telemetry pushed to Doppel: Prometheus remote-write (samples the bindings map
     /// onto entities of the twin, stored as they come) and OpenTelemetry traces over OTLP/HTTP

@@ -91,8 +91,8 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
             otlp::receive(&cli.store, remote_write.as_deref(), bindings.as_deref(), *max_requests, &traces, out)
         }
         Command::Observe { files, synthetic: false, .. } => observe::run(&cli.store, files, out),
-        Command::Observe { synthetic: true, days, seed, growth, .. } => {
-            observe::synthetic(&cli.store, *days, *seed, *growth, out)
+        Command::Observe { synthetic: true, days, seed, growth, until, .. } => {
+            observe::synthetic(&cli.store, *days, *seed, *growth, until.as_deref(), out)
         }
         Command::Forecast { series, horizon, level, svg } => {
             predict::forecast_cmd(&cli.store, series, horizon, *level, svg.as_deref(), out)

@@ -127,11 +127,25 @@ pub fn store_synthetic(
 }
 
 /// Runs `doppel observe --synthetic`.
-pub fn synthetic(store_path: &std::path::Path, days: u32, seed: u64, growth: f64, out: &Output) -> Result<()> {
+pub fn synthetic(
+    store_path: &std::path::Path,
+    days: u32,
+    seed: u64,
+    growth: f64,
+    until: Option<&str>,
+    out: &Output,
+) -> Result<()> {
+    let end_ms = match until {
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(ms) => ms,
+            Err(_) => crate::time::parse_time(text)?,
+        },
+        None => crate::time::now_ms(),
+    };
     let mut store = SqliteStore::open_existing(store_path)?;
     let twin = read_from(&store, At::Head, out)?;
     let spinner = out.spinner(&format!("generating {days} days of telemetry"));
-    let (stored, series) = store_synthetic(&mut store, &twin, days, seed, growth, crate::time::now_ms())?;
+    let (stored, series) = store_synthetic(&mut store, &twin, days, seed, growth, end_ms)?;
     spinner.finish_and_clear();
     if out.json {
         return out.print_json(&serde_json::json!({"samples": stored, "series": series}));
