@@ -271,6 +271,32 @@ impl Prepared {
     }
 }
 
+/// Whether a series' growth is a straight line (a leak, a disk filling) rather than
+/// compounding: over the means of whole blocks of `block` steps, a line fits the values
+/// clearly (R² above 0.9) and better than it fits their logarithms.
+fn grows_in_a_line(history: &Series, logs: &Series, block: usize) -> bool {
+    let r2 = |s: &Series| {
+        let values = s.filled(None).values;
+        let block = block.max(1);
+        let blocks = values.len() / block;
+        if blocks < 4 {
+            return 0.0;
+        }
+        let start = values.len() - blocks * block;
+        let points: Vec<(f64, f64)> = (0..blocks)
+            .map(|b| (b as f64, values[start + b * block..start + (b + 1) * block].iter().sum::<f64>() / block as f64))
+            .collect();
+        let m = blocks as f64;
+        let (tm, ym) = points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 / m, b + p.1 / m));
+        let sxx: f64 = points.iter().map(|p| (p.0 - tm).powi(2)).sum();
+        let sxy: f64 = points.iter().map(|p| (p.0 - tm) * (p.1 - ym)).sum();
+        let syy: f64 = points.iter().map(|p| (p.1 - ym).powi(2)).sum();
+        if sxx > 0.0 && syy > 0.0 { (sxy * sxy / (sxx * syy)).clamp(0.0, 1.0) } else { 0.0 }
+    };
+    let line = r2(history);
+    line > 0.9 && line > r2(logs)
+}
+
 /// The slope per step of a least-squares line through the means of whole blocks of
 /// `block` steps (counted back from the end), and its standard error; `(0, 0)` with fewer
 /// than 4 blocks.
@@ -354,6 +380,7 @@ impl Forecaster for Seasonal {
             };
             if let Ok(lp) = Prepared::new(&logs, horizon, level)
                 && lp.scale > 0.0
+                && !grows_in_a_line(history, &logs, lp.periods.iter().copied().min().unwrap_or(24))
                 && let Some(mut f) = lp.seasonal(horizon, level)
             {
                 for v in f.mean.iter_mut().chain(&mut f.lower).chain(&mut f.upper) {
@@ -472,6 +499,19 @@ pub(crate) mod tests {
         // A 90% interval holds about 90% of what came (the noise floor keeps the
         // decomposition from narrowing it).
         assert!((0.82 * 288.0..=0.97 * 288.0).contains(&(inside as f64)), "{inside} of 288 inside the 90% interval");
+    }
+
+    #[test]
+    fn a_leak_in_a_straight_line_is_not_compounded() {
+        // 40% of a limit, then 7 points a day, with a small daily swing: additive.
+        let values: Vec<f64> =
+            (0..28 * 288).map(|i| 40.0 + 7.0 * i as f64 / 288.0 + ((i % 288) as f64 / 288.0 * 6.28).sin()).collect();
+        let s = Series::new(0, FIVE_MIN, values).unwrap();
+        let f = forecast(&s, 14 * 86_400_000, 0.9).unwrap();
+        assert!(!f.model.contains("log"), "{}", f.model);
+        // Two weeks on, about 98 more points: a line, not a compounding curve.
+        let last = f.mean[f.len() - 1];
+        assert!((last - (40.0 + 7.0 * 42.0)).abs() < 15.0, "{last}");
     }
 
     #[test]
