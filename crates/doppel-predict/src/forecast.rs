@@ -504,8 +504,9 @@ pub(crate) mod tests {
     #[test]
     fn a_leak_in_a_straight_line_is_not_compounded() {
         // 40% of a limit, then 7 points a day, with a small daily swing: additive.
-        let values: Vec<f64> =
-            (0..28 * 288).map(|i| 40.0 + 7.0 * i as f64 / 288.0 + ((i % 288) as f64 / 288.0 * 6.28).sin()).collect();
+        let values: Vec<f64> = (0..28 * 288)
+            .map(|i| 40.0 + 7.0 * i as f64 / 288.0 + ((i % 288) as f64 / 288.0 * std::f64::consts::TAU).sin())
+            .collect();
         let s = Series::new(0, FIVE_MIN, values).unwrap();
         let f = forecast(&s, 14 * 86_400_000, 0.9).unwrap();
         assert!(!f.model.contains("log"), "{}", f.model);
