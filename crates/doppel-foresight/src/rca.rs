@@ -52,22 +52,33 @@ fn beyond(observed: f64, expected: f64, band: f64) -> f64 {
     }
 }
 
+/// The twin's model with each entry point at the rate `window` observed (the model's own
+/// rate where none was), and what the queueing model expects there.
+fn at_observed_load(
+    topo: &Topology,
+    window: &Window<'_>,
+) -> Result<(PerfModel, doppel_perf::Network, doppel_perf::analytic::Solution), String> {
+    let model = PerfModel::build(topo, &PerfOptions::default());
+    let origins = model.endpoint_origins(topo);
+    let mut net = model.network.clone();
+    for source in &mut net.sources {
+        let (key, name) = origins[source.endpoint as usize];
+        if let Some(r) = (window.mean)(key, &series::of(series::REQUEST_RATE, name)) {
+            source.rate_rps = r.max(0.0);
+        }
+    }
+    let expected = solve(&net).map_err(|e| format!("the model cannot settle at the observed load: {e}"))?;
+    Ok((model, net, expected))
+}
+
 /// Ranks the causes of what `window` shows on the twin's model: entry points whose
 /// latency is anomalous (or 50% beyond the model) are the symptoms; each station's
 /// evidence is its series' anomaly, its self-time and busy share against the model at the
 /// observed entry rates, and each call's latency against the model.
 pub fn explain(twin: &impl TwinView, window: &Window<'_>) -> Result<Explanation, String> {
     let topo = Topology::build(twin);
-    let model = PerfModel::build(&topo, &PerfOptions::default());
+    let (model, net, expected) = at_observed_load(&topo, window)?;
     let origins = model.endpoint_origins(&topo);
-    let mut net = model.network.clone();
-    let rate = |e: usize| (window.mean)(origins[e].0, &series::of(series::REQUEST_RATE, origins[e].1));
-    for source in &mut net.sources {
-        if let Some(r) = rate(source.endpoint as usize) {
-            source.rate_rps = r.max(0.0);
-        }
-    }
-    let expected = solve(&net).map_err(|e| format!("the model cannot settle at the observed load: {e}"))?;
     let n = net.stations.len();
     let station_key = |s: usize| &topo.stations[model.station[s]].key;
     let observed_e2e = |e: usize| (window.mean)(origins[e].0, &series::of(series::LATENCY_MEAN, origins[e].1));
@@ -183,16 +194,8 @@ pub fn explain(twin: &impl TwinView, window: &Window<'_>) -> Result<Explanation,
 /// model aims for near saturation; 15% on busy share), furthest first.
 pub fn drift(twin: &impl TwinView, window: &Window<'_>) -> Result<Vec<Divergence>, String> {
     let topo = Topology::build(twin);
-    let model = PerfModel::build(&topo, &PerfOptions::default());
+    let (model, _, expected) = at_observed_load(&topo, window)?;
     let origins = model.endpoint_origins(&topo);
-    let mut net = model.network.clone();
-    for source in &mut net.sources {
-        let (key, name) = origins[source.endpoint as usize];
-        if let Some(r) = (window.mean)(key, &series::of(series::REQUEST_RATE, name)) {
-            source.rate_rps = r.max(0.0);
-        }
-    }
-    let expected = solve(&net).map_err(|e| format!("the model cannot settle at the observed load: {e}"))?;
     let mut checks = Vec::new();
     let mut subjects = Vec::new();
     for (e, (key, name)) in origins.iter().enumerate() {

@@ -6,6 +6,7 @@ use augurs::mstl::stlrs::MstlParams;
 use augurs::{Fit, Predict};
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::line::Line;
 use crate::series::{MAX_ABS, MAX_POINTS};
 use crate::{PredictError, Series, season};
 
@@ -286,12 +287,7 @@ fn grows_in_a_line(history: &Series, logs: &Series, block: usize) -> bool {
         let points: Vec<(f64, f64)> = (0..blocks)
             .map(|b| (b as f64, values[start + b * block..start + (b + 1) * block].iter().sum::<f64>() / block as f64))
             .collect();
-        let m = blocks as f64;
-        let (tm, ym) = points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 / m, b + p.1 / m));
-        let sxx: f64 = points.iter().map(|p| (p.0 - tm).powi(2)).sum();
-        let sxy: f64 = points.iter().map(|p| (p.0 - tm) * (p.1 - ym)).sum();
-        let syy: f64 = points.iter().map(|p| (p.1 - ym).powi(2)).sum();
-        if sxx > 0.0 && syy > 0.0 { (sxy * sxy / (sxx * syy)).clamp(0.0, 1.0) } else { 0.0 }
+        Line::fit(&points).r2()
     };
     let line = r2(history);
     line > 0.9 && line > r2(logs)
@@ -313,16 +309,8 @@ fn trend(values: &[f64], block: usize) -> (f64, f64) {
             (t, chunk.iter().sum::<f64>() / block as f64)
         })
         .collect();
-    let m = blocks as f64;
-    let (tm, ym) = points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 / m, b + p.1 / m));
-    let sxx: f64 = points.iter().map(|p| (p.0 - tm).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - tm) * (p.1 - ym)).sum();
-    if sxx <= 0.0 {
-        return (0.0, 0.0);
-    }
-    let slope = sxy / sxx;
-    let sse: f64 = points.iter().map(|p| (p.1 - ym - slope * (p.0 - tm)).powi(2)).sum();
-    let se = (sse / (m - 2.0) / sxx).sqrt();
+    let line = Line::fit(&points);
+    let (slope, se) = (line.slope, line.slope_se());
     if slope.is_finite() && se.is_finite() { (slope, se) } else { (0.0, 0.0) }
 }
 

@@ -15,6 +15,7 @@ pub mod series;
 // Forecasting (issue 6): periods, models, backtests, time to a limit.
 pub mod backtest;
 pub mod forecast;
+mod line;
 pub mod saturation;
 pub mod season;
 

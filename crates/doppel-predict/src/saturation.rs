@@ -13,6 +13,7 @@
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::forecast::check;
+use crate::line::Line;
 use crate::series::MAX_ABS;
 use crate::{PredictError, Series, season};
 
@@ -96,16 +97,12 @@ pub fn time_to_limit(
         .max(center.abs() * 1e-12)
         .max(f64::MIN_POSITIVE);
     let scaled: Vec<(f64, f64)> = points.iter().map(|&(t, v)| (t, (v - center) / scale)).collect();
-    let t_mean = scaled.iter().map(|p| p.0).sum::<f64>() / m;
-    let y_mean = scaled.iter().map(|p| p.1).sum::<f64>() / m;
-    let sxx: f64 = scaled.iter().map(|p| (p.0 - t_mean).powi(2)).sum();
-    let sxy: f64 = scaled.iter().map(|p| (p.0 - t_mean) * (p.1 - y_mean)).sum();
-    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    let line = |t: f64| y_mean + slope * (t - t_mean);
-    let sse: f64 = scaled.iter().map(|&(t, y)| (y - line(t)).powi(2)).sum();
-    let s = (sse / (m - 2.0)).sqrt();
+    let fit = Line::fit(&scaled);
+    let line = |t: f64| fit.at(t);
+    let s = (fit.sse / (m - 2.0)).sqrt();
     let quantile = StudentsT::new(0.0, 1.0, m - 2.0).map(|d| d.inverse_cdf(0.5 + level / 2.0)).unwrap_or(0.0);
-    let half_width = |t: f64| quantile * s * (1.0 + 1.0 / m + (t - t_mean).powi(2) / sxx.max(f64::MIN_POSITIVE)).sqrt();
+    let half_width =
+        |t: f64| quantile * s * (1.0 + 1.0 / m + (t - fit.t_mean).powi(2) / fit.sxx.max(f64::MIN_POSITIVE)).sqrt();
 
     // The daily profile around the line, by phase of the block (when the cycle is there).
     let profile = if k > 1 && season::periods(history).contains(&k) {
@@ -159,16 +156,6 @@ pub fn time_to_limit(
     }))
 }
 
-/// Residual sum of squares of the least-squares line through `points`.
-fn line_sse(points: &[(f64, f64)]) -> f64 {
-    let m = points.len() as f64;
-    let (t_mean, y_mean) = points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 / m, b + p.1 / m));
-    let sxx: f64 = points.iter().map(|p| (p.0 - t_mean).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - t_mean) * (p.1 - y_mean)).sum();
-    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    points.iter().map(|p| (p.1 - y_mean - slope * (p.0 - t_mean)).powi(2)).sum()
-}
-
 /// How many of the latest block means (`points`, newest first) belong to the current
 /// trend: all of them, unless two lines split at some block fit far better than one (an F
 /// statistic above 20 on 2 and m - 4 degrees of freedom), then those after the best split.
@@ -182,9 +169,10 @@ fn latest_regime(points: &[(f64, f64)]) -> usize {
     let center = points.iter().map(|p| p.1 / m as f64).sum::<f64>();
     let scale = points.iter().map(|p| (p.1 - center).abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
     let scaled: Vec<(f64, f64)> = points.iter().map(|&(t, v)| (t, (v - center) / scale)).collect();
-    let one = line_sse(&scaled);
-    let best =
-        (4..=m - 3).map(|r| (r, line_sse(&scaled[..r]) + line_sse(&scaled[r..]))).min_by(|a, b| a.1.total_cmp(&b.1));
+    let one = Line::fit(&scaled).sse;
+    let best = (4..=m - 3)
+        .map(|r| (r, Line::fit(&scaled[..r]).sse + Line::fit(&scaled[r..]).sse))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
     match best {
         Some((r, two)) if two > 0.0 && (one - two) / 2.0 / (two / (m - 4) as f64) > 20.0 => r,
         Some((r, two)) if two <= 0.0 && one > 0.0 => r,

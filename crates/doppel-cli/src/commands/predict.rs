@@ -53,10 +53,7 @@ fn history(store: &SqliteStore, entity: &Key, attribute: &str) -> Result<Series,
     let samples = store
         .samples(entity, attribute, i64::MIN, i64::MAX)
         .map_err(|e| PredictError::Invalid(format!("cannot read {entity}.{attribute}: {e}")))?;
-    let mut gaps: Vec<i64> = samples.windows(2).map(|w| w[1].0 - w[0].0).filter(|&g| g > 0).collect();
-    gaps.sort_unstable();
-    let step = gaps.get(gaps.len() / 2).copied().unwrap_or(60_000).max(1000);
-    Series::from_samples(&samples, step)
+    Series::from_samples(&samples, step_of(&samples))
 }
 
 /// A time ahead, as people say it: `in 6.2 days`, `in 5 hours`.
