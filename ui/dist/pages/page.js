@@ -1,0 +1,2 @@
+/** What every page module provides to the shell. */
+export {};

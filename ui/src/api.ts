@@ -1,0 +1,106 @@
+/** The HTTP client of the API under /api/v1: bearer token, JSON, and the server's error shape. */
+
+import { token } from "./auth.js";
+
+/** An error answered by the server (`{ "error": { status, code, message, where } }`) or the network. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly where: string | null = null,
+    readonly role: string | null = null,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  /** A sentence for an error banner. */
+  describe(): string {
+    if (this.status === 403) {
+      return `Your role cannot do this${this.role ? ` (it needs the ${this.role} role)` : ""}: ${this.message}`;
+    }
+    const where = this.where ? ` (at ${this.where})` : "";
+    return `${this.message}${where}`;
+  }
+}
+
+type UnauthorizedHandler = (message: string) => void;
+let onUnauthorized: UnauthorizedHandler = () => {};
+
+/** Sets what happens on a 401: the app goes back to the sign-in form with the server's message. */
+export function setUnauthorizedHandler(f: UnauthorizedHandler): void {
+  onUnauthorized = f;
+}
+
+/** Percent-encodes a key `kind/name` for a path, keeping its slashes. */
+export function keyPath(key: string): string {
+  return key.split("/").map(encodeURIComponent).join("/");
+}
+
+const ROLES = ["viewer", "analyst", "operator", "admin"];
+
+function roleFrom(body: Record<string, unknown>, message: string): string | null {
+  for (const f of ["role", "min_role", "needs", "required_role"]) {
+    const v = body[f];
+    if (typeof v === "string") return v;
+  }
+  const words = message.toLowerCase().match(/\b(viewer|analyst|operator|admin)\b/g);
+  if (!words) return null;
+  // The needed role is the highest one named ("analyst needed, you are viewer").
+  return words.reduce((a, b) => (ROLES.indexOf(b) > ROLES.indexOf(a) ? b : a));
+}
+
+/** The headers of every request: the bearer token when signed in. */
+export function authHeaders(): Record<string, string> {
+  const t = token();
+  return t ? { Authorization: `Bearer ${t}` } : {};
+}
+
+/**
+ * Calls the API and parses its JSON answer. A 401 also calls the unauthorized handler;
+ * every error status throws an {@link ApiError}.
+ */
+export async function api<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
+  const init: RequestInit = { method, headers };
+  if (signal) init.signal = signal;
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(`/api/v1${path}`, init);
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") throw e;
+    throw new ApiError(0, "network", `the server cannot be reached (${String(e)})`);
+  }
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    if (res.ok) throw new ApiError(res.status, "bad_json", "the server's answer is not JSON");
+  }
+  if (!res.ok) {
+    const err = (json && typeof json === "object" && "error" in json ? (json as { error: Record<string, unknown> }).error : {}) ?? {};
+    const message = typeof err["message"] === "string" ? err["message"] : `${res.status} ${res.statusText}`;
+    const code = typeof err["code"] === "string" ? err["code"] : String(res.status);
+    const where = typeof err["where"] === "string" ? err["where"] : null;
+    const e = new ApiError(res.status, code, message, where, res.status === 403 ? roleFrom(err, message) : null);
+    if (res.status === 401) onUnauthorized(message);
+    throw e;
+  }
+  return json as T;
+}
+
+/** GET shorthand. */
+export function get<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return api<T>("GET", path, undefined, signal);
+}
+
+/** POST shorthand. */
+export function post<T>(path: string, body: unknown): Promise<T> {
+  return api<T>("POST", path, body);
+}

@@ -1,0 +1,322 @@
+/**
+ * Layouts of the map, in world units: the placement view as nested boxes (region > zone >
+ * node > pod, children packed in rows inside their parent) and the service dependency
+ * view in layers by call depth, ordered by barycentres to reduce crossings.
+ */
+
+import type { Health, MapEdge, MapNode } from "../types.js";
+
+/** Health counts of the leaves under a box. */
+export type Counts = Record<Health, number>;
+
+/** A placed rectangle of the placement view. */
+export interface Box {
+  key: string;
+  node: MapNode;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  depth: number;
+  children: Box[];
+  parent: Box | null;
+  /** Leaves under this box (itself when a leaf), by health. */
+  counts: Counts;
+}
+
+/** Axis-aligned bounds. */
+export interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** The size of a leaf (a pod) in world units. */
+export const LEAF = 10;
+/** Height of a container's title strip. */
+export const HEADER = 14;
+const PAD = 4;
+const CONTAINER_KINDS = new Set(["region", "zone", "node", "namespace", "cluster", "host", "account", "provider"]);
+
+function zeroCounts(): Counts {
+  return { up: 0, degraded: 0, down: 0, unknown: 0 };
+}
+
+/** Nodes grouped by their placement parent (only parents that exist in `nodes`). */
+export function childrenByParent(nodes: MapNode[]): { byKey: Map<string, MapNode>; children: Map<string, MapNode[]> } {
+  const byKey = new Map<string, MapNode>();
+  for (const n of nodes) byKey.set(n.key, n);
+  const children = new Map<string, MapNode[]>();
+  for (const n of nodes) {
+    if (n.parent === null || !byKey.has(n.parent) || n.parent === n.key) continue;
+    const list = children.get(n.parent);
+    if (list) list.push(n);
+    else children.set(n.parent, [n]);
+  }
+  return { byKey, children };
+}
+
+const ROOT_ORDER = ["provider", "account", "region", "cluster", "namespace"];
+
+function rootRank(kind: string): number {
+  const i = ROOT_ORDER.indexOf(kind);
+  return i < 0 ? ROOT_ORDER.length : i;
+}
+
+/** Places `items` (already sized) in rows no wider than `width`, left to right; returns the used size. */
+function shelfPack(items: Box[], width: number, gap: number, ox: number, oy: number): { w: number; h: number } {
+  let x = 0;
+  let y = 0;
+  let rowH = 0;
+  let usedW = 0;
+  for (const b of items) {
+    if (x > 0 && x + b.w > width) {
+      y += rowH + gap;
+      x = 0;
+      rowH = 0;
+    }
+    b.x = ox + x;
+    b.y = oy + y;
+    x += b.w + gap;
+    rowH = Math.max(rowH, b.h);
+    usedW = Math.max(usedW, x - gap);
+  }
+  return { w: usedW, h: y + rowH };
+}
+
+function shift(b: Box, dx: number, dy: number): void {
+  b.x += dx;
+  b.y += dy;
+  for (const c of b.children) shift(c, dx, dy);
+}
+
+/**
+ * The placement view: every tree of placement parents that has children becomes nested
+ * boxes (children packed in a grid-like shelf inside their parent; leaves are small
+ * squares), and the trees are packed side by side. Entities with neither a parent nor
+ * children are left out (the search still finds them).
+ */
+export function placementLayout(nodes: MapNode[]): { roots: Box[]; all: Box[]; bounds: Rect } {
+  const { byKey, children } = childrenByParent(nodes);
+  const all: Box[] = [];
+  const visiting = new Set<string>();
+
+  const build = (n: MapNode, depth: number, parent: Box | null): Box => {
+    visiting.add(n.key);
+    const box: Box = { key: n.key, node: n, x: 0, y: 0, w: LEAF, h: LEAF, depth, children: [], parent, counts: zeroCounts() };
+    all.push(box);
+    const kids = (children.get(n.key) ?? []).filter((c) => !visiting.has(c.key));
+    if (kids.length === 0) {
+      if (CONTAINER_KINDS.has(n.kind) && n.kind !== "pod") {
+        box.w = 48;
+        box.h = HEADER + 16;
+      } else {
+        box.counts[n.health] = 1;
+      }
+      visiting.delete(n.key);
+      return box;
+    }
+    box.children = kids.map((c) => build(c, depth + 1, box));
+    box.children.sort((a, b) => b.h - a.h || a.key.localeCompare(b.key));
+    const allLeaves = box.children.every((c) => c.children.length === 0 && c.w === LEAF);
+    const gap = allLeaves ? 2 : 6;
+    let area = 0;
+    let maxW = 0;
+    for (const c of box.children) {
+      area += (c.w + gap) * (c.h + gap);
+      maxW = Math.max(maxW, c.w);
+      for (const k of ["up", "degraded", "down", "unknown"] as Health[]) box.counts[k] += c.counts[k];
+    }
+    const width = Math.max(maxW, Math.sqrt(area) * 1.25, 40);
+    const used = shelfPack(box.children, width, gap, PAD, HEADER);
+    box.w = Math.max(used.w + 2 * PAD, 48);
+    box.h = used.h + HEADER + PAD;
+    visiting.delete(n.key);
+    return box;
+  };
+
+  const rootNodes = nodes.filter((n) => (n.parent === null || !byKey.has(n.parent)) && children.has(n.key));
+  rootNodes.sort((a, b) => rootRank(a.kind) - rootRank(b.kind) || a.key.localeCompare(b.key));
+  const roots = rootNodes.map((n) => build(n, 0, null));
+  // Pack the roots side by side in rows about as wide as the tallest few.
+  let area = 0;
+  let maxW = 0;
+  for (const r of roots) {
+    area += (r.w + 40) * (r.h + 40);
+    maxW = Math.max(maxW, r.w);
+  }
+  const width = Math.max(maxW, Math.sqrt(area) * 1.4);
+  let x = 0;
+  let y = 0;
+  let rowH = 0;
+  let usedW = 0;
+  for (const r of roots) {
+    if (x > 0 && x + r.w > width) {
+      y += rowH + 40;
+      x = 0;
+      rowH = 0;
+    }
+    shift(r, x - r.x, y - r.y);
+    x += r.w + 40;
+    rowH = Math.max(rowH, r.h);
+    usedW = Math.max(usedW, x - 40);
+  }
+  return { roots, all, bounds: { x: 0, y: 0, w: Math.max(usedW, 1), h: Math.max(y + rowH, 1) } };
+}
+
+/** A node of the service dependency view. */
+export interface SNode {
+  key: string;
+  node: MapNode;
+  layer: number;
+  order: number;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** An edge of the service dependency view. */
+export interface SEdge {
+  from: SNode;
+  to: SNode;
+  type: string;
+  rate_rps: number | null;
+}
+
+/** The kinds drawn in the service view. */
+export const SERVICE_KINDS = new Set(["service", "datastore", "queue", "external", "load-balancer"]);
+const SERVICE_EDGES = new Set(["calls", "depends_on"]);
+/** Size of a node of the service view. */
+export const SNODE_W = 170;
+export const SNODE_H = 34;
+const LAYER_GAP = 110;
+const ROW_GAP = 18;
+
+/**
+ * The service view: services, datastores, queues, externals and load balancers in layers
+ * by call depth from the entry points (nodes nobody calls), longest path ignoring cycles;
+ * each layer ordered by the barycentre of its neighbours, sweeping down and up.
+ */
+export function serviceLayout(nodes: MapNode[], edges: MapEdge[]): { nodes: SNode[]; edges: SEdge[]; bounds: Rect } {
+  const sn = new Map<string, SNode>();
+  for (const n of nodes) {
+    if (SERVICE_KINDS.has(n.kind)) sn.set(n.key, { key: n.key, node: n, layer: 0, order: 0, x: 0, y: 0, w: SNODE_W, h: SNODE_H });
+  }
+  const es: SEdge[] = [];
+  const out = new Map<string, SNode[]>();
+  const inc = new Map<string, SNode[]>();
+  const seen = new Set<string>();
+  for (const e of edges) {
+    if (!SERVICE_EDGES.has(e.type)) continue;
+    const a = sn.get(e.from);
+    const b = sn.get(e.to);
+    if (!a || !b || a === b) continue;
+    const id = `${a.key}\u0000${b.key}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    es.push({ from: a, to: b, type: e.type, rate_rps: e.rate_rps });
+    (out.get(a.key) ?? out.set(a.key, []).get(a.key)!).push(b);
+    (inc.get(b.key) ?? inc.set(b.key, []).get(b.key)!).push(a);
+  }
+  // Depth-first from the entry points, dropping back edges, gives a DAG; layers by longest path.
+  const list = [...sn.values()].sort((a, b) => a.key.localeCompare(b.key));
+  const state = new Map<string, 1 | 2>();
+  const topo: SNode[] = [];
+  const dag = new Map<string, SNode[]>();
+  const visit = (start: SNode): void => {
+    const stack: [SNode, number][] = [[start, 0]];
+    state.set(start.key, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const [n, i] = top;
+      const next = out.get(n.key) ?? [];
+      if (i < next.length) {
+        top[1] = i + 1;
+        const m = next[i]!;
+        const st = state.get(m.key);
+        if (st === 1) continue; // a back edge: a cycle
+        (dag.get(n.key) ?? dag.set(n.key, []).get(n.key)!).push(m);
+        if (st === undefined) {
+          state.set(m.key, 1);
+          stack.push([m, 0]);
+        }
+      } else {
+        state.set(n.key, 2);
+        topo.push(n);
+        stack.pop();
+      }
+    }
+  };
+  for (const n of list) if (!inc.has(n.key)) visit(n);
+  for (const n of list) if (!state.has(n.key)) visit(n);
+  topo.reverse();
+  for (const n of topo) for (const m of dag.get(n.key) ?? []) m.layer = Math.max(m.layer, n.layer + 1);
+
+  const layers: SNode[][] = [];
+  for (const n of list) (layers[n.layer] ??= []).push(n);
+  for (const l of layers) l.forEach((n, i) => (n.order = i));
+  const bary = (n: SNode, nb: SNode[] | undefined, layer: number): number => {
+    const ns = (nb ?? []).filter((m) => m.layer === layer);
+    if (ns.length === 0) return n.order;
+    return ns.reduce((s, m) => s + m.order, 0) / ns.length;
+  };
+  for (let sweep = 0; sweep < 6; sweep++) {
+    const down = sweep % 2 === 0;
+    const range = down ? layers.map((_, i) => i).slice(1) : layers.map((_, i) => i).slice(0, -1).reverse();
+    for (const li of range) {
+      const layer = layers[li];
+      if (!layer) continue;
+      const keyed = layer.map((n) => ({ n, b: down ? bary(n, inc.get(n.key), li - 1) : bary(n, out.get(n.key), li + 1) }));
+      keyed.sort((a, b) => a.b - b.b || a.n.order - b.n.order);
+      keyed.forEach((k, i) => (k.n.order = i));
+      layer.sort((a, b) => a.order - b.order);
+    }
+  }
+  let maxRows = 0;
+  for (const l of layers) maxRows = Math.max(maxRows, l?.length ?? 0);
+  const height = maxRows * (SNODE_H + ROW_GAP);
+  layers.forEach((l, li) => {
+    if (!l) return;
+    const off = (height - l.length * (SNODE_H + ROW_GAP)) / 2;
+    for (const n of l) {
+      n.x = li * (SNODE_W + LAYER_GAP);
+      n.y = off + n.order * (SNODE_H + ROW_GAP);
+    }
+  });
+  return { nodes: list, edges: es, bounds: { x: 0, y: 0, w: Math.max(layers.length * (SNODE_W + LAYER_GAP) - LAYER_GAP, 1), h: Math.max(height, 1) } };
+}
+
+/** A uniform grid over world space for hit-testing: each cell lists the items overlapping it. */
+export class SpatialGrid<T extends Rect> {
+  private cells = new Map<number, T[]>();
+
+  constructor(private readonly cell: number) {}
+
+  private id(cx: number, cy: number): number {
+    return (cx + 32768) * 65536 + (cy + 32768);
+  }
+
+  /** Adds an item under every cell its rectangle overlaps. */
+  insert(item: T): void {
+    const x0 = Math.floor(item.x / this.cell);
+    const y0 = Math.floor(item.y / this.cell);
+    const x1 = Math.floor((item.x + item.w) / this.cell);
+    const y1 = Math.floor((item.y + item.h) / this.cell);
+    for (let cx = x0; cx <= x1; cx++) {
+      for (let cy = y0; cy <= y1; cy++) {
+        const id = this.id(cx, cy);
+        const list = this.cells.get(id);
+        if (list) list.push(item);
+        else this.cells.set(id, [item]);
+      }
+    }
+  }
+
+  /** The items whose rectangle contains the point. */
+  at(x: number, y: number): T[] {
+    const list = this.cells.get(this.id(Math.floor(x / this.cell), Math.floor(y / this.cell))) ?? [];
+    return list.filter((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + b.h);
+  }
+}
