@@ -39,6 +39,7 @@ export class MapView {
     pending = 0;
     palette;
     reportedDrawn = false;
+    wantFit = false;
     resize;
     /** Health overrides (a what-if's affected stations). */
     marks = null;
@@ -142,8 +143,13 @@ export class MapView {
     /** Fits the whole layout in the canvas. */
     fit() {
         const b = this.mode === "placement" ? this.boxes?.bounds : this.svc?.bounds;
-        if (!b || this.w === 0 || this.h === 0)
+        if (!b)
             return;
+        if (this.w <= 1 || this.h <= 1) {
+            this.wantFit = true;
+            return;
+        }
+        this.wantFit = false;
         const margin = 20;
         this.cam.scale = Math.min((this.w - 2 * margin) / b.w, (this.h - 2 * margin) / b.h, 4);
         this.cam.x = b.x - (this.w / this.cam.scale - b.w) / 2;
@@ -180,14 +186,13 @@ export class MapView {
     sizeCanvas() {
         const r = this.host.getBoundingClientRect();
         this.dpr = window.devicePixelRatio || 1;
-        const first = this.w === 0;
         this.w = Math.max(1, Math.floor(r.width));
         this.h = Math.max(1, Math.floor(r.height));
         this.canvas.width = Math.floor(this.w * this.dpr);
         this.canvas.height = Math.floor(this.h * this.dpr);
         this.canvas.style.width = `${this.w}px`;
         this.canvas.style.height = `${this.h}px`;
-        if (first)
+        if (this.wantFit)
             this.fit();
         this.schedule();
     }
@@ -215,7 +220,7 @@ export class MapView {
             this.drawPlacement();
         else
             this.drawServices();
-        if (!this.reportedDrawn && this.w > 1) {
+        if (!this.reportedDrawn && this.w > 1 && !this.wantFit) {
             this.reportedDrawn = true;
             this.cb.drawn?.(performance.now() - t0);
         }

@@ -76,8 +76,7 @@ function shelfPack(items: Box[], width: number, gap: number, ox: number, oy: num
       x = 0;
       rowH = 0;
     }
-    b.x = ox + x;
-    b.y = oy + y;
+    shift(b, ox + x - b.x, oy + y - b.y);
     x += b.w + gap;
     rowH = Math.max(rowH, b.h);
     usedW = Math.max(usedW, x - gap);
