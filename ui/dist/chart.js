@@ -15,6 +15,13 @@ export function niceTicks(lo, hi, n = 5) {
         out.push(Number(v.toPrecision(12)));
     return out;
 }
+/** Ticks for values of a unit: bytes at round multiples of KiB, MiB, GiB...; others decimal. */
+export function valueTicks(lo, hi, unit, n = 5) {
+    if (unit !== "bytes")
+        return niceTicks(lo, hi, n);
+    const base = Math.pow(1024, Math.max(0, Math.floor(Math.log(Math.max(Math.abs(hi), 1)) / Math.log(1024))));
+    return niceTicks(lo / base, hi / base, n).map((t) => t * base);
+}
 /** Tick times at whole hours or days covering [lo, hi]. */
 export function timeTicks(lo, hi, n = 6) {
     const H = 3_600_000;
@@ -36,7 +43,7 @@ function fmtTimeTick(t, span) {
 export function lineChart(spec) {
     const W = spec.width ?? 720;
     const H = spec.height ?? 260;
-    const m = { l: 72, r: 16, t: 14, b: 42 };
+    const m = { l: 72, r: 16, t: 28, b: 42 };
     const xs = [];
     const ys = [];
     for (const l of spec.lines)
@@ -57,6 +64,7 @@ export function lineChart(spec) {
     const svg = s("svg", {
         viewBox: `0 0 ${W} ${H}`,
         class: "chart",
+        style: `max-width: ${W}px`,
         role: "img",
         "aria-label": `${spec.yLabel} against ${spec.xLabel}`,
         "data-testid": spec.testid,
@@ -84,7 +92,7 @@ export function lineChart(spec) {
     const Y = (y) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
     const f = (v) => v.toFixed(1);
     const axes = s("g", { class: "axes" });
-    for (const t of niceTicks(y0, y1, 5)) {
+    for (const t of valueTicks(y0, y1, spec.yUnit)) {
         axes.appendChild(s("line", { x1: m.l, x2: W - m.r, y1: f(Y(t)), y2: f(Y(t)), class: "grid" }));
         axes.appendChild(s("text", { x: m.l - 6, y: f(Y(t) + 4), "text-anchor": "end", class: "tick" }, fmtValue(t, spec.yUnit)));
     }
@@ -132,8 +140,8 @@ export function lineChart(spec) {
     for (const it of items.reverse()) {
         const w = it.label.length * 6.2 + 26;
         lx -= w;
-        legend.appendChild(s("line", { x1: lx, x2: lx + 16, y1: m.t + 2, y2: m.t + 2, class: `line ${it.cls}` }));
-        legend.appendChild(s("text", { x: lx + 20, y: m.t + 6, class: "tick" }, it.label));
+        legend.appendChild(s("line", { x1: lx, x2: lx + 16, y1: 10, y2: 10, class: `line ${it.cls}` }));
+        legend.appendChild(s("text", { x: lx + 20, y: 14, class: "tick" }, it.label));
     }
     svg.appendChild(legend);
     return svg;

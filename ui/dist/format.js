@@ -30,7 +30,7 @@ export function fmtValue(v, unit) {
             x /= 1024;
             i++;
         }
-        return `${(Math.sign(v) * x).toFixed(x >= 100 ? 0 : 1)} ${BYTE_UNITS[i]}`;
+        return `${(Math.sign(v) * x).toFixed(x >= 100 || Number.isInteger(x) ? 0 : 1)} ${BYTE_UNITS[i]}`;
     }
     const n = fmtNumber(v);
     if (unit === "ratio")

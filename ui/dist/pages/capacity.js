@@ -27,7 +27,8 @@ export const renderCapacity = (root) => {
                     yLabel: "latency (ms)",
                     hlines,
                     vlines,
-                    height: 220,
+                    width: 560,
+                    height: 260,
                 }));
             }))));
     })

@@ -64,7 +64,8 @@ export async function renderForecast(box, key, attr, horizon) {
             yLabel: unit ? `${attr} (${unit})` : attr,
             now,
             testid: "forecast-chart",
-            height: 300,
+            width: 960,
+            height: 320,
         });
         box.replaceChildren(chart, h("p", { class: "muted" }, `Model ${f.model}; ${history.length} points of history, ${fc.length} forecast points; ${Math.round((f.level ?? 0.9) * 100)}% interval shaded.`));
     }
@@ -89,7 +90,8 @@ function seriesCard(key, info, onForecast) {
             xLabel: "time (last 7 days)",
             yUnit: unit,
             yLabel: unit ? `(${unit})` : "value",
-            height: 200,
+            width: 560,
+            height: 220,
         }));
     })
         .catch((e) => {

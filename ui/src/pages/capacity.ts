@@ -42,7 +42,8 @@ export const renderCapacity = (root: HTMLElement): (() => void) => {
                       yLabel: "latency (ms)",
                       hlines,
                       vlines,
-                      height: 220,
+                      width: 560,
+                      height: 260,
                     }),
                   );
                 }),

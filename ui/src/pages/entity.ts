@@ -66,7 +66,8 @@ export async function renderForecast(box: HTMLElement, key: string, attr: string
       yLabel: unit ? `${attr} (${unit})` : attr,
       now,
       testid: "forecast-chart",
-      height: 300,
+      width: 960,
+      height: 320,
     });
     box.replaceChildren(
       chart,
@@ -95,7 +96,8 @@ function seriesCard(key: string, info: SeriesInfo, onForecast: (attr: string) =>
           xLabel: "time (last 7 days)",
           yUnit: unit,
           yLabel: unit ? `(${unit})` : "value",
-          height: 200,
+          width: 560,
+          height: 220,
         }),
       );
     })
