@@ -235,20 +235,27 @@ export function serviceLayout(nodes, edges) {
             layer.sort((a, b) => a.order - b.order);
         }
     }
+    // A layer taller than `cap` rows wraps into several columns, so wide estates stay readable.
+    const cap = Math.max(12, Math.ceil(Math.sqrt(list.length) * 1.5));
     let maxRows = 0;
     for (const l of layers)
-        maxRows = Math.max(maxRows, l?.length ?? 0);
+        maxRows = Math.max(maxRows, Math.min(cap, l?.length ?? 0));
     const height = maxRows * (SNODE_H + ROW_GAP);
-    layers.forEach((l, li) => {
+    let x = 0;
+    for (const l of layers) {
         if (!l)
-            return;
-        const off = (height - l.length * (SNODE_H + ROW_GAP)) / 2;
+            continue;
+        const cols = Math.ceil(l.length / cap);
+        const rows = Math.ceil(l.length / cols);
+        const off = (height - rows * (SNODE_H + ROW_GAP)) / 2;
         for (const n of l) {
-            n.x = li * (SNODE_W + LAYER_GAP);
-            n.y = off + n.order * (SNODE_H + ROW_GAP);
+            n.x = x + Math.floor(n.order / rows) * (SNODE_W + 30);
+            n.y = off + (n.order % rows) * (SNODE_H + ROW_GAP);
         }
-    });
-    return { nodes: list, edges: es, bounds: { x: 0, y: 0, w: Math.max(layers.length * (SNODE_W + LAYER_GAP) - LAYER_GAP, 1), h: Math.max(height, 1) } };
+        x += cols * (SNODE_W + 30) - 30 + LAYER_GAP;
+    }
+    const width = x - LAYER_GAP;
+    return { nodes: list, edges: es, bounds: { x: 0, y: 0, w: Math.max(width, 1), h: Math.max(height, 1) } };
 }
 /** A uniform grid over world space for hit-testing: each cell lists the items overlapping it. */
 export class SpatialGrid {
