@@ -150,4 +150,13 @@ initTheme();
 takeTokenFromFragment();
 setUnauthorizedHandler((message) => signOutTo(message));
 if (token()) boot();
-else signOutTo(null);
+else if (parse(location.hash).page === "api") {
+  // The API reference needs no token.
+  const main = h("main", { id: "main" });
+  document.getElementById("app")!.replaceChildren(
+    h("header", { class: "top" }, h("a", { href: "#/map", class: "brand" }, "Doppel"), h("span", { class: "spacer" }), h("button", { type: "button", class: "link", onclick: () => signOutTo(null) }, "Sign in")),
+    h("div", { id: "banner" }),
+    main,
+  );
+  renderApi(main);
+} else signOutTo(null);

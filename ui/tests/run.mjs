@@ -186,6 +186,13 @@ async function main() {
     assert(status?.includes("service/cart"), `the status does not name service/cart: ${status}`);
   });
 
+  await check("clicking the highlighted entity opens its page", page, async () => {
+    const box = await page.locator("canvas.map-canvas").boundingBox();
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.waitForFunction(() => location.hash === "#/entity/service/cart", null, { timeout: 5000 });
+    await page.waitForSelector(".entity-page h1", { timeout: 10_000 });
+  });
+
   await check("what-if zone/us-east-1a marks the affected", page, async () => {
     await page.goto(`${url}/#/what-if`);
     await page.waitForSelector('#place option[value="zone/us-east-1a"]', { state: "attached", timeout: 10_000 });
