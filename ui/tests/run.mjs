@@ -8,7 +8,7 @@
 // Exits non-zero, naming each failed check, when anything fails; the server is always stopped.
 
 import { spawn, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -143,9 +143,10 @@ async function main() {
   mkdirSync(artifacts, { recursive: true });
   let url = givenUrl;
   let token = givenToken;
+  let store = null;
   if (doppel) {
     tmp = mkdtempSync(join(tmpdir(), "doppel-ui-"));
-    const store = join(tmp, "s.db");
+    store = join(tmp, "s.db");
     run("--store", store, "load", join(repo, "examples", "shop"));
     run("--store", store, "observe", "--synthetic", "--days", "7", "--until", "2026-11-20T12:00:00Z");
     ({ url, token } = await serve(store));
@@ -284,6 +285,23 @@ async function main() {
     await p.screenshot({ path: join(artifacts, `${String(step).padStart(2, "0")}-wrong-token.png`) });
     await ctx.close();
   });
+
+  if (store) {
+    await check("a change to the twin arrives live", page, async () => {
+      await page.goto(`${url}/#/map`);
+      await page.waitForSelector("canvas.map-canvas");
+      await page.waitForTimeout(1500); // the event stream connects
+      const changed = join(tmp, "shop");
+      cpSync(join(repo, "examples", "shop"), changed, { recursive: true });
+      const file = join(changed, "workloads.yaml");
+      const text = readFileSync(file, "utf8");
+      const bumped = text.replace(/replicas: (\d+)/, (_, n) => `replicas: ${Number(n) + 1}`);
+      assert(bumped !== text, "no replicas to change in workloads.yaml");
+      writeFileSync(file, bumped);
+      run("--store", store, "load", changed);
+      await page.waitForSelector(".toast >> text=/twin changed/i", { timeout: 20_000 });
+    });
+  }
 
   await check("no script errors", null, async () => {
     assert(pageErrors.length === 0, pageErrors.join("; "));
