@@ -40,6 +40,7 @@ export class MapView {
     palette;
     reportedDrawn = false;
     wantFit = false;
+    wantFocus = null;
     resize;
     /** Health overrides (a what-if's affected stations). */
     marks = null;
@@ -132,6 +133,12 @@ export class MapView {
             return false;
         this.highlight = key;
         this.canvas.dataset.highlight = key;
+        if (this.w <= 1 || this.h <= 1) {
+            this.wantFocus = key; // once the canvas has a size
+            return true;
+        }
+        this.wantFocus = null;
+        this.wantFit = false;
         const scale = Math.min(6, Math.max(0.02, (Math.min(this.w, this.h) * 0.3) / Math.max(r.w, r.h, LEAF)));
         this.cam.scale = Math.max(scale, this.mode === "placement" ? 40 / Math.max(r.w, LEAF) : 0.5);
         this.cam.scale = Math.min(this.cam.scale, 8);
@@ -192,7 +199,9 @@ export class MapView {
         this.canvas.height = Math.floor(this.h * this.dpr);
         this.canvas.style.width = `${this.w}px`;
         this.canvas.style.height = `${this.h}px`;
-        if (this.wantFit)
+        if (this.wantFocus)
+            this.focus(this.wantFocus);
+        else if (this.wantFit)
             this.fit();
         this.schedule();
     }

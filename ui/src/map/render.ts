@@ -67,6 +67,7 @@ export class MapView {
   private palette: Palette;
   private reportedDrawn = false;
   private wantFit = false;
+  private wantFocus: string | null = null;
   private resize: ResizeObserver;
   /** Health overrides (a what-if's affected stations). */
   private marks: Map<string, Health> | null = null;
@@ -167,6 +168,12 @@ export class MapView {
     if (!r) return false;
     this.highlight = key;
     this.canvas.dataset.highlight = key;
+    if (this.w <= 1 || this.h <= 1) {
+      this.wantFocus = key; // once the canvas has a size
+      return true;
+    }
+    this.wantFocus = null;
+    this.wantFit = false;
     const scale = Math.min(6, Math.max(0.02, (Math.min(this.w, this.h) * 0.3) / Math.max(r.w, r.h, LEAF)));
     this.cam.scale = Math.max(scale, this.mode === "placement" ? 40 / Math.max(r.w, LEAF) : 0.5);
     this.cam.scale = Math.min(this.cam.scale, 8);
@@ -227,7 +234,8 @@ export class MapView {
     this.canvas.height = Math.floor(this.h * this.dpr);
     this.canvas.style.width = `${this.w}px`;
     this.canvas.style.height = `${this.h}px`;
-    if (this.wantFit) this.fit();
+    if (this.wantFocus) this.focus(this.wantFocus);
+    else if (this.wantFit) this.fit();
     this.schedule();
   }
 
