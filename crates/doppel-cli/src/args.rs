@@ -442,6 +442,35 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Serve the twin over HTTP: the API under /api/v1, live updates and the web UI.
+    ///
+    /// Tokens are needed (make them with `doppel token create`); when the store has no
+    /// usable token, one admin token is made and printed once.
+    Serve {
+        /// Addresses to listen on (comma-separated; port 0 picks one).
+        #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:7878")]
+        listen: Vec<std::net::SocketAddr>,
+        /// Serve without tokens (everyone is admin): refused on a non-loopback address.
+        #[arg(long)]
+        no_auth: bool,
+        /// TLS certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM); needs --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Largest request body, in bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_body: usize,
+        /// Requests a second per token, bursts of twice as many (0: no limit).
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+    },
+    /// Manage the API tokens of `doppel serve` (kept hashed in the store).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Print the JSON Schema of estate files (for editor completion).
     Schema,
     /// Write a synthetic estate of realistic shape (about 11 entities per service).
@@ -587,4 +616,30 @@ pub enum DrillArg {
     ZoneLoss,
     /// Lose each primary datastore: does its replica or standby take over?
     DatastoreLoss,
+}
+
+/// What to do with tokens.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Make a token and print it (it is shown once).
+    Create {
+        /// What it is for (`ci`, `alice`).
+        name: String,
+        /// viewer (read), analyst (what-ifs), operator (change the twin), admin (tokens).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Limit what it sees to what a selector picks (`namespace=shop`); repeat to add.
+        #[arg(long)]
+        scope: Vec<String>,
+        /// When it stops working (`30d`, `12h`); never when absent.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List the tokens (never their secrets).
+    List,
+    /// Revoke a token by its id.
+    Revoke {
+        /// The id (`doppel token list`).
+        id: String,
+    },
 }

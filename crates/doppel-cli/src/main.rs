@@ -7,7 +7,6 @@ mod args;
 mod bundled;
 mod chart;
 mod commands;
-mod describe;
 mod exit;
 mod output;
 mod time;

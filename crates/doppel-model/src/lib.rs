@@ -6,6 +6,7 @@
 
 mod apply;
 pub mod changeset;
+pub mod describe;
 pub mod diff;
 pub mod entity;
 pub mod error;

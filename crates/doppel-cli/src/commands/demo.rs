@@ -1,9 +1,9 @@
 //! `doppel demo`: the bundled example estate in a fresh store, and a tour of it.
 
-use crate::describe;
 use crate::output::{BOLD, DIM, Output};
 use anyhow::{Context, Result};
 use doppel_estate::SourceFile;
+use doppel_model::describe;
 use doppel_model::{Direction, Key, Kind, Provenance, RelKind, Selector, Spec, Twin, TwinView, walk};
 use doppel_store::{SqliteStore, Store};
 use std::path::Path;

@@ -2,9 +2,9 @@
 
 use super::{at_of, existing_key, read_twin};
 use crate::args::AtArgs;
-use crate::describe;
 use crate::output::{BOLD, DIM, Output};
 use anyhow::Result;
+use doppel_model::describe;
 use doppel_model::{Direction, TwinView, walk};
 use std::path::Path;
 

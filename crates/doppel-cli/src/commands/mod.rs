@@ -15,6 +15,7 @@ mod perf;
 mod predict;
 mod prometheus;
 mod resilience;
+mod serve;
 mod show;
 mod sweep;
 mod sync;
@@ -110,6 +111,18 @@ pub fn run(cli: &Cli, out: &Output) -> Result<()> {
         Command::Drift { config, fail_on_drift, limit } => {
             drift::run(&cli.store, config.as_deref(), *fail_on_drift, *limit, out)
         }
+        Command::Serve { listen, no_auth, tls_cert, tls_key, max_body, rate } => serve::run(
+            &cli.store,
+            &serve::ServeArgs {
+                listen: listen.clone(),
+                no_auth: *no_auth,
+                tls: tls_cert.clone().zip(tls_key.clone()),
+                max_body: *max_body,
+                rate: *rate,
+            },
+            out,
+        ),
+        Command::Token { action } => serve::token(&cli.store, action, out),
         Command::Schema => out.print_json(&doppel_estate::schema::estate_schema()),
         Command::Gen { services, seed, output } => gen_cmd::run(*services, *seed, output.as_deref(), out),
     }

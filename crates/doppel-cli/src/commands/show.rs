@@ -2,9 +2,9 @@
 
 use super::{at_of, read_twin};
 use crate::args::AtArgs;
-use crate::describe;
 use crate::output::{BOLD, DIM, Output};
 use anyhow::Result;
+use doppel_model::describe;
 use doppel_model::{Entity, Family, Kind, Selector, Twin, TwinView};
 use doppel_store::{SqliteStore, Store};
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! One-line summaries of entities for tables.
 
-use doppel_model::{Entity, Spec};
+use crate::{Entity, Spec};
 
 /// What matters most about an entity, in a line.
 pub fn summary(entity: &Entity) -> String {
@@ -130,10 +130,10 @@ pub fn summary(entity: &Entity) -> String {
     }
 }
 
-fn int_or_percent(value: doppel_model::IntOrPercent) -> String {
+fn int_or_percent(value: crate::IntOrPercent) -> String {
     match value {
-        doppel_model::IntOrPercent::Count(n) => n.to_string(),
-        doppel_model::IntOrPercent::Percent(p) => format!("{p}%"),
+        crate::IntOrPercent::Count(n) => n.to_string(),
+        crate::IntOrPercent::Percent(p) => format!("{p}%"),
     }
 }
 

@@ -1,0 +1,245 @@
+//! The table of every endpoint: router, role checks, OpenAPI and the API tests read it.
+
+use crate::api::{Endpoint, Param, path, query, report, schema};
+use crate::auth::{Role, TokenInfo};
+use crate::handlers::{admin, analysis, events, read};
+use axum::http::Method;
+use axum::routing::{delete, get, post};
+
+const KEY: Param = path("key", "an entity's key, `kind/name` (its slash kept)");
+
+/// Every endpoint under `/api/v1` except the OpenAPI document itself.
+pub fn all() -> Vec<Endpoint> {
+    use Role::*;
+    let e = |method: Method,
+             path: &'static str,
+             min_role: Role,
+             tag: &'static str,
+             summary: &'static str,
+             params: Vec<Param>,
+             handler| Endpoint {
+        method,
+        path,
+        min_role: Some(min_role),
+        tag,
+        summary,
+        params,
+        body: None,
+        answer: report,
+        status: 200,
+        handler,
+    };
+    vec![
+        e(
+            Method::GET,
+            "/twin",
+            Viewer,
+            "twin",
+            "The twin's version and what it holds, by kind",
+            vec![],
+            get(read::twin),
+        ),
+        e(
+            Method::GET,
+            "/entities",
+            Viewer,
+            "twin",
+            "Entities a selector picks, by key, a page at a time",
+            vec![
+                query(
+                    "select",
+                    "a selector (`kind:service`, `zone=us-east-1a`, `*/cart*`, `label:app=cart`); default `*`",
+                ),
+                query("limit", "entities per page, 1 to 10,000 (default 100)"),
+                query("after", "the `next` key of the previous page"),
+            ],
+            get(read::entities),
+        ),
+        e(
+            Method::GET,
+            "/entities/{key}",
+            Viewer,
+            "twin",
+            "One entity: spec, labels, relations, series, when sources last saw it",
+            vec![KEY],
+            get(read::entity),
+        ),
+        e(
+            Method::GET,
+            "/graph",
+            Viewer,
+            "twin",
+            "What an entity depends on, or what depends on it, as a walk",
+            vec![
+                Param { required: true, ..query("root", "the entity to walk from") },
+                query("direction", "`deps` (default) or `dependents`"),
+                query("depth", "steps to walk (default: all)"),
+            ],
+            get(read::graph),
+        ),
+        e(
+            Method::GET,
+            "/map",
+            Viewer,
+            "twin",
+            "Every entity with its placement parent and health, and the edges the map draws",
+            vec![query("view", "`placement` (default) or `services`")],
+            get(read::map),
+        ),
+        e(
+            Method::GET,
+            "/history",
+            Viewer,
+            "history",
+            "The change log, newest first",
+            vec![query("limit", "entries (default 50)")],
+            get(read::history),
+        ),
+        e(
+            Method::GET,
+            "/history/{version}",
+            Viewer,
+            "history",
+            "The ChangeSet that made a version",
+            vec![path("version", "a version number")],
+            get(read::changeset),
+        ),
+        e(
+            Method::GET,
+            "/diff",
+            Viewer,
+            "history",
+            "What changed between two versions",
+            vec![
+                Param { required: true, ..query("from", "a version or `head`") },
+                query("to", "a version or `head` (default)"),
+            ],
+            get(read::diff),
+        ),
+        e(
+            Method::GET,
+            "/series/{key}/{attribute}",
+            Viewer,
+            "telemetry",
+            "Stored samples of one series",
+            vec![
+                KEY,
+                path("attribute", "the attribute (`request_rate_rps:GET /`)"),
+                query("from", "ms since the epoch"),
+                query("to", "ms since the epoch"),
+            ],
+            get(read::series),
+        ),
+        Endpoint {
+            body: Some(schema::<analysis::WhatIf>),
+            ..e(
+                Method::POST,
+                "/what-if",
+                Analyst,
+                "resilience",
+                "Follow faults through every layer: what users see, over time, and why",
+                vec![],
+                post(analysis::what_if),
+            )
+        },
+        Endpoint {
+            body: Some(schema::<analysis::SpofJob>),
+            answer: schema::<crate::jobs::Job>,
+            status: 202,
+            ..e(
+                Method::POST,
+                "/jobs/spof",
+                Analyst,
+                "jobs",
+                "Start the N-1 sweep: every single failure ranked, SPOFs, worst pairs",
+                vec![],
+                post(analysis::spof),
+            )
+        },
+        Endpoint {
+            body: Some(schema::<analysis::AvailabilityJob>),
+            answer: schema::<crate::jobs::Job>,
+            status: 202,
+            ..e(
+                Method::POST,
+                "/jobs/availability",
+                Analyst,
+                "jobs",
+                "Start the Monte Carlo estimate of each entry point's yearly availability",
+                vec![],
+                post(analysis::availability),
+            )
+        },
+        Endpoint {
+            answer: schema::<crate::jobs::Job>,
+            ..e(
+                Method::GET,
+                "/jobs/{id}",
+                Analyst,
+                "jobs",
+                "A job of yours: progress, then its report",
+                vec![path("id", "the job's id")],
+                get(analysis::job),
+            )
+        },
+        Endpoint {
+            answer: schema::<crate::jobs::Job>,
+            ..e(
+                Method::DELETE,
+                "/jobs/{id}",
+                Analyst,
+                "jobs",
+                "Cancel a job of yours",
+                vec![path("id", "the job's id")],
+                delete(analysis::cancel_job),
+            )
+        },
+        e(
+            Method::GET,
+            "/events",
+            Viewer,
+            "live",
+            "Server-sent events: `twin` (version, changed keys), `job` (progress), `risk`; filtered to the token's scope",
+            vec![],
+            get(events::events),
+        ),
+        Endpoint {
+            body: Some(schema::<admin::NewToken>),
+            status: 201,
+            ..e(
+                Method::POST,
+                "/tokens",
+                Admin,
+                "admin",
+                "Make a token; its text is in this answer only",
+                vec![],
+                post(admin::create),
+            )
+        },
+        Endpoint {
+            answer: schema::<Vec<TokenInfo>>,
+            ..e(Method::GET, "/tokens", Admin, "admin", "Every token, without secrets", vec![], get(admin::list))
+        },
+        e(
+            Method::DELETE,
+            "/tokens/{id}",
+            Admin,
+            "admin",
+            "Revoke a token",
+            vec![path("id", "the token's id")],
+            delete(admin::revoke),
+        ),
+        Endpoint {
+            answer: schema::<Vec<crate::audit::AuditEntry>>,
+            ..e(
+                Method::GET,
+                "/audit",
+                Admin,
+                "admin",
+                "The audit log, newest first",
+                vec![query("limit", "entries (default 100)")],
+                get(admin::audit),
+            )
+        },
+    ]
+}

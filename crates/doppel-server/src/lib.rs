@@ -1,0 +1,182 @@
+//! `doppel serve`: the twin over HTTP.
+//!
+//! Entities, history, series and every analysis as JSON under `/api/v1`, with tokens
+//! and roles (argon2-hashed, [`auth`]), scopes enforced on every answer and event
+//! ([`scope`], [`redact`]), an audit log, body and rate limits, live updates by
+//! server-sent events, long analyses as jobs, the OpenAPI document generated from the
+//! endpoint table ([`endpoints`]), and the web UI embedded in the binary ([`ui`]).
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod endpoints;
+pub mod error;
+pub mod handlers;
+pub mod health;
+pub mod jobs;
+pub mod live;
+pub mod rate;
+pub mod redact;
+pub mod scope;
+pub mod ui;
+
+pub use auth::{Role, TokenInfo, Tokens};
+pub use error::ApiError;
+pub use live::{Event, Limits, Live};
+
+use axum::Router;
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The store's file (it must exist).
+    pub store: PathBuf,
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// Serve without tokens (everyone is admin); refused unless every address is loopback.
+    pub no_auth: bool,
+    /// Certificate chain and private key (PEM) for TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Body size and request rate limits.
+    pub limits: Limits,
+    /// How often to look for commits made by other processes.
+    pub poll: Duration,
+}
+
+/// What a started server tells its user.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// Where it listens (ports resolved).
+    pub addrs: Vec<SocketAddr>,
+    /// The base URL of the first address.
+    pub url: String,
+    /// An admin token made at this start, because the store had no usable token.
+    pub admin_token: Option<String>,
+}
+
+/// Checks a configuration before anything is opened: safe defaults are enforced here.
+pub fn check(config: &Config) -> Result<(), ApiError> {
+    if config.listen.is_empty() {
+        return Err(ApiError::invalid("--listen", "give at least one address"));
+    }
+    if config.no_auth
+        && let Some(open) = config.listen.iter().find(|a| !a.ip().is_loopback())
+    {
+        return Err(ApiError::invalid(
+            "--no-auth",
+            format!(
+                "refusing to serve without tokens on {open}, which is not a loopback address: anyone who can reach it would read and change the twin. Drop --no-auth (tokens are made with `doppel token create`) or listen on 127.0.0.1"
+            ),
+        ));
+    }
+    if config.limits.max_body < 1024 {
+        return Err(ApiError::invalid("--max-body", "expected at least 1024 bytes"));
+    }
+    Ok(())
+}
+
+/// The whole application: the API, the OpenAPI document and the UI.
+pub fn app(live: Arc<Live>) -> Router {
+    let (api, doc) = api::router(endpoints::all(), live);
+    let doc = Arc::new(doc);
+    let ui = Router::new().route("/", get(ui::index)).route("/ui/{*path}", get(ui::asset)).route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json((*doc).clone()) }
+        }),
+    );
+    api.merge(ui)
+}
+
+/// Opens the store, makes a first admin token if none works, binds every address and
+/// serves until `shutdown` completes; `started` is called once listening.
+pub async fn serve(
+    config: Config,
+    started: impl FnOnce(&Started),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ApiError> {
+    check(&config)?;
+    let live = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || Live::open(&config.store, config.limits.clone(), config.no_auth))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??
+    };
+    let live = Arc::new(live);
+    let admin_token = if config.no_auth || !live.tokens.none_usable(api::now_ms())? {
+        None
+    } else {
+        Some(live.tokens.create("admin (made at first start)", Role::Admin, &[], None, api::now_ms())?.1)
+    };
+    let tls = match &config.tls {
+        None => None,
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+                ApiError::invalid("--tls-cert", format!("reading {} and {}: {e}", cert.display(), key.display()))
+            })?)
+        }
+    };
+    let mut listeners = Vec::new();
+    for addr in &config.listen {
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| ApiError::invalid("--listen", format!("cannot listen on {addr}: {e}")))?;
+        listener.set_nonblocking(true).map_err(|e| ApiError::internal(e.to_string()))?;
+        listeners.push(listener);
+    }
+    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    started(&Started { url: format!("{scheme}://{}", addrs[0]), addrs: addrs.clone(), admin_token });
+
+    // Commits by other processes (`doppel sync`, `doppel load`) reach the server here.
+    let watcher = live.clone();
+    let poll = config.poll;
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(poll).await;
+            let live = watcher.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || live.refresh()).await {
+                eprintln!("doppel serve: reading the store's new versions: {e}");
+            }
+        }
+    });
+
+    let app = app(live).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(5)));
+    });
+    let mut servers = tokio::task::JoinSet::new();
+    for listener in listeners {
+        let (app, handle) = (app.clone(), handle.clone());
+        match &tls {
+            Some(tls) => {
+                let server = axum_server::from_tcp_rustls(listener, tls.clone())
+                    .map_err(|e| ApiError::internal(e.to_string()))?
+                    .handle(handle);
+                servers.spawn(async move { server.serve(app).await });
+            }
+            None => {
+                let server =
+                    axum_server::from_tcp(listener).map_err(|e| ApiError::internal(e.to_string()))?.handle(handle);
+                servers.spawn(async move { server.serve(app).await });
+            }
+        }
+    }
+    while let Some(done) = servers.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(ApiError::internal(format!("serving: {e}"))),
+            Err(e) => return Err(ApiError::internal(format!("serving: {e}"))),
+        }
+    }
+    Ok(())
+}
