@@ -181,3 +181,15 @@ export interface Predictions {
   level: number;
   risks: Risk[];
 }
+
+export interface Job {
+  id: number;
+  analysis: string;
+  state: "running" | "done" | "failed" | "cancelled";
+  done: number;
+  total: number;
+  stage: string;
+  started_ms: number;
+  result: unknown;
+  error: { status: number; code: string; message: string; where: string | null } | null;
+}

@@ -35,8 +35,9 @@ function attrsText(attrs) {
         .map(([k, v]) => `${k} ${v}`)
         .join(" · ");
 }
+/** `KEY/ATTR` for a path: both percent-encoded with their slashes kept (the server finds where the key ends). */
 function seriesPath(key, attr) {
-    return `${keyPath(key)}/${encodeURIComponent(attr)}`;
+    return `${keyPath(key)}/${keyPath(attr)}`;
 }
 /** Renders the forecast chart of one series into `box`. */
 export async function renderForecast(box, key, attr, horizon) {

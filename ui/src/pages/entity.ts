@@ -36,8 +36,9 @@ function attrsText(attrs: Record<string, unknown>): string {
     .join(" · ");
 }
 
+/** `KEY/ATTR` for a path: both percent-encoded with their slashes kept (the server finds where the key ends). */
 function seriesPath(key: string, attr: string): string {
-  return `${keyPath(key)}/${encodeURIComponent(attr)}`;
+  return `${keyPath(key)}/${keyPath(attr)}`;
 }
 
 /** Renders the forecast chart of one series into `box`. */

@@ -1,7 +1,8 @@
 /** `#/spof`: single points of failure and every single failure ranked by its cost. */
 
-import { get } from "../api.js";
+import { ApiError, get } from "../api.js";
 import { empty, entityLink, h, spinner, stateBadge } from "../dom.js";
+import { runJob } from "../jobs.js";
 import { fmtNumber } from "../format.js";
 import { showError } from "../notify.js";
 import type { SpofReport } from "../types.js";
@@ -9,8 +10,20 @@ import type { SpofReport } from "../types.js";
 /** Renders the SPOF page. */
 export const renderSpof = (root: HTMLElement): (() => void) => {
   let alive = true;
-  root.replaceChildren(h("h1", null, "Single points of failure"), spinner("Sweeping every single failure (this can take a while)…"));
-  get<SpofReport>("/spof")
+  const ctl = new AbortController();
+  const status = spinner("Sweeping every single failure (this can take a while)…");
+  const bar = h("progress", { max: 1, value: 0, "aria-label": "Progress of the sweep" });
+  root.replaceChildren(h("h1", null, "Single points of failure"), status, bar);
+  // The sweep runs as a job (POST /jobs/spof); a server without jobs answers GET /spof.
+  runJob<SpofReport>("spof", { at: "peak" }, (j) => {
+    bar.max = Math.max(j.total, 1);
+    bar.value = j.done;
+    status.lastChild!.textContent = `${j.stage || "sweeping"}: ${j.done} of ${j.total || "?"}`;
+  }, ctl.signal)
+    .catch((e: unknown) => {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return get<SpofReport>("/spof");
+      throw e;
+    })
     .then((r) => {
       if (!alive) return;
       const ranked = [...r.singles].sort((a, b) => b.impact - a.impact);
@@ -80,5 +93,6 @@ export const renderSpof = (root: HTMLElement): (() => void) => {
     });
   return () => {
     alive = false;
+    ctl.abort();
   };
 };
