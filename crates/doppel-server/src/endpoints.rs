@@ -2,7 +2,7 @@
 
 use crate::api::{Endpoint, Param, path, query, report, schema};
 use crate::auth::{Role, TokenInfo};
-use crate::handlers::{admin, analysis, events, read};
+use crate::handlers::{admin, analysis, events, perf, read};
 use axum::http::Method;
 use axum::routing::{delete, get, post};
 
@@ -140,6 +140,57 @@ pub fn all() -> Vec<Endpoint> {
                 "Follow faults through every layer: what users see, over time, and why",
                 vec![],
                 post(analysis::what_if),
+            )
+        },
+        Endpoint {
+            body: Some(schema::<perf::PerfAsk>),
+            ..e(
+                Method::POST,
+                "/perf",
+                Analyst,
+                "performance",
+                "Latency per entry point and the bottleneck at a load, with replicas or speeds changed",
+                vec![],
+                post(perf::perf),
+            )
+        },
+        Endpoint {
+            body: Some(schema::<perf::PerfAsk>),
+            ..e(
+                Method::POST,
+                "/capacity",
+                Analyst,
+                "performance",
+                "The saturation point and the replicas each service needs at a target load (`target`, default 3x)",
+                vec![],
+                post(perf::capacity),
+            )
+        },
+        e(
+            Method::GET,
+            "/curves",
+            Viewer,
+            "performance",
+            "Latency (p50, p99) against load per entry point, by the queueing model",
+            vec![
+                query("max", "the largest load factor (default 4)"),
+                query("steps", "points per curve (default 24)"),
+                query("at", "point of the day (default peak)"),
+            ],
+            get(perf::latency_curves),
+        ),
+        Endpoint {
+            body: Some(schema::<perf::SimulateJob>),
+            answer: schema::<crate::jobs::Job>,
+            status: 202,
+            ..e(
+                Method::POST,
+                "/jobs/simulate",
+                Analyst,
+                "jobs",
+                "Start a discrete-event simulation at a load, with 95% intervals",
+                vec![],
+                post(perf::simulate),
             )
         },
         Endpoint {

@@ -155,6 +155,9 @@ fn sample(server: &Server, method: &str, path: &str, role: Role) -> (String, Opt
         ("POST", "/what-if") => Some(r#"{"fail": ["service/payment"], "at": "peak"}"#.to_string()),
         ("POST", "/jobs/spof") => Some(r#"{"only": "kind:datastore", "verify": 1}"#.to_string()),
         ("POST", "/jobs/availability") => Some(r#"{"samples": 1000}"#.to_string()),
+        ("POST", "/perf") => Some(r#"{"load": "2x", "replicas": {"service/cart": 4}}"#.to_string()),
+        ("POST", "/capacity") => Some(r#"{"target": "2x"}"#.to_string()),
+        ("POST", "/jobs/simulate") => Some(r#"{"horizon_s": 30, "replications": 2}"#.to_string()),
         ("POST", "/tokens") => Some(r#"{"name": "made", "role": "viewer", "expires_in_s": 60}"#.to_string()),
         ("POST", _) => Some("{}".to_string()),
         _ => None,
@@ -280,6 +283,19 @@ fn a_scoped_token_sees_nothing_outside_its_scope() {
         assert_no_leak(body, &text, &hidden);
         assert!(text.contains("service/payment") || text.contains("service/checkout"), "{text}");
     }
+    // Performance answers cover the whole estate's model, and show only the scope.
+    for (path, body) in
+        [("/perf", r#"{"load": "2x", "replicas": {"service/payment": 5}}"#), ("/capacity", r#"{"target": "3x"}"#)]
+    {
+        let (status, text) = call(&server, "POST", path, token, Some(body));
+        assert_eq!(status, 200, "{path}: {text}");
+        assert_no_leak(path, &text, &hidden);
+    }
+    let (status, text) = call(&server, "GET", "/curves?max=3&steps=6", token, None);
+    assert_eq!(status, 200, "{text}");
+    assert_no_leak("curves", &text, &hidden);
+    let (status, text) = call(&server, "POST", "/perf", token, Some(r#"{"replicas": {"service/cart": 5}}"#));
+    assert_eq!(status, 404, "replicas of what it cannot see: {text}");
     // What lies outside is absent, in the same words as what does not exist.
     let (s1, outside) = call(&server, "GET", "/entities/service/cart", token, None);
     let (s2, missing) = call(&server, "GET", "/entities/service/no-such-thing", token, None);

@@ -3,4 +3,5 @@
 pub mod admin;
 pub mod analysis;
 pub mod events;
+pub mod perf;
 pub mod read;
