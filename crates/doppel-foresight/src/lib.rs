@@ -7,4 +7,6 @@ pub mod anomalies;
 pub mod limits;
 pub mod rca;
 pub mod slo;
+pub mod stored;
 pub mod telemetry;
+pub mod units;

@@ -4,6 +4,7 @@
 //!
 //! Everything here reads a [`TwinView`](doppel_model::TwinView) and never changes it.
 
+pub mod answers;
 pub mod availability;
 pub mod behaviour;
 pub mod engine;

@@ -2,7 +2,7 @@
 
 use crate::api::{Endpoint, Param, path, query, report, schema};
 use crate::auth::{Role, TokenInfo};
-use crate::handlers::{admin, analysis, events, read};
+use crate::handlers::{admin, analysis, change, events, perf, predict, read};
 use axum::http::Method;
 use axum::routing::{delete, get, post};
 
@@ -140,6 +140,128 @@ pub fn all() -> Vec<Endpoint> {
                 "Follow faults through every layer: what users see, over time, and why",
                 vec![],
                 post(analysis::what_if),
+            )
+        },
+        Endpoint {
+            body: Some(schema::<perf::PerfAsk>),
+            ..e(
+                Method::POST,
+                "/perf",
+                Analyst,
+                "performance",
+                "Latency per entry point and the bottleneck at a load, with replicas or speeds changed",
+                vec![],
+                post(perf::perf),
+            )
+        },
+        Endpoint {
+            body: Some(schema::<perf::PerfAsk>),
+            ..e(
+                Method::POST,
+                "/capacity",
+                Analyst,
+                "performance",
+                "The saturation point and the replicas each service needs at a target load (`target`, default 3x)",
+                vec![],
+                post(perf::capacity),
+            )
+        },
+        e(
+            Method::GET,
+            "/curves",
+            Viewer,
+            "performance",
+            "Latency (p50, p99) against load per entry point, by the queueing model",
+            vec![
+                query("max", "the largest load factor (default 4)"),
+                query("steps", "points per curve (default 24)"),
+                query("at", "point of the day (default peak)"),
+            ],
+            get(perf::latency_curves),
+        ),
+        Endpoint {
+            body: Some(schema::<perf::SimulateJob>),
+            answer: schema::<crate::jobs::Job>,
+            status: 202,
+            ..e(
+                Method::POST,
+                "/jobs/simulate",
+                Analyst,
+                "jobs",
+                "Start a discrete-event simulation at a load, with 95% intervals",
+                vec![],
+                post(perf::simulate),
+            )
+        },
+        e(
+            Method::GET,
+            "/forecast/{key}/{attribute}",
+            Viewer,
+            "prediction",
+            "A series ahead with its interval, its recent history, and when it crosses its limit",
+            vec![
+                KEY,
+                path("attribute", "the attribute"),
+                query("horizon", "how far ahead (default 7d)"),
+                query("level", "the interval's level (default 0.9)"),
+            ],
+            get(predict::series_forecast),
+        ),
+        e(
+            Method::GET,
+            "/predictions",
+            Viewer,
+            "prediction",
+            "Every risk ahead, soonest first: limits crossed, the first SLO breach with its checked fix, model drift",
+            vec![query("horizon", "how far ahead (default 14d)"), query("level", "the interval's level (default 0.9)")],
+            get(predict::predictions),
+        ),
+        e(
+            Method::GET,
+            "/anomalies",
+            Viewer,
+            "prediction",
+            "Incidents in the stored series over the last while, newest first",
+            vec![
+                query("since", "how far back from the newest sample (default 1d)"),
+                query("entity", "one entity only"),
+            ],
+            get(predict::anomalies),
+        ),
+        e(
+            Method::GET,
+            "/rca",
+            Viewer,
+            "prediction",
+            "Why entry points were slow in a window: symptoms and causes ranked",
+            vec![
+                query("at", "the window's end, ms since the epoch (default: the newest sample)"),
+                query("window", "its length (default 15m)"),
+            ],
+            get(predict::rca),
+        ),
+        Endpoint {
+            body: Some(schema::<change::Change>),
+            ..e(
+                Method::POST,
+                "/changesets",
+                Operator,
+                "change",
+                "Apply estate files to the live twin as one ChangeSet (dry_run to check only)",
+                vec![],
+                post(change::changesets),
+            )
+        },
+        Endpoint {
+            body: Some(schema::<change::ApplyFix>),
+            ..e(
+                Method::POST,
+                "/remediations/apply",
+                Operator,
+                "change",
+                "Commit the fix of the first predicted SLO breach, checked again on a fork first",
+                vec![],
+                post(change::apply_fix),
             )
         },
         Endpoint {

@@ -96,7 +96,7 @@ pub struct Live {
     /// Whether requests need no token (loopback only).
     pub open: bool,
     /// Serialises commits made through the server.
-    pub commit_lock: tokio::sync::Mutex<()>,
+    committing: Mutex<()>,
 }
 
 impl Live {
@@ -117,7 +117,7 @@ impl Live {
             rate: RateLimiter::new(limits.rate_per_s, 2.0 * limits.rate_per_s),
             limits,
             open,
-            commit_lock: tokio::sync::Mutex::new(()),
+            committing: Mutex::new(()),
         })
     }
 
@@ -153,14 +153,7 @@ impl Live {
             let mut changed = Vec::new();
             if head > current.version() && head - current.version() <= 1_000 {
                 for v in current.version() + 1..=head {
-                    for change in store.changeset(v)?.changes {
-                        match change {
-                            Change::AddEntity(e) | Change::UpdateEntity(e) => changed.push(e.key),
-                            Change::RemoveEntity(k) => changed.push(k),
-                            Change::AddRelation(r) | Change::UpdateRelation(r) => changed.extend([r.from, r.to]),
-                            Change::RemoveRelation(k) => changed.extend([k.from, k.to]),
-                        }
-                    }
+                    changed.extend(touched(&store.changeset(v)?));
                 }
             }
             changed.sort();
@@ -176,8 +169,39 @@ impl Live {
         Ok(())
     }
 
-    /// Sets the twin after a commit made here.
-    pub fn set_twin(&self, twin: Twin) {
-        *self.twin.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(twin);
+    /// Commits `changes` to the store on top of the newest twin, makes the result the
+    /// live twin and tells listeners. Call it on a blocking thread.
+    pub fn commit(&self, changes: &doppel_model::ChangeSet) -> Result<doppel_store::Commit, ApiError> {
+        let _one_at_a_time = self.committing.lock().unwrap_or_else(|p| p.into_inner());
+        self.refresh()?;
+        let base = (*self.twin()).clone();
+        let (commit, after) = self.with_store(|store| match store.commit(base, changes) {
+            Ok(done) => Ok(done),
+            Err(doppel_store::Error::Refused(errors)) => Err(ApiError::unprocessable(format!(
+                "the twin refuses the changes: {}",
+                errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+            ))),
+            Err(e) => Err(e.into()),
+        })?;
+        let mut changed = touched(changes);
+        changed.sort();
+        changed.dedup();
+        *self.twin.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(after);
+        let _ = self.events.send(Event::Twin { version: commit.version, changed });
+        Ok(commit)
     }
+}
+
+/// The entities a ChangeSet touches (both ends of relations).
+pub fn touched(changes: &doppel_model::ChangeSet) -> Vec<Key> {
+    let mut keys = Vec::new();
+    for change in &changes.changes {
+        match change {
+            Change::AddEntity(e) | Change::UpdateEntity(e) => keys.push(e.key.clone()),
+            Change::RemoveEntity(k) => keys.push(k.clone()),
+            Change::AddRelation(r) | Change::UpdateRelation(r) => keys.extend([r.from.clone(), r.to.clone()]),
+            Change::RemoveRelation(k) => keys.extend([k.from.clone(), k.to.clone()]),
+        }
+    }
+    keys
 }

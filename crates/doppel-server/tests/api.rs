@@ -32,6 +32,9 @@ impl Drop for Server {
     }
 }
 
+/// The end of the fixture's telemetry: 2026-11-24T20:00Z.
+const UNTIL_MS: i64 = 1_795_550_400_000;
+
 /// The scope of the `scoped` token: what holds personal or card data.
 const SCOPE: &[&str] = &["label:data-classification", "label:pci-scope"];
 
@@ -41,12 +44,22 @@ fn start(limits: Limits) -> Server {
     let shop = doppel_testkit::shop::shop();
     let mut store = SqliteStore::open(&store_path).unwrap();
     store.commit(Twin::new(), &doppel_model::diff(&Twin::new(), &shop)).unwrap();
-    let samples: Vec<doppel_store::Sample> = (0..48)
-        .map(|i| doppel_store::Sample {
-            entity: "service/cart".parse().unwrap(),
-            attribute: "request_rate_rps".into(),
-            ts_ms: 1_700_000_000_000 + i * 300_000,
-            value: 10.0 + (i % 12) as f64,
+    // Two weeks of the shop's telemetry, growing 60% a week: an objective breaks ahead.
+    let telemetry = doppel_foresight::telemetry::TelemetryConfig {
+        days: 14,
+        growth_per_week: 0.6,
+        ..doppel_foresight::telemetry::TelemetryConfig::shop(UNTIL_MS)
+    };
+    let samples: Vec<doppel_store::Sample> = doppel_foresight::telemetry::generate(&shop, &telemetry)
+        .unwrap()
+        .into_iter()
+        .flat_map(|g| {
+            g.samples.into_iter().map(move |(ts_ms, value)| doppel_store::Sample {
+                entity: g.entity.clone(),
+                attribute: g.attribute.clone(),
+                ts_ms,
+                value,
+            })
         })
         .collect();
     store.append_samples(&samples).unwrap();
@@ -137,7 +150,10 @@ fn sample(server: &Server, method: &str, path: &str, role: Role) -> (String, Opt
     let path = match path {
         "/entities/{key}" => "/entities/service/cart".to_string(),
         "/history/{version}" => "/history/1".to_string(),
-        "/series/{key}/{attribute}" => "/series/service/cart/request_rate_rps".to_string(),
+        "/series/{key}/{attribute}" => "/series/datastore/orders-db/disk_used_bytes".to_string(),
+        "/forecast/{key}/{attribute}" => "/forecast/datastore/orders-db/disk_used_bytes?horizon=3d".to_string(),
+        "/anomalies" => "/anomalies?since=6h".to_string(),
+        "/predictions" => "/predictions?horizon=7d".to_string(),
         "/graph" => "/graph?root=service/checkout".to_string(),
         "/diff" => "/diff?from=0&to=head".to_string(),
         "/jobs/{id}" => {
@@ -155,6 +171,14 @@ fn sample(server: &Server, method: &str, path: &str, role: Role) -> (String, Opt
         ("POST", "/what-if") => Some(r#"{"fail": ["service/payment"], "at": "peak"}"#.to_string()),
         ("POST", "/jobs/spof") => Some(r#"{"only": "kind:datastore", "verify": 1}"#.to_string()),
         ("POST", "/jobs/availability") => Some(r#"{"samples": 1000}"#.to_string()),
+        ("POST", "/perf") => Some(r#"{"load": "2x", "replicas": {"service/cart": 4}}"#.to_string()),
+        ("POST", "/capacity") => Some(r#"{"target": "2x"}"#.to_string()),
+        ("POST", "/jobs/simulate") => Some(r#"{"horizon_s": 30, "replications": 2}"#.to_string()),
+        ("POST", "/changesets") => Some(
+            r#"{"files": [{"path": "new.yaml", "text": "entities:\n  - kind: external\n    name: new-api\n"}], "dry_run": true}"#
+                .to_string(),
+        ),
+        ("POST", "/remediations/apply") => Some(r#"{"horizon": "14d", "dry_run": true}"#.to_string()),
         ("POST", "/tokens") => Some(r#"{"name": "made", "role": "viewer", "expires_in_s": 60}"#.to_string()),
         ("POST", _) => Some("{}".to_string()),
         _ => None,
@@ -280,6 +304,19 @@ fn a_scoped_token_sees_nothing_outside_its_scope() {
         assert_no_leak(body, &text, &hidden);
         assert!(text.contains("service/payment") || text.contains("service/checkout"), "{text}");
     }
+    // Performance answers cover the whole estate's model, and show only the scope.
+    for (path, body) in
+        [("/perf", r#"{"load": "2x", "replicas": {"service/payment": 5}}"#), ("/capacity", r#"{"target": "3x"}"#)]
+    {
+        let (status, text) = call(&server, "POST", path, token, Some(body));
+        assert_eq!(status, 200, "{path}: {text}");
+        assert_no_leak(path, &text, &hidden);
+    }
+    let (status, text) = call(&server, "GET", "/curves?max=3&steps=6", token, None);
+    assert_eq!(status, 200, "{text}");
+    assert_no_leak("curves", &text, &hidden);
+    let (status, text) = call(&server, "POST", "/perf", token, Some(r#"{"replicas": {"service/cart": 5}}"#));
+    assert_eq!(status, 404, "replicas of what it cannot see: {text}");
     // What lies outside is absent, in the same words as what does not exist.
     let (s1, outside) = call(&server, "GET", "/entities/service/cart", token, None);
     let (s2, missing) = call(&server, "GET", "/entities/service/no-such-thing", token, None);
@@ -292,8 +329,14 @@ fn a_scoped_token_sees_nothing_outside_its_scope() {
     let (status, text) = call(&server, "POST", "/what-if", token, Some(r#"{"fail": ["kind:zone"]}"#));
     assert_eq!(status, 404, "a selector reaching outside is refused: {text}");
     assert_no_leak("selector", &text, &hidden);
-    let (status, text) = call(&server, "GET", "/series/service/cart/request_rate_rps", token, None);
+    let (status, text) = call(&server, "GET", "/series/datastore/orders-db/disk_used_bytes", token, None);
     assert_eq!(status, 404, "{text}");
+    // Predictions cover the whole estate; a scoped token sees the risks in its scope only.
+    for path in ["/predictions?horizon=7d", "/anomalies?since=1d", "/rca", "/curves"] {
+        let (status, text) = call(&server, "GET", path, token, None);
+        assert_eq!(status, 200, "{path}: {text}");
+        assert_no_leak(path, &text, &hidden);
+    }
     assert_no_leak("series", &text, &hidden);
     // Jobs: the sweep fails only what the token sees, and its report names nothing else.
     let (status, text) = call(&server, "POST", "/jobs/spof", token, Some(r#"{"verify": 1}"#));
@@ -473,4 +516,38 @@ fn serving_without_tokens_is_refused_off_loopback() {
     assert!(doppel_server::check(&config("127.0.0.1:7878", true)).is_ok());
     assert!(doppel_server::check(&config("[::1]:7878", true)).is_ok());
     assert!(doppel_server::check(&config("0.0.0.0:7878", false)).is_ok());
+}
+
+#[test]
+fn an_operator_applies_the_checked_fix_and_estate_files() {
+    let server = start(Limits { rate_per_s: 0.0, ..Limits::default() });
+    let operator = Some(server.tokens["operator"].as_str());
+    let (status, text) = call(&server, "POST", "/remediations/apply", operator, Some(r#"{"horizon": "14d"}"#));
+    assert_eq!(status, 200, "{text}");
+    let applied = json(&text);
+    assert_eq!(applied["changed"], true, "{text}");
+    assert_eq!(applied["commit"]["version"], 2, "{text}");
+    assert_eq!(applied["risk"]["kind"], "slo", "{text}");
+    let (_, text) = call(&server, "GET", "/history", operator, None);
+    let history = json(&text);
+    assert_eq!(history[0]["source"], "remediation", "{text}");
+    assert_eq!(history[0]["author"], "operator", "{text}");
+    // The fix's replicas are in the twin now.
+    let (workload, _, needed) = {
+        let r = &applied["risk"]["remedy"]["replicas"][0];
+        (r[0].as_str().unwrap().to_string(), r[1].as_u64().unwrap(), r[2].as_u64().unwrap())
+    };
+    let (_, text) = call(&server, "GET", &format!("/entities/{workload}"), operator, None);
+    assert_eq!(json(&text)["spec"]["replicas"], needed, "{text}");
+    let body = r#"{"files": [{"path": "new.yaml", "text": "entities:\n  - kind: external\n    name: new-api\n"}]}"#;
+    let (status, text) = call(&server, "POST", "/changesets", operator, Some(body));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(json(&text)["version"], 3, "{text}");
+    assert_eq!(call(&server, "GET", "/entities/external/new-api", operator, None).0, 200);
+    let bad = r#"{"files": [{"path": "bad.yaml", "text": "entities:\n  - kind: external\n    nmae: x\n"}]}"#;
+    let (status, text) = call(&server, "POST", "/changesets", operator, Some(bad));
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("nmae") && text.contains("bad.yaml line 3"), "{text}");
+    let (_, text) = call(&server, "GET", "/twin", operator, None);
+    assert_eq!(json(&text)["version"], 3, "a refused change changes nothing: {text}");
 }

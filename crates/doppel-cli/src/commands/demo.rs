@@ -288,7 +288,7 @@ fn capacity_question(twin: &Twin) -> Result<()> {
     let hour = doppel_resilience::engine::peak_hour(&topo);
     let options = doppel_resilience::behaviour::PerfOptions { hour: Some(hour), ..Default::default() };
     let model = doppel_resilience::behaviour::PerfModel::build(&topo, &options);
-    let plan = super::perf::Plan::new(&model, 3.0)?;
+    let plan = doppel_resilience::answers::Plan::new(&model, 3.0).map_err(|e| crate::exit::invalid(e.to_string()))?;
     match &plan.saturation {
         Some(s) => anstream::println!(
             "  With today's replicas the latency objectives hold up to {BOLD}{:.2}x{BOLD:#} the peak; just above: {}.",

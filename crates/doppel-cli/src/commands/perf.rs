@@ -8,13 +8,14 @@ use crate::args::{AtArgs, PerfArgs, PerfFailArgs, SimArgs};
 use crate::exit;
 use crate::output::{BAD, BOLD, DIM, GOOD, Output};
 use anyhow::Result;
-use doppel_model::{Key, Kind, Spec, TwinView};
+use doppel_model::TwinView;
 use doppel_perf::PerfError;
-use doppel_perf::analytic::{Solution, solve, solve_failing};
-use doppel_perf::capacity::{Saturation, Scalable, first_breach, replicas_needed, saturation, scaled};
+use doppel_perf::analytic::{Solution, solve_failing};
+use doppel_perf::capacity::first_breach;
 use doppel_perf::sim::{Estimate, SimConfig, SimReport, run};
 use doppel_resilience::Scenario;
 use doppel_resilience::Topology;
+use doppel_resilience::answers::{Plan, SetError, capacity_json, perf_json, set_option};
 use doppel_resilience::behaviour::{PerfModel, PerfOptions};
 use doppel_resilience::report::duration;
 use doppel_resilience::scenario::{Load, Overrides};
@@ -34,7 +35,10 @@ fn options(twin: &impl TwinView, args: &PerfArgs, out: &Output) -> Result<(Topol
     let topo = Topology::build(twin);
     let mut options = PerfOptions { load: load.factor, hour: load.hour(&topo), ..PerfOptions::default() };
     for change in &args.set {
-        apply_set(twin, &topo, change, &mut options)?;
+        set_option(twin, &topo, change, &mut options).map_err(|e| match e {
+            SetError::Usage(m) => exit::usage(m),
+            SetError::Invalid(m) => exit::invalid(m),
+        })?;
     }
     Ok((topo, options, load))
 }
@@ -138,64 +142,6 @@ fn follow(
     let mut text: Vec<String> = failure.faults.fail.iter().map(|f| format!("--fail {f}")).collect();
     text.extend(failure.faults.degrade.iter().map(|d| format!("--degrade {d}")));
     Ok(Followed { text: text.join(" "), moments, chosen, worst })
-}
-
-/// Reads one `--set KIND:TARGET=VALUE`.
-fn apply_set(twin: &impl TwinView, topo: &Topology, text: &str, options: &mut PerfOptions) -> Result<()> {
-    let usage = || {
-        exit::usage(format!(
-            "--set `{text}`: expected replicas:SERVICE=N, speed:SERVICE=FACTOR, instance:SERVICE=TYPE or latency:TARGET=MS"
-        ))
-    };
-    let (what, rest) = text.split_once(':').ok_or_else(usage)?;
-    let (target, value) = rest.split_once('=').ok_or_else(usage)?;
-    let key: Key = if target.contains('/') { target.parse() } else { Key::new(Kind::Service, target) }
-        .map_err(|e| exit::usage(format!("--set `{text}`: {e}")))?;
-    if !topo.stations.iter().any(|s| s.key == key) {
-        return Err(exit::invalid(format!(
-            "--set `{text}`: {key} is not a service, datastore, queue or outside service of the twin (see `doppel show kind:service`)"
-        )));
-    }
-    let number = |v: &str| -> Result<f64> {
-        v.trim()
-            .trim_end_matches("ms")
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-            .ok_or_else(|| exit::usage(format!("--set `{text}`: `{v}` is not a number of at least 0")))
-    };
-    match what {
-        "replicas" => {
-            let n = number(value)?;
-            if n.fract() != 0.0 || n > f64::from(u32::MAX) {
-                return Err(exit::usage(format!("--set `{text}`: replicas are a whole number")));
-            }
-            options.replicas.insert(key, n as u32);
-        }
-        "speed" => {
-            let f = number(value)?;
-            if f == 0.0 {
-                return Err(exit::usage(format!(
-                    "--set `{text}`: a speed factor is above 0 (1.0 is the reference core)"
-                )));
-            }
-            options.speed.insert(key, f);
-        }
-        "instance" => {
-            let it = Key::new(Kind::InstanceType, value).map_err(|e| exit::usage(format!("--set `{text}`: {e}")))?;
-            let Some(Spec::InstanceType(spec)) = twin.entity(&it).map(|e| &e.spec) else {
-                return Err(exit::invalid(format!(
-                    "--set `{text}`: no instance type `{value}` in the twin (see `doppel show kind:instance-type`)"
-                )));
-            };
-            options.speed.insert(key, spec.speed_factor.unwrap_or(1.0));
-        }
-        "latency" => {
-            options.added_latency.insert(key, number(value)?);
-        }
-        _ => return Err(usage()),
-    }
-    Ok(())
 }
 
 fn ms(v: f64) -> String {
@@ -515,100 +461,6 @@ pub fn perf(
     Ok(())
 }
 
-fn perf_json(
-    model: &PerfModel,
-    load: &Load,
-    solution: &Result<Solution, doppel_perf::PerfError>,
-    sim: Option<&SimReport>,
-) -> serde_json::Value {
-    let net = &model.network;
-    let est = |e: &Estimate| json!({"mean": e.mean, "half_width_95": e.half_width});
-    let entries: Vec<_> = net
-        .sources
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let endpoint = &net.endpoints[s.endpoint as usize];
-            let analytic = solution.as_ref().ok().map(|x| {
-                let e = &x.entries[i];
-                json!({"mean_ms": e.mean_ms, "p50_ms": e.p50_ms, "p90_ms": e.p90_ms, "p99_ms": e.p99_ms,
-                       "ok_share": e.ok_share})
-            });
-            let simulated = sim.map(|r| {
-                let e = &r.entries[i];
-                json!({"mean_ms": est(&e.mean_ms), "p50_ms": est(&e.p50_ms), "p99_ms": est(&e.p99_ms),
-                       "error_rate": est(&e.error_rate), "throughput_rps": est(&e.throughput_rps)})
-            });
-            json!({"endpoint": endpoint.name, "rate_rps": s.rate_rps, "slo_p99_ms": endpoint.slo.p99_ms,
-                   "analytic": analytic, "simulated": simulated})
-        })
-        .collect();
-    let stations: Vec<_> = net
-        .stations
-        .iter()
-        .enumerate()
-        .map(|(s, st)| {
-            let analytic = solution.as_ref().ok().map(|x| {
-                let a = &x.stations[s];
-                json!({"arrival_rps": a.arrival_rps, "utilisation": a.utilisation, "mean_wait_ms": a.mean_wait_ms})
-            });
-            json!({"station": st.name, "replicas": model.replicas[s], "servers": st.servers, "analytic": analytic,
-                   "simulated": sim.map(|r| json!({"utilisation": est(&r.stations[s].utilisation),
-                                                   "dropped_rps": est(&r.stations[s].dropped_rps)}))})
-        })
-        .collect();
-    json!({
-        "load": load.text(),
-        "error": solution.as_ref().err().map(|e| e.to_string()),
-        "bottleneck": solution.as_ref().ok().and_then(|s| s.bottleneck).map(|b| net.stations[b].name.clone()),
-        "entries": entries,
-        "stations": stations,
-        "notes": model.notes,
-    })
-}
-
-/// The capacity answer for a model: how far its load can grow, and the replicas each
-/// service needs at a target factor.
-pub(super) struct Plan {
-    /// The saturation point (`None`: beyond 1000x).
-    pub saturation: Option<Saturation>,
-    /// The services whose replicas may change.
-    pub scalable: Vec<Scalable>,
-    /// Replicas per scalable service at the target, or why none will do.
-    pub needed: Result<Vec<u32>, PerfError>,
-    /// The queueing answer at the target with those replicas.
-    pub at_target: Option<Solution>,
-}
-
-impl Plan {
-    /// Searches both answers.
-    pub(super) fn new(model: &PerfModel, factor: f64) -> Result<Plan> {
-        let net = &model.network;
-        let saturation = saturation(net, 1000.0).map_err(|e| exit::invalid(e.to_string()))?;
-        let scalable: Vec<Scalable> = (0..net.stations.len())
-            .filter_map(|s| {
-                model.replicas[s].map(|r| Scalable { station: s, per_replica: model.concurrency[s], replicas: r })
-            })
-            .collect();
-        let target = scaled(net, factor);
-        let needed = replicas_needed(&target, &scalable, 10_000);
-        let at_target = needed.as_ref().ok().and_then(|r| {
-            let mut n = target.clone();
-            for (sc, &k) in scalable.iter().zip(r) {
-                n.stations[sc.station].servers = k * sc.per_replica;
-            }
-            solve(&n).ok()
-        });
-        Ok(Plan { saturation, scalable, needed, at_target })
-    }
-
-    /// The on-demand price per hour of going from today's replicas to `k` of scalable `i`.
-    pub(super) fn added_cost(&self, model: &PerfModel, i: usize, k: u32) -> Option<f64> {
-        let sc = &self.scalable[i];
-        model.usd_per_replica_hour[sc.station].map(|p| p * (f64::from(k) - f64::from(sc.replicas)))
-    }
-}
-
 /// Runs `doppel capacity`.
 pub fn capacity(store: &Path, args: &PerfArgs, target: &str, at: &AtArgs, out: &Output) -> Result<()> {
     let (_store, twin) = read_twin(store, at_of(at)?, out)?;
@@ -619,20 +471,10 @@ pub fn capacity(store: &Path, args: &PerfArgs, target: &str, at: &AtArgs, out: &
     let factor = target_load.factor;
     let net = &model.network;
     let spinner = out.spinner("searching the saturation point and the replicas needed");
-    let plan = Plan::new(&model, factor)?;
+    let plan = Plan::new(&model, factor).map_err(|e| exit::invalid(e.to_string()))?;
     spinner.finish_and_clear();
     if out.json {
-        return out.print_json(&json!({
-            "load": load.text(),
-            "saturation_factor": plan.saturation.as_ref().map(|s| s.factor),
-            "breaks_first": plan.saturation.as_ref().map(|s| s.breaks.clone()),
-            "target_factor": factor,
-            "error": plan.needed.as_ref().err().map(|e| e.to_string()),
-            "replicas": plan.needed.as_ref().ok().map(|r| plan.scalable.iter().zip(r).enumerate().map(|(i, (sc, &k))| json!({
-                "service": net.stations[sc.station].name, "now": sc.replicas, "needed": k,
-                "usd_per_hour_added": plan.added_cost(&model, i, k),
-            })).collect::<Vec<_>>()),
-        }));
+        return out.print_json(&capacity_json(&model, &load, factor, &plan));
     }
     anstream::println!(
         "{BOLD}Capacity{BOLD:#} from {}  {DIM}(queueing model; objectives: each entry point's latency SLOs){DIM:#}",

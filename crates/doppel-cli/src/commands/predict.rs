@@ -7,11 +7,10 @@ use crate::exit;
 use crate::output::{BOLD, Output, WARN};
 use anyhow::Result;
 use doppel_foresight::limits::{Limit, limits};
-use doppel_foresight::slo;
+use doppel_foresight::stored::{Risk, crossing_words, history, incidents_since};
 use doppel_model::Key;
 use doppel_predict::forecast::{Forecast, forecast};
-use doppel_predict::saturation::{Crossing, time_to_limit};
-use doppel_predict::{PredictError, Series};
+use doppel_predict::saturation::time_to_limit;
 use doppel_store::{At, SeriesInfo, SqliteStore, Store};
 use serde::Serialize;
 use std::path::Path;
@@ -45,39 +44,6 @@ fn find_series<'s>(all: &'s [SeriesInfo], name: &str) -> Result<&'s SeriesInfo> 
     Err(exit::not_found(format!(
         "no stored series `{name}` (expected ENTITY.ATTRIBUTE, such as datastore/orders-db.disk_used_bytes){hint}"
     )))
-}
-
-/// The series' samples on their own grid: the median gap between samples, at least a
-/// second.
-fn history(store: &SqliteStore, entity: &Key, attribute: &str) -> Result<Series, PredictError> {
-    let samples = store
-        .samples(entity, attribute, i64::MIN, i64::MAX)
-        .map_err(|e| PredictError::Invalid(format!("cannot read {entity}.{attribute}: {e}")))?;
-    Series::from_samples(&samples, step_of(&samples))
-}
-
-/// A time ahead, as people say it: `in 6.2 days`, `in 5 hours`.
-fn ahead(from_ms: i64, at_ms: i64) -> String {
-    let hours = (at_ms - from_ms) as f64 / HOUR_MS as f64;
-    if hours < 0.0 {
-        "already".into()
-    } else if hours < 48.0 {
-        format!("in {hours:.0} hours")
-    } else {
-        format!("in {:.1} days", hours / 24.0)
-    }
-}
-
-/// The crossing of a limit, in words: `in 9.1 days (90% interval 7.8 to 10.9 days)`.
-fn crossing_words(c: &Crossing, now_ms: i64, level: f64) -> String {
-    let days = |ms: i64| (ms - now_ms) as f64 / DAY_MS as f64;
-    let latest = c.latest_ms.map_or("later".to_string(), |l| format!("{:.1}", days(l)));
-    format!(
-        "{} ({:.0}% interval {:.1} to {latest} days)",
-        ahead(now_ms, c.at_ms),
-        level * 100.0,
-        days(c.earliest_ms).max(0.0)
-    )
 }
 
 /// One forecast, as JSON.
@@ -203,25 +169,8 @@ pub fn forecast_cmd(
     Ok(())
 }
 
-/// One predicted risk.
-#[derive(Debug, Clone, Serialize)]
-pub struct Risk {
-    /// When it bites, ms since the epoch.
-    pub at_ms: i64,
-    /// Earliest and latest plausible times, where known.
-    pub interval_ms: Option<(i64, Option<i64>)>,
-    /// What it is: `saturation`, `slo`.
-    pub kind: &'static str,
-    /// What it concerns.
-    pub subject: String,
-    /// In words.
-    pub what: String,
-    /// What prevents it, where known.
-    pub fix: Option<String>,
-}
-
-/// Every risk within `horizon_ms`: limits the forecasts cross and the first SLO breach at
-/// the forecast load, soonest first.
+/// Every risk within `horizon_ms`, soonest first, with a progress bar; series that
+/// could not be forecast are listed as hints.
 pub fn risks(
     store: &SqliteStore,
     twin: &doppel_model::Twin,
@@ -229,133 +178,32 @@ pub fn risks(
     level: f64,
     out: &Output,
 ) -> Result<Vec<Risk>> {
-    let all = store.series()?;
-    let have =
-        |entity: &Key, attribute: &str| all.iter().any(|s| s.entity == entity.to_string() && s.attribute == attribute);
-    let bounded: Vec<Limit> = limits(twin).into_iter().filter(|l| have(&l.entity, l.attribute)).collect();
-    let entries = slo::entries(twin);
-    let bar = out.progress((bounded.len() + entries.len()) as u64, "forecasting");
-    let mut risks = Vec::new();
-    let mut problems = Vec::new();
-    for l in &bounded {
-        bar.inc(1);
-        let crossing = history(store, &l.entity, l.attribute)
-            .and_then(|h| time_to_limit(&h, l.value, horizon_ms, level).map(|c| (h, c)));
-        match crossing {
-            Ok((h, Some(c))) if c.at_ms <= h.end_ms() + horizon_ms => {
-                let unit = unit_of(l.attribute);
-                risks.push(Risk {
-                    at_ms: c.at_ms,
-                    interval_ms: Some((c.earliest_ms, c.latest_ms)),
-                    kind: "saturation",
-                    subject: format!("{}.{}", l.entity, l.attribute),
-                    what: format!(
-                        "{} on {} reaches its limit ({}) {}: {}",
-                        l.resource.noun(),
-                        l.entity,
-                        human(l.value, unit),
-                        crossing_words(&c, h.end_ms(), level),
-                        l.resource.outcome()
-                    ),
-                    fix: None,
-                });
-            }
-            Ok(_) => {}
-            Err(e) => problems.push(format!("{}.{}: {e}", l.entity, l.attribute)),
-        }
-    }
-    // The entry points' load, hourly over the horizon.
-    let mut rates = Vec::with_capacity(entries.len());
-    let mut start = None;
-    for e in &entries {
-        bar.inc(1);
-        if !have(&e.entity, &e.attribute) {
-            rates.push(None);
-            continue;
-        }
-        match history(store, &e.entity, &e.attribute).and_then(|h| {
-            let hourly = h.resample(h.step_ms * ((HOUR_MS + h.step_ms - 1) / h.step_ms))?;
-            forecast(&hourly, horizon_ms, level)
-        }) {
-            Ok(f) => {
-                let first = *start.get_or_insert(f.start_ms);
-                // Onto the first forecast's grid, by the nearest earlier value.
-                let grid: Vec<(i64, f64)> = (0..f.len())
-                    .map(|i| {
-                        let t = first + i as i64 * f.step_ms;
-                        let j = ((t - f.start_ms).div_euclid(f.step_ms)).clamp(0, f.len() as i64 - 1) as usize;
-                        (t, f.mean[j])
-                    })
-                    .collect();
-                rates.push(Some(grid));
-            }
-            Err(err) => {
-                problems.push(format!("{}.{}: {err}", e.entity, e.attribute));
-                rates.push(None);
-            }
-        }
-    }
+    let bar = out.progress(0, "forecasting");
+    let found = doppel_foresight::stored::risks(store, twin, horizon_ms, level, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .map_err(exit::invalid)?;
     bar.finish_and_clear();
-    let len = rates.iter().flatten().map(Vec::len).min().unwrap_or(0);
-    for r in rates.iter_mut().flatten() {
-        r.truncate(len);
-    }
-    if let Some(b) = slo::first_breach_ahead(twin, &rates).map_err(exit::invalid)? {
-        let fix = b.fix.as_ref().map(|f| {
-            let what: Vec<String> =
-                f.replicas.iter().map(|(k, now, need)| format!("{k} {now} -> {need} replicas")).collect();
-            let cost = f.usd_per_hour.map_or(String::new(), |c| format!(" (+${c:.2} per hour)"));
-            let checked = if f.checked { "checked on a fork: every objective holds" } else { "not enough on its own" };
-            format!("{}{cost}; {checked}", what.join(", "))
-        });
-        risks.push(Risk {
-            at_ms: b.at_ms,
-            interval_ms: None,
-            kind: "slo",
-            subject: b.what.split(':').next().unwrap_or_default().to_string(),
-            what: format!("{} at the forecast load ({:.2}x today's peak)", b.what, b.load_vs_peak),
-            fix,
-        });
-    }
-    // Model drift now: the last 15 minutes against the model at their load, confirmed when
-    // the two windows before diverged the same way.
-    if let Some(newest) = all.iter().map(|s| s.last_ms).max() {
-        let quarter = 15 * 60_000;
-        let series = by_name(store)?;
-        let drifted = |end: i64| -> Result<Vec<doppel_predict::drift::Divergence>> {
-            let mean = window_mean(&series, end - quarter, end);
-            let quiet = |_: &Key, _: &str| None;
-            doppel_foresight::rca::drift(twin, &doppel_foresight::rca::Window { mean: &mean, anomaly: &quiet })
-                .map_err(exit::invalid)
-        };
-        let now = drifted(newest)?;
-        let before = [drifted(newest - quarter)?, drifted(newest - 2 * quarter)?];
-        for d in now {
-            let same = |list: &[doppel_predict::drift::Divergence]| {
-                list.iter()
-                    .any(|b| b.subject == d.subject && b.metric == d.metric && (b.ratio > 0.0) == (d.ratio > 0.0))
-            };
-            let confirmed = before.iter().all(|b| same(b));
-            let unit = if d.metric == doppel_predict::drift::Metric::Latency { " ms" } else { "" };
-            risks.push(Risk {
-                at_ms: newest,
-                interval_ms: None,
-                kind: "drift",
-                subject: d.subject.clone(),
-                what: d.message(unit),
-                fix: Some(if confirmed {
-                    "confirmed over 45 minutes: recalibrate (`doppel calibrate --window 2700 --apply`) or find what changed".into()
-                } else {
-                    "not yet confirmed (seen in the last 15 minutes only)".into()
-                }),
-            });
-        }
-    }
-    for p in problems {
+    for p in &found.not_forecast {
         out.hint(&format!("not forecast: {p}"));
     }
-    risks.sort_by_key(|r| r.at_ms);
-    Ok(risks)
+    Ok(found.risks)
+}
+
+/// The root-cause answer for the window ending at `at_ms`.
+pub fn explain_at(
+    store: &SqliteStore,
+    twin: &doppel_model::Twin,
+    at_ms: i64,
+    window_ms: i64,
+) -> Result<doppel_foresight::rca::Explanation> {
+    doppel_foresight::stored::explain_at(store, twin, at_ms, window_ms).map_err(exit::invalid)
+}
+
+/// The newest incident on an entry point's latency since `since_ms`: when it began.
+pub fn latest_slowdown(store: &SqliteStore, twin: &doppel_model::Twin, since_ms: i64) -> Result<Option<i64>> {
+    doppel_foresight::stored::latest_slowdown(store, twin, since_ms).map_err(exit::invalid)
 }
 
 /// Runs `doppel predict`.
@@ -405,56 +253,25 @@ pub fn print_risks(risks: &[Risk], horizon: &str, out: &Output) {
     anstream::println!("{BOLD}{}{BOLD:#} risk(s) within {horizon}, soonest first.", risks.len());
 }
 
-/// A stored series: its entity, attribute and samples.
-type Stored = (Key, String, Vec<(i64, f64)>);
-
-/// Every stored series with its samples, those of `entity` only when given.
-fn all_series(store: &SqliteStore, entity: Option<&Key>) -> Result<Vec<Stored>> {
-    let mut out = Vec::new();
-    for info in store.series()? {
-        let Ok(key) = info.entity.parse::<Key>() else { continue };
-        if entity.is_some_and(|e| *e != key) {
-            continue;
-        }
-        let samples = store.samples(&key, &info.attribute, i64::MIN, i64::MAX)?;
-        out.push((key, info.attribute, samples));
-    }
-    Ok(out)
-}
-
-/// The median gap between samples, at least a second.
-fn step_of(samples: &[(i64, f64)]) -> i64 {
-    let mut gaps: Vec<i64> = samples.windows(2).map(|w| w[1].0 - w[0].0).filter(|&g| g > 0).collect();
-    gaps.sort_unstable();
-    gaps.get(gaps.len() / 2).copied().unwrap_or(60_000).max(1000)
-}
-
 /// Runs `doppel anomalies`.
 pub fn anomalies(store_path: &Path, since: &str, entity: Option<&str>, out: &Output) -> Result<()> {
-    use doppel_foresight::anomalies::{THRESHOLD, incidents};
+    use doppel_foresight::anomalies::THRESHOLD;
     let since_ms = (duration("since", since)? * 1000.0) as i64;
     let (store, twin) = read_twin(store_path, At::Head, out)?;
     let entity = entity.map(|e| super::existing_key(&twin, e)).transpose()?;
-    let series = all_series(&store, entity.as_ref())?;
-    if series.is_empty() {
+    let spinner = out.spinner("scoring every series");
+    let found = incidents_since(&store, entity.as_ref(), since_ms).map_err(exit::invalid)?;
+    spinner.finish_and_clear();
+    if found.series == 0 {
         return Err(exit::not_found("no stored series to look at: `doppel observe` or `doppel sync` store some"));
     }
-    let newest = series.iter().filter_map(|s| s.2.last().map(|p| p.0)).max().unwrap_or(0);
-    let bar = out.progress(series.len() as u64, "scoring");
-    let mut found = Vec::new();
-    for (key, attribute, samples) in &series {
-        bar.inc(1);
-        found.extend(incidents(key, attribute, samples, step_of(samples), newest - since_ms, THRESHOLD));
-    }
-    bar.finish_and_clear();
-    found.sort_by(|a, b| b.from_ms.cmp(&a.from_ms).then(b.score.total_cmp(&a.score)));
+    let (series, newest, found) = (found.series, found.since_ms + since_ms, found.incidents);
     if out.json {
-        return out.print_json(
-            &serde_json::json!({"since_ms": newest - since_ms, "series": series.len(), "incidents": found}),
-        );
+        return out
+            .print_json(&serde_json::json!({"since_ms": newest - since_ms, "series": series, "incidents": found}));
     }
     if found.is_empty() {
-        out.success(&format!("nothing anomalous in {} series over the last {since}", series.len()));
+        out.success(&format!("nothing anomalous in {} series over the last {since}", series));
         return Ok(());
     }
     let mut table = out.table(&["from", "to", "series", "what", "value", "expected", "score"]);
@@ -474,60 +291,9 @@ pub fn anomalies(store_path: &Path, since: &str, entity: Option<&str>, out: &Out
     anstream::println!(
         "{BOLD}{}{BOLD:#} incident(s) in {} series over the last {since}, newest first (score at least {THRESHOLD}).",
         found.len(),
-        series.len()
+        series
     );
     Ok(())
-}
-
-/// Stored series by (entity, attribute).
-type ByName = std::collections::HashMap<(String, String), Vec<(i64, f64)>>;
-
-/// Every stored series by (entity, attribute).
-fn by_name(store: &SqliteStore) -> Result<ByName> {
-    Ok(all_series(store, None)?.into_iter().map(|(k, a, s)| ((k.to_string(), a), s)).collect())
-}
-
-/// A series' mean over `[from, to]`, where it has samples there.
-fn window_mean(series: &ByName, from: i64, to: i64) -> impl Fn(&Key, &str) -> Option<f64> + '_ {
-    move |k: &Key, a: &str| {
-        let s = series.get(&(k.to_string(), a.to_string()))?;
-        let inside: Vec<f64> = s.iter().filter(|p| (from..=to).contains(&p.0)).map(|p| p.1).collect();
-        (!inside.is_empty()).then(|| inside.iter().sum::<f64>() / inside.len() as f64)
-    }
-}
-
-/// The root-cause answer for the window ending at `at_ms`.
-pub fn explain_at(
-    store: &SqliteStore,
-    twin: &doppel_model::Twin,
-    at_ms: i64,
-    window_ms: i64,
-) -> Result<doppel_foresight::rca::Explanation> {
-    use doppel_foresight::anomalies::peak_score;
-    let series = by_name(store)?;
-    let from = at_ms - window_ms;
-    let get = |k: &Key, a: &str| series.get(&(k.to_string(), a.to_string()));
-    let mean = window_mean(&series, from, at_ms);
-    let anomaly = |k: &Key, a: &str| get(k, a).map(|s| peak_score(s, step_of(s), from, at_ms));
-    let window = doppel_foresight::rca::Window { mean: &mean, anomaly: &anomaly };
-    doppel_foresight::rca::explain(twin, &window).map_err(exit::invalid)
-}
-
-/// The newest incident on an entry point's latency since `since_ms`: when it began.
-pub fn latest_slowdown(store: &SqliteStore, twin: &doppel_model::Twin, since_ms: i64) -> Result<Option<i64>> {
-    use doppel_foresight::anomalies::{THRESHOLD, incidents};
-    let mut newest = None;
-    for entry in slo::entries(twin) {
-        let attribute = doppel_resilience::behaviour::series::of(
-            doppel_resilience::behaviour::series::LATENCY_MEAN,
-            &entry.endpoint,
-        );
-        let samples = store.samples(&entry.entity, &attribute, i64::MIN, i64::MAX)?;
-        for i in incidents(&entry.entity, &attribute, &samples, step_of(&samples), since_ms, THRESHOLD) {
-            newest = newest.max(Some(i.from_ms));
-        }
-    }
-    Ok(newest)
 }
 
 /// Runs `doppel rca`.

@@ -25,11 +25,16 @@ pub fn diagnostics(list: &[Diagnostic]) -> ApiError {
         }
         place
     });
+    let many = list.len() > 1;
     let message = list
         .iter()
-        .map(|d| match &d.suggestion {
-            Some(s) => format!("{} (did you mean {s}?)", d.message),
-            None => d.message.clone(),
+        .map(|d| {
+            let text = match &d.suggestion {
+                Some(s) => format!("{} (did you mean {s}?)", d.message),
+                None => d.message.clone(),
+            };
+            // With several problems, each says where it is.
+            if many && d.line > 0 { format!("{} line {}: {text}", d.file, d.line) } else { text }
         })
         .collect::<Vec<_>>()
         .join("; ");
