@@ -77,6 +77,10 @@ export interface Forecast {
   forecast: [number, number, number, number][];
   level: number;
   model: string;
+  /** The entity's limit for this series (a disk's size), if it has one. */
+  limit?: { value: number; resource?: string } | null;
+  /** When the forecast crosses the limit, with its interval. */
+  crossing?: { at_ms: number; earliest_ms: number | null; latest_ms: number | null } | null;
 }
 
 export interface Span {
@@ -174,6 +178,8 @@ export interface Risk {
   subject: string;
   what: string;
   fix: string | { checked?: boolean; [k: string]: unknown } | null;
+  /** The fix as data (an SLO breach): replicas `[workload, now, needed]`, price, whether checked on a fork. */
+  remedy?: { replicas: [string, number, number][]; usd_per_hour: number | null; checked: boolean } | null;
 }
 
 export interface Predictions {

@@ -228,7 +228,9 @@ async function main() {
     }
     assert(key, "no entity of the shop has series after observe --synthetic");
     await page.goto(`${url}/#/entity/${key}`);
-    await page.waitForSelector('[data-testid="forecast-chart"]', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid="forecast-chart"], [data-testid="error"]', { timeout: 60_000 });
+    const err = await page.$('[data-testid="error"]');
+    assert(!err, `error banner: ${err ? await err.textContent() : ""}`);
     const band = await page.$('[data-testid="forecast-chart"] path[data-role="band"]');
     assert(band, "the forecast chart has no band");
     const d = await band.getAttribute("d");

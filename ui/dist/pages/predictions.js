@@ -5,6 +5,11 @@ import { fmtRelative, fmtTime } from "../format.js";
 import { showError } from "../notify.js";
 /** The fix of a risk in words and whether it was checked on a fork of the twin. */
 export function fixOf(r) {
+    if (r.remedy) {
+        const what = r.remedy.replicas.map(([k, now, need]) => `${k} ${now} → ${need} replicas`).join(", ");
+        const cost = r.remedy.usd_per_hour !== null ? ` (+$${r.remedy.usd_per_hour.toFixed(2)} per hour)` : "";
+        return { text: `${what || (typeof r.fix === "string" ? r.fix : "a change")}${cost}`, checked: r.remedy.checked };
+    }
     if (r.fix === null || r.fix === undefined)
         return { text: "No fix proposed.", checked: null };
     if (typeof r.fix === "string") {

@@ -3,7 +3,7 @@
 import { get, keyPath } from "../api.js";
 import { lineChart } from "../chart.js";
 import { empty, entityLink, h, spinner, stateBadge } from "../dom.js";
-import { fmtNumber, fmtTime, unitOf } from "../format.js";
+import { fmtNumber, fmtTime, fmtValue, unitOf } from "../format.js";
 import { showError } from "../notify.js";
 import type { Route } from "../router.js";
 import type { Entity, Forecast, Series, SeriesInfo } from "../types.js";
@@ -66,6 +66,8 @@ export async function renderForecast(box: HTMLElement, key: string, attr: string
       yUnit: unit,
       yLabel: unit ? `${attr} (${unit})` : attr,
       now,
+      hlines: f.limit ? [{ y: f.limit.value, label: `limit ${fmtValue(f.limit.value, unit)}` }] : [],
+      vlines: f.crossing && fc.length && f.crossing.at_ms <= fc[fc.length - 1]![0] ? [{ x: f.crossing.at_ms, label: `reaches the limit ${fmtTime(f.crossing.at_ms)}` }] : [],
       testid: "forecast-chart",
       width: 960,
       height: 320,

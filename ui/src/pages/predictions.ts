@@ -8,6 +8,11 @@ import type { Predictions, Risk } from "../types.js";
 
 /** The fix of a risk in words and whether it was checked on a fork of the twin. */
 export function fixOf(r: Risk): { text: string; checked: boolean | null } {
+  if (r.remedy) {
+    const what = r.remedy.replicas.map(([k, now, need]) => `${k} ${now} → ${need} replicas`).join(", ");
+    const cost = r.remedy.usd_per_hour !== null ? ` (+$${r.remedy.usd_per_hour.toFixed(2)} per hour)` : "";
+    return { text: `${what || (typeof r.fix === "string" ? r.fix : "a change")}${cost}`, checked: r.remedy.checked };
+  }
   if (r.fix === null || r.fix === undefined) return { text: "No fix proposed.", checked: null };
   if (typeof r.fix === "string") {
     const checked = /checked on a fork: every objective holds|confirmed/.test(r.fix) ? true : /not enough|not yet confirmed/.test(r.fix) ? false : null;
