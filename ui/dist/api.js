@@ -39,6 +39,9 @@ function roleFrom(body, message) {
         if (typeof v === "string")
             return v;
     }
+    const needs = /needs the (\w+) role/i.exec(message);
+    if (needs?.[1])
+        return needs[1].toLowerCase();
     const words = message.toLowerCase().match(/\b(viewer|analyst|operator|admin)\b/g);
     if (!words)
         return null;

@@ -45,6 +45,8 @@ function roleFrom(body: Record<string, unknown>, message: string): string | null
     const v = body[f];
     if (typeof v === "string") return v;
   }
+  const needs = /needs the (\w+) role/i.exec(message);
+  if (needs?.[1]) return needs[1].toLowerCase();
   const words = message.toLowerCase().match(/\b(viewer|analyst|operator|admin)\b/g);
   if (!words) return null;
   // The needed role is the highest one named ("analyst needed, you are viewer").

@@ -305,6 +305,23 @@ async function main() {
     });
   }
 
+  if (store) {
+    await check("a viewer's what-if says the role it needs", null, async () => {
+      const made = JSON.parse(run("--store", store, "--json", "token", "create", "ui-viewer", "--role", "viewer"));
+      const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+      const p = await ctx.newPage();
+      await p.goto(`${url}/#token=${made.token}`);
+      await p.waitForFunction(() => document.body.dataset.mapDrawn, null, { timeout: 20_000 });
+      await p.goto(`${url}/#/what-if?fail=zone/us-east-1a`);
+      await p.click("#run");
+      const banner = await p.waitForSelector('[data-testid="forbidden"]', { timeout: 10_000 });
+      const text = await banner.textContent();
+      assert(/your role cannot do this/i.test(text) && text.includes("analyst"), `the banner says “${text}”`);
+      await p.screenshot({ path: join(artifacts, `${String(step).padStart(2, "0")}-viewer-forbidden.png`) });
+      await ctx.close();
+    });
+  }
+
   await check("no script errors", null, async () => {
     assert(pageErrors.length === 0, pageErrors.join("; "));
   });
