@@ -96,7 +96,7 @@ export function lineChart(spec) {
         axes.appendChild(s("line", { x1: m.l, x2: W - m.r, y1: f(Y(t)), y2: f(Y(t)), class: "grid" }));
         axes.appendChild(s("text", { x: m.l - 6, y: f(Y(t) + 4), "text-anchor": "end", class: "tick" }, fmtValue(t, spec.yUnit)));
     }
-    const xt = spec.xKind === "time" ? timeTicks(x0, x1) : niceTicks(x0, x1, 8);
+    const xt = spec.xKind === "time" ? timeTicks(x0, x1, Math.max(3, Math.floor(W / 95))) : niceTicks(x0, x1, 8);
     for (const t of xt) {
         axes.appendChild(s("line", { x1: f(X(t)), x2: f(X(t)), y1: H - m.b, y2: H - m.b + 4, class: "axis" }));
         const label = spec.xKind === "time" ? fmtTimeTick(t, x1 - x0) : `${fmtNumber(t)}`;
@@ -118,7 +118,9 @@ export function lineChart(spec) {
     }
     for (const vl of spec.vlines ?? []) {
         svg.appendChild(s("line", { x1: f(X(vl.x)), x2: f(X(vl.x)), y1: m.t, y2: H - m.b, class: "vline" }));
-        svg.appendChild(s("text", { x: f(X(vl.x) + 4), y: m.t + 10, class: "marker-label" }, vl.label));
+        // Labels right of the line, or left of it when the line is in the right part of the plot.
+        const right = X(vl.x) > m.l + (W - m.l - m.r) * 0.6;
+        svg.appendChild(s("text", { x: f(X(vl.x) + (right ? -4 : 4)), y: m.t + 10, "text-anchor": right ? "end" : "start", class: "marker-label" }, vl.label));
     }
     if (spec.now !== undefined) {
         svg.appendChild(s("line", { x1: f(X(spec.now)), x2: f(X(spec.now)), y1: m.t, y2: H - m.b, class: "now", "data-role": "now" }));

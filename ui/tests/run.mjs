@@ -140,6 +140,7 @@ async function canvasStats(page, selector = "canvas.map-canvas") {
 }
 
 async function main() {
+  rmSync(artifacts, { recursive: true, force: true });
   mkdirSync(artifacts, { recursive: true });
   let url = givenUrl;
   let token = givenToken;
