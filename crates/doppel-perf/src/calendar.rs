@@ -53,6 +53,7 @@ impl Calendar {
             stale: None,
         };
         cal.rebuild();
+        cal.free = (0..slots as u32).rev().collect();
         cal
     }
 
@@ -61,7 +62,7 @@ impl Calendar {
         self.ids.len()
     }
 
-    /// Works out every internal node again and lists the empty slots.
+    /// Works out every internal node again.
     fn rebuild(&mut self) {
         let slots = self.slots();
         for (leaf, winner) in self.winners[slots..].iter_mut().enumerate() {
@@ -72,7 +73,6 @@ impl Calendar {
             let pick = if self.times[b] < self.times[a] { b } else { a };
             (self.times[node], self.winners[node]) = (self.times[pick], self.winners[pick]);
         }
-        self.free = (0..slots as u32).rev().filter(|&leaf| self.times[slots + leaf as usize] == u64::MAX).collect();
         self.top = (self.times[1], self.winners[1]);
     }
 
@@ -87,6 +87,9 @@ impl Calendar {
         self.ids.resize(2 * slots, 0);
         self.levels += 1;
         self.rebuild();
+        // It grows when no slot is free: the new ones are (not the old ones at `u64::MAX`,
+        // which may be reserved).
+        self.free = (slots as u32..2 * slots as u32).rev().collect();
     }
 
     /// Events waiting.
@@ -163,6 +166,23 @@ impl Calendar {
         };
         let mask = self.slots() - 1;
         self.ids[slot as usize & mask] = id;
+        self.set(slot, time);
+    }
+
+    /// Takes a slot for good for the event `id`, empty until [`Calendar::set_slot`] gives
+    /// it a time; its owner moves it (to `u64::MAX` when it has nothing pending) instead of
+    /// pushing and popping. Returns the slot.
+    pub(crate) fn reserve(&mut self, id: u32) -> u32 {
+        self.settle();
+        let slot = self.free_slot();
+        let mask = self.slots() - 1;
+        self.ids[slot as usize & mask] = id;
+        slot
+    }
+
+    /// Sets a reserved slot's time bits (`u64::MAX`: nothing pending).
+    #[inline(always)]
+    pub(crate) fn set_slot(&mut self, slot: u32, time: u64) {
         self.set(slot, time);
     }
 
