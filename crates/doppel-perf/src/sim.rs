@@ -772,6 +772,84 @@ fn serve(rng: &mut Xoshiro256PlusPlus, heap: &mut Calendar, st: &mut StationStat
     heap.push((now + d).to_bits(), DONE << KIND_SHIFT | f);
 }
 
+/// What is left to do with a served request after [`onward`].
+enum Onward {
+    /// Nothing: it waits at its next station, or it was answered.
+    Done,
+    /// Its steps, on the general path.
+    Drive,
+    /// It is done and answers a caller inside.
+    Finish,
+    /// Its next station, this one, drops it.
+    Drop(usize),
+}
+
+/// Request `f` (its `frame`) has had its own work done: an endpoint with a route sends it
+/// on (or out) here, with `draw` (uniform) picking the route; the others take the general
+/// path. Answering and arriving are spelled out rather than left to `finish` and
+/// `arrive_inline`: through them a completion costs 3.6% more instructions. The parts of
+/// the simulation are borrowed apart, so a caller that holds the frame needs no second
+/// look-up.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn onward(
+    m: &Model,
+    now: f64,
+    frame: &mut Frame,
+    f: u32,
+    draw: u32,
+    stations: &mut [StationState],
+    rng: &mut Xoshiro256PlusPlus,
+    heap: &mut Calendar,
+    entries: &mut [EntryRun],
+    free_frames: &mut Vec<u32>,
+) -> Onward {
+    let ep = &m.endpoints[frame.endpoint as usize];
+    if ep.route_len == 0 {
+        let p = m.error_rates[frame.endpoint as usize];
+        if p > 0.0 && rng.random::<f64>() < p {
+            frame.failed = true;
+        }
+        return Onward::Drive;
+    }
+    let target = if ep.route_len == 1 {
+        m.routes[ep.route_start as usize].here
+    } else {
+        // The high half of `draw * n` picks the slot, the low half is the uniform draw in it.
+        let x = u64::from(draw) * u64::from(ep.route_len);
+        let slot = m.routes[ep.route_start as usize + (x >> 32) as usize];
+        select_unpredictable((x as u32) < slot.threshold, slot.here, slot.alias)
+    };
+    if target == EXIT {
+        if frame.link != NONE {
+            return Onward::Finish;
+        }
+        // Answered (`failed` is never set on a routed request that was served).
+        let r = &mut entries[frame.source as usize];
+        let t = now - frame.origin;
+        r.sum_ms += t;
+        r.histogram.record(t);
+        free_frames.push(f);
+        return Onward::Done;
+    }
+    // A tail call: the same frame goes on to the endpoint drawn.
+    let e = target & !SOFT;
+    frame.endpoint = e;
+    frame.fails_up &= target & SOFT == 0;
+    frame.arrived = now;
+    let ep = &m.endpoints[e as usize];
+    let s = ep.station as usize;
+    let st = &mut stations[s];
+    if st.busy < st.servers {
+        start(rng, heap, st, ep, now, f);
+    } else if st.servers == 0 || st.queue.len() >= st.limit {
+        return Onward::Drop(s);
+    } else {
+        st.queue.push_back((f, e));
+    }
+    Onward::Done
+}
+
 /// Request `f` at endpoint `ep` of station `st` takes a free server.
 #[inline(always)]
 fn start(rng: &mut Xoshiro256PlusPlus, heap: &mut Calendar, st: &mut StationState, ep: &CEndpoint, now: f64, f: u32) {
@@ -1034,7 +1112,8 @@ impl Sim<'_, '_> {
         let x = self.rng.next_u64();
         let k = ((x & 0xffff_ffff) * u64::from(st.busy) >> 32) as usize;
         let f = st.in_service[k];
-        let t = now - self.frames[f as usize].arrived;
+        let frame = &mut self.frames[f as usize];
+        let t = now - frame.arrived;
         st.run.sum_ms += t;
         st.run.histogram.record(t);
         st.next = if let Some((next, _)) = st.queue.pop_front() {
@@ -1052,64 +1131,54 @@ impl Sim<'_, '_> {
             }
         };
         self.heap.set_slot(st.slot, st.next);
-        self.served(f, (x >> 32) as u32);
+        let onward = onward(
+            self.m,
+            now,
+            frame,
+            f,
+            (x >> 32) as u32,
+            &mut self.stations,
+            &mut self.rng,
+            &mut self.heap,
+            &mut self.run.entries,
+            &mut self.free_frames,
+        );
+        self.carry_on(f, onward);
     }
 
-    /// Request `f` has had its own work done: an endpoint with a route sends it on (or
-    /// out) here, with `draw` (uniform) picking the route; the others take the general
-    /// path. Answering and arriving are spelled out rather than left to `finish` and
-    /// `arrive_inline`: through them a completion costs 3.6% more instructions.
+    /// Request `f` has had its own work done: see [`onward`]; `draw` (uniform) picks its
+    /// route.
     #[inline(always)]
     fn served(&mut self, f: u32, draw: u32) {
-        let m = self.m;
-        let now = self.now;
-        let frame = &mut self.frames[f as usize];
-        let ep = &m.endpoints[frame.endpoint as usize];
-        if ep.route_len == 0 {
-            let p = m.error_rates[frame.endpoint as usize];
-            if p > 0.0 && self.rng.random::<f64>() < p {
-                frame.failed = true;
-            }
-            self.drive(Some(f));
-            return;
-        }
-        let target = if ep.route_len == 1 {
-            m.routes[ep.route_start as usize].here
-        } else {
-            // The high half of `draw * n` picks the slot, the low half is the uniform draw in it.
-            let x = u64::from(draw) * u64::from(ep.route_len);
-            let slot = m.routes[ep.route_start as usize + (x >> 32) as usize];
-            select_unpredictable((x as u32) < slot.threshold, slot.here, slot.alias)
-        };
-        if target == EXIT {
-            if frame.link == NONE {
-                // Answered (`failed` is never set on a routed request that was served).
-                let r = &mut self.run.entries[frame.source as usize];
-                let t = now - frame.origin;
-                r.sum_ms += t;
-                r.histogram.record(t);
-                self.free_frames.push(f);
-            } else {
+        let onward = onward(
+            self.m,
+            self.now,
+            &mut self.frames[f as usize],
+            f,
+            draw,
+            &mut self.stations,
+            &mut self.rng,
+            &mut self.heap,
+            &mut self.run.entries,
+            &mut self.free_frames,
+        );
+        self.carry_on(f, onward);
+    }
+
+    /// What [`onward`] left to do.
+    #[inline(always)]
+    fn carry_on(&mut self, f: u32, onward: Onward) {
+        match onward {
+            Onward::Done => {}
+            Onward::Drive => self.drive(Some(f)),
+            Onward::Finish => {
                 let next = self.finish(f);
                 self.drive(next);
             }
-            return;
-        }
-        // A tail call: the same frame goes on to the endpoint drawn.
-        let e = target & !SOFT;
-        frame.endpoint = e;
-        frame.fails_up &= target & SOFT == 0;
-        frame.arrived = now;
-        let ep = &m.endpoints[e as usize];
-        let s = ep.station as usize;
-        let st = &mut self.stations[s];
-        if st.busy < st.servers {
-            start(&mut self.rng, &mut self.heap, st, ep, now, f);
-        } else if st.servers == 0 || st.queue.len() >= st.limit {
-            let next = self.drop_request(f, s);
-            self.drive(next);
-        } else {
-            st.queue.push_back((f, e));
+            Onward::Drop(s) => {
+                let next = self.drop_request(f, s);
+                self.drive(next);
+            }
         }
     }
 
