@@ -600,6 +600,9 @@ struct StationState {
     next: u64,
     /// Frames in service, `busy` of them (memoryless stations).
     in_service: Vec<u32>,
+    /// `mean / busy` for each `busy` up to `servers` (memoryless stations): a product
+    /// rather than a quotient on the way to the calendar.
+    gaps: Vec<f64>,
     /// When `busy` last changed or `busy_now` was last brought up to date (memoryless).
     last: f64,
     run: StationRun,
@@ -712,6 +715,10 @@ impl Model<'_> {
                     slot: 0,
                     next: u64::MAX,
                     in_service: if memoryless.is_some() { vec![0; s.servers as usize] } else { Vec::new() },
+                    gaps: match memoryless {
+                        Some(mean) => (0..=s.servers).map(|b| mean / f64::from(b.max(1))).collect(),
+                        None => Vec::new(),
+                    },
                     last: 0.0,
                     run: StationRun {
                         sum_ms: 0.0,
@@ -812,14 +819,11 @@ fn onward(
         }
         return Onward::Drive;
     }
-    let target = if ep.route_len == 1 {
-        m.routes[ep.route_start as usize].here
-    } else {
-        // The high half of `draw * n` picks the slot, the low half is the uniform draw in it.
-        let x = u64::from(draw) * u64::from(ep.route_len);
-        let slot = m.routes[ep.route_start as usize + (x >> 32) as usize];
-        select_unpredictable((x as u32) < slot.threshold, slot.here, slot.alias)
-    };
+    // The high half of `draw * n` picks the slot, the low half is the uniform draw in it
+    // (a route of one slot goes to its `here` whatever the draw).
+    let x = u64::from(draw) * u64::from(ep.route_len);
+    let slot = m.routes[ep.route_start as usize + (x >> 32) as usize];
+    let target = select_unpredictable((x as u32) < slot.threshold, slot.here, slot.alias);
     if target == EXIT {
         if frame.link != NONE {
             return Onward::Finish;
@@ -883,8 +887,9 @@ impl Sim<'_, '_> {
         // Times compare as their bits; no time is past the end of an empty calendar.
         let end = self.m.end_ms.to_bits();
         loop {
-            // The sources' calendar needs no settling: an arrival moves its own entry on.
-            self.heap.settle();
+            // Neither calendar needs settling here: an arrival moves its source's entry on,
+            // a memoryless station moves its own, and a taken event's slot is settled
+            // below once its handler's pushes have had it.
             let (arrival, other) = (self.arrivals.peek(), self.heap.peek());
             if arrival < other {
                 if arrival > end {
@@ -911,6 +916,7 @@ impl Sim<'_, '_> {
             if what >> KIND_SHIFT == DONE {
                 // Most events: tested first, apart from the rarer kinds.
                 self.done(what);
+                self.heap.settle();
                 continue;
             }
             let id = what & ID_MASK;
@@ -940,6 +946,7 @@ impl Sim<'_, '_> {
                     self.drive(next);
                 }
             }
+            self.heap.settle();
         }
         Ok(())
     }
@@ -1118,14 +1125,14 @@ impl Sim<'_, '_> {
         st.run.histogram.record(t);
         st.next = if let Some((next, _)) = st.queue.pop_front() {
             st.in_service[k] = next;
-            (now + Distribution::<f64>::sample(&Exp1, &mut self.rng) * st.mean / f64::from(st.busy)).to_bits()
+            (now + Distribution::<f64>::sample(&Exp1, &mut self.rng) * st.gaps[st.busy as usize]).to_bits()
         } else {
             st.busy_now += f64::from(st.busy) * (now - st.last);
             st.last = now;
             st.busy -= 1;
             st.in_service[k] = st.in_service[st.busy as usize];
             if st.busy > 0 {
-                (now + Distribution::<f64>::sample(&Exp1, &mut self.rng) * st.mean / f64::from(st.busy)).to_bits()
+                (now + Distribution::<f64>::sample(&Exp1, &mut self.rng) * st.gaps[st.busy as usize]).to_bits()
             } else {
                 u64::MAX
             }
