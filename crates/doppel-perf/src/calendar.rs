@@ -175,6 +175,12 @@ impl Calendar {
         self.ids[self.top.1 as usize & (self.slots() - 1)]
     }
 
+    /// The soonest event's slot.
+    #[inline]
+    pub(crate) fn top_slot(&self) -> u32 {
+        self.top.1
+    }
+
     /// Moves the soonest event (there is one, and no popped event is stale) to the time
     /// whose bits are `time`, keeping its id: a take and a push in one.
     #[inline(always)]

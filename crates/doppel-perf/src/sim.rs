@@ -675,6 +675,9 @@ struct Sim<'m, 'n> {
     free_branches: Vec<u32>,
     breakers: Vec<BreakerState>,
     stations: Vec<StationState>,
+    /// The memoryless stations, in order: the calendar's first slots are theirs, so an
+    /// event in slot `i` below their count is the next completion at `by_slot[i]`.
+    by_slot: Vec<u32>,
     scratch: Vec<u32>,
     /// The utilisation bucket of `now` (`None` in the warm-up), valid while
     /// `now < bucket_end`: the stations' `busy_now` go into it when it ends.
@@ -693,7 +696,7 @@ impl Model<'_> {
             rng,
             now: 0.0,
             // Grows to the most events ever pending; its depth is the log of that.
-            heap: Calendar::with_capacity(16),
+            heap: Calendar::with_capacity(self.memoryless.len().max(16)),
             arrivals: Calendar::with_capacity(self.sources.len()),
             frames: Vec::with_capacity(1024),
             free_frames: Vec::new(),
@@ -731,6 +734,7 @@ impl Model<'_> {
                     },
                 })
                 .collect(),
+            by_slot: Vec::new(),
             scratch: Vec::new(),
             bucket: None,
             bucket_end: self.warmup_ms,
@@ -745,7 +749,10 @@ impl Model<'_> {
         };
         for (i, st) in sim.stations.iter_mut().enumerate() {
             if st.memoryless {
+                // A fresh calendar with room for them all hands out slots 0, 1, 2...
                 st.slot = sim.heap.reserve(STATION << KIND_SHIFT | i as u32);
+                assert_eq!(st.slot as usize, sim.by_slot.len(), "memoryless stations take the first slots");
+                sim.by_slot.push(i as u32);
             }
         }
         for (i, s) in self.sources.iter().enumerate() {
@@ -904,11 +911,11 @@ impl Sim<'_, '_> {
                 break;
             }
             let at = f64::from_bits(other);
-            let what = self.heap.top_id();
-            if what >> KIND_SHIFT == STATION {
+            let slot = self.heap.top_slot() as usize;
+            if slot < self.by_slot.len() {
                 // A memoryless station's entry: it moves itself on.
                 self.set_now(at);
-                self.station_done(what & ID_MASK);
+                self.station_done(self.by_slot[slot]);
                 continue;
             }
             let what = self.heap.take();
