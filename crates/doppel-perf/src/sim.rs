@@ -275,6 +275,25 @@ struct Slot {
     alias: u32,
 }
 
+/// A slot of an alias table as the simulator reads it: each target with its endpoint's
+/// station in the high half (0 for `EXIT`), so the next station needs no look-up.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    here: u64,
+    alias: u64,
+    threshold: u32,
+}
+
+impl Route {
+    fn of(slot: Slot, endpoints: &[crate::network::Endpoint]) -> Route {
+        let with_station = |target: u32| {
+            let station = if target == EXIT { 0 } else { endpoints[(target & !SOFT) as usize].station };
+            u64::from(station) << 32 | u64::from(target)
+        };
+        Route { here: with_station(slot.here), alias: with_station(slot.alias), threshold: slot.threshold }
+    }
+}
+
 /// The outcomes (weight, target) of an endpoint whose steps are at most one call or one
 /// choice of calls that are tail calls made at most once (waited for, untracked, no added
 /// latency, `times` at most 1): such a request's next stop can be drawn in one go.
@@ -342,7 +361,7 @@ struct Model<'n> {
     calls: Vec<CCall>,
     cumulative: Vec<f64>,
     /// The endpoints' alias tables.
-    routes: Vec<Slot>,
+    routes: Vec<Route>,
     /// Per station, the mean service time of all its endpoints when they are all
     /// exponential with that one mean: such a station needs one calendar entry (see
     /// [`StationState::memoryless`]).
@@ -435,7 +454,7 @@ impl<'n> Model<'n> {
             let start = m.routes.len() as u32;
             // An endpoint that fails requests takes the general path, where failures are drawn.
             if let Some(outcomes) = route_of(&e.steps).filter(|_| routes && e.error_rate == 0.0) {
-                m.routes.extend(alias_table(&outcomes));
+                m.routes.extend(alias_table(&outcomes).into_iter().map(|slot| Route::of(slot, &net.endpoints)));
             }
             m.endpoints.push(CEndpoint {
                 station: e.station,
@@ -830,7 +849,8 @@ fn onward(
     // (a route of one slot goes to its `here` whatever the draw).
     let x = u64::from(draw) * u64::from(ep.route_len);
     let slot = m.routes[ep.route_start as usize + (x >> 32) as usize];
-    let target = select_unpredictable((x as u32) < slot.threshold, slot.here, slot.alias);
+    let next = select_unpredictable((x as u32) < slot.threshold, slot.here, slot.alias);
+    let target = next as u32;
     if target == EXIT {
         if frame.link != NONE {
             return Onward::Finish;
@@ -848,11 +868,10 @@ fn onward(
     frame.endpoint = e;
     frame.fails_up &= target & SOFT == 0;
     frame.arrived = now;
-    let ep = &m.endpoints[e as usize];
-    let s = ep.station as usize;
+    let s = (next >> 32) as usize;
     let st = &mut stations[s];
     if st.busy < st.servers {
-        start(rng, heap, st, ep, now, f);
+        start(rng, heap, st, &m.endpoints, e, now, f);
     } else if st.servers == 0 || st.queue.len() >= st.limit {
         return Onward::Drop(s);
     } else {
@@ -861,9 +880,17 @@ fn onward(
     Onward::Done
 }
 
-/// Request `f` at endpoint `ep` of station `st` takes a free server.
+/// Request `f` at endpoint `e` of station `st` takes a free server.
 #[inline(always)]
-fn start(rng: &mut Xoshiro256PlusPlus, heap: &mut Calendar, st: &mut StationState, ep: &CEndpoint, now: f64, f: u32) {
+fn start(
+    rng: &mut Xoshiro256PlusPlus,
+    heap: &mut Calendar,
+    st: &mut StationState,
+    endpoints: &[CEndpoint],
+    e: u32,
+    now: f64,
+    f: u32,
+) {
     if st.memoryless {
         st.busy_now += f64::from(st.busy) * (now - st.last);
         st.last = now;
@@ -874,7 +901,7 @@ fn start(rng: &mut Xoshiro256PlusPlus, heap: &mut Calendar, st: &mut StationStat
         heap.set_slot(st.slot, st.next);
     } else {
         st.busy += 1;
-        serve(rng, heap, st, ep, now, f);
+        serve(rng, heap, st, &endpoints[e as usize], now, f);
     }
 }
 
@@ -1032,7 +1059,7 @@ impl Sim<'_, '_> {
         let s = ep.station as usize;
         let st = &mut self.stations[s];
         if st.busy < st.servers {
-            start(&mut self.rng, &mut self.heap, st, ep, self.now, f);
+            start(&mut self.rng, &mut self.heap, st, &m.endpoints, e, self.now, f);
         } else if st.servers == 0 || st.queue.len() >= st.limit {
             return self.drop_request(f, s);
         } else {
