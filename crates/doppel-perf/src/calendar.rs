@@ -212,10 +212,18 @@ impl Calendar {
         slot
     }
 
-    /// Sets a reserved slot's time bits (`u64::MAX`: nothing pending).
+    /// Sets a reserved slot's time bits (`u64::MAX`: nothing pending) in a tree of `N`
+    /// nodes (the caller knows it is), or of any size when `N` is 0.
     #[inline(always)]
-    pub(crate) fn set_slot(&mut self, slot: u32, time: u64) {
-        self.set(slot, time);
+    pub(crate) fn set_slot<const N: usize>(&mut self, slot: u32, time: u64) {
+        debug_assert!(N == 0 || N == self.node_count());
+        if N == 0 || N > SMALL { self.set(slot, time) } else { self.replay::<N>(slot, time) }
+    }
+
+    /// Nodes of the tree: twice the slots.
+    #[inline(always)]
+    pub(crate) fn node_count(&self) -> usize {
+        2 * self.slots()
     }
 
     /// An empty slot, now counted as in use.

@@ -586,6 +586,23 @@ impl Fifo {
         Some(item)
     }
 
+    /// An empty queue with room for `n` (a power of two, or 0) before it grows.
+    fn with_room(n: usize) -> Fifo {
+        Fifo { ring: vec![(0, 0); n], head: 0, len: 0 }
+    }
+
+    /// Takes the front request's frame if there is one, without a branch on it: whether
+    /// it did, and the frame (meaningless when it did not). The ring has room for one.
+    #[inline(always)]
+    fn take_front(&mut self) -> (bool, u32) {
+        let mask = self.ring.len() - 1;
+        let item = self.ring[..=mask][self.head & mask].0;
+        let some = self.len > 0;
+        self.head = (self.head + usize::from(some)) & mask;
+        self.len -= usize::from(some);
+        (some, item)
+    }
+
     /// Twice the room (at least 4), the waiting requests moved to the front in order.
     #[cold]
     fn grow(&mut self) {
@@ -619,8 +636,8 @@ struct StationState {
     next: u64,
     /// Frames in service, `busy` of them (memoryless stations).
     in_service: Vec<u32>,
-    /// `mean / busy` for each `busy` up to `servers` (memoryless stations): a product
-    /// rather than a quotient on the way to the calendar.
+    /// `mean / busy` for each `busy` up to `servers`, infinity for 0 (memoryless
+    /// stations): a product rather than a quotient on the way to the calendar.
     gaps: Vec<f64>,
     /// When `busy` last changed or `busy_now` was last brought up to date (memoryless).
     last: f64,
@@ -730,15 +747,18 @@ impl Model<'_> {
                     servers: s.servers,
                     busy: 0,
                     limit: s.queue_limit.map_or(usize::MAX, |l| l as usize),
-                    queue: Fifo::default(),
+                    queue: Fifo::with_room(if memoryless.is_some() { 4 } else { 0 }),
                     busy_now: 0.0,
                     memoryless: memoryless.is_some(),
                     mean: memoryless.unwrap_or(0.0),
                     slot: 0,
                     next: u64::MAX,
-                    in_service: if memoryless.is_some() { vec![0; s.servers as usize] } else { Vec::new() },
+                    // A spare place: a completion reads the place after the last in service.
+                    in_service: if memoryless.is_some() { vec![0; s.servers as usize + 1] } else { Vec::new() },
                     gaps: match memoryless {
-                        Some(mean) => (0..=s.servers).map(|b| mean / f64::from(b.max(1))).collect(),
+                        Some(mean) => {
+                            (0..=s.servers).map(|b| if b == 0 { f64::INFINITY } else { mean / f64::from(b) }).collect()
+                        }
                         None => Vec::new(),
                     },
                     last: 0.0,
@@ -825,7 +845,7 @@ enum Onward {
 /// look-up.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn onward(
+fn onward<const N: usize>(
     m: &Model,
     now: f64,
     frame: &mut Frame,
@@ -871,7 +891,7 @@ fn onward(
     let s = (next >> 32) as usize;
     let st = &mut stations[s];
     if st.busy < st.servers {
-        start(rng, heap, st, &m.endpoints, e, now, f);
+        start::<N>(rng, heap, st, &m.endpoints, e, now, f);
     } else if st.servers == 0 || st.queue.len() >= st.limit {
         return Onward::Drop(s);
     } else {
@@ -882,7 +902,7 @@ fn onward(
 
 /// Request `f` at endpoint `e` of station `st` takes a free server.
 #[inline(always)]
-fn start(
+fn start<const N: usize>(
     rng: &mut Xoshiro256PlusPlus,
     heap: &mut Calendar,
     st: &mut StationState,
@@ -898,7 +918,7 @@ fn start(
         st.busy += 1;
         let own = now + Distribution::<f64>::sample(&Exp1, rng) * st.mean;
         st.next = st.next.min(own.to_bits());
-        heap.set_slot(st.slot, st.next);
+        heap.set_slot::<N>(st.slot, st.next);
     } else {
         st.busy += 1;
         serve(rng, heap, st, &endpoints[e as usize], now, f);
@@ -917,10 +937,36 @@ impl Sim<'_, '_> {
         self.heap.push(at.to_bits(), kind << KIND_SHIFT | id);
     }
 
+    /// Runs the events to the end, in [`Sim::run_events`] compiled for the calendar's
+    /// size, again when it grows.
     fn main_loop(&mut self) -> Result<(), PerfError> {
+        loop {
+            let finished = match self.heap.node_count() {
+                4 => self.run_events::<4>()?,
+                8 => self.run_events::<8>()?,
+                16 => self.run_events::<16>()?,
+                32 => self.run_events::<32>()?,
+                64 => self.run_events::<64>()?,
+                128 => self.run_events::<128>()?,
+                _ => self.run_events::<0>()?,
+            };
+            if finished {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Handles events until the end (true) or until the calendar is no longer of `N`
+    /// nodes (false). The memoryless path's calendar updates, where nothing can have grown
+    /// the calendar since the event began, replay the tree of `N` nodes directly
+    /// (unrolled, no choice of size); `N` 0 chooses at every update.
+    fn run_events<const N: usize>(&mut self) -> Result<bool, PerfError> {
         // Times compare as their bits; no time is past the end of an empty calendar.
         let end = self.m.end_ms.to_bits();
         loop {
+            if N != 0 && self.heap.node_count() != N {
+                return Ok(false);
+            }
             // Neither calendar needs settling here: an arrival moves its source's entry on,
             // a memoryless station moves its own, and a taken event's slot is settled
             // below once its handler's pushes have had it.
@@ -931,7 +977,7 @@ impl Sim<'_, '_> {
                 }
                 let source = self.arrivals.top_id();
                 self.set_now(f64::from_bits(arrival));
-                self.arrival(source)?;
+                self.arrival::<N>(source)?;
                 continue;
             }
             if other > end {
@@ -942,7 +988,7 @@ impl Sim<'_, '_> {
             if slot < self.by_slot.len() {
                 // A memoryless station's entry: it moves itself on.
                 self.set_now(at);
-                self.station_done(self.by_slot[slot]);
+                self.station_done::<N>(self.by_slot[slot]);
                 continue;
             }
             let what = self.heap.take();
@@ -982,7 +1028,7 @@ impl Sim<'_, '_> {
             }
             self.heap.settle();
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Moves the clock to the next event's time, closing a utilisation bucket that ended.
@@ -995,7 +1041,7 @@ impl Sim<'_, '_> {
         }
     }
 
-    fn arrival(&mut self, source: u32) -> Result<(), PerfError> {
+    fn arrival<const N: usize>(&mut self, source: u32) -> Result<(), PerfError> {
         let s = &self.m.sources[source as usize];
         let (endpoint, rate, thinned) = (s.endpoint, s.rate_per_ms, s.thinned);
         let gap = self.exp() * s.mean_gap_ms;
@@ -1027,7 +1073,7 @@ impl Sim<'_, '_> {
                 self.now / 1000.0
             )));
         }
-        let next = self.arrive_inline(f);
+        let next = self.arrive_inline::<N>(f);
         self.drive(next);
         Ok(())
     }
@@ -1045,12 +1091,12 @@ impl Sim<'_, '_> {
     /// A request reaches its station: served at once, queued, or dropped. Returns a frame
     /// that can move on (the caller of a dropped request).
     fn arrive(&mut self, f: u32) -> Option<u32> {
-        self.arrive_inline(f)
+        self.arrive_inline::<0>(f)
     }
 
     /// [`Sim::arrive`], inlined in the hot paths.
     #[inline(always)]
-    fn arrive_inline(&mut self, f: u32) -> Option<u32> {
+    fn arrive_inline<const N: usize>(&mut self, f: u32) -> Option<u32> {
         let m = self.m;
         let frame = &mut self.frames[f as usize];
         frame.arrived = self.now;
@@ -1059,7 +1105,7 @@ impl Sim<'_, '_> {
         let s = ep.station as usize;
         let st = &mut self.stations[s];
         if st.busy < st.servers {
-            start(&mut self.rng, &mut self.heap, st, &m.endpoints, e, self.now, f);
+            start::<N>(&mut self.rng, &mut self.heap, st, &m.endpoints, e, self.now, f);
         } else if st.servers == 0 || st.queue.len() >= st.limit {
             return self.drop_request(f, s);
         } else {
@@ -1146,7 +1192,7 @@ impl Sim<'_, '_> {
     /// The next completion at memoryless station `s`: one of the requests in service,
     /// picked uniformly, is done; the station's entry moves to its next completion.
     #[inline(always)]
-    fn station_done(&mut self, s: u32) {
+    fn station_done<const N: usize>(&mut self, s: u32) {
         let now = self.now;
         let st = &mut self.stations[s as usize];
         // One word: its low half picks the request, its high half its route.
@@ -1157,22 +1203,19 @@ impl Sim<'_, '_> {
         let t = now - frame.arrived;
         st.run.sum_ms += t;
         st.run.histogram.record(t);
-        st.next = if let Some((next, _)) = st.queue.pop_front() {
-            st.in_service[k] = next;
-            (now + Distribution::<f64>::sample(&Exp1, &mut self.rng) * st.gaps[st.busy as usize]).to_bits()
-        } else {
-            st.busy_now += f64::from(st.busy) * (now - st.last);
-            st.last = now;
-            st.busy -= 1;
-            st.in_service[k] = st.in_service[st.busy as usize];
-            if st.busy > 0 {
-                (now + Distribution::<f64>::sample(&Exp1, &mut self.rng) * st.gaps[st.busy as usize]).to_bits()
-            } else {
-                u64::MAX
-            }
-        };
-        self.heap.set_slot(st.slot, st.next);
-        let onward = onward(
+        // Without a branch on whether a request waits (a coin toss for the predictor): the
+        // first waiting takes the server, else the last in service moves to `k`; an idle
+        // station's next completion is at infinity (`gaps[0]`), after every event.
+        let (waiting, queued) = st.queue.take_front();
+        st.busy_now += f64::from(st.busy) * (now - st.last);
+        st.last = now;
+        st.busy -= u32::from(!waiting);
+        let moved = st.in_service[st.busy as usize];
+        st.in_service[k] = select_unpredictable(waiting, queued, moved);
+        let e: f64 = Distribution::<f64>::sample(&Exp1, &mut self.rng);
+        st.next = (now + e * st.gaps[st.busy as usize]).to_bits();
+        self.heap.set_slot::<N>(st.slot, st.next);
+        let onward = onward::<N>(
             self.m,
             now,
             frame,
@@ -1191,7 +1234,8 @@ impl Sim<'_, '_> {
     /// route.
     #[inline(always)]
     fn served(&mut self, f: u32, draw: u32) {
-        let onward = onward(
+        // Dynamic sizes: the push of `done` before may have grown the calendar.
+        let onward = onward::<0>(
             self.m,
             self.now,
             &mut self.frames[f as usize],
