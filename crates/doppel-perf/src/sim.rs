@@ -1197,7 +1197,7 @@ impl Sim<'_, '_> {
         let st = &mut self.stations[s as usize];
         // One word: its low half picks the request, its high half its route.
         let x = self.rng.next_u64();
-        let k = ((x & 0xffff_ffff) * u64::from(st.busy) >> 32) as usize;
+        let k = (((x & 0xffff_ffff) * u64::from(st.busy)) >> 32) as usize;
         let f = st.in_service[k];
         let frame = &mut self.frames[f as usize];
         let t = now - frame.arrived;
