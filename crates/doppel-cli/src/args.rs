@@ -153,6 +153,15 @@ pub enum Command {
         /// Store file for the demo (recreated).
         #[arg(long = "demo-store", default_value = "doppel-demo.db")]
         demo_store: PathBuf,
+        /// Serve the twin and its web UI at the end even when not on a terminal.
+        #[arg(long, conflicts_with = "no_serve")]
+        serve: bool,
+        /// End after the tour without serving (the default when not on a terminal).
+        #[arg(long)]
+        no_serve: bool,
+        /// Where the demo serves.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
     },
     /// Import from an outside system as one ChangeSet with its provenance.
     Import {

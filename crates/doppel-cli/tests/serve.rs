@@ -117,3 +117,32 @@ fn serve_refuses_no_auth_off_loopback_and_a_missing_store() {
     let text = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
     assert!(text.contains("no store"), "{text}");
 }
+
+#[test]
+fn demo_serves_its_twin_with_a_one_time_admin_token() {
+    let scratch = Scratch::new();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("doppel"))
+        .current_dir(scratch.dir.path())
+        .args(["demo", "--serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _running = Running(child);
+    let mut url = None;
+    let mut token = None;
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(u) = line.strip_prefix("listening ") {
+            url = Some(u.to_string());
+        } else if let Some(t) = line.strip_prefix("admin token ") {
+            token = Some(t.to_string());
+            break;
+        }
+    }
+    let (url, token) = (url.expect("the demo prints its URL"), token.expect("and an admin token"));
+    let (status, body) = get(&format!("{url}/api/v1/predictions?horizon=14d"), Some(&token));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("datastore/orders-db"), "the demo's telemetry is served: {body}");
+}

@@ -126,8 +126,33 @@ pub fn risks(
     for l in &bounded {
         done += 1;
         progress(done, total);
-        let crossing = history(store, &l.entity, l.attribute)
-            .and_then(|h| time_to_limit(&h, l.value, horizon_ms, level).map(|c| (h, c)));
+        let past = history(store, &l.entity, l.attribute);
+        // Already at or over its limit (the last hour's peak): a risk now, not a crossing.
+        if let Ok(h) = &past {
+            let recent = h.values.iter().rev().take((HOUR_MS / h.step_ms.max(1)).max(1) as usize);
+            let peak = recent.filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            if peak >= l.value {
+                let unit = unit_of(l.attribute);
+                risks.push(Risk {
+                    at_ms: h.end_ms(),
+                    interval_ms: None,
+                    kind: "saturation",
+                    subject: format!("{}.{}", l.entity, l.attribute),
+                    what: format!(
+                        "{} on {} is at its limit ({}) already, at {} in the last hour: {}",
+                        l.resource.noun(),
+                        l.entity,
+                        human(l.value, unit),
+                        human(peak, unit),
+                        l.resource.outcome()
+                    ),
+                    fix: None,
+                    remedy: None,
+                });
+                continue;
+            }
+        }
+        let crossing = past.and_then(|h| time_to_limit(&h, l.value, horizon_ms, level).map(|c| (h, c)));
         match crossing {
             Ok((h, Some(c))) if c.at_ms <= h.end_ms() + horizon_ms => {
                 let unit = unit_of(l.attribute);

@@ -14,10 +14,14 @@ use std::hint::select_unpredictable;
 /// count is a power of two, so masking an index by it drops the bounds check.
 #[derive(Debug)]
 pub(crate) struct Calendar {
-    /// The soonest time below each node.
+    /// The soonest time below each node, in a tree of more than `SMALL / 2` slots.
     times: Vec<u64>,
     /// The slot of that time.
     winners: Vec<u32>,
+    /// The same for a tree of up to `SMALL / 2` slots (most simulations), in arrays of a
+    /// size known when compiling, so its unrolled replays check no bounds.
+    small_times: Box<[u64; SMALL]>,
+    small_winners: Box<[u32; SMALL]>,
     /// Each slot's event id.
     ids: Vec<u32>,
     /// Empty slots.
@@ -32,6 +36,9 @@ pub(crate) struct Calendar {
     stale: Option<u32>,
 }
 
+/// Nodes of the small trees' arrays: up to 64 slots.
+const SMALL: usize = 128;
+
 impl Default for Calendar {
     fn default() -> Calendar {
         Calendar::with_capacity(0)
@@ -43,8 +50,10 @@ impl Calendar {
     pub(crate) fn with_capacity(capacity: usize) -> Calendar {
         let slots = capacity.next_power_of_two().max(1);
         let mut cal = Calendar {
-            times: vec![u64::MAX; 2 * slots],
-            winners: vec![0; 2 * slots],
+            times: Vec::new(),
+            winners: Vec::new(),
+            small_times: Box::new([u64::MAX; SMALL]),
+            small_winners: Box::new([0; SMALL]),
             ids: vec![0; slots],
             free: Vec::new(),
             levels: slots.trailing_zeros(),
@@ -52,7 +61,11 @@ impl Calendar {
             len: 0,
             stale: None,
         };
+        if 2 * slots > SMALL {
+            (cal.times, cal.winners) = (vec![u64::MAX; 2 * slots], vec![0; 2 * slots]);
+        }
         cal.rebuild();
+        cal.free = (0..slots as u32).rev().collect();
         cal
     }
 
@@ -61,32 +74,48 @@ impl Calendar {
         self.ids.len()
     }
 
-    /// Works out every internal node again and lists the empty slots.
+    /// The tree's nodes: times and winners.
+    fn nodes(&mut self) -> (&mut [u64], &mut [u32]) {
+        let n = 2 * self.slots();
+        if n <= SMALL {
+            (&mut self.small_times[..n], &mut self.small_winners[..n])
+        } else {
+            (&mut self.times[..n], &mut self.winners[..n])
+        }
+    }
+
+    /// Works out every internal node again.
     fn rebuild(&mut self) {
         let slots = self.slots();
-        for (leaf, winner) in self.winners[slots..].iter_mut().enumerate() {
+        let (times, winners) = self.nodes();
+        for (leaf, winner) in winners[slots..].iter_mut().enumerate() {
             *winner = leaf as u32;
         }
         for node in (1..slots).rev() {
             let (a, b) = (2 * node, 2 * node + 1);
-            let pick = if self.times[b] < self.times[a] { b } else { a };
-            (self.times[node], self.winners[node]) = (self.times[pick], self.winners[pick]);
+            let pick = if times[b] < times[a] { b } else { a };
+            (times[node], winners[node]) = (times[pick], winners[pick]);
         }
-        self.free = (0..slots as u32).rev().filter(|&leaf| self.times[slots + leaf as usize] == u64::MAX).collect();
-        self.top = (self.times[1], self.winners[1]);
+        self.top = (times[1], winners[1]);
     }
 
     /// Twice the slots, the events kept in theirs.
     #[cold]
     fn grow(&mut self) {
         let slots = self.slots();
-        let mut times = vec![u64::MAX; 4 * slots];
-        times[2 * slots..3 * slots].copy_from_slice(&self.times[slots..]);
-        self.times = times;
-        self.winners = vec![0; 4 * slots];
+        let leaves = self.nodes().0[slots..].to_vec();
+        if 4 * slots <= SMALL {
+            self.small_times.fill(u64::MAX);
+        } else {
+            (self.times, self.winners) = (vec![u64::MAX; 4 * slots], vec![0; 4 * slots]);
+        }
         self.ids.resize(2 * slots, 0);
+        self.nodes().0[2 * slots..3 * slots].copy_from_slice(&leaves);
         self.levels += 1;
         self.rebuild();
+        // It grows when no slot is free: the new ones are (not the old ones at `u64::MAX`,
+        // which may be reserved).
+        self.free = (slots as u32..2 * slots as u32).rev().collect();
     }
 
     /// Events waiting.
@@ -146,6 +175,12 @@ impl Calendar {
         self.ids[self.top.1 as usize & (self.slots() - 1)]
     }
 
+    /// The soonest event's slot.
+    #[inline]
+    pub(crate) fn top_slot(&self) -> u32 {
+        self.top.1
+    }
+
     /// Moves the soonest event (there is one, and no popped event is stale) to the time
     /// whose bits are `time`, keeping its id: a take and a push in one.
     #[inline(always)]
@@ -164,6 +199,31 @@ impl Calendar {
         let mask = self.slots() - 1;
         self.ids[slot as usize & mask] = id;
         self.set(slot, time);
+    }
+
+    /// Takes a slot for good for the event `id`, empty until [`Calendar::set_slot`] gives
+    /// it a time; its owner moves it (to `u64::MAX` when it has nothing pending) instead of
+    /// pushing and popping. Returns the slot.
+    pub(crate) fn reserve(&mut self, id: u32) -> u32 {
+        self.settle();
+        let slot = self.free_slot();
+        let mask = self.slots() - 1;
+        self.ids[slot as usize & mask] = id;
+        slot
+    }
+
+    /// Sets a reserved slot's time bits (`u64::MAX`: nothing pending) in a tree of `N`
+    /// nodes (the caller knows it is), or of any size when `N` is 0.
+    #[inline(always)]
+    pub(crate) fn set_slot<const N: usize>(&mut self, slot: u32, time: u64) {
+        debug_assert!(N == 0 || N == self.node_count());
+        if N == 0 || N > SMALL { self.set(slot, time) } else { self.replay::<N>(slot, time) }
+    }
+
+    /// Nodes of the tree: twice the slots.
+    #[inline(always)]
+    pub(crate) fn node_count(&self) -> usize {
+        2 * self.slots()
     }
 
     /// An empty slot, now counted as in use.
@@ -197,8 +257,8 @@ impl Calendar {
     /// [`Calendar::set`] in a tree of `NODES` nodes (twice the slots), unrolled.
     #[inline(always)]
     fn replay<const NODES: usize>(&mut self, slot: u32, time: u64) {
-        let (Ok(times), Ok(winners)) =
-            (<&mut [u64; NODES]>::try_from(&mut self.times[..]), <&mut [u32; NODES]>::try_from(&mut self.winners[..]))
+        let (Some(times), Some(winners)) =
+            (self.small_times.first_chunk_mut::<NODES>(), self.small_winners.first_chunk_mut::<NODES>())
         else {
             return self.replay_any(slot, time);
         };
@@ -225,11 +285,13 @@ impl Calendar {
         // but lets the compiler drop the bounds checks.
         let slots = self.slots();
         let mask = 2 * slots - 1;
-        let (times, winners) = (&mut self.times[..=mask], &mut self.winners[..=mask]);
+        let levels = self.levels;
+        let (times, winners) = self.nodes();
+        let (times, winners) = (&mut times[..=mask], &mut winners[..=mask]);
         let mut node = (slots + slot as usize) & mask;
         times[node] = time;
         let (mut t, mut w) = (time, slot);
-        for _ in 0..self.levels {
+        for _ in 0..levels {
             let sibling = (node ^ 1) & mask;
             let (st, sw) = (times[sibling], winners[sibling]);
             let theirs = st < t;

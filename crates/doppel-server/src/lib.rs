@@ -138,11 +138,29 @@ pub async fn serve(
     let watcher = live.clone();
     let poll = config.poll;
     tokio::spawn(async move {
+        let mut risks_at: Option<u64> = None;
+        let mut known = std::collections::HashSet::new();
+        let mut last_look = std::time::Instant::now();
         loop {
             tokio::time::sleep(poll).await;
             let live = watcher.clone();
             if let Ok(Err(e)) = tokio::task::spawn_blocking(move || live.refresh()).await {
                 eprintln!("doppel serve: reading the store's new versions: {e}");
+            }
+            // After the twin changes, the predictions run again (at most every 30 s) and
+            // each risk not seen before is told to listeners.
+            let version = doppel_model::TwinView::version(watcher.twin().as_ref());
+            if risks_at != Some(version) && (risks_at.is_none() || last_look.elapsed() >= Duration::from_secs(30)) {
+                last_look = std::time::Instant::now();
+                let live = watcher.clone();
+                let first = risks_at.is_none();
+                risks_at = Some(version);
+                let found = tokio::task::spawn_blocking(move || new_risks(&live)).await.ok().and_then(Result::ok);
+                for (id, risk) in found.unwrap_or_default() {
+                    if known.insert(id) && !first {
+                        let _ = watcher.events.send(Event::Risk { risk });
+                    }
+                }
             }
         }
     });
@@ -179,4 +197,25 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// What tells one risk from another: its kind, subject and time to six hours (a risk
+/// that moved by more is told again).
+type RiskId = (String, String, i64);
+
+/// The risks the predictions find now, each with what identifies it.
+fn new_risks(live: &Live) -> Result<Vec<(RiskId, serde_json::Value)>, ApiError> {
+    let twin = live.twin();
+    let found = live.with_store(|store| {
+        doppel_foresight::stored::risks(store, twin.as_ref(), 14 * 86_400_000, 0.9, &|_, _| {})
+            .map_err(ApiError::unprocessable)
+    })?;
+    Ok(found
+        .risks
+        .into_iter()
+        .filter_map(|r| {
+            let id = (r.kind.to_string(), r.subject.clone(), r.at_ms.div_euclid(6 * 3_600_000));
+            serde_json::to_value(&r).ok().map(|v| (id, v))
+        })
+        .collect())
 }

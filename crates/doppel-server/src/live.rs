@@ -97,6 +97,8 @@ pub struct Live {
     pub open: bool,
     /// Serialises commits made through the server.
     committing: Mutex<()>,
+    /// The store's series and their extents, read at most every few seconds.
+    series: Mutex<Option<(std::time::Instant, Arc<Vec<doppel_store::SeriesInfo>>)>>,
 }
 
 impl Live {
@@ -118,6 +120,7 @@ impl Live {
             limits,
             open,
             committing: Mutex::new(()),
+            series: Mutex::new(None),
         })
     }
 
@@ -167,6 +170,20 @@ impl Live {
             let _ = self.events.send(Event::Twin { version, changed });
         }
         Ok(())
+    }
+
+    /// The store's series (entity, attribute, extent), at most five seconds old: reading
+    /// them counts every sample, too slow to do for each request.
+    pub fn series(&self) -> Result<Arc<Vec<doppel_store::SeriesInfo>>, ApiError> {
+        let mut cached = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, list)) = cached.as_ref()
+            && at.elapsed() < std::time::Duration::from_secs(5)
+        {
+            return Ok(list.clone());
+        }
+        let list = Arc::new(self.with_store(|store| Ok(store.series()?))?);
+        *cached = Some((std::time::Instant::now(), list.clone()));
+        Ok(list)
     }
 
     /// Commits `changes` to the store on top of the newest twin, makes the result the

@@ -551,3 +551,35 @@ fn an_operator_applies_the_checked_fix_and_estate_files() {
     let (_, text) = call(&server, "GET", "/twin", operator, None);
     assert_eq!(json(&text)["version"], 3, "a refused change changes nothing: {text}");
 }
+
+#[test]
+fn a_new_risk_after_a_change_is_told_live() {
+    let server = start(Limits { rate_per_s: 0.0, ..Limits::default() });
+    let events = listen(&server, &server.tokens["viewer"]);
+    // The predictions' first look sets what is already known; give it time.
+    std::thread::sleep(Duration::from_secs(3));
+    // The orders database's disk shrinks to 300 GiB: it is full already (about 420 GiB are used).
+    let mut store = SqliteStore::open_existing(&server.store).unwrap();
+    let twin = store.twin_at(doppel_store::At::Head, None).unwrap();
+    let key: doppel_model::Key = "datastore/orders-db".parse().unwrap();
+    let mut entity = twin.entity(&key).unwrap().clone();
+    let doppel_model::Spec::Datastore(d) = &mut entity.spec else { panic!("{key} is a datastore") };
+    d.storage = Some(doppel_model::Bytes(300 << 30));
+    let mut changes = doppel_model::ChangeSet::new();
+    changes.changes.push(doppel_model::Change::UpdateEntity(entity));
+    store.commit(twin, &changes).unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    let mut risk = None;
+    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+        match events.recv_timeout(left) {
+            Ok((event, data)) if event == "risk" => {
+                risk = Some(data);
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    let risk = risk.expect("a risk event within a minute");
+    assert!(risk.contains("datastore/orders-db") && risk.contains("300 GiB") && risk.contains("already"), "{risk}");
+}

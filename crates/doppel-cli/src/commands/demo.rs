@@ -281,6 +281,22 @@ pub fn run(store_path: &Path, out: &Output) -> Result<()> {
     Ok(())
 }
 
+/// Serves the demo's twin with its web UI, on `listen` or, when that port is taken, on
+/// any free one; prints the URL with a one-time admin token.
+pub fn serve(store_path: &Path, listen: std::net::SocketAddr, out: &Output) -> Result<()> {
+    out.heading("The twin in your browser");
+    let listen = match std::net::TcpListener::bind(listen) {
+        Ok(free) => {
+            drop(free);
+            listen
+        }
+        Err(_) => std::net::SocketAddr::new(listen.ip(), 0),
+    };
+    let args =
+        super::serve::ServeArgs { listen: vec![listen], no_auth: false, tls: None, max_body: 1 << 20, rate: 200.0 };
+    super::serve::run(store_path, &args, out)
+}
+
 /// A rate with as many decimals as its size needs (120, 2.5, 0.04).
 /// The capacity question of the tour: the saturation point and what to scale for 3x.
 fn capacity_question(twin: &Twin) -> Result<()> {

@@ -32,7 +32,15 @@ use std::path::{Path, PathBuf};
 /// Runs the command the user asked for.
 pub fn run(cli: &Cli, out: &Output) -> Result<()> {
     match &cli.command {
-        Command::Demo { demo_store } => demo::run(demo_store, out),
+        Command::Demo { demo_store, serve, no_serve, listen } => {
+            use std::io::IsTerminal;
+            let serving = *serve || (!*no_serve && !out.json && std::io::stdout().is_terminal());
+            demo::run(demo_store, out)?;
+            if serving {
+                demo::serve(demo_store, *listen, out)?;
+            }
+            Ok(())
+        }
         Command::Load { files, prune, dry_run, author, message } => {
             let options = load::LoadOptions {
                 prune: *prune,

@@ -90,11 +90,11 @@ pub async fn entity(State(live): State<AppState>, caller: Caller, Path(key): Pat
         .collect();
     let k = entity.key.clone();
     let (series, seen) = tokio::task::spawn_blocking(move || {
+        let all = live.series()?;
         live.with_store(|store| {
             let name = k.to_string();
-            let series: Vec<Value> = store
-                .series()?
-                .into_iter()
+            let series: Vec<Value> = all
+                .iter()
                 .filter(|s| s.entity == name)
                 .map(|s| json!({"attribute": s.attribute, "points": s.samples, "from_ms": s.first_ms, "to_ms": s.last_ms}))
                 .collect();
