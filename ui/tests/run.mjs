@@ -272,6 +272,14 @@ async function main() {
       await page.waitForSelector(`${sel}, [data-testid="error"]`, { timeout: 90_000 });
       const err = await page.$('[data-testid="error"]');
       assert(!err, `error banner: ${err ? await err.textContent() : ""}`);
+      if (route === "#/api") {
+        const op = page.locator('details.op[data-path="/api/v1/what-if"][data-method="post"]');
+        await op.locator(":scope > summary").click();
+        await op.scrollIntoViewIfNeeded();
+        const text = await op.textContent();
+        assert(text.includes("analyst"), "POST /what-if does not show the analyst role");
+        assert(text.includes("Request body") && text.includes("fail"), "POST /what-if does not show its request schema");
+      }
     });
   }
 
