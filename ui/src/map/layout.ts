@@ -84,6 +84,44 @@ function shelfPack(items: Box[], width: number, gap: number, ox: number, oy: num
   return { w: usedW, h: y + rowH };
 }
 
+/** The size rows no wider than `width` would take, without placing anything. */
+function measure(items: Box[], width: number, gap: number): { w: number; h: number } {
+  let x = 0;
+  let y = 0;
+  let rowH = 0;
+  let usedW = 0;
+  for (const b of items) {
+    if (x > 0 && x + b.w > width) {
+      y += rowH + gap;
+      x = 0;
+      rowH = 0;
+    }
+    x += b.w + gap;
+    rowH = Math.max(rowH, b.h);
+    usedW = Math.max(usedW, x - gap);
+  }
+  return { w: usedW, h: y + rowH };
+}
+
+/** Screens are wider than tall: boxes aim at this width to height ratio. */
+const ASPECT = 1.6;
+
+/** Of a few row widths, the one whose packing comes closest to {@link ASPECT} (few, large children wrap badly otherwise). */
+function bestWidth(items: Box[], gap: number, area: number, maxW: number): number {
+  let best = Math.max(maxW, Math.sqrt(area * ASPECT), 40);
+  let bestScore = Infinity;
+  for (const f of [0.6, 0.8, 1, 1.25, 1.5, 2, 2.5]) {
+    const width = Math.max(maxW, Math.sqrt(area * ASPECT) * f, 40);
+    const m = measure(items, width, gap);
+    const score = Math.abs(Math.log((m.w + 1) / (m.h + HEADER + 1) / ASPECT)) + (m.w * m.h) / Math.max(area, 1) * 0.05;
+    if (score < bestScore) {
+      bestScore = score;
+      best = width;
+    }
+  }
+  return best;
+}
+
 function shift(b: Box, dx: number, dy: number): void {
   b.x += dx;
   b.y += dy;
@@ -127,8 +165,7 @@ export function placementLayout(nodes: MapNode[]): { roots: Box[]; all: Box[]; b
       maxW = Math.max(maxW, c.w);
       for (const k of ["up", "degraded", "down", "unknown"] as Health[]) box.counts[k] += c.counts[k];
     }
-    const width = Math.max(maxW, Math.sqrt(area) * 1.25, 40);
-    const used = shelfPack(box.children, width, gap, PAD, HEADER);
+    const used = shelfPack(box.children, bestWidth(box.children, gap, area, maxW), gap, PAD, HEADER);
     box.w = Math.max(used.w + 2 * PAD, 48);
     box.h = used.h + HEADER + PAD;
     visiting.delete(n.key);
