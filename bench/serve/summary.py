@@ -23,8 +23,11 @@ def read(name):
 print("| test | requests/s | p50 ms | p99 ms | non-2xx |")
 print("|---|---:|---:|---:|---:|")
 rows = {}
-for name, label in [("static", "static page (peer)"), ("entities", "entity reads, ~1M-entity twin"), ("whatif", "zone what-if, bundled estate")]:
+tests = [("static", "static page (peer), 16 connections")]
+tests += [(f"entities-{c}", f"entity reads, ~1M-entity twin, {c} connections") for c in (4, 8, 16)]
+tests += [("whatif", "zone what-if, bundled estate, 4 connections")]
+for name, label in tests:
     rows[name] = read(name)
     rps, p50, p99, bad = rows[name]
     print(f"| {label} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {bad} |")
-print(f"\nentity reads / static page, requests/s: {rows['entities'][0] / rows['static'][0]:.2f}")
+print(f"\nentity reads at 16 connections / static page, requests/s: {rows['entities-16'][0] / rows['static'][0]:.2f}")

@@ -242,29 +242,23 @@ pub async fn availability(
 }
 
 /// `GET /jobs/{id}`.
-pub async fn job(
-    State(live): State<AppState>,
-    caller: Caller,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Answer {
-    let id: u64 = id.parse().map_err(|_| ApiError::invalid("path", format!("'{id}' is not a job id")))?;
-    let job = live
-        .jobs
-        .get(id, &caller.token.id, caller.can(Role::Admin))
-        .ok_or_else(|| ApiError::not_found(format!("no job {id} of yours")))?;
-    answer(&job)
+pub async fn job(State(live): State<AppState>, caller: Caller, path: axum::extract::Path<String>) -> Answer {
+    one_job(&caller, &path.0, |id, owner, admin| live.jobs.get(id, owner, admin))
 }
 
 /// `DELETE /jobs/{id}`.
-pub async fn cancel_job(
-    State(live): State<AppState>,
-    caller: Caller,
-    axum::extract::Path(id): axum::extract::Path<String>,
+pub async fn cancel_job(State(live): State<AppState>, caller: Caller, path: axum::extract::Path<String>) -> Answer {
+    one_job(&caller, &path.0, |id, owner, admin| live.jobs.cancel(&live.events, id, owner, admin))
+}
+
+/// A job of the caller's (any, for admins) by the id in the path, through `find`.
+fn one_job(
+    caller: &Caller,
+    id: &str,
+    find: impl FnOnce(u64, &str, bool) -> Option<crate::jobs::Job>,
 ) -> Answer {
     let id: u64 = id.parse().map_err(|_| ApiError::invalid("path", format!("'{id}' is not a job id")))?;
-    let job = live
-        .jobs
-        .cancel(&live.events, id, &caller.token.id, caller.can(Role::Admin))
+    let job = find(id, &caller.token.id, caller.can(Role::Admin))
         .ok_or_else(|| ApiError::not_found(format!("no job {id} of yours")))?;
     answer(&job)
 }
