@@ -252,11 +252,7 @@ pub async fn cancel_job(State(live): State<AppState>, caller: Caller, path: axum
 }
 
 /// A job of the caller's (any, for admins) by the id in the path, through `find`.
-fn one_job(
-    caller: &Caller,
-    id: &str,
-    find: impl FnOnce(u64, &str, bool) -> Option<crate::jobs::Job>,
-) -> Answer {
+fn one_job(caller: &Caller, id: &str, find: impl FnOnce(u64, &str, bool) -> Option<crate::jobs::Job>) -> Answer {
     let id: u64 = id.parse().map_err(|_| ApiError::invalid("path", format!("'{id}' is not a job id")))?;
     let job = find(id, &caller.token.id, caller.can(Role::Admin))
         .ok_or_else(|| ApiError::not_found(format!("no job {id} of yours")))?;
