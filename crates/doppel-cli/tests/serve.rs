@@ -146,3 +146,56 @@ fn demo_serves_its_twin_with_a_one_time_admin_token() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("datastore/orders-db"), "the demo's telemetry is served: {body}");
 }
+
+/// A program the test needs, with how to get it when it is missing.
+fn tool(name: &str) -> String {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().unwrap();
+    assert!(found.status.success(), "{name} is needed for this test: apt-get install {name}");
+    String::from_utf8_lossy(&found.stdout).trim().to_string()
+}
+
+#[test]
+fn serve_speaks_tls_with_the_given_certificate() {
+    let scratch = Scratch::new();
+    shop(&scratch);
+    let (cert, key) = (scratch.dir.path().join("cert.pem"), scratch.dir.path().join("key.pem"));
+    let made = Command::new(tool("openssl"))
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (_server, url, token) = serve(
+        &scratch,
+        &["--listen", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+    );
+    assert!(url.starts_with("https://"), "{url}");
+    let token = token.unwrap();
+    let curl = |extra: &[&str]| {
+        Command::new(tool("curl"))
+            .args(["-sS", "--max-time", "20", "-H", &format!("Authorization: Bearer {token}")])
+            .args(extra)
+            .arg(format!("{url}/api/v1/twin"))
+            .output()
+            .unwrap()
+    };
+    let answer = curl(&["--cacert", cert.to_str().unwrap()]);
+    let body = String::from_utf8_lossy(&answer.stdout);
+    assert!(
+        answer.status.success() && body.contains("\"version\":1"),
+        "{body} {}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    // Without trusting the certificate, the client refuses: it is really TLS.
+    assert!(!curl(&[]).status.success());
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = Command::new(tool("curl"))
+        .args(["-sS", "--max-time", "5", &url.replace("https://", "http://")])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("version"));
+}

@@ -1,5 +1,6 @@
 //! Health of an entity from what the twin knows of it: node readiness, pod phase,
-//! ready replicas of workloads, and for services the workloads that back them.
+//! ready replicas of workloads (else their pods' phases), and for services the workloads
+//! they run on.
 
 use doppel_model::spec::PodPhase;
 use doppel_model::{Entity, Kind, RelKind, Spec, TwinView};
@@ -10,14 +11,22 @@ pub fn health(twin: &(impl TwinView + ?Sized), entity: &Entity) -> &'static str 
         Some(h) => h,
         None => match entity.key.kind() {
             Kind::Service => {
-                let backing: Vec<&'static str> = twin
-                    .in_relations(&entity.key)
+                // The workloads it runs on (or that back it).
+                let ins = twin.in_relations(&entity.key);
+                let outs = twin.out_relations(&entity.key);
+                let workloads = ins
                     .iter()
                     .filter(|r| r.kind() == RelKind::Backs)
-                    .filter_map(|r| twin.entity(r.from).and_then(own))
+                    .map(|r| r.from)
+                    .chain(outs.iter().filter(|r| r.kind() == RelKind::RunsOn).map(|r| r.to));
+                let backing: Vec<&'static str> = workloads
+                    .filter_map(|k| twin.entity(k))
+                    .map(|w| own(w).unwrap_or_else(|| of_pods(twin, w)))
+                    .filter(|h| *h != "unknown")
                     .collect();
                 worst(&backing)
             }
+            Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet => of_pods(twin, entity),
             _ => "unknown",
         },
     }
@@ -50,5 +59,45 @@ fn own(entity: &Entity) -> Option<&'static str> {
         Spec::Deployment(d) => replicas(d.replicas, d.ready_replicas),
         Spec::StatefulSet(s) => replicas(s.replicas, s.ready_replicas),
         _ => None,
+    }
+}
+
+/// A workload's health from its pods' phases: all up, up; none up, down; else degraded.
+fn of_pods(twin: &(impl TwinView + ?Sized), workload: &Entity) -> &'static str {
+    let pods: Vec<&'static str> = twin
+        .in_relations(&workload.key)
+        .iter()
+        .filter(|r| r.kind() == RelKind::MemberOf && r.from.kind() == Kind::Pod)
+        .filter_map(|r| twin.entity(r.from).and_then(own))
+        .collect();
+    if pods.is_empty() {
+        "unknown"
+    } else if pods.iter().all(|h| *h == "up") {
+        "up"
+    } else if pods.iter().all(|h| *h == "down") {
+        "down"
+    } else {
+        "degraded"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_take_the_health_of_the_pods_behind_them() {
+        let twin = doppel_testkit::shop::shop();
+        let cart: doppel_model::Key = "service/cart".parse().unwrap();
+        assert_eq!(health(&twin, twin.entity(&cart).unwrap()), "up");
+        // One of cart's pods failed: cart is degraded, the others still up.
+        let one_failed = doppel_testkit::shop::shop_with(&[(
+            "pods.yaml",
+            "member_of: deployment/shop/cart\n    phase: running",
+            "member_of: deployment/shop/cart\n    phase: failed",
+        )]);
+        assert_eq!(health(&one_failed, one_failed.entity(&cart).unwrap()), "degraded");
+        let frontend: doppel_model::Key = "service/frontend".parse().unwrap();
+        assert_eq!(health(&one_failed, one_failed.entity(&frontend).unwrap()), "up");
     }
 }
