@@ -25,6 +25,7 @@ print("|---|---:|---:|---:|---:|")
 rows = {}
 tests = [("static", "static page (peer), 16 connections")]
 tests += [(f"entities-{c}", f"entity reads, ~1M-entity twin, {c} connections") for c in (4, 8, 16)]
+tests += [("entities-paced", "entity reads, ~1M-entity twin, 8 connections pausing 1 ms")]
 tests += [("whatif", "zone what-if, bundled estate, 4 connections")]
 for name, label in tests:
     rows[name] = read(name)
