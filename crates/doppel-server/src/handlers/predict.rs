@@ -13,29 +13,13 @@ use serde_json::json;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Reads a duration (`7d`, `12h`, `30m`, `90s`, `2w`) into milliseconds.
+/// Reads a duration (`7d`, `12h`, `30m`, `90s`, `2w`) of at most 400 days into milliseconds.
 pub fn duration_ms(text: &str, place: &str) -> Result<i64, ApiError> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let scale = match unit {
-        "" | "s" => 1_000.0,
-        "ms" => 1.0,
-        "m" => 60_000.0,
-        "h" => 3_600_000.0,
-        "d" => DAY_MS as f64,
-        "w" => 7.0 * DAY_MS as f64,
-        _ => {
-            return Err(ApiError::invalid(
-                place,
-                format!("'{text}': expected a duration such as 90s, 30m, 12h, 7d or 2w"),
-            ));
-        }
-    };
-    match number.parse::<f64>() {
-        Ok(n) if n > 0.0 && n * scale <= 400.0 * DAY_MS as f64 => Ok((n * scale) as i64),
-        _ => Err(ApiError::invalid(place, format!("'{text}': expected a duration above 0 and at most 400 days"))),
+    let seconds = doppel_model::units::parse_duration(text).map_err(|e| ApiError::invalid(place, e))?;
+    if seconds > 400.0 * 86_400.0 {
+        return Err(ApiError::invalid(place, format!("'{text}': expected at most 400 days")));
     }
+    Ok((seconds * 1000.0) as i64)
 }
 
 fn level_of(level: Option<f64>) -> Result<f64, ApiError> {

@@ -1,6 +1,6 @@
 //! Reading the twin: summary, entities, walks, the map, history, series and forecasts.
 
-use crate::api::{Answer, AppState, Caller, Query, answer, percent_decode};
+use crate::api::{Answer, AppState, Caller, Query, answer};
 use crate::error::ApiError;
 use crate::health::health;
 use axum::extract::{Path, State};
@@ -76,7 +76,6 @@ pub async fn entities(caller: Caller, Query(q): Query<EntitiesQuery>) -> Answer 
 
 /// `GET /entities/{key}`: one entity with its relations, series and freshness.
 pub async fn entity(State(live): State<AppState>, caller: Caller, Path(key): Path<String>) -> Answer {
-    let key = percent_decode(&key);
     let entity = caller.entity(&key, "path")?.clone();
     let twin = caller.twin.clone();
     let relation = |r: &doppel_model::RelationRef<'_>, other: &Key, dir: &str| json!({ "type": r.kind().name(), dir: other, "attrs": r.spec.to_fields() });
@@ -301,7 +300,6 @@ pub async fn diff(State(live): State<AppState>, caller: Caller, Query(q): Query<
 /// Splits `kind/name/attribute` into an entity the caller sees and an attribute: the
 /// longest prefix that is an entity's key.
 pub fn series_of(caller: &Caller, path: &str) -> Result<(Key, String), ApiError> {
-    let path = percent_decode(path);
     let mut cut = path.len();
     while let Some(slash) = path[..cut].rfind('/') {
         if let Ok(key) = path[..slash].parse::<Key>()

@@ -383,27 +383,8 @@ fn push_points(
     }
 }
 
-/// Parses a duration: `90`, `90s`, `250ms`, `5m`, `1h`, `2d`, `1w` (seconds when no unit).
-pub fn parse_duration(text: &str) -> std::result::Result<f64, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().map_err(|_| format!("`{text}`: expected a duration such as 90s, 5m, 1h"))?;
-    let factor = match unit {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        "w" => 604_800.0,
-        _ => return Err(format!("`{text}`: unknown unit `{unit}`; expected ms, s, m, h, d or w")),
-    };
-    let seconds = number * factor;
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("`{text}`: expected a duration above 0"));
-    }
-    Ok(seconds)
-}
+/// A duration in seconds (`90`, `250ms`, `5m`, `1h`, `7d`, `2w`).
+pub use doppel_model::units::parse_duration;
 
 #[cfg(test)]
 mod tests {
