@@ -138,24 +138,44 @@ pub async fn serve(
     let watcher = live.clone();
     let poll = config.poll;
     tokio::spawn(async move {
-        let mut risks_at: Option<u64> = None;
+        // The twin's version and the store's count of sample batches the risks were last
+        // looked for at: either moving means the forecasts may have moved.
+        let mut risks_at: Option<(u64, u64)> = None;
         let mut known = std::collections::HashSet::new();
         let mut last_look = std::time::Instant::now();
+        let mut gap = Duration::from_secs(30);
         loop {
             tokio::time::sleep(poll).await;
             let live = watcher.clone();
             if let Ok(Err(e)) = tokio::task::spawn_blocking(move || live.refresh()).await {
                 eprintln!("doppel serve: reading the store's new versions: {e}");
             }
-            // After the twin changes, the predictions run again (at most every 30 s) and
-            // each risk not seen before is told to listeners.
+            // After the twin changes or telemetry arrives, the predictions run again (at
+            // most every 30 s, or ten times as long as they took) and each risk not seen
+            // before is told to listeners.
             let version = doppel_model::TwinView::version(watcher.twin().as_ref());
-            if risks_at != Some(version) && (risks_at.is_none() || last_look.elapsed() >= Duration::from_secs(30)) {
+            let live = watcher.clone();
+            let appended = match tokio::task::spawn_blocking(move || {
+                live.with_store(|store| Ok(doppel_store::Store::samples_appended(store)?))
+            })
+            .await
+            {
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => {
+                    eprintln!("doppel serve: reading the store's telemetry count: {e}");
+                    risks_at.map_or(0, |(_, n)| n)
+                }
+                Err(_) => risks_at.map_or(0, |(_, n)| n),
+            };
+            let now = (version, appended);
+            if risks_at != Some(now) && (risks_at.is_none() || last_look.elapsed() >= gap) {
                 last_look = std::time::Instant::now();
                 let live = watcher.clone();
                 let first = risks_at.is_none();
-                risks_at = Some(version);
+                risks_at = Some(now);
                 let found = tokio::task::spawn_blocking(move || new_risks(&live)).await.ok().and_then(Result::ok);
+                // On a large estate the forecasts take a while: keep them under a tenth of a core.
+                gap = Duration::from_secs(30).max(last_look.elapsed() * 10);
                 for (id, risk) in found.unwrap_or_default() {
                     if known.insert(id) && !first {
                         let _ = watcher.events.send(Event::Risk { risk });

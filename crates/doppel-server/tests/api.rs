@@ -583,3 +583,39 @@ fn a_new_risk_after_a_change_is_told_live() {
     let risk = risk.expect("a risk event within a minute");
     assert!(risk.contains("datastore/orders-db") && risk.contains("300 GiB") && risk.contains("already"), "{risk}");
 }
+
+#[test]
+fn a_new_risk_from_telemetry_alone_is_told_live() {
+    let server = start(Limits { rate_per_s: 0.0, ..Limits::default() });
+    let events = listen(&server, &server.tokens["viewer"]);
+    std::thread::sleep(Duration::from_secs(3));
+    // An hour of new samples, as `doppel observe` or a sync would store them: the orders
+    // database's disk fills to 4 TiB, past its size. The twin itself does not change.
+    let mut store = SqliteStore::open_existing(&server.store).unwrap();
+    let version = store.head().unwrap();
+    let key: doppel_model::Key = "datastore/orders-db".parse().unwrap();
+    let samples: Vec<doppel_store::Sample> = (1..=12)
+        .map(|i| doppel_store::Sample {
+            entity: key.clone(),
+            attribute: "disk_used_bytes".into(),
+            ts_ms: UNTIL_MS + i * 300_000,
+            value: (4u64 << 40) as f64,
+        })
+        .collect();
+    store.append_samples(&samples).unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(90);
+    let mut risk = None;
+    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+        match events.recv_timeout(left) {
+            Ok((event, data)) if event == "risk" => {
+                risk = Some(data);
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    let risk = risk.expect("a risk event within 90 s");
+    assert!(risk.contains("datastore/orders-db") && risk.contains("already"), "{risk}");
+    assert_eq!(store.head().unwrap(), version, "no commit made it");
+}

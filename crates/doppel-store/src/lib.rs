@@ -146,6 +146,10 @@ pub trait Store {
     /// Stores samples (a sample at an existing time replaces the old value). Returns how many.
     fn append_samples(&mut self, samples: &[Sample]) -> Result<usize>;
 
+    /// How many batches of samples were ever stored: it moves whenever telemetry arrives,
+    /// from any process, and is cheap to read (0 for a store that never had any).
+    fn samples_appended(&self) -> Result<u64>;
+
     /// Samples of one series between two times (inclusive), oldest first.
     fn samples(&self, entity: &Key, attribute: &str, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, f64)>>;
 

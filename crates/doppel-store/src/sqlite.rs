@@ -460,8 +460,24 @@ impl Store for SqliteStore {
                 insert.execute(params![id, sample.ts_ms, sample.value])?;
             }
         }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('samples_appended', '1')
+             ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            [],
+        )?;
         tx.commit()?;
         Ok(samples.len())
+    }
+
+    fn samples_appended(&self) -> Result<u64> {
+        let value: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'samples_appended'", [], |r| r.get(0))
+            .optional()?;
+        match value {
+            None => Ok(0),
+            Some(v) => v.parse().map_err(|_| Error::Corrupt(format!("meta samples_appended is not a count: {v:?}"))),
+        }
     }
 
     fn samples(&self, entity: &Key, attribute: &str, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, f64)>> {

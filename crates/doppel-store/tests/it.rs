@@ -124,12 +124,16 @@ macro_rules! store_suite {
                 let mut store = open();
                 let key: doppel_model::Key = "service/cart".parse().unwrap();
                 let sample = |ts_ms, value| Sample { entity: key.clone(), attribute: "request_rate_rps".into(), ts_ms, value };
+                assert_eq!(store.samples_appended().unwrap(), 0);
                 store.append_samples(&[sample(1000, 1.0), sample(2000, 2.0), sample(3000, 3.0)]).unwrap();
                 store.append_samples(&[sample(2000, 20.0)]).unwrap();
+                // Another connection sees the count move, as a server watching the store would.
+                assert_eq!(open().samples_appended().unwrap(), 2);
                 assert_eq!(store.samples(&key, "request_rate_rps", 1500, 3000).unwrap(), vec![(2000, 20.0), (3000, 3.0)]);
                 let series = store.series().unwrap();
                 assert_eq!((series.len(), series[0].samples, series[0].first_ms), (1, 3, 1000));
                 assert!(store.append_samples(&[sample(4000, f64::NAN)]).is_err());
+                assert_eq!(store.samples_appended().unwrap(), 2, "a refused batch is not counted");
             }
 
             #[test]
