@@ -61,6 +61,61 @@ pub fn history(store: &impl Store, entity: &Key, attribute: &str) -> Result<Seri
     Series::from_samples(&samples, step_of(&samples))
 }
 
+/// One series' forecast with what a chart of it shows: the recent history on the
+/// forecast's step, the entity's limit and when the series reaches it.
+#[derive(Debug, Clone)]
+pub struct Ahead {
+    /// The series as stored, on its own grid.
+    pub past: Series,
+    /// The forecast from the end of `past`.
+    pub forecast: doppel_predict::forecast::Forecast,
+    /// The recent history worth showing beside it (as long as the horizon twice over, a
+    /// day to four weeks), on the forecast's step: (ms, value).
+    pub shown: Vec<(i64, f64)>,
+    /// The limit the twin sets on this series, if any.
+    pub limit: Option<Limit>,
+    /// When the series reaches the limit, looking at least 30 days ahead (none when the
+    /// history is too short for a trend).
+    pub crossing: Option<Crossing>,
+}
+
+impl Ahead {
+    /// The forecast as (ms, mean, lower, upper) points.
+    pub fn points(&self) -> Vec<(i64, f64, f64, f64)> {
+        let f = &self.forecast;
+        (0..f.len()).map(|i| (f.time_of(i), f.mean[i], f.lower[i], f.upper[i])).collect()
+    }
+}
+
+/// Forecasts `entity.attribute` `horizon_ms` ahead at `level`, with its limit in `twin`.
+pub fn forecast_series(
+    store: &impl Store,
+    twin: &doppel_model::Twin,
+    entity: &Key,
+    attribute: &str,
+    horizon_ms: i64,
+    level: f64,
+) -> Result<Ahead, PredictError> {
+    let past = history(store, entity, attribute)?;
+    let forecast = forecast(&past, horizon_ms, level)?;
+    let limit = limits(twin).into_iter().find(|l| l.entity == *entity && l.attribute == attribute);
+    let crossing = match &limit {
+        // Too short a history for a trend still has its forecast, without a crossing.
+        Some(l) => match time_to_limit(&past, l.value, horizon_ms.max(30 * DAY_MS), level) {
+            Err(PredictError::NotEnoughData { .. }) => None,
+            found => found?,
+        },
+        None => None,
+    };
+    let shown_from = past.end_ms() - (2 * horizon_ms).clamp(DAY_MS, 28 * DAY_MS);
+    let on_step = past.resample(forecast.step_ms).unwrap_or_else(|_| past.clone());
+    let shown = (0..on_step.len())
+        .map(|i| (on_step.time_of(i), on_step.values[i]))
+        .filter(|p| p.0 >= shown_from && p.1.is_finite())
+        .collect();
+    Ok(Ahead { past, forecast, shown, limit, crossing })
+}
+
 /// A time ahead, as people say it: `in 6.2 days`, `in 5 hours`.
 pub fn ahead(from_ms: i64, at_ms: i64) -> String {
     let hours = (at_ms - from_ms) as f64 / HOUR_MS as f64;
@@ -342,4 +397,59 @@ pub fn latest_slowdown(store: &impl Store, twin: &doppel_model::Twin, since_ms: 
         }
     }
     Ok(newest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doppel_store::{Sample, SqliteStore};
+
+    const GIB: f64 = (1u64 << 30) as f64;
+
+    /// A store of the shop holding `samples` of the orders database's used disk.
+    fn store_with(dir: &std::path::Path, samples: &[(i64, f64)]) -> (SqliteStore, doppel_model::Twin) {
+        let shop = doppel_testkit::shop::shop();
+        let mut store = SqliteStore::open(dir.join("twin.db")).unwrap();
+        let (_, twin) =
+            store.commit(doppel_model::Twin::new(), &doppel_model::diff(&doppel_model::Twin::new(), &shop)).unwrap();
+        let entity: Key = "datastore/orders-db".parse().unwrap();
+        let samples: Vec<Sample> = samples
+            .iter()
+            .map(|&(ts_ms, value)| Sample { entity: entity.clone(), attribute: "disk_used_bytes".into(), ts_ms, value })
+            .collect();
+        store.append_samples(&samples).unwrap();
+        (store, twin)
+    }
+
+    #[test]
+    fn a_growing_disk_has_its_forecast_limit_and_crossing() {
+        let dir = tempfile::tempdir().unwrap();
+        // Ten days hourly, 300 GiB growing 10 GiB a day: the 500 GiB disk fills ten days on.
+        let samples: Vec<(i64, f64)> =
+            (0..240).map(|h| (h * HOUR_MS, 300.0 * GIB + 10.0 * GIB * h as f64 / 24.0)).collect();
+        let (store, twin) = store_with(dir.path(), &samples);
+        let key: Key = "datastore/orders-db".parse().unwrap();
+        let ahead = forecast_series(&store, &twin, &key, "disk_used_bytes", 2 * DAY_MS, 0.9).unwrap();
+        assert_eq!(ahead.forecast.step_ms, HOUR_MS);
+        assert_eq!(ahead.points().len(), ahead.forecast.len());
+        // History shown: twice the horizon back, on the forecast's step; the crossing is looked
+        // for 30 days ahead whatever the horizon.
+        assert_eq!(ahead.shown.first().unwrap().0, ahead.past.end_ms() - 4 * DAY_MS);
+        assert_eq!(ahead.limit.as_ref().map(|l| l.value), Some(500.0 * GIB));
+        let at_days = (ahead.crossing.expect("it fills").at_ms - 239 * HOUR_MS) as f64 / DAY_MS as f64;
+        assert!((at_days - 10.0).abs() < 0.5, "{at_days} days");
+    }
+
+    #[test]
+    fn a_history_too_gappy_for_a_trend_still_has_its_forecast() {
+        let dir = tempfile::tempdir().unwrap();
+        // Twenty hours, five days of nothing, twenty hours: too few whole days for a trend.
+        let samples: Vec<(i64, f64)> =
+            (0..20).chain(125..145).map(|h| (h * HOUR_MS, 400.0 * GIB + GIB * (h % 7) as f64)).collect();
+        let (store, twin) = store_with(dir.path(), &samples);
+        let key: Key = "datastore/orders-db".parse().unwrap();
+        let ahead = forecast_series(&store, &twin, &key, "disk_used_bytes", DAY_MS, 0.9).unwrap();
+        assert!(ahead.limit.is_some() && ahead.crossing.is_none());
+        assert!(!ahead.points().is_empty());
+    }
 }

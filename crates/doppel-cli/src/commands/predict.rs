@@ -6,17 +6,14 @@ use crate::chart::{Chart, human, unit_of};
 use crate::exit;
 use crate::output::{BOLD, Output, WARN};
 use anyhow::Result;
-use doppel_foresight::limits::{Limit, limits};
-use doppel_foresight::stored::{Risk, crossing_words, history, incidents_since};
+use doppel_foresight::limits::Limit;
+use doppel_foresight::stored::{Risk, crossing_words, incidents_since};
 use doppel_model::Key;
-use doppel_predict::forecast::{Forecast, forecast};
-use doppel_predict::saturation::time_to_limit;
 use doppel_store::{At, SeriesInfo, SqliteStore, Store};
 use serde::Serialize;
 use std::path::Path;
 
 const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// A stored series named `ENTITY.ATTRIBUTE`: the split at a dot that names one.
 fn find_series<'s>(all: &'s [SeriesInfo], name: &str) -> Result<&'s SeriesInfo> {
@@ -59,10 +56,6 @@ struct ForecastJson<'a> {
     crossing: Option<serde_json::Value>,
 }
 
-fn points(f: &Forecast) -> Vec<(i64, f64, f64, f64)> {
-    (0..f.len()).map(|i| (f.time_of(i), f.mean[i], f.lower[i], f.upper[i])).collect()
-}
-
 /// Runs `doppel forecast`.
 pub fn forecast_cmd(
     store_path: &Path,
@@ -81,14 +74,9 @@ pub fn forecast_cmd(
     let info = find_series(&all, name)?;
     let entity: Key = info.entity.parse().map_err(|e| exit::invalid(format!("{}: {e}", info.entity)))?;
     let spinner = out.spinner("forecasting");
-    let past = history(&store, &entity, &info.attribute).map_err(|e| exit::invalid(format!("{name}: {e}")))?;
-    let f = forecast(&past, horizon_ms, level).map_err(|e| exit::invalid(format!("{name}: {e}")))?;
-    let limit = limits(&twin).into_iter().find(|l| l.entity == entity && l.attribute == info.attribute);
-    let crossing = match &limit {
-        Some(l) => time_to_limit(&past, l.value, horizon_ms.max(30 * DAY_MS), level)
-            .map_err(|e| exit::invalid(format!("{name}: {e}")))?,
-        None => None,
-    };
+    let ahead = doppel_foresight::stored::forecast_series(&store, &twin, &entity, &info.attribute, horizon_ms, level)
+        .map_err(|e| exit::invalid(format!("{name}: {e}")))?;
+    let (past, f, limit, crossing) = (&ahead.past, &ahead.forecast, &ahead.limit, &ahead.crossing);
     spinner.finish_and_clear();
     let periods_hours: Vec<f64> = f.periods.iter().map(|&p| p as f64 * f.step_ms as f64 / HOUR_MS as f64).collect();
     if out.json {
@@ -98,7 +86,7 @@ pub fn forecast_cmd(
             periods_hours,
             level,
             step_ms: f.step_ms,
-            points: points(&f),
+            points: ahead.points(),
             limit: limit.as_ref(),
             crossing: crossing
                 .as_ref()
@@ -106,16 +94,10 @@ pub fn forecast_cmd(
         });
     }
     let unit = unit_of(&info.attribute);
-    // As much history as the horizon, twice over, at most four weeks: the recent shape.
-    let shown_from = past.end_ms() - (2 * horizon_ms).clamp(DAY_MS, 28 * DAY_MS);
-    let shown = past.resample(f.step_ms).unwrap_or_else(|_| past.clone());
     let chart = Chart {
         title: format!("{name}: {:.0}% forecast {horizon} ahead ({})", level * 100.0, f.model),
-        history: (0..shown.len())
-            .map(|i| (shown.time_of(i), shown.values[i]))
-            .filter(|p| p.0 >= shown_from && p.1.is_finite())
-            .collect(),
-        forecast: points(&f),
+        history: ahead.shown.clone(),
+        forecast: ahead.points(),
         limit: limit.as_ref().map(|l| (l.value, "limit".to_string())),
         unit: unit.to_string(),
     };
@@ -147,7 +129,7 @@ pub fn forecast_cmd(
         human(f.lower[last], unit),
         human(f.upper[last], unit)
     ));
-    if let (Some(l), Some(c)) = (&limit, &crossing) {
+    if let (Some(l), Some(c)) = (limit, crossing) {
         anstream::println!(
             "{WARN}{} on {} reaches its limit ({}) {}{WARN:#}: {}",
             l.resource.noun(),
@@ -156,7 +138,7 @@ pub fn forecast_cmd(
             crossing_words(c, past.end_ms(), level),
             l.resource.outcome()
         );
-    } else if let Some(l) = &limit {
+    } else if let Some(l) = limit {
         out.line(&format!(
             "{} stays under its limit ({}) for at least 30 days",
             l.resource.noun(),

@@ -4,14 +4,9 @@ use crate::api::{Answer, AppState, Caller, Query, answer};
 use crate::error::ApiError;
 use crate::handlers::read::series_of;
 use axum::extract::{Path, State};
-use doppel_foresight::limits::limits;
 use doppel_foresight::stored;
-use doppel_predict::forecast::forecast;
-use doppel_predict::saturation::time_to_limit;
 use serde::Deserialize;
 use serde_json::json;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// Reads a duration (`7d`, `12h`, `30m`, `90s`, `2w`) of at most 400 days into milliseconds.
 pub fn duration_ms(text: &str, place: &str) -> Result<i64, ApiError> {
@@ -56,22 +51,11 @@ pub async fn series_forecast(
     let level = level_of(q.level)?;
     let twin = caller.twin.clone();
     tokio::task::spawn_blocking(move || {
-        let past = live
-            .with_store(|store| stored::history(store, &key, &attribute).map_err(|e| ApiError::unprocessable(e.to_string())))?;
-        let f = forecast(&past, horizon_ms, level).map_err(|e| ApiError::unprocessable(format!("{key}.{attribute}: {e}")))?;
-        let limit = limits(twin.as_ref()).into_iter().find(|l| l.entity == key && l.attribute == attribute);
-        let crossing = match &limit {
-            Some(l) => time_to_limit(&past, l.value, horizon_ms.max(30 * DAY_MS), level).ok().flatten(),
-            None => None,
-        };
-        let shown_from = past.end_ms() - (2 * horizon_ms).clamp(DAY_MS, 28 * DAY_MS);
-        let shown = past.resample(f.step_ms).unwrap_or_else(|_| past.clone());
-        let history: Vec<(i64, f64)> = (0..shown.len())
-            .map(|i| (shown.time_of(i), shown.values[i]))
-            .filter(|p| p.0 >= shown_from && p.1.is_finite())
-            .collect();
-        let points: Vec<(i64, f64, f64, f64)> =
-            (0..f.len()).map(|i| (f.time_of(i), f.mean[i], f.lower[i], f.upper[i])).collect();
+        let ahead = live.with_store(|store| {
+            stored::forecast_series(store, twin.as_ref(), &key, &attribute, horizon_ms, level)
+                .map_err(|e| ApiError::unprocessable(format!("{key}.{attribute}: {e}")))
+        })?;
+        let f = &ahead.forecast;
         answer(&json!({
             "entity": key,
             "attribute": attribute,
@@ -79,10 +63,10 @@ pub async fn series_forecast(
             "model": f.model,
             "level": level,
             "step_ms": f.step_ms,
-            "history": history,
-            "forecast": points,
-            "limit": limit,
-            "crossing": crossing.map(|c| json!({"at_ms": c.at_ms, "earliest_ms": c.earliest_ms, "latest_ms": c.latest_ms})),
+            "history": ahead.shown,
+            "forecast": ahead.points(),
+            "limit": ahead.limit,
+            "crossing": ahead.crossing.map(|c| json!({"at_ms": c.at_ms, "earliest_ms": c.earliest_ms, "latest_ms": c.latest_ms})),
         }))
     })
     .await
