@@ -61,6 +61,8 @@ export interface Entity {
   in: { type: string; from: string; attrs: Record<string, unknown> }[];
   series: SeriesInfo[];
   health: Health;
+  /** Why current telemetry says it is degraded, one line per reason. */
+  health_why?: string[];
 }
 
 export interface Series {

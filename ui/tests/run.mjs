@@ -315,6 +315,27 @@ async function main() {
   }
 
   if (store) {
+    await check("telemetry at its limit shows on the entity page", page, async () => {
+      // A sample of now, as a sync would store it: the orders database's 500 GiB disk holds 600 GB.
+      const csv = join(tmp, "full.csv");
+      writeFileSync(csv, `entity,attribute,time,value\ndatastore/orders-db,disk_used_bytes,${new Date().toISOString()},600000000000\n`);
+      run("--store", store, "observe", csv);
+      // The server reads telemetry's signals at most every 30 s: reload the page until they show.
+      const until = Date.now() + 60_000;
+      let why = null;
+      while (!why && Date.now() < until) {
+        await page.goto(`${url}/#/entity/datastore/orders-db?t=${Date.now()}`);
+        why = await page.waitForSelector(".health-why", { timeout: 5_000 }).catch(() => null);
+      }
+      assert(why, "no reason for the database's health within a minute");
+      const text = await why.textContent();
+      assert(/disk at its limit/.test(text) && text.includes("of 500 GiB"), `the reason says “${text}”`);
+      const badge = await page.textContent(".page-head .state-degraded").catch(() => null);
+      assert(badge, "the health badge is not degraded");
+    });
+  }
+
+  if (store) {
     await check("a viewer's what-if says the role it needs", null, async () => {
       const made = JSON.parse(run("--store", store, "--json", "token", "create", "ui-viewer", "--role", "viewer"));
       const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });

@@ -68,6 +68,21 @@ impl TelemetryConfig {
     }
 }
 
+/// Generated series as samples to store, series after series.
+pub fn samples_of(series: &[Generated]) -> Vec<doppel_store::Sample> {
+    series
+        .iter()
+        .flat_map(|g| {
+            g.samples.iter().map(|&(ts_ms, value)| doppel_store::Sample {
+                entity: g.entity.clone(),
+                attribute: g.attribute.clone(),
+                ts_ms,
+                value,
+            })
+        })
+        .collect()
+}
+
 /// One generated series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generated {

@@ -150,9 +150,9 @@ pub async fn serve(
             if let Ok(Err(e)) = tokio::task::spawn_blocking(move || live.refresh()).await {
                 eprintln!("doppel serve: reading the store's new versions: {e}");
             }
-            // After the twin changes or telemetry arrives, the predictions run again (at
-            // most every 30 s, or ten times as long as they took) and each risk not seen
-            // before is told to listeners.
+            // After the twin changes or telemetry arrives, the telemetry's health signals
+            // are read and the predictions run again (at most every 30 s, or ten times as
+            // long as they took), and each risk not seen before is told to listeners.
             let version = doppel_model::TwinView::version(watcher.twin().as_ref());
             let live = watcher.clone();
             let appended = match tokio::task::spawn_blocking(move || {
@@ -168,12 +168,25 @@ pub async fn serve(
                 Err(_) => risks_at.map_or(0, |(_, n)| n),
             };
             let now = (version, appended);
-            if risks_at != Some(now) && (risks_at.is_none() || last_look.elapsed() >= gap) {
+            // Telemetry goes stale with time alone: the signals are read again at least
+            // every minute.
+            let stale = last_look.elapsed() >= gap.max(Duration::from_secs(60));
+            let moved = risks_at != Some(now);
+            if (moved || stale) && (risks_at.is_none() || last_look.elapsed() >= gap) {
                 last_look = std::time::Instant::now();
                 let live = watcher.clone();
                 let first = risks_at.is_none();
                 risks_at = Some(now);
-                let found = tokio::task::spawn_blocking(move || new_risks(&live)).await.ok().and_then(Result::ok);
+                let found = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = live.refresh_signals(api::now_ms()) {
+                        eprintln!("doppel serve: reading the telemetry's signals: {e}");
+                    }
+                    // Risks move only with the twin or the telemetry.
+                    if moved { new_risks(&live) } else { Ok(Vec::new()) }
+                })
+                .await
+                .ok()
+                .and_then(Result::ok);
                 // On a large estate the forecasts take a while: keep them under a tenth of a core.
                 gap = Duration::from_secs(30).max(last_look.elapsed() * 10);
                 for (id, risk) in found.unwrap_or_default() {

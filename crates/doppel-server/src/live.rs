@@ -99,6 +99,8 @@ pub struct Live {
     committing: Mutex<()>,
     /// The store's series and their extents, read at most every few seconds.
     series: Mutex<Option<(std::time::Instant, Arc<Vec<doppel_store::SeriesInfo>>)>>,
+    /// What current telemetry says of entities, as the watcher last read it.
+    signals: RwLock<Arc<crate::health::Signals>>,
 }
 
 impl Live {
@@ -121,7 +123,23 @@ impl Live {
             open,
             committing: Mutex::new(()),
             series: Mutex::new(None),
+            signals: RwLock::new(Arc::default()),
         })
+    }
+
+    /// What current telemetry says of entities (empty until the watcher's first look).
+    pub fn signals(&self) -> Arc<crate::health::Signals> {
+        self.signals.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Reads the telemetry signals at `now_ms` again. Call it on a blocking thread.
+    pub fn refresh_signals(&self, now_ms: i64) -> Result<(), ApiError> {
+        let twin = self.twin();
+        let found = self.with_store(|store| {
+            crate::health::signals(store, twin.as_ref(), now_ms).map_err(ApiError::unprocessable)
+        })?;
+        *self.signals.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(found);
+        Ok(())
     }
 
     /// The twin as it is now.

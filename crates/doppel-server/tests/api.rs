@@ -50,18 +50,8 @@ fn start(limits: Limits) -> Server {
         growth_per_week: 0.6,
         ..doppel_foresight::telemetry::TelemetryConfig::shop(UNTIL_MS)
     };
-    let samples: Vec<doppel_store::Sample> = doppel_foresight::telemetry::generate(&shop, &telemetry)
-        .unwrap()
-        .into_iter()
-        .flat_map(|g| {
-            g.samples.into_iter().map(move |(ts_ms, value)| doppel_store::Sample {
-                entity: g.entity.clone(),
-                attribute: g.attribute.clone(),
-                ts_ms,
-                value,
-            })
-        })
-        .collect();
+    let samples =
+        doppel_foresight::telemetry::samples_of(&doppel_foresight::telemetry::generate(&shop, &telemetry).unwrap());
     store.append_samples(&samples).unwrap();
     drop(store);
     let tokens = Tokens::open(&store_path).unwrap();

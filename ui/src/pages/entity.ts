@@ -173,6 +173,7 @@ export const renderEntity = (root: HTMLElement, route: Route): (() => void) => {
             h("a", { href: `#/what-if?fail=${encodeURIComponent(e.key)}` }, "What if it fails?"),
           ),
           labels.length ? h("ul", { class: "chips", "aria-label": "Labels" }, labels.map(([k, v]) => h("li", null, `${k}=${v}`))) : null,
+          e.health_why?.length ? h("ul", { class: "health-why", "aria-label": "Why its health" }, e.health_why.map((w) => h("li", null, w))) : null,
           h("h2", null, "Spec"),
           spec.length ? h("table", { class: "table spec" }, h("tbody", null, spec.map(([k, v]) => h("tr", null, h("th", { scope: "row" }, k), h("td", null, v))))) : empty("No spec."),
           h(

@@ -112,17 +112,7 @@ pub fn store_synthetic(
     config.leak = config.leak.filter(|l| twin.contains(&l.0));
     config.incident = config.incident.filter(|i| twin.contains(&i.0));
     let series = generate(twin, &config).map_err(exit::invalid)?;
-    let samples: Vec<Sample> = series
-        .iter()
-        .flat_map(|g| {
-            g.samples.iter().map(|&(ts_ms, value)| Sample {
-                entity: g.entity.clone(),
-                attribute: g.attribute.clone(),
-                ts_ms,
-                value,
-            })
-        })
-        .collect();
+    let samples = doppel_foresight::telemetry::samples_of(&series);
     Ok((store.append_samples(&samples)?, series.len()))
 }
 

@@ -43,12 +43,13 @@ pub struct EntitiesQuery {
 }
 
 /// `GET /entities`: entities a selector picks, by key, a page at a time.
-pub async fn entities(caller: Caller, Query(q): Query<EntitiesQuery>) -> Answer {
+pub async fn entities(State(live): State<AppState>, caller: Caller, Query(q): Query<EntitiesQuery>) -> Answer {
     let text = q.select.as_deref().unwrap_or("*");
     let selector = doppel_model::Selector::parse(text)
         .map_err(|e| ApiError::invalid("query parameter select", format!("'{text}': {e}")))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let twin = caller.twin.clone();
+    let signals = live.signals();
     let mut picked: Vec<_> = selector.select(twin.as_ref()).into_iter().filter(|e| caller.sees(&e.key)).collect();
     picked.sort_by(|a, b| a.key.cmp(&b.key));
     let total = picked.len();
@@ -66,7 +67,7 @@ pub async fn entities(caller: Caller, Query(q): Query<EntitiesQuery>) -> Answer 
                 "name": e.key.name(),
                 "labels": e.labels,
                 "summary": doppel_model::describe::summary(e),
-                "health": health(twin.as_ref(), e),
+                "health": health(twin.as_ref(), e, &signals),
             })
         })
         .collect();
@@ -88,6 +89,7 @@ pub async fn entity(State(live): State<AppState>, caller: Caller, Path(key): Pat
         .map(|r| relation(r, r.from, "from"))
         .collect();
     let k = entity.key.clone();
+    let signals = live.signals();
     let (series, seen) = tokio::task::spawn_blocking(move || {
         let all = live.series()?;
         live.with_store(|store| {
@@ -120,7 +122,8 @@ pub async fn entity(State(live): State<AppState>, caller: Caller, Path(key): Pat
         "name": entity.key.name(),
         "labels": entity.labels,
         "summary": doppel_model::describe::summary(&entity),
-        "health": health(twin.as_ref(), &entity),
+        "health": health(twin.as_ref(), &entity, &signals),
+        "health_why": signals.get(&entity.key).map(|s| s.why.clone()).unwrap_or_default(),
         "spec": spec,
         "out": out,
         "in": into,
@@ -168,7 +171,7 @@ const SERVICE_KINDS: &[Kind] = &[Kind::Service, Kind::Datastore, Kind::Queue, Ki
 
 /// `GET /map`: every entity the caller sees with its placement parent and health, and
 /// the edges between them that the map draws.
-pub async fn map(caller: Caller, Query(q): Query<MapQuery>) -> Answer {
+pub async fn map(State(live): State<AppState>, caller: Caller, Query(q): Query<MapQuery>) -> Answer {
     let services_only = match q.view.as_deref().unwrap_or("placement") {
         "placement" => false,
         "services" => true,
@@ -180,6 +183,7 @@ pub async fn map(caller: Caller, Query(q): Query<MapQuery>) -> Answer {
         }
     };
     let twin = caller.twin.clone();
+    let signals = live.signals();
     let caller2 = caller.clone();
     tokio::task::spawn_blocking(move || {
         let caller = caller2;
@@ -200,7 +204,7 @@ pub async fn map(caller: Caller, Query(q): Query<MapQuery>) -> Answer {
                 "kind": e.key.kind().prefix(),
                 "name": e.key.name(),
                 "parent": parent,
-                "health": health(twin.as_ref(), e),
+                "health": health(twin.as_ref(), e, &signals),
                 "labels": e.labels,
             }));
         }
