@@ -126,7 +126,7 @@ function boot() {
             toast(`The twin changed (v${d.version ?? "?"}, ${d.changed?.length ?? 0} entities)`);
         });
         on("risk", (e) => {
-            const r = e.data;
+            const r = e.data.risk ?? {};
             toast(`Risk: ${r.what ?? r.subject ?? "new risk found"}`, "#/predictions", 12000);
         });
     }

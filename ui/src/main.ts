@@ -136,7 +136,7 @@ function boot(): void {
       toast(`The twin changed (v${d.version ?? "?"}, ${d.changed?.length ?? 0} entities)`);
     });
     on("risk", (e) => {
-      const r = e.data as Partial<Risk>;
+      const r = (e.data as { risk?: Partial<Risk> }).risk ?? {};
       toast(`Risk: ${r.what ?? r.subject ?? "new risk found"}`, "#/predictions", 12000);
     });
   }

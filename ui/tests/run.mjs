@@ -332,6 +332,8 @@ async function main() {
       assert(/disk at its limit/.test(text) && text.includes("of 500 GiB"), `the reason says “${text}”`);
       const badge = await page.textContent(".page-head .state-degraded").catch(() => null);
       assert(badge, "the health badge is not degraded");
+      // The same look at the telemetry finds the full disk a risk, told live.
+      await page.waitForSelector(".toast >> text=/Risk: disk on datastore\\/orders-db/", { timeout: 20_000 });
     });
   }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use doppel_model::spec::Spec;
 use doppel_model::{Change, ChangeSet, Key, TwinView};
+use doppel_perf::PerfError;
 use doppel_perf::analytic::solve;
 use doppel_perf::capacity::{Scalable, first_breach, replicas_needed};
 use doppel_resilience::behaviour::{PerfModel, PerfOptions, series};
@@ -54,6 +55,9 @@ pub struct Breach {
     pub at_ms: i64,
     /// What breaks, in words (`GET /api/suggest: p99 262 ms over its 250 ms objective`).
     pub what: String,
+    /// What it is about, without figures, so it stays the same as the forecast moves: the
+    /// entry point whose objective breaks, or the station that would be overloaded.
+    pub subject: String,
     /// The entry points' total forecast rate then, over their total at today's peak.
     pub load_vs_peak: f64,
     /// The replicas that prevent it, if the search found them.
@@ -105,15 +109,24 @@ pub fn first_breach_ahead(twin: &impl TwinView, rates: &[Option<Vec<(i64, f64)>>
                 }
             };
         }
-        let what = match solve(&at) {
-            Ok(solution) => first_breach(&at, &solution),
-            Err(err) => Some(err.to_string()),
+        let found = match solve(&at) {
+            Ok(solution) => first_breach(&at, &solution).map(|what| {
+                let subject = what.split(':').next().unwrap_or_default().to_string();
+                (subject, what)
+            }),
+            Err(err) => {
+                let subject = match &err {
+                    PerfError::Overloaded { station, .. } | PerfError::Down { station, .. } => station.clone(),
+                    _ => "the queueing model".to_string(),
+                };
+                Some((subject, err.to_string()))
+            }
         };
-        if let Some(what) = what {
+        if let Some((subject, what)) = found {
             let total: f64 = at.sources.iter().map(|s| s.rate_rps).sum();
             let fix = fix(twin, &topo, &model, &at);
             let load_vs_peak = if peak > 0.0 { total / peak } else { 0.0 };
-            return Ok(Some(Breach { at_ms: ts, what, load_vs_peak, fix }));
+            return Ok(Some(Breach { at_ms: ts, what, subject, load_vs_peak, fix }));
         }
     }
     Ok(None)
@@ -196,6 +209,17 @@ mod tests {
         // The hour before, nothing broke: the breach is the first.
         let before = growing(&twin, hours, 0.05);
         assert_eq!(first_breach_ahead(&twin, &before).unwrap(), None);
+    }
+
+    #[test]
+    fn a_breach_names_its_subject_without_figures() {
+        let twin = doppel_testkit::shop::shop();
+        let slow = first_breach_ahead(&twin, &growing(&twin, 100, 0.05)).unwrap().expect("a breach");
+        assert!(slow.what.starts_with(&format!("{}: p", slow.subject)), "{slow:?}");
+        // Three times the peak in the second hour: the catalog cannot keep up at all.
+        let overloaded = first_breach_ahead(&twin, &growing(&twin, 2, 2.0)).unwrap().expect("a breach");
+        assert!(overloaded.what.contains("would be"), "{overloaded:?}");
+        assert_eq!(overloaded.subject, "service/catalog", "{overloaded:?}");
     }
 
     #[test]

@@ -280,7 +280,7 @@ pub fn risks(
             at_ms: b.at_ms,
             interval_ms: None,
             kind: "slo",
-            subject: b.what.split(':').next().unwrap_or_default().to_string(),
+            subject: b.subject.clone(),
             what: format!("{} at the forecast load ({:.2}x today's peak)", b.what, b.load_vs_peak),
             fix,
             remedy: b.fix.clone(),
