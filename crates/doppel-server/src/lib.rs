@@ -141,7 +141,7 @@ pub async fn serve(
         // The twin's version and the store's count of sample batches the risks were last
         // looked for at: either moving means the forecasts may have moved.
         let mut risks_at: Option<(u64, u64)> = None;
-        let mut known = std::collections::HashSet::new();
+        let mut told = std::collections::HashMap::new();
         let mut last_look = std::time::Instant::now();
         let mut gap = Duration::from_secs(30);
         loop {
@@ -189,8 +189,8 @@ pub async fn serve(
                 .and_then(Result::ok);
                 // On a large estate the forecasts take a while: keep them under a tenth of a core.
                 gap = Duration::from_secs(30).max(last_look.elapsed() * 10);
-                for (id, risk) in found.unwrap_or_default() {
-                    if known.insert(id) && !first {
+                for (id, at_ms, risk) in found.unwrap_or_default() {
+                    if is_news(&mut told, id, at_ms) && !first {
                         let _ = watcher.events.send(Event::Risk { risk });
                     }
                 }
@@ -232,12 +232,25 @@ pub async fn serve(
     Ok(())
 }
 
-/// What tells one risk from another: its kind, subject and time to six hours (a risk
-/// that moved by more is told again).
-type RiskId = (String, String, i64);
+/// What tells one risk from another: its kind and subject.
+type RiskId = (String, String);
 
-/// The risks the predictions find now, each with what identifies it.
-fn new_risks(live: &Live) -> Result<Vec<(RiskId, serde_json::Value)>, ApiError> {
+/// How far a risk's time must move to be told again.
+const MOVED_MS: i64 = 6 * 3_600_000;
+
+/// Whether a risk is news: never told, or told for a time more than six hours away.
+fn is_news(told: &mut std::collections::HashMap<RiskId, i64>, id: RiskId, at_ms: i64) -> bool {
+    match told.get(&id) {
+        Some(&before) if (at_ms - before).abs() <= MOVED_MS => false,
+        _ => {
+            told.insert(id, at_ms);
+            true
+        }
+    }
+}
+
+/// The risks the predictions find now, each with what identifies it and its time.
+fn new_risks(live: &Live) -> Result<Vec<(RiskId, i64, serde_json::Value)>, ApiError> {
     let twin = live.twin();
     let found = live.with_store(|store| {
         doppel_foresight::stored::risks(store, twin.as_ref(), 14 * 86_400_000, 0.9, &|_, _| {})
@@ -247,8 +260,28 @@ fn new_risks(live: &Live) -> Result<Vec<(RiskId, serde_json::Value)>, ApiError> 
         .risks
         .into_iter()
         .filter_map(|r| {
-            let id = (r.kind.to_string(), r.subject.clone(), r.at_ms.div_euclid(6 * 3_600_000));
-            serde_json::to_value(&r).ok().map(|v| (id, v))
+            let id = (r.kind.to_string(), r.subject.clone());
+            serde_json::to_value(&r).ok().map(|v| (id, r.at_ms, v))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_risk_is_told_again_only_when_it_moves_by_more_than_six_hours() {
+        let mut told = std::collections::HashMap::new();
+        let disk = || ("saturation".to_string(), "datastore/orders-db.disk_used_bytes".to_string());
+        let hour = 3_600_000;
+        assert!(is_news(&mut told, disk(), 100 * hour));
+        // Jitter across any boundary is not news; six hours from the time told is not either.
+        assert!(!is_news(&mut told, disk(), 100 * hour + 1));
+        assert!(!is_news(&mut told, disk(), 106 * hour));
+        assert!(!is_news(&mut told, disk(), 94 * hour));
+        assert!(is_news(&mut told, disk(), 107 * hour));
+        assert!(!is_news(&mut told, disk(), 102 * hour), "measured from the time last told");
+        assert!(is_news(&mut told, ("slo".to_string(), "service/catalog".to_string()), 100 * hour));
+    }
 }
