@@ -17,7 +17,8 @@ export function on(name, f) {
             handlers.set(name, l.filter((g) => g !== f));
     };
 }
-function dispatch(e) {
+/** Hands an event to its handlers. Exported for tests. */
+export function dispatch(e) {
     for (const f of handlers.get(e.event) ?? [])
         f(e);
 }

@@ -27,7 +27,8 @@ export function on(name: string, f: Handler): () => void {
   };
 }
 
-function dispatch(e: ServerEvent): void {
+/** Hands an event to its handlers. Exported for tests. */
+export function dispatch(e: ServerEvent): void {
   for (const f of handlers.get(e.event) ?? []) f(e);
 }
 

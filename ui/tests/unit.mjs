@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { niceTicks, timeTicks, valueTicks } from "../dist/chart.js";
-import { parseSse } from "../dist/events.js";
+import { dispatch, parseSse } from "../dist/events.js";
+import { JobEvents } from "../dist/jobs.js";
 import { fmtValue, unitOf } from "../dist/format.js";
 import { SpatialGrid, placementLayout, serviceLayout } from "../dist/map/layout.js";
 import { parse } from "../dist/router.js";
@@ -84,4 +85,24 @@ test("units and routes", () => {
   assert.equal(r.query.get("series"), "memory_used_bytes");
   assert.equal(parse("#/nowhere").page, "map");
   assert.equal(parse("").page, "map");
+});
+
+test("job events: heard before asked, newest first, other jobs ignored, a deadline, closing", async () => {
+  const events = new JobEvents();
+  // A quick job's events may come before anyone waits for them.
+  dispatch({ event: "job", data: { id: 7, state: "running", done: 1, total: 4 } });
+  dispatch({ event: "job", data: { id: 8, state: "done" } });
+  dispatch({ event: "job", data: { id: 7, state: "running", done: 3, total: 4 } });
+  assert.deepEqual(await events.next(7, 1000), { id: 7, state: "running", done: 3, total: 4 });
+  // One that comes while waiting wakes the waiter.
+  setTimeout(() => dispatch({ event: "job", data: { id: 7, state: "done" } }), 20);
+  const t0 = Date.now();
+  assert.deepEqual(await events.next(7, 5000), { id: 7, state: "done" });
+  assert.ok(Date.now() - t0 < 2000);
+  // Nothing more for job 7: the deadline answers null.
+  assert.equal(await events.next(7, 30), null);
+  // Closing answers a waiter at once.
+  const waiting = events.next(7, 60_000);
+  setTimeout(() => events.close(), 20);
+  assert.equal(await waiting, null);
 });
