@@ -116,6 +116,13 @@ pub fn forecast_series(
     Ok(Ahead { past, forecast, shown, limit, crossing })
 }
 
+/// The highest value of a series' last hour (none if no value there is a number): what
+/// is compared with a limit to tell that it is reached already.
+pub fn last_hour_peak(h: &Series) -> Option<f64> {
+    let recent = h.values.iter().rev().take((HOUR_MS / h.step_ms.max(1)).max(1) as usize);
+    recent.filter(|v| v.is_finite()).copied().reduce(f64::max)
+}
+
 /// A time ahead, as people say it: `in 6.2 days`, `in 5 hours`.
 pub fn ahead(from_ms: i64, at_ms: i64) -> String {
     let hours = (at_ms - from_ms) as f64 / HOUR_MS as f64;
@@ -183,29 +190,28 @@ pub fn risks(
         progress(done, total);
         let past = history(store, &l.entity, l.attribute);
         // Already at or over its limit (the last hour's peak): a risk now, not a crossing.
-        if let Ok(h) = &past {
-            let recent = h.values.iter().rev().take((HOUR_MS / h.step_ms.max(1)).max(1) as usize);
-            let peak = recent.filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            if peak >= l.value {
-                let unit = unit_of(l.attribute);
-                risks.push(Risk {
-                    at_ms: h.end_ms(),
-                    interval_ms: None,
-                    kind: "saturation",
-                    subject: format!("{}.{}", l.entity, l.attribute),
-                    what: format!(
-                        "{} on {} is at its limit ({}) already, at {} in the last hour: {}",
-                        l.resource.noun(),
-                        l.entity,
-                        human(l.value, unit),
-                        human(peak, unit),
-                        l.resource.outcome()
-                    ),
-                    fix: None,
-                    remedy: None,
-                });
-                continue;
-            }
+        if let Ok(h) = &past
+            && let Some(peak) = last_hour_peak(h)
+            && peak >= l.value
+        {
+            let unit = unit_of(l.attribute);
+            risks.push(Risk {
+                at_ms: h.end_ms(),
+                interval_ms: None,
+                kind: "saturation",
+                subject: format!("{}.{}", l.entity, l.attribute),
+                what: format!(
+                    "{} on {} is at its limit ({}) already, at {} in the last hour: {}",
+                    l.resource.noun(),
+                    l.entity,
+                    human(l.value, unit),
+                    human(peak, unit),
+                    l.resource.outcome()
+                ),
+                fix: None,
+                remedy: None,
+            });
+            continue;
         }
         let crossing = past.and_then(|h| time_to_limit(&h, l.value, horizon_ms, level).map(|c| (h, c)));
         match crossing {

@@ -4,10 +4,11 @@
 
 use doppel_foresight::anomalies::{THRESHOLD, incidents};
 use doppel_foresight::limits::limits;
-use doppel_foresight::stored::{all_series, step_of};
+use doppel_foresight::stored::{all_series, last_hour_peak, step_of};
 use doppel_foresight::units::{human, unit_of};
 use doppel_model::spec::PodPhase;
 use doppel_model::{Entity, Key, Kind, RelKind, Spec, TwinView};
+use doppel_predict::Series;
 use doppel_store::Store;
 use std::collections::HashMap;
 
@@ -35,13 +36,14 @@ pub type Signals = HashMap<Key, Signal>;
 /// Reads the signals at `now_ms` from the store: an entity with a series whose last
 /// sample is at most three of its steps (at least 15 minutes) before `now_ms` is
 /// reporting; it is degraded while one of those series was anomalous within the last
-/// hour or is at or past the limit the twin sets on it. Stale series say nothing.
+/// hour or its last hour's peak is at or past the limit the twin sets on it. Stale series
+/// say nothing.
 pub fn signals(store: &impl Store, twin: &impl TwinView, now_ms: i64) -> Result<Signals, String> {
     let limits: HashMap<(Key, &str), (f64, doppel_foresight::limits::Resource)> =
         limits(twin).into_iter().map(|l| ((l.entity, l.attribute), (l.value, l.resource))).collect();
     let mut out = Signals::new();
     for (key, attribute, samples) in all_series(store, None)? {
-        let Some(&(last_ms, last)) = samples.last() else { continue };
+        let Some(&(last_ms, _)) = samples.last() else { continue };
         let step = step_of(&samples);
         if last_ms > now_ms || now_ms - last_ms > (3 * step).max(CURRENT_MS) || twin.entity(&key).is_none() {
             continue;
@@ -58,14 +60,16 @@ pub fn signals(store: &impl Store, twin: &impl TwinView, now_ms: i64) -> Result<
                 human(i.expected, unit)
             ));
         }
+        // Reached as the predictions' risks see it: by the last hour's peak.
         if let Some((value, resource)) = limits.get(&(key.clone(), attribute.as_str()))
-            && last >= *value
+            && let Some(peak) = Series::from_samples(&samples, step).ok().as_ref().and_then(last_hour_peak)
+            && peak >= *value
         {
             signal.state = "degraded";
             signal.why.push(format!(
                 "{} at its limit ({} of {}): {}",
                 resource.noun(),
-                human(last, unit),
+                human(peak, unit),
                 human(*value, unit),
                 resource.outcome()
             ));

@@ -377,11 +377,12 @@ fn listen(server: &Server, token: &str) -> mpsc::Receiver<(String, String)> {
     rx
 }
 
-fn next_twin_event(rx: &mpsc::Receiver<(String, String)>, within: Duration) -> Option<String> {
+/// The data of the next event named `name` within `within`, others skipped.
+fn next_event(rx: &mpsc::Receiver<(String, String)>, name: &str, within: Duration) -> Option<String> {
     let end = std::time::Instant::now() + within;
     while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
         match rx.recv_timeout(left) {
-            Ok((event, data)) if event == "twin" => return Some(data),
+            Ok((event, data)) if event == name => return Some(data),
             Ok(_) => continue,
             Err(_) => return None,
         }
@@ -417,11 +418,11 @@ fn live_updates_reach_each_token_within_its_scope() {
     let scoped = listen(&server, &server.tokens["scoped"]);
     std::thread::sleep(Duration::from_millis(500));
     touch(&server, &["service/frontend", "zone/us-east-1a"]);
-    let seen = next_twin_event(&all, Duration::from_secs(20)).expect("the viewer hears of the change");
+    let seen = next_event(&all, "twin", Duration::from_secs(20)).expect("the viewer hears of the change");
     assert!(seen.contains("service/frontend") && seen.contains("zone/us-east-1a"), "{seen}");
-    assert_eq!(next_twin_event(&scoped, Duration::from_secs(2)), None, "the scoped token hears nothing of it");
+    assert_eq!(next_event(&scoped, "twin", Duration::from_secs(2)), None, "the scoped token hears nothing of it");
     touch(&server, &["service/payment", "service/cart"]);
-    let seen = next_twin_event(&scoped, Duration::from_secs(20)).expect("the scoped token hears of its own");
+    let seen = next_event(&scoped, "twin", Duration::from_secs(20)).expect("the scoped token hears of its own");
     assert!(seen.contains("service/payment"), "{seen}");
     assert_no_leak("event", &seen, &hidden);
     // The twin read by the API moved on too.
@@ -558,19 +559,7 @@ fn a_new_risk_after_a_change_is_told_live() {
     let mut changes = doppel_model::ChangeSet::new();
     changes.changes.push(doppel_model::Change::UpdateEntity(entity));
     store.commit(twin, &changes).unwrap();
-    let end = std::time::Instant::now() + Duration::from_secs(60);
-    let mut risk = None;
-    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
-        match events.recv_timeout(left) {
-            Ok((event, data)) if event == "risk" => {
-                risk = Some(data);
-                break;
-            }
-            Ok(_) => continue,
-            Err(_) => break,
-        }
-    }
-    let risk = risk.expect("a risk event within a minute");
+    let risk = next_event(&events, "risk", Duration::from_secs(60)).expect("a risk event within a minute");
     assert!(risk.contains("datastore/orders-db") && risk.contains("300 GiB") && risk.contains("already"), "{risk}");
 }
 
@@ -593,19 +582,7 @@ fn a_new_risk_from_telemetry_alone_is_told_live() {
         })
         .collect();
     store.append_samples(&samples).unwrap();
-    let end = std::time::Instant::now() + Duration::from_secs(90);
-    let mut risk = None;
-    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
-        match events.recv_timeout(left) {
-            Ok((event, data)) if event == "risk" => {
-                risk = Some(data);
-                break;
-            }
-            Ok(_) => continue,
-            Err(_) => break,
-        }
-    }
-    let risk = risk.expect("a risk event within 90 s");
+    let risk = next_event(&events, "risk", Duration::from_secs(90)).expect("a risk event within 90 s");
     assert!(risk.contains("datastore/orders-db") && risk.contains("already"), "{risk}");
     assert_eq!(store.head().unwrap(), version, "no commit made it");
 }

@@ -64,8 +64,11 @@ function rootRank(kind: string): number {
   return i < 0 ? ROOT_ORDER.length : i;
 }
 
-/** Places `items` (already sized) in rows no wider than `width`, left to right; returns the used size. */
-function shelfPack(items: Box[], width: number, gap: number, ox: number, oy: number): { w: number; h: number } {
+/**
+ * The size `items` (already sized) take in rows no wider than `width`, left to right;
+ * with `at`, they are also moved there (`at` is the rows' top-left corner).
+ */
+function shelfPack(items: Box[], width: number, gap: number, at?: { x: number; y: number }): { w: number; h: number } {
   let x = 0;
   let y = 0;
   let rowH = 0;
@@ -76,26 +79,7 @@ function shelfPack(items: Box[], width: number, gap: number, ox: number, oy: num
       x = 0;
       rowH = 0;
     }
-    shift(b, ox + x - b.x, oy + y - b.y);
-    x += b.w + gap;
-    rowH = Math.max(rowH, b.h);
-    usedW = Math.max(usedW, x - gap);
-  }
-  return { w: usedW, h: y + rowH };
-}
-
-/** The size rows no wider than `width` would take, without placing anything. */
-function measure(items: Box[], width: number, gap: number): { w: number; h: number } {
-  let x = 0;
-  let y = 0;
-  let rowH = 0;
-  let usedW = 0;
-  for (const b of items) {
-    if (x > 0 && x + b.w > width) {
-      y += rowH + gap;
-      x = 0;
-      rowH = 0;
-    }
+    if (at) shift(b, at.x + x - b.x, at.y + y - b.y);
     x += b.w + gap;
     rowH = Math.max(rowH, b.h);
     usedW = Math.max(usedW, x - gap);
@@ -112,7 +96,7 @@ function bestWidth(items: Box[], gap: number, area: number, maxW: number): numbe
   let bestScore = Infinity;
   for (const f of [0.6, 0.8, 1, 1.25, 1.5, 2, 2.5]) {
     const width = Math.max(maxW, Math.sqrt(area * ASPECT) * f, 40);
-    const m = measure(items, width, gap);
+    const m = shelfPack(items, width, gap);
     const score = Math.abs(Math.log((m.w + 1) / (m.h + HEADER + 1) / ASPECT)) + (m.w * m.h) / Math.max(area, 1) * 0.05;
     if (score < bestScore) {
       bestScore = score;
@@ -165,7 +149,7 @@ export function placementLayout(nodes: MapNode[]): { roots: Box[]; all: Box[]; b
       maxW = Math.max(maxW, c.w);
       for (const k of ["up", "degraded", "down", "unknown"] as Health[]) box.counts[k] += c.counts[k];
     }
-    const used = shelfPack(box.children, bestWidth(box.children, gap, area, maxW), gap, PAD, HEADER);
+    const used = shelfPack(box.children, bestWidth(box.children, gap, area, maxW), gap, { x: PAD, y: HEADER });
     box.w = Math.max(used.w + 2 * PAD, 48);
     box.h = used.h + HEADER + PAD;
     visiting.delete(n.key);
