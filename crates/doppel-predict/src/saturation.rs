@@ -27,7 +27,7 @@ const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
 
 /// When a series reaches a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Crossing {
     /// When the expected value first reaches the limit, ms since the epoch.
     pub at_ms: i64,

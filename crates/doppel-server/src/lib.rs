@@ -138,45 +138,43 @@ pub async fn serve(
     let watcher = live.clone();
     let poll = config.poll;
     tokio::spawn(async move {
-        // The twin's version and the store's count of sample batches the risks were last
-        // looked for at: either moving means the forecasts may have moved.
-        let mut risks_at: Option<(u64, u64)> = None;
+        // The twin's version and the store's count of sample batches at the last look:
+        // either moving means the forecasts may have moved.
+        let mut looked_at: Option<(u64, u64)> = None;
         let mut told = std::collections::HashMap::new();
         let mut last_look = std::time::Instant::now();
         let mut gap = Duration::from_secs(30);
         loop {
             tokio::time::sleep(poll).await;
+            // The store's head and its count of sample batches, in one trip to a blocking thread.
             let live = watcher.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || live.refresh()).await {
-                eprintln!("doppel serve: reading the store's new versions: {e}");
-            }
+            let appended = tokio::task::spawn_blocking(move || {
+                if let Err(e) = live.refresh() {
+                    eprintln!("doppel serve: reading the store's new versions: {e}");
+                }
+                live.with_store(|store| Ok(doppel_store::Store::samples_appended(store)?))
+                    .inspect_err(|e| eprintln!("doppel serve: reading the store's telemetry count: {e}"))
+                    .ok()
+            })
+            .await
+            .ok()
+            .flatten()
+            // Unreadable: as at the last look.
+            .unwrap_or_else(|| looked_at.map_or(0, |(_, n)| n));
             // After the twin changes or telemetry arrives, the telemetry's health signals
             // are read and the predictions run again (at most every 30 s, or ten times as
             // long as they took), and each risk not seen before is told to listeners.
             let version = doppel_model::TwinView::version(watcher.twin().as_ref());
-            let live = watcher.clone();
-            let appended = match tokio::task::spawn_blocking(move || {
-                live.with_store(|store| Ok(doppel_store::Store::samples_appended(store)?))
-            })
-            .await
-            {
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) => {
-                    eprintln!("doppel serve: reading the store's telemetry count: {e}");
-                    risks_at.map_or(0, |(_, n)| n)
-                }
-                Err(_) => risks_at.map_or(0, |(_, n)| n),
-            };
             let now = (version, appended);
             // Telemetry goes stale with time alone: the signals are read again at least
             // every minute.
             let stale = last_look.elapsed() >= gap.max(Duration::from_secs(60));
-            let moved = risks_at != Some(now);
-            if (moved || stale) && (risks_at.is_none() || last_look.elapsed() >= gap) {
+            let moved = looked_at != Some(now);
+            if (moved || stale) && (looked_at.is_none() || last_look.elapsed() >= gap) {
                 last_look = std::time::Instant::now();
                 let live = watcher.clone();
-                let first = risks_at.is_none();
-                risks_at = Some(now);
+                let first = looked_at.is_none();
+                looked_at = Some(now);
                 let found = tokio::task::spawn_blocking(move || {
                     if let Err(e) = live.refresh_signals(api::now_ms()) {
                         eprintln!("doppel serve: reading the telemetry's signals: {e}");

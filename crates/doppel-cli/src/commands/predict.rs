@@ -53,7 +53,7 @@ struct ForecastJson<'a> {
     step_ms: i64,
     points: Vec<(i64, f64, f64, f64)>,
     limit: Option<&'a Limit>,
-    crossing: Option<serde_json::Value>,
+    crossing: Option<&'a doppel_predict::saturation::Crossing>,
 }
 
 /// Runs `doppel forecast`.
@@ -88,9 +88,7 @@ pub fn forecast_cmd(
             step_ms: f.step_ms,
             points: ahead.points(),
             limit: limit.as_ref(),
-            crossing: crossing
-                .as_ref()
-                .map(|c| serde_json::json!({"at_ms": c.at_ms, "earliest_ms": c.earliest_ms, "latest_ms": c.latest_ms})),
+            crossing: crossing.as_ref(),
         });
     }
     let unit = unit_of(&info.attribute);

@@ -66,7 +66,7 @@ pub async fn series_forecast(
             "history": ahead.shown,
             "forecast": ahead.points(),
             "limit": ahead.limit,
-            "crossing": ahead.crossing.map(|c| json!({"at_ms": c.at_ms, "earliest_ms": c.earliest_ms, "latest_ms": c.latest_ms})),
+            "crossing": ahead.crossing,
         }))
     })
     .await
